@@ -1,0 +1,22 @@
+"""fastbp: small fully-connected networks trained by backpropagation, fast and provably right."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import tutorial
+from .backends import available as available_backends
+from .backends import status as backends
+from .network import Network
+from .training import TrainResult, gradients, train
+
+__all__ = [
+           "Network",
+           "TrainResult",
+           "__version__",
+           "available_backends",
+           "backends",
+           "gradients",
+           "train",
+           "tutorial",
+]

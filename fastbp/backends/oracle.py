@@ -1,0 +1,233 @@
+"""The oracle backend, ``"python"``: the definition of every number fastbp prints.
+
+Plain loops over Python lists and floats with ``math.exp``, in the canonical
+order of arithmetic (``shared/DESIGN.md``), written to be checked by eye
+against the reference text. Every other backend must reproduce these bits.
+
+The kernels share one signature across backends: ``params`` is the flat
+float64 parameter buffer, ``layout`` an ``(L, 4)`` int64 table with one row
+``(n_in, n_out, w_offset, b_offset)`` per layer (``W`` row-major at
+``w_offset``, ``b`` at ``b_offset``), ``acts`` the activation code of each
+layer and ``loss`` a loss code (:mod:`fastbp.functions`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+
+NAME = "python"
+
+
+def _exp(z: float) -> float:
+    # C's exp returns inf on overflow where Python's raises; keep C's answer.
+    try:
+        return math.exp(z)
+    except OverflowError:
+        return math.inf
+
+
+def _log(x: float) -> float:
+    # C's log: -inf at 0, nan below 0 or at nan; Python raises instead.
+    if x > 0.0:
+        return math.log(x)
+    if x == 0.0:
+        return -math.inf
+    return math.nan
+
+
+def _xlogy(x: float, y: float) -> float:
+    # 0 * log(0) counts as 0, as in scipy.special.xlogy.
+    return 0.0 if x == 0.0 else x * _log(y)
+
+
+def activate(code: int, net: list[float]) -> list[float]:
+    """Squash one layer's net inputs with activation ``code``."""
+    if code == LOGISTIC:
+        return [1.0 / (1.0 + _exp(-z)) for z in net]
+    if code == TANH:
+        return [math.tanh(z) for z in net]
+    if code == RELU:
+        return [z if z > 0.0 else 0.0 for z in net]
+    if code == SOFTMAX:
+        largest = net[0]
+        for z in net[1:]:
+            if z > largest:
+                largest = z
+        e = [_exp(z - largest) for z in net]
+        total = 0.0
+        for v in e:
+            total += v
+        return [v / total for v in e]
+    return list(net)
+
+
+def derivative(code: int, out: float) -> float:
+    """d out / d net of an elementwise activation, written in its output."""
+    if code == LOGISTIC:
+        return out * (1.0 - out)
+    if code == TANH:
+        return 1.0 - out * out
+    if code == RELU:
+        return 1.0 if out > 0.0 else 0.0
+    return 1.0
+
+
+def _unpack(params: list[float], row) -> tuple[list[list[float]], list[float]]:
+    n_in, n_out, w_at, b_at = row
+    weights = [params[w_at + j * n_in: w_at + (j + 1) * n_in] for j in range(n_out)]
+    return weights, params[b_at: b_at + n_out]
+
+
+def forward_sample(params, layout, acts, x) -> tuple[list[list[float]], list[list[float]]]:
+    """Feed one sample forward; return the net inputs ``[net_1, ..., net_L]``
+    and outputs ``[x, out_1, ..., out_L]`` of every layer.
+
+    net_j = ((0 + W[j,0] x[0]) + W[j,1] x[1]) + ... then + b[j].
+    """
+    nets, outs = [], [list(x)]
+    for row, code in zip(layout, acts):
+        weights, bias = _unpack(params, row)
+        a = outs[-1]
+        net = []
+        for w_row, b_j in zip(weights, bias):
+            total = 0.0
+            for w_ji, a_i in zip(w_row, a):
+                total += w_ji * a_i
+            net.append(total + b_j)
+        nets.append(net)
+        outs.append(activate(code, net))
+    return nets, outs
+
+
+def layer_outputs(params, layout, acts, x) -> list[list[float]]:
+    """Outputs ``[x, out_1, ..., out_L]`` of every layer for one sample."""
+    return forward_sample(params, layout, acts, x)[1]
+
+
+def sample_loss(loss: int, out_code: int, out: list[float], target: list[float]) -> float:
+    """The loss of one sample: squared is the tutorial's E_total."""
+    total = 0.0
+    for o, t in zip(out, target):
+        if loss == SQUARED:
+            e = t - o
+            total += 0.5 * (e * e)
+        elif out_code == SOFTMAX:
+            total -= _xlogy(t, o)
+        else:
+            total -= _xlogy(t, o) + _xlogy(1.0 - t, 1.0 - o)
+    return total
+
+
+def output_deltas(loss: int, out_code: int, out: list[float], target: list[float]) -> list[float]:
+    """dE/dnet of each output neuron (the tutorial's delta_o)."""
+    if loss != SQUARED:
+        # Cross-entropy with logistic or softmax outputs: the derivative
+        # of the activation cancels, leaving out - target.
+        return [o - t for o, t in zip(out, target)]
+    if out_code == SOFTMAX:
+        s = 0.0
+        for o, t in zip(out, target):
+            s += (o - t) * o
+        return [o * ((o - t) - s) for o, t in zip(out, target)]
+    return [(o - t) * derivative(out_code, o) for o, t in zip(out, target)]
+
+
+def sample_deltas(params, layout, acts, loss, outs, target) -> list[list[float]]:
+    """Deltas of every layer for one sample, from the current weights."""
+    deltas = [output_deltas(loss, acts[-1], outs[-1], target)]
+    for layer in range(len(layout) - 1, 0, -1):
+        weights, _ = _unpack(params, layout[layer])
+        after = deltas[0]
+        here = []
+        for j, h in enumerate(outs[layer]):
+            total = 0.0
+            for k, d in enumerate(after):
+                total += d * weights[k][j]
+            here.append(total * derivative(acts[layer - 1], h))
+        deltas.insert(0, here)
+    return deltas
+
+
+def _add_sample_gradient(grad, layout, outs, deltas) -> None:
+    for row, a, delta in zip(layout, outs, deltas):
+        n_in, _, w_at, b_at = row
+        for j, d in enumerate(delta):
+            for i, a_i in enumerate(a):
+                grad[w_at + j * n_in + i] += d * a_i
+            grad[b_at + j] += d
+
+
+def _lists(params, layout, acts):
+    return (params.tolist(), [tuple(r) for r in np.asarray(layout).tolist()],
+            [int(c) for c in acts])
+
+
+def forward(params, layout, acts, X):
+    """Outputs of the network for every row of ``X``: array ``(n, n_L)``."""
+    p, lay, ac = _lists(params, layout, acts)
+    return np.array([layer_outputs(p, lay, ac, x)[-1] for x in X.tolist()],
+                    dtype=np.float64).reshape(len(X), lay[-1][1])
+
+
+def mean_loss(params, layout, acts, loss, X, Y) -> float:
+    """Mean over samples (summed in order, then divided) of the per-sample loss."""
+    p, lay, ac = _lists(params, layout, acts)
+    total = 0.0
+    for x, t in zip(X.tolist(), Y.tolist()):
+        total += sample_loss(loss, ac[-1], layer_outputs(p, lay, ac, x)[-1], t)
+    return total / len(X)
+
+
+def gradients(params, layout, acts, loss, X, Y):
+    """Gradient of the mean loss over all samples, as a flat buffer like ``params``."""
+    p, lay, ac = _lists(params, layout, acts)
+    grad = [0.0] * len(p)
+    for x, t in zip(X.tolist(), Y.tolist()):
+        outs = layer_outputs(p, lay, ac, x)
+        _add_sample_gradient(grad, lay, outs, sample_deltas(p, lay, ac, loss, outs, t))
+    return np.array([g / len(X) for g in grad], dtype=np.float64)
+
+
+def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size,
+          momentum, velocity, train_bias) -> None:
+    """Train in place for ``epochs`` epochs of mini-batch gradient descent.
+
+    Epoch ``e`` visits samples ``order[e]`` when ``order`` has a row per
+    epoch, else ``0..n-1``. Each batch sums its samples' gradients in
+    visiting order, divides by its size, then updates every parameter:
+    ``w -= lr * g``, or with momentum ``v = momentum * v - lr * g; w += v``.
+    ``velocity`` carries momentum between calls; fixed biases never move.
+    """
+    p, lay, ac = _lists(params, layout, acts)
+    v = velocity.tolist()
+    xs, ts = X.tolist(), Y.tolist()
+    n = len(xs)
+    trained = [False] * len(p)
+    for n_in, n_out, w_at, b_at in lay:
+        trained[w_at: w_at + n_in * n_out] = [True] * (n_in * n_out)
+        trained[b_at: b_at + n_out] = [bool(train_bias)] * n_out
+    shuffled = len(order) == epochs
+    for epoch in range(epochs):
+        visit = order[epoch].tolist() if shuffled else range(n)
+        for start in range(0, n, batch_size):
+            batch = visit[start: start + batch_size]
+            grad = [0.0] * len(p)
+            for s in batch:
+                outs = layer_outputs(p, lay, ac, xs[s])
+                _add_sample_gradient(grad, lay, outs, sample_deltas(p, lay, ac, loss, outs, ts[s]))
+            size = len(batch)
+            for q in range(len(p)):
+                if not trained[q]:
+                    continue
+                g = grad[q] / size
+                if momentum == 0.0:
+                    p[q] = p[q] - lr * g
+                else:
+                    v[q] = momentum * v[q] - lr * g
+                    p[q] = p[q] + v[q]
+    params[:] = p
+    velocity[:] = v

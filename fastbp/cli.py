@@ -1,0 +1,92 @@
+"""The ``fastbp`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _tutorial(args: argparse.Namespace) -> None:
+    from . import tutorial
+    from .backends import resolve
+
+    name, _ = resolve(args.backend)
+    rows = {row.name: row for row in tutorial.reconcile(name)}
+    print(f"fastbp tutorial: the reference text's worked example, computed by backend {name!r}")
+    print("2-2-2 logistic network, fixed biases 0.35 and 0.60, inputs 0.05 0.10, "
+          "targets 0.01 0.99, learning rate 0.5")
+    width = max(len(n) for n in rows)
+    for title, names in tutorial.SECTIONS:
+        print(f"\n{title}")
+        for n in names:
+            row, pub = rows[n], tutorial.PUBLISHED[n]
+            digits = pub.decimals + 3
+            verdict = "ok" if row.matches else "DIFFERS"
+            print(f"  {n:<{width}}  {row.computed:>17.{digits}f}  published {pub.text:<13} "
+                  f"{verdict:<8} {pub.meaning}")
+            if not row.matches:
+                why = textwrap.fill(f"the printed figure comes from {row.variant}: "
+                                    f"{row.variant_value:.{digits}f}", 88,
+                                    initial_indent=" " * (width + 4),
+                                    subsequent_indent=" " * (width + 4))
+                print(why)
+    matched = sum(r.matches for r in rows.values())
+    print(f"\n{matched} of {len(rows)} published numbers agree with the text's rule to their "
+          f"printed digits; each of the other {len(rows) - matched} is reproduced by the "
+          f"computation named under it.")
+    if args.epochs != tutorial.ROUNDS:
+        error, (o1, o2) = tutorial.after(args.epochs, name)
+        print(f"\nAfter {args.epochs:,} rounds: E_total {error:.10g}, out_o1 {o1:.9f}, "
+              f"out_o2 {o2:.9f}")
+
+
+def _backends(args: argparse.Namespace) -> None:
+    from .backends import available, status
+
+    table = status()
+    width = max(len(n) for n in table)
+    for name, text in table.items():
+        print(f"{name:<{width}}  {text}")
+    print(f"auto -> {available()[0]}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fastbp`` command; return its exit status."""
+    parser = _Parser(prog="fastbp", description="Small neural networks trained by "
+                     "backpropagation, fast and provably right.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("tutorial", help="the reference text's worked example, number by number")
+    p.add_argument("--backend", default="auto", help="backend to compute with (default: auto)")
+    p.add_argument("--epochs", type=_positive, default=10_000,
+                   help="rounds of training for the final figures (default: 10000)")
+    p.set_defaults(run=_tutorial)
+    p = sub.add_parser("backends", help="list the backends and whether each is available")
+    p.set_defaults(run=_backends)
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, TypeError) as exc:
+        print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The Network: layer sizes, activations, bias mode and one flat parameter buffer."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import functions
+from .data import as_array, as_matrix, check_seed, check_sizes
+
+FORMAT = "fastbp-network"
+FORMAT_VERSION = 1
+
+
+def _layout(sizes: tuple[int, ...]) -> np.ndarray:
+    """One row ``(n_in, n_out, w_offset, b_offset)`` per layer: W row-major, then b."""
+    rows, at = [], 0
+    for n_in, n_out in itertools.pairwise(sizes):
+        rows.append((n_in, n_out, at, at + n_in * n_out))
+        at += n_in * n_out + n_out
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+def _activations(activation: object, n_layers: int) -> tuple[str, ...]:
+    if isinstance(activation, str):
+        names = (activation,) * n_layers
+    elif isinstance(activation, Sequence):
+        names = tuple(activation)
+        if len(names) != n_layers:
+            raise ValueError(f"activation must be one name or one per layer ({n_layers}), "
+                             f"got {len(names)} names")
+    else:
+        raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
+    for layer, name in enumerate(names):
+        functions.activation_code(name, f"activation[{layer}]")
+        if name == "softmax" and layer != n_layers - 1:
+            raise ValueError(f"activation[{layer}] is 'softmax', which is allowed on the output "
+                             f"layer only (layer {n_layers - 1})")
+    return names
+
+
+class Network:
+    """A fully-connected feed-forward network trained by backpropagation.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n0, n1, ..., nL]``: ``n0`` inputs, then the width of every layer.
+    activation : str or sequence of str, default "logistic"
+        One name for every layer, or one per layer: "logistic", "tanh",
+        "relu", "identity"; "softmax" on the output layer only.
+    bias : {"trainable", "fixed"}, default "trainable"
+        "fixed" keeps every bias at its initial value (the reference text);
+        "trainable" learns them like weights.
+    seed : int, numpy.random.Generator or None
+        Seeds the initialisation: for each layer in turn, ``W`` then ``b``
+        are drawn from ``Uniform(-a, a)`` with ``a = sqrt(f / (n_in + n_out))``,
+        ``f = 2`` for logistic layers and ``6`` otherwise (Glorot, as in
+        scikit-learn's MLP).
+    weights, biases : list of array_like, optional
+        Explicit values, ``W_l`` of shape ``(n_l, n_{l-1})`` and ``b_l`` of
+        shape ``(n_l,)``; copied. Either may be given alone, the other is
+        initialised from ``seed``.
+
+    Attributes
+    ----------
+    params : ndarray
+        The one flat float64 buffer holding every parameter, layer by layer
+        (``W`` row-major, then ``b``). ``weights`` and ``biases`` are views
+        of it: writing into either changes the network.
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str | Sequence[str] = "logistic",
+                 bias: str = "trainable", seed: int | np.random.Generator | None = None,
+                 weights: Sequence[object] | None = None,
+                 biases: Sequence[object] | None = None) -> None:
+        self.sizes = check_sizes(sizes)
+        n_layers = len(self.sizes) - 1
+        self.activations = _activations(activation, n_layers)
+        if bias not in functions.BIAS_MODES:
+            raise ValueError(f"bias must be one of {', '.join(functions.BIAS_MODES)}; got {bias!r}")
+        self.bias = bias
+        self.layout = _layout(self.sizes)
+        self.activation_codes = np.array([functions.ACTIVATIONS[a] for a in self.activations],
+                                         dtype=np.int64)
+        last = self.layout[-1]
+        self._params = np.zeros(int(last[3] + last[1]), dtype=np.float64)
+        rng = np.random.default_rng(check_seed(seed))
+        for (n_in, n_out, _, _), name, w, b in zip(self.layout, self.activations,
+                                                   self.weights, self.biases):
+            bound = np.sqrt((2.0 if name == "logistic" else 6.0) / (n_in + n_out))
+            w[...] = rng.uniform(-bound, bound, size=w.shape)
+            b[...] = rng.uniform(-bound, bound, size=b.shape)
+        if weights is not None:
+            self._assign(weights, "weights", self.weights)
+        if biases is not None:
+            self._assign(biases, "biases", self.biases)
+
+    def _assign(self, given: Sequence[object], name: str, views: list[np.ndarray]) -> None:
+        if isinstance(given, (str, bytes, np.ndarray)) or not isinstance(given, Sequence):
+            raise TypeError(f"{name} must be a list with one array per layer")
+        if len(given) != len(views):
+            raise ValueError(f"{name} must have one array per layer ({len(views)}), "
+                             f"got {len(given)}")
+        for layer, (value, view) in enumerate(zip(given, views)):
+            view[...] = as_array(value, f"{name}[{layer}]", view.shape)
+
+    @property
+    def params(self) -> np.ndarray:
+        return self._params
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """``W_l`` for each layer, shape ``(n_l, n_{l-1})``: views of ``params``."""
+        return self.split(self._params)[0]
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """``b_l`` for each layer, shape ``(n_l,)``: views of ``params``."""
+        return self.split(self._params)[1]
+
+    def split(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Views of a buffer laid out like ``params``, as ``(weights, biases)`` lists."""
+        rows = self.layout.tolist()
+        return ([flat[w: w + n_in * n_out].reshape(n_out, n_in) for n_in, n_out, w, _ in rows],
+                [flat[b: b + n_out] for _, n_out, _, b in rows])
+
+    def forward(self, X: object, backend: str = "auto") -> np.ndarray:
+        """Outputs for each row of ``X`` (2-D in, 2-D out; a 1-D ``X`` is one sample)."""
+        from .backends import resolve
+
+        X = as_matrix(X, "X", self.sizes[0])
+        _, module = resolve(backend)
+        return module.forward(self._params, self.layout, self.activation_codes, X)
+
+    def copy(self) -> Network:
+        """An independent copy with its own parameter buffer."""
+        return Network(self.sizes, list(self.activations), self.bias,
+                       weights=self.weights, biases=self.biases)
+
+    def _metadata(self) -> dict:
+        from . import __version__
+
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "fastbp_version": __version__,
+                "sizes": list(self.sizes), "activations": list(self.activations),
+                "bias": self.bias, "sha256": hashlib.sha256(self._params.tobytes()).hexdigest()}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the network to ``path`` (an ``.npz`` file, no pickle), atomically.
+
+        The file is written beside ``path`` under a temporary name and renamed
+        into place, so ``path`` never holds a half-written network.
+        """
+        path = Path(path)
+        meta = np.array(json.dumps(self._metadata()))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, params=self._params, metadata=meta)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Network:
+        """Read a network written by :meth:`save`; refuse anything else clearly."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if set(data.files) != {"params", "metadata"}:
+                    raise ValueError(f"holds {sorted(data.files)}, not a fastbp network")
+                meta = json.loads(str(data["metadata"]))
+                params = np.array(data["params"], dtype=np.float64)
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise ValueError(f"{path} is not a readable fastbp network file: {exc}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a fastbp network file")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{path} has format version {meta.get('format_version')!r}; "
+                             f"this fastbp reads version {FORMAT_VERSION}")
+        if hashlib.sha256(params.tobytes()).hexdigest() != meta.get("sha256"):
+            raise ValueError(f"{path} is corrupted: its parameters fail their checksum")
+        net = cls(meta["sizes"], meta["activations"], meta["bias"])
+        if params.shape != net._params.shape:
+            raise ValueError(f"{path} is corrupted: {params.size} parameters for sizes "
+                             f"{meta['sizes']}")
+        net._params[...] = params
+        return net
+
+    def __repr__(self) -> str:
+        acts = self.activations[0] if len(set(self.activations)) == 1 else list(self.activations)
+        return (f"Network(sizes={list(self.sizes)}, activation={acts!r}, bias={self.bias!r}, "
+                f"params={self._params.size})")

@@ -1,0 +1,60 @@
+"""Shared fixtures: ``backend`` sweeps every registered backend.
+
+A backend that cannot load here is skipped with its reason, unless
+``FASTBP_REQUIRE_ALL_BACKENDS=1`` (set by CI), which turns that into a failure.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp.backends import MODULES
+
+REQUIRE_ALL = os.environ.get("FASTBP_REQUIRE_ALL_BACKENDS") == "1"
+
+
+def _require(name):
+    status = fastbp.backends()[name]
+    if status != "available":
+        if REQUIRE_ALL:
+            pytest.fail(f"backend {name!r} is required here but {status}")
+        pytest.skip(f"backend {name!r} {status}")
+    return name
+
+
+@pytest.fixture(params=list(MODULES))
+def backend(request):
+    """Every registered backend's name, in turn."""
+    return _require(request.param)
+
+
+@pytest.fixture(params=[n for n in MODULES if n != "python"] or [None])
+def compiled_backend(request):
+    """Every backend other than the oracle, in turn."""
+    if request.param is None:
+        pytest.skip("no compiled backend is registered")
+    return _require(request.param)
+
+
+def random_network(rng, depth, width_max, activations=None, bias="trainable", softmax=False):
+    """A random network with random sizes, activations and weights."""
+    sizes = [int(rng.integers(1, width_max + 1)) for _ in range(depth + 1)]
+    if softmax:
+        sizes[-1] = max(2, sizes[-1])
+    if activations is None:
+        pool = ["logistic", "tanh", "relu", "identity"]
+        activations = [pool[int(rng.integers(len(pool)))] for _ in range(depth)]
+    if softmax:
+        activations = [*activations[:-1], "softmax"]
+    return fastbp.Network(sizes, activations, bias=bias, seed=int(rng.integers(2**31)))
+
+
+def random_data(rng, net, n, loss="squared"):
+    X = rng.normal(size=(n, net.sizes[0]))
+    if loss == "cross_entropy" and net.activations[-1] == "softmax":
+        Y = rng.dirichlet(np.ones(net.sizes[-1]), size=n)
+    else:
+        Y = rng.uniform(0, 1, size=(n, net.sizes[-1]))
+    return X, Y
