@@ -14,8 +14,9 @@ from types import ModuleType
 #: Backends in order of preference for ``backend="auto"`` (fastest first).
 MODULES: dict[str, str] = {
     "python": "fastbp.backends.oracle",
+    "numba": "fastbp.backends.numba_backend",
 }
-PREFERENCE: tuple[str, ...] = ("python",)
+PREFERENCE: tuple[str, ...] = ("numba", "python")
 
 _loaded: dict[str, ModuleType] = {}
 _failed: dict[str, str] = {}

@@ -1,0 +1,394 @@
+"""The ``"numba"`` backend: JIT-compiled kernels, bit-identical to the oracle.
+
+Each kernel mirrors its Cython twin in ``src_cython/_kernels.pyx`` and follows
+the canonical order of :mod:`fastbp.backends.oracle`. A kernel may run loops in
+another order (several neurons at once, say) so long as every individual sum
+still adds its terms in the canonical order. No fastmath: it would reorder sums
+and break the bitwise contract.
+
+Kernels work on a copy of the parameters in which each ``W_l`` is stored
+transposed, ``(n_in, n_out)``: the forward pass then runs over a layer's
+neurons in the innermost loop, which vectorises, while each neuron's sum
+still adds its inputs in order. Working memory for one sample is a flat
+buffer of every layer's activations (``at`` gives each layer's start; layer 0
+is the input) and one of deltas laid out the same way. Per-sample code makes no
+views (each costs reference-counting calls) and indexes ``buf[base + U(j)]``:
+an unsigned index spares numba's negative-index check, which would stop LLVM
+from vectorising, while ``j`` still runs over a plain ``range``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:
+    from numba import njit
+except ImportError as exc:  # pragma: no cover - numba is a hard dependency
+    raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
+
+from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+
+NAME = "numba"
+
+
+def _jit(func=None, *, inline="never"):
+    # Cache compiled code beside the source, else in numba's user-wide cache
+    # directory (or NUMBA_CACHE_DIR). With no writable place at all numba
+    # refuses to cache; compile without caching rather than fail.
+    if func is None:
+        return lambda f: _jit(f, inline=inline)
+    try:
+        return njit(cache=True, nogil=True, inline=inline)(func)
+    except RuntimeError:
+        return njit(cache=False, nogil=True, inline=inline)(func)
+
+
+# Helpers called per sample are inlined into the kernels: a call between
+# separately compiled numba functions costs a few nanoseconds, which is the
+# whole budget of a small layer.
+_inline = _jit(inline="always")
+
+
+U = np.uint64
+
+
+@_inline
+def _activate(code, z, at, n):
+    """Squash ``z[at:at+n]`` in place (twin: ``_activate`` in _kernels.pyx)."""
+    if code == LOGISTIC:
+        for j in range(n):
+            z[at + U(j)] = 1.0 / (1.0 + math.exp(-z[at + U(j)]))
+    elif code == TANH:
+        for j in range(n):
+            z[at + U(j)] = math.tanh(z[at + U(j)])
+    elif code == RELU:
+        for j in range(n):
+            if not z[at + U(j)] > 0.0:
+                z[at + U(j)] = 0.0
+    elif code == SOFTMAX:
+        largest = z[at]
+        for j in range(1, n):
+            if z[at + U(j)] > largest:
+                largest = z[at + U(j)]
+        total = 0.0
+        for j in range(n):
+            z[at + U(j)] = math.exp(z[at + U(j)] - largest)
+            total += z[at + U(j)]
+        for j in range(n):
+            z[at + U(j)] = z[at + U(j)] / total
+
+
+@_inline
+def _derivative(code, out):
+    """d out / d net in terms of the output (twin: ``_derivative``)."""
+    if code == LOGISTIC:
+        return out * (1.0 - out)
+    if code == TANH:
+        return 1.0 - out * out
+    if code == RELU:
+        return 1.0 if out > 0.0 else 0.0
+    return 1.0
+
+
+@_jit
+def _starts(layout):
+    """Start of each layer's activations in the flat buffer; the last entry is its size."""
+    at = np.empty(layout.shape[0] + 2, dtype=np.int64)
+    at[0] = 0
+    at[1] = layout[0, 0]
+    for layer in range(layout.shape[0]):
+        at[layer + 2] = at[layer + 1] + layout[layer, 1]
+    return at
+
+
+@_jit
+def _transpose_weights(src, layout, dst, to_work):
+    """Copy ``src`` to ``dst`` transposing every ``W`` (to the working layout or back)."""
+    dst[:] = src
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        if to_work:
+            dst[w_at:b_at] = src[w_at:b_at].reshape((n_out, n_in)).T.copy().ravel()
+        else:
+            dst[w_at:b_at] = src[w_at:b_at].reshape((n_in, n_out)).T.copy().ravel()
+
+
+@_inline
+def _dense(work, w_at, b_at, n_in, n_out, a, inp, net):
+    """net_j = ((0 + W[j,0] a[0]) + W[j,1] a[1]) + ... then + b[j] (twin: ``_dense``).
+
+    Eight neurons at a time, each summed in input order in its own register: the
+    transposed weights put the eight side by side, so the loads vectorise.
+    """
+    j = 0
+    while j + 8 <= n_out:
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for i in range(n_in):
+            x = a[inp + U(i)]
+            r = U(w_at + i * n_out + j)
+            s0 += work[r] * x
+            s1 += work[r + U(1)] * x
+            s2 += work[r + U(2)] * x
+            s3 += work[r + U(3)] * x
+            s4 += work[r + U(4)] * x
+            s5 += work[r + U(5)] * x
+            s6 += work[r + U(6)] * x
+            s7 += work[r + U(7)] * x
+        o, b = net + U(j), U(b_at + j)
+        a[o] = s0 + work[b]
+        a[o + U(1)] = s1 + work[b + U(1)]
+        a[o + U(2)] = s2 + work[b + U(2)]
+        a[o + U(3)] = s3 + work[b + U(3)]
+        a[o + U(4)] = s4 + work[b + U(4)]
+        a[o + U(5)] = s5 + work[b + U(5)]
+        a[o + U(6)] = s6 + work[b + U(6)]
+        a[o + U(7)] = s7 + work[b + U(7)]
+        j += 8
+    while j < n_out:
+        s0 = 0.0
+        for i in range(n_in):
+            s0 += work[U(w_at + i * n_out + j)] * a[inp + U(i)]
+        a[net + U(j)] = s0 + work[U(b_at + j)]
+        j += 1
+
+
+@_inline
+def _forward_sample(work, layout, acts, X, s, a, at):
+    """Fill ``a`` with every layer's outputs for sample ``s`` (twin: ``_forward_sample``)."""
+    for i in range(at[1]):
+        a[U(i)] = X[s, i]
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        _dense(work, w_at, b_at, n_in, n_out, a, U(at[layer]), U(at[layer + 1]))
+        _activate(acts[layer], a, U(at[layer + 1]), n_out)
+
+
+@_inline
+def _sample_loss(loss, out_code, a, out, n_out, Y, s):
+    """Per-sample loss (twin: ``_sample_loss``); 0 log 0 counts as 0."""
+    total = 0.0
+    for k in range(n_out):
+        o = a[out + U(k)]
+        t = Y[s, k]
+        if loss == SQUARED:
+            e = t - o
+            total += 0.5 * (e * e)
+        else:
+            term = 0.0 if t == 0.0 else t * math.log(o)
+            if out_code != SOFTMAX:
+                u = 1.0 - t
+                term = term + (0.0 if u == 0.0 else u * math.log(1.0 - o))
+            total -= term
+    return total
+
+
+@_inline
+def _deltas(work, layout, acts, loss, Y, s, a, at, d):
+    """Every layer's deltas for sample ``s``, from the current weights (twin: ``_deltas``)."""
+    last = layout.shape[0] - 1
+    out, n_out = U(at[last + 1]), layout[last, 1]
+    code = acts[last]
+    if loss != SQUARED:
+        for k in range(n_out):
+            d[out + U(k)] = a[out + U(k)] - Y[s, k]
+    elif code == SOFTMAX:
+        total = 0.0
+        for k in range(n_out):
+            o = a[out + U(k)]
+            total += (o - Y[s, k]) * o
+        for k in range(n_out):
+            o = a[out + U(k)]
+            d[out + U(k)] = o * ((o - Y[s, k]) - total)
+    else:
+        for k in range(n_out):
+            o = a[out + U(k)]
+            d[out + U(k)] = (o - Y[s, k]) * _derivative(code, o)
+    for layer in range(last, 0, -1):
+        # The hidden layer feeding weights ``layer``: sum over the next layer's
+        # neurons k in order, W[k, j] read from the transposed copy as W[j, k].
+        n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
+        h, nxt = U(at[layer]), U(at[layer + 1])
+        code = acts[layer - 1]
+        for j in range(n_h):
+            row = U(w_at + j * n_next)
+            total = 0.0
+            for k in range(n_next):
+                total += d[nxt + U(k)] * work[row + U(k)]
+            d[h + U(j)] = total * _derivative(code, a[h + U(j)])
+
+
+@_inline
+def _accumulate(layout, a, at, d, grad):
+    """grad += this sample's gradient, in the working layout (twin: ``_accumulate``)."""
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        inp, out = U(at[layer]), U(at[layer + 1])
+        for i in range(n_in):
+            ai = a[inp + U(i)]
+            row = U(w_at + i * n_out)
+            for j in range(n_out):
+                grad[row + U(j)] += d[out + U(j)] * ai
+        for j in range(n_out):
+            grad[U(b_at + j)] += d[out + U(j)]
+
+
+@_inline
+def _update_row(work, velocity, row, d, out, n, ai, lr, momentum):
+    # One sample's g = (0 + delta * a) / 1; w -= lr * g, or through the velocity.
+    if momentum == 0.0:
+        for j in range(n):
+            work[row + U(j)] = work[row + U(j)] - lr * (0.0 + d[out + U(j)] * ai)
+    else:
+        for j in range(n):
+            velocity[row + U(j)] = momentum * velocity[row + U(j)] - lr * (0.0 + d[out + U(j)] * ai)
+            work[row + U(j)] = work[row + U(j)] + velocity[row + U(j)]
+
+
+@_inline
+def _step_online(work, layout, a, at, d, lr, momentum, velocity, train_bias):
+    """Apply one sample's gradient directly (twin: ``_step_online``)."""
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        inp, out = U(at[layer]), U(at[layer + 1])
+        for i in range(n_in):
+            _update_row(work, velocity, U(w_at + i * n_out), d, out, n_out, a[inp + U(i)], lr,
+                        momentum)
+        if train_bias:
+            _update_row(work, velocity, U(b_at), d, out, n_out, 1.0, lr, momentum)
+
+
+@_inline
+def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
+    """Apply a batch's summed gradient divided by its size (twin: ``_step_batch``)."""
+    for layer in range(layout.shape[0]):
+        w_at, b_at, n_out = layout[layer, 2], layout[layer, 3], layout[layer, 1]
+        count = (b_at - w_at) + (n_out if train_bias else 0)
+        base = U(w_at)
+        for q in range(count):
+            g = grad[base + U(q)] / size
+            if momentum == 0.0:
+                work[base + U(q)] = work[base + U(q)] - lr * g
+            else:
+                velocity[base + U(q)] = momentum * velocity[base + U(q)] - lr * g
+                work[base + U(q)] = work[base + U(q)] + velocity[base + U(q)]
+
+
+@_jit
+def _working_copy(params, layout):
+    work = np.empty_like(params)
+    _transpose_weights(params, layout, work, True)
+    return work
+
+
+@_jit
+def forward(params, layout, acts, X):
+    """Outputs for every row of ``X`` (twin: ``forward``)."""
+    work = _working_copy(params, layout)
+    at = _starts(layout)
+    a = np.empty(at[-1], dtype=np.float64)
+    last = layout.shape[0]
+    out = np.empty((X.shape[0], layout[last - 1, 1]), dtype=np.float64)
+    for s in range(X.shape[0]):
+        _forward_sample(work, layout, acts, X, s, a, at)
+        out[s, :] = a[at[last]: at[last + 1]]
+    return out
+
+
+@_jit
+def mean_loss(params, layout, acts, loss, X, Y):
+    """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
+    work = _working_copy(params, layout)
+    at = _starts(layout)
+    a = np.empty(at[-1], dtype=np.float64)
+    last = layout.shape[0]
+    total = 0.0
+    for s in range(X.shape[0]):
+        _forward_sample(work, layout, acts, X, s, a, at)
+        total += _sample_loss(loss, acts[last - 1], a, U(at[last]), layout[last - 1, 1], Y, s)
+    return total / X.shape[0]
+
+
+@_jit
+def gradients(params, layout, acts, loss, X, Y):
+    """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
+    work = _working_copy(params, layout)
+    at = _starts(layout)
+    a = np.empty(at[-1], dtype=np.float64)
+    d = np.empty(at[-1], dtype=np.float64)
+    grad = np.zeros(params.shape[0], dtype=np.float64)
+    for s in range(X.shape[0]):
+        _forward_sample(work, layout, acts, X, s, a, at)
+        _deltas(work, layout, acts, loss, Y, s, a, at, d)
+        _accumulate(layout, a, at, d, grad)
+    for q in range(grad.shape[0]):
+        grad[q] = grad[q] / X.shape[0]
+    out = np.empty_like(grad)
+    _transpose_weights(grad, layout, out, False)
+    return out
+
+
+@_inline
+def _online_epochs(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
+                   train_bias, at, a, d):
+    shuffled = order.shape[0] == epochs
+    for epoch in range(epochs):
+        for pos in range(X.shape[0]):
+            s = order[epoch, pos] if shuffled else pos
+            _forward_sample(work, layout, acts, X, s, a, at)
+            _deltas(work, layout, acts, loss, Y, s, a, at, d)
+            _step_online(work, layout, a, at, d, lr, momentum, vel, train_bias)
+
+
+@_jit
+def _train_online(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
+                  train_bias):
+    at = _starts(layout)
+    a = np.empty(at[-1], dtype=np.float64)
+    d = np.empty(at[-1], dtype=np.float64)
+    # A literal 0.0 lets LLVM drop the momentum branch from the update loops,
+    # which then vectorise: twice as fast as testing momentum per row.
+    if momentum == 0.0:
+        _online_epochs(work, layout, acts, loss, X, Y, epochs, order, lr, 0.0, vel,
+                       train_bias, at, a, d)
+    else:
+        _online_epochs(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
+                       train_bias, at, a, d)
+
+
+@_jit
+def _train_batches(work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+                   vel, train_bias):
+    at = _starts(layout)
+    a = np.empty(at[-1], dtype=np.float64)
+    d = np.empty(at[-1], dtype=np.float64)
+    grad = np.empty(work.shape[0], dtype=np.float64)
+    n = X.shape[0]
+    shuffled = order.shape[0] == epochs
+    for epoch in range(epochs):
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            grad[:] = 0.0
+            for pos in range(start, stop):
+                s = order[epoch, pos] if shuffled else pos
+                _forward_sample(work, layout, acts, X, s, a, at)
+                _deltas(work, layout, acts, loss, Y, s, a, at, d)
+                _accumulate(layout, a, at, d, grad)
+            _step_batch(work, layout, grad, float(stop - start), lr, momentum, vel, train_bias)
+
+
+@_jit
+def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+          velocity, train_bias):
+    """Train in place; the oracle's ``train`` defines every option (twin: ``train``)."""
+    work = _working_copy(params, layout)
+    vel = _working_copy(velocity, layout)
+    if batch_size == 1:
+        _train_online(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
+                      train_bias)
+    else:
+        _train_batches(work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+                       vel, train_bias)
+    _transpose_weights(work, layout, params, False)
+    _transpose_weights(vel, layout, velocity, False)
