@@ -29,6 +29,7 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from . import numba_unrolled
 
 NAME = "numba"
 
@@ -40,21 +41,22 @@ def _jit(func=None, *, inline="never"):
     if func is None:
         return lambda f: _jit(f, inline=inline)
     try:
-        return njit(cache=True, nogil=True, inline=inline)(func)
+        return njit(cache=True, nogil=True, inline=inline, error_model="numpy")(func)
     except RuntimeError:
-        return njit(cache=False, nogil=True, inline=inline)(func)
+        return njit(cache=False, nogil=True, inline=inline, error_model="numpy")(func)
 
 
-# Helpers called per sample are inlined into the kernels: a call between
-# separately compiled numba functions costs a few nanoseconds, which is the
-# whole budget of a small layer.
+# Helpers called per layer are inlined (numba IR) into the per-sample ones:
+# a call between separately compiled functions costs a few nanoseconds. The
+# per-sample functions are compiled once and called, which keeps a cold
+# compile of the whole backend short.
 _inline = _jit(inline="always")
 
 
 U = np.uint64
 
 
-@_inline
+@_jit
 def _activate(code, z, at, n):
     """Squash ``z[at:at+n]`` in place (twin: ``_activate`` in _kernels.pyx)."""
     if code == LOGISTIC:
@@ -80,7 +82,7 @@ def _activate(code, z, at, n):
             z[at + U(j)] = z[at + U(j)] / total
 
 
-@_inline
+@_jit
 def _derivative(code, out):
     """d out / d net in terms of the output (twin: ``_derivative``)."""
     if code == LOGISTIC:
@@ -106,16 +108,20 @@ def _starts(layout):
 @_jit
 def _transpose_weights(src, layout, dst, to_work):
     """Copy ``src`` to ``dst`` transposing every ``W`` (to the working layout or back)."""
-    dst[:] = src
+    for q in range(src.shape[0]):
+        dst[q] = src[q]
     for layer in range(layout.shape[0]):
-        n_in, n_out, w_at, b_at = layout[layer]
-        if to_work:
-            dst[w_at:b_at] = src[w_at:b_at].reshape((n_out, n_in)).T.copy().ravel()
-        else:
-            dst[w_at:b_at] = src[w_at:b_at].reshape((n_in, n_out)).T.copy().ravel()
+        n_in, n_out, w_at, _ = layout[layer]
+        for j in range(n_out):
+            for i in range(n_in):
+                row_major, transposed = U(w_at + j * n_in + i), U(w_at + i * n_out + j)
+                if to_work:
+                    dst[transposed] = src[row_major]
+                else:
+                    dst[row_major] = src[transposed]
 
 
-@_inline
+@_jit
 def _dense(work, w_at, b_at, n_in, n_out, a, inp, net):
     """net_j = ((0 + W[j,0] a[0]) + W[j,1] a[1]) + ... then + b[j] (twin: ``_dense``).
 
@@ -154,7 +160,7 @@ def _dense(work, w_at, b_at, n_in, n_out, a, inp, net):
         j += 1
 
 
-@_inline
+@_jit
 def _forward_sample(work, layout, acts, X, s, a, at):
     """Fill ``a`` with every layer's outputs for sample ``s`` (twin: ``_forward_sample``)."""
     for i in range(at[1]):
@@ -165,7 +171,7 @@ def _forward_sample(work, layout, acts, X, s, a, at):
         _activate(acts[layer], a, U(at[layer + 1]), n_out)
 
 
-@_inline
+@_jit
 def _sample_loss(loss, out_code, a, out, n_out, Y, s):
     """Per-sample loss (twin: ``_sample_loss``); 0 log 0 counts as 0."""
     total = 0.0
@@ -184,7 +190,7 @@ def _sample_loss(loss, out_code, a, out, n_out, Y, s):
     return total
 
 
-@_inline
+@_jit
 def _deltas(work, layout, acts, loss, Y, s, a, at, d):
     """Every layer's deltas for sample ``s``, from the current weights (twin: ``_deltas``)."""
     last = layout.shape[0] - 1
@@ -219,7 +225,7 @@ def _deltas(work, layout, acts, loss, Y, s, a, at, d):
             d[h + U(j)] = total * _derivative(code, a[h + U(j)])
 
 
-@_inline
+@_jit
 def _accumulate(layout, a, at, d, grad):
     """grad += this sample's gradient, in the working layout (twin: ``_accumulate``)."""
     for layer in range(layout.shape[0]):
@@ -234,32 +240,39 @@ def _accumulate(layout, a, at, d, grad):
             grad[U(b_at + j)] += d[out + U(j)]
 
 
-@_inline
-def _update_row(work, velocity, row, d, out, n, ai, lr, momentum):
-    # One sample's g = (0 + delta * a) / 1; w -= lr * g, or through the velocity.
-    if momentum == 0.0:
-        for j in range(n):
-            work[row + U(j)] = work[row + U(j)] - lr * (0.0 + d[out + U(j)] * ai)
-    else:
-        for j in range(n):
-            velocity[row + U(j)] = momentum * velocity[row + U(j)] - lr * (0.0 + d[out + U(j)] * ai)
-            work[row + U(j)] = work[row + U(j)] + velocity[row + U(j)]
+@_jit
+def _step_plain(work, layout, a, at, d, lr, train_bias):
+    """Apply one sample's gradient ``g = (0 + d a) / 1`` as ``w -= lr * g``.
 
-
-@_inline
-def _step_online(work, layout, a, at, d, lr, momentum, velocity, train_bias):
-    """Apply one sample's gradient directly (twin: ``_step_online``)."""
+    Twin: ``_step_plain``.
+    """
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         inp, out = U(at[layer]), U(at[layer + 1])
-        for i in range(n_in):
-            _update_row(work, velocity, U(w_at + i * n_out), d, out, n_out, a[inp + U(i)], lr,
-                        momentum)
-        if train_bias:
-            _update_row(work, velocity, U(b_at), d, out, n_out, 1.0, lr, momentum)
+        for i in range(n_in + 1 if train_bias else n_in):
+            row, ai = (U(w_at + i * n_out), a[inp + U(i)]) if i < n_in else (U(b_at), 1.0)
+            for j in range(n_out):
+                work[row + U(j)] = work[row + U(j)] - lr * (0.0 + d[out + U(j)] * ai)
 
 
-@_inline
+@_jit
+def _step_momentum(work, layout, a, at, d, lr, momentum, velocity, train_bias):
+    """As ``_step_plain``, through the velocity: ``v = m v - lr g; w += v``.
+
+    Twin: ``_step_momentum``.
+    """
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        inp, out = U(at[layer]), U(at[layer + 1])
+        for i in range(n_in + 1 if train_bias else n_in):
+            row, ai = (U(w_at + i * n_out), a[inp + U(i)]) if i < n_in else (U(b_at), 1.0)
+            for j in range(n_out):
+                q = row + U(j)
+                velocity[q] = momentum * velocity[q] - lr * (0.0 + d[out + U(j)] * ai)
+                work[q] = work[q] + velocity[q]
+
+
+@_jit
 def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
     """Apply a batch's summed gradient divided by its size (twin: ``_step_batch``)."""
     for layer in range(layout.shape[0]):
@@ -292,7 +305,8 @@ def forward(params, layout, acts, X):
     out = np.empty((X.shape[0], layout[last - 1, 1]), dtype=np.float64)
     for s in range(X.shape[0]):
         _forward_sample(work, layout, acts, X, s, a, at)
-        out[s, :] = a[at[last]: at[last + 1]]
+        for k in range(out.shape[1]):
+            out[s, k] = a[U(at[last] + k)]
     return out
 
 
@@ -329,41 +343,28 @@ def gradients(params, layout, acts, loss, X, Y):
     return out
 
 
-@_inline
-def _online_epochs(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
-                   train_bias, at, a, d):
+@_jit
+def _train_online(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
+                  train_bias, a, d):
+    at = _starts(layout)
     shuffled = order.shape[0] == epochs
     for epoch in range(epochs):
         for pos in range(X.shape[0]):
             s = order[epoch, pos] if shuffled else pos
             _forward_sample(work, layout, acts, X, s, a, at)
             _deltas(work, layout, acts, loss, Y, s, a, at, d)
-            _step_online(work, layout, a, at, d, lr, momentum, vel, train_bias)
-
-
-@_jit
-def _train_online(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
-                  train_bias):
-    at = _starts(layout)
-    a = np.empty(at[-1], dtype=np.float64)
-    d = np.empty(at[-1], dtype=np.float64)
-    # A literal 0.0 lets LLVM drop the momentum branch from the update loops,
-    # which then vectorise: twice as fast as testing momentum per row.
-    if momentum == 0.0:
-        _online_epochs(work, layout, acts, loss, X, Y, epochs, order, lr, 0.0, vel,
-                       train_bias, at, a, d)
-    else:
-        _online_epochs(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
-                       train_bias, at, a, d)
+            # Two update functions, not one testing momentum inside its loops:
+            # the test stopped LLVM vectorising them (twice as slow).
+            if momentum == 0.0:
+                _step_plain(work, layout, a, at, d, lr, train_bias)
+            else:
+                _step_momentum(work, layout, a, at, d, lr, momentum, vel, train_bias)
 
 
 @_jit
 def _train_batches(work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-                   vel, train_bias):
+                   vel, train_bias, a, d, grad):
     at = _starts(layout)
-    a = np.empty(at[-1], dtype=np.float64)
-    d = np.empty(at[-1], dtype=np.float64)
-    grad = np.empty(work.shape[0], dtype=np.float64)
     n = X.shape[0]
     shuffled = order.shape[0] == epochs
     for epoch in range(epochs):
@@ -378,17 +379,26 @@ def _train_batches(work, layout, acts, loss, X, Y, epochs, order, lr, batch_size
             _step_batch(work, layout, grad, float(stop - start), lr, momentum, vel, train_bias)
 
 
-@_jit
 def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
           velocity, train_bias):
-    """Train in place; the oracle's ``train`` defines every option (twin: ``train``)."""
-    work = _working_copy(params, layout)
-    vel = _working_copy(velocity, layout)
+    """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
+
+    Online training of a small network runs a kernel unrolled for its shape
+    (:mod:`fastbp.backends.numba_unrolled`); everything else the generic one,
+    on working copies with transposed weights.
+    """
+    if batch_size == 1 and numba_unrolled.suitable(layout):
+        run = numba_unrolled.kernel(layout, acts, loss, bool(train_bias), momentum != 0.0)
+        run(params, X, Y, epochs, order, lr, momentum, velocity)
+        return
+    work, vel = _working_copy(params, layout), _working_copy(velocity, layout)
+    size = int(layout[0, 0] + layout[:, 1].sum())
+    a, d = np.empty(size), np.empty(size)
     if batch_size == 1:
         _train_online(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
-                      train_bias)
+                      train_bias, a, d)
     else:
         _train_batches(work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-                       vel, train_bias)
+                       vel, train_bias, a, d, np.empty(params.size))
     _transpose_weights(work, layout, params, False)
     _transpose_weights(vel, layout, velocity, False)

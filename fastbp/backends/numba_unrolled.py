@@ -1,0 +1,196 @@
+"""Fully unrolled online-training kernels for small networks, generated per shape.
+
+A generic kernel keeps weights in memory and loops over layers of unknown width;
+on a network as small as the tutorial's, that bookkeeping costs as much as the
+arithmetic. Here the source of a kernel is written for one shape (sizes,
+activations, loss, bias mode, with or without momentum): every parameter is a
+local variable, every sum is spelled out in the canonical order, so LLVM keeps
+the whole network in registers, as a hand-written C loop would.
+
+The source is saved under a cache directory and imported from there, so numba
+caches the compiled kernel beside it; with no writable directory it is compiled
+in memory instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+
+#: Networks with at most this many parameters get an unrolled kernel.
+MAX_PARAMS = 128
+
+_kernels: dict[str, object] = {}
+
+
+def suitable(layout) -> bool:
+    """Is the network small enough to unroll?"""
+    last = layout[-1]
+    return int(last[3] + last[1]) <= MAX_PARAMS
+
+
+def _activation(code: int, z: list[str], out: list[str]) -> list[str]:
+    if code == LOGISTIC:
+        return [f"{o} = 1.0 / (1.0 + math.exp(-{v}))" for o, v in zip(out, z)]
+    if code == TANH:
+        return [f"{o} = math.tanh({v})" for o, v in zip(out, z)]
+    if code == RELU:
+        return [f"{o} = {v} if {v} > 0.0 else 0.0" for o, v in zip(out, z)]
+    if code == SOFTMAX:
+        lines = [f"m = {z[0]}"] + [f"m = {v} if {v} > m else m" for v in z[1:]]
+        lines += [f"e{j} = math.exp({v} - m)" for j, v in enumerate(z)]
+        lines.append("total = " + _sum([f"e{j}" for j in range(len(z))]))
+        return lines + [f"{o} = e{j} / total" for j, o in enumerate(out)]
+    return [f"{o} = {v}" for o, v in zip(out, z)]
+
+
+def _derivative(code: int, o: str) -> str:
+    if code == LOGISTIC:
+        return f"({o} * (1.0 - {o}))"
+    if code == TANH:
+        return f"(1.0 - {o} * {o})"
+    if code == RELU:
+        return f"(1.0 if {o} > 0.0 else 0.0)"
+    return "1.0"
+
+
+def _sum(terms: list[str]) -> str:
+    """((0.0 + t0) + t1) + ...: the canonical left-to-right sum from zero."""
+    expr = "0.0"
+    for term in terms:
+        expr = f"({expr} + {term})"
+    return expr
+
+
+def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
+    """Python source of ``kernel(params, X, Y, epochs, order, lr, momentum, velocity)``."""
+    layout = [tuple(int(v) for v in row) for row in layout]
+    acts = [int(c) for c in acts]
+    n_params = layout[-1][3] + layout[-1][1]
+    trained = []
+    for n_in, n_out, w_at, b_at in layout:
+        trained += range(w_at, w_at + n_in * n_out)
+        if train_bias:
+            trained += range(b_at, b_at + n_out)
+
+    def w(layer, j, i):
+        n_in, _, w_at, _ = layout[layer]
+        return f"p{w_at + j * n_in + i}"
+
+    body = [f"a0_{i} = X[s, {i}]" for i in range(layout[0][0])]
+    for layer, (n_in, n_out, _, b_at) in enumerate(layout):
+        inp = [f"a{layer}_{i}" for i in range(n_in)]
+        z = [f"z{layer + 1}_{j}" for j in range(n_out)]
+        for j in range(n_out):
+            net = _sum([f"{w(layer, j, i)} * {inp[i]}" for i in range(n_in)])
+            body.append(f"{z[j]} = {net} + p{b_at + j}")
+        body += _activation(acts[layer], z, [f"a{layer + 1}_{j}" for j in range(n_out)])
+
+    last = len(layout)
+    outs = [f"a{last}_{k}" for k in range(layout[-1][1])]
+    targets = [f"Y[s, {k}]" for k in range(len(outs))]
+    if loss != SQUARED:
+        body += [f"d{last}_{k} = {o} - {t}" for k, (o, t) in enumerate(zip(outs, targets))]
+    elif acts[-1] == SOFTMAX:
+        body.append("g = " + _sum([f"({o} - {t}) * {o}" for o, t in zip(outs, targets)]))
+        body += [f"d{last}_{k} = {o} * (({o} - {t}) - g)"
+                 for k, (o, t) in enumerate(zip(outs, targets))]
+    else:
+        body += [f"d{last}_{k} = ({o} - {t}) * {_derivative(acts[-1], o)}"
+                 for k, (o, t) in enumerate(zip(outs, targets))]
+    for layer in range(last - 1, 0, -1):
+        n_h, n_next = layout[layer][0], layout[layer][1]
+        for j in range(n_h):
+            total = _sum([f"d{layer + 1}_{k} * {w(layer, k, j)}" for k in range(n_next)])
+            body.append(f"d{layer}_{j} = {total} * {_derivative(acts[layer - 1], f'a{layer}_{j}')}")
+
+    # Every delta above used the weights from before this step; now update.
+    for layer, (n_in, n_out, w_at, b_at) in enumerate(layout):
+        grads = [(w_at + j * n_in + i, f"(0.0 + d{layer + 1}_{j} * a{layer}_{i})")
+                 for j in range(n_out) for i in range(n_in)]
+        if train_bias:
+            grads += [(b_at + j, f"(0.0 + d{layer + 1}_{j})") for j in range(n_out)]
+        for q, g in grads:
+            if momentum:
+                body += [f"v{q} = momentum * v{q} - lr * {g}", f"p{q} = p{q} + v{q}"]
+            else:
+                body.append(f"p{q} = p{q} - lr * {g}")
+
+    loads = [f"p{q} = params[{q}]" for q in range(n_params)]
+    stores = [f"params[{q}] = p{q}" for q in trained]
+    if momentum:
+        loads += [f"v{q} = velocity[{q}]" for q in trained]
+        stores += [f"velocity[{q}] = v{q}" for q in trained]
+    lines = [
+        "import math",
+        "from numba import njit",
+        "",
+        "",
+        "@njit(cache=CACHE, nogil=True)",
+        "def kernel(params, X, Y, epochs, order, lr, momentum, velocity):",
+        *(f"    {line}" for line in loads),
+        "    shuffled = order.shape[0] == epochs",
+        "    for epoch in range(epochs):",
+        "        for pos in range(X.shape[0]):",
+        "            s = order[epoch, pos] if shuffled else pos",
+        *(f"            {line}" for line in body),
+        *(f"    {line}" for line in stores),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _cache_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        dirs.append(Path(os.environ["NUMBA_CACHE_DIR"]) / "fastbp-kernels")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    dirs.append(Path(base) / "fastbp" / "kernels")
+    dirs.append(Path(tempfile.gettempdir()) / f"fastbp-kernels-{os.getuid()}"
+                if hasattr(os, "getuid") else Path(tempfile.gettempdir()) / "fastbp-kernels")
+    return dirs
+
+
+def _write(text: str, name: str) -> Path | None:
+    """Save the source where it can stay; None if nowhere is writable."""
+    for folder in _cache_dirs():
+        path = folder / f"{name}.py"
+        try:
+            if path.exists() and path.read_text() == text:
+                return path
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool):
+    """The compiled kernel for this shape, generating and loading it on first use."""
+    text = source(layout, acts, loss, train_bias, momentum)
+    name = "fastbp_unrolled_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+    if name in _kernels:
+        return _kernels[name]
+    path = _write(text.replace("CACHE", "True"), name)
+    if path is not None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        compiled = module.kernel
+    else:
+        namespace: dict[str, object] = {}
+        exec(compile(text.replace("CACHE", "False"), f"<{name}>", "exec"), namespace)
+        compiled = namespace["kernel"]
+    _kernels[name] = compiled
+    return compiled
+
