@@ -172,11 +172,11 @@ def _forward_sample(work, layout, acts, X, s, a, at):
 
 
 @_jit
-def _sample_loss(loss, out_code, a, out, n_out, Y, s):
-    """Per-sample loss (twin: ``_sample_loss``); 0 log 0 counts as 0."""
+def _sample_loss(loss, out_code, outputs, Y, s):
+    """Loss of sample ``s`` from ``outputs[s]`` (twin: ``_sample_loss``); 0 log 0 is 0."""
     total = 0.0
-    for k in range(n_out):
-        o = a[out + U(k)]
+    for k in range(outputs.shape[1]):
+        o = outputs[s, k]
         t = Y[s, k]
         if loss == SQUARED:
             e = t - o
@@ -310,17 +310,19 @@ def forward(params, layout, acts, X):
     return out
 
 
-@_jit
 def mean_loss(params, layout, acts, loss, X, Y):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
-    work = _working_copy(params, layout)
-    at = _starts(layout)
-    a = np.empty(at[-1], dtype=np.float64)
-    last = layout.shape[0]
+    if numba_unrolled.suitable(layout):
+        return numba_unrolled.loss_kernel(layout, acts, loss)(params, X, Y)
+    return _mean_loss(params, layout, acts, loss, X, Y)
+
+
+@_jit
+def _mean_loss(params, layout, acts, loss, X, Y):
+    outputs = forward(params, layout, acts, X)
     total = 0.0
     for s in range(X.shape[0]):
-        _forward_sample(work, layout, acts, X, s, a, at)
-        total += _sample_loss(loss, acts[last - 1], a, U(at[last]), layout[last - 1, 1], Y, s)
+        total += _sample_loss(loss, acts[layout.shape[0] - 1], outputs, Y, s)
     return total / X.shape[0]
 
 

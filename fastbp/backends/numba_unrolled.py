@@ -68,10 +68,57 @@ def _sum(terms: list[str]) -> str:
     return expr
 
 
+def _forward(layout, acts) -> list[str]:
+    """Lines computing every layer's outputs ``a{layer}_{j}`` for sample ``s``."""
+    lines = [f"a0_{i} = X[s, {i}]" for i in range(layout[0][0])]
+    for layer, (n_in, n_out, w_at, b_at) in enumerate(layout):
+        z = [f"z{layer + 1}_{j}" for j in range(n_out)]
+        for j in range(n_out):
+            net = _sum([f"p{w_at + j * n_in + i} * a{layer}_{i}" for i in range(n_in)])
+            lines.append(f"{z[j]} = {net} + p{b_at + j}")
+        lines += _activation(acts[layer], z, [f"a{layer + 1}_{j}" for j in range(n_out)])
+    return lines
+
+
+def _plain(layout, acts):
+    return [tuple(int(v) for v in row) for row in layout], [int(c) for c in acts]
+
+
+def _header(name: str, args: str, n_params: int) -> list[str]:
+    return ["import math", "from numba import njit", "", "",
+            '@njit(cache=CACHE, nogil=True, error_model="numpy")', f"def {name}({args}):",
+            *(f"    p{q} = params[{q}]" for q in range(n_params))]
+
+
+def loss_source(layout, acts, loss: int) -> str:
+    """Python source of ``mean_loss(params, X, Y)``, as ``oracle.mean_loss``."""
+    layout, acts = _plain(layout, acts)
+    n_out = layout[-1][1]
+    per_output = []
+    for k in range(n_out):
+        o, t = f"a{len(layout)}_{k}", f"Y[s, {k}]"
+        if loss == SQUARED:
+            per_output += [f"r = {t} - {o}", "e += 0.5 * (r * r)"]
+        else:
+            per_output.append(f"term = 0.0 if {t} == 0.0 else {t} * math.log({o})")
+            if acts[-1] != SOFTMAX:
+                per_output += [f"u = 1.0 - {t}",
+                               f"term = term + (0.0 if u == 0.0 else u * math.log(1.0 - {o}))"]
+            per_output.append("e -= term")
+    lines = [*_header("mean_loss", "params, X, Y", layout[-1][3] + n_out),
+             "    loss_sum = 0.0",  # not "total": softmax lines use that name
+             "    for s in range(X.shape[0]):",
+             *(f"        {line}" for line in _forward(layout, acts)),
+             "        e = 0.0",
+             *(f"        {line}" for line in per_output),
+             "        loss_sum += e",
+             "    return loss_sum / X.shape[0]"]
+    return "\n".join(lines) + "\n"
+
+
 def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
     """Python source of ``kernel(params, X, Y, epochs, order, lr, momentum, velocity)``."""
-    layout = [tuple(int(v) for v in row) for row in layout]
-    acts = [int(c) for c in acts]
+    layout, acts = _plain(layout, acts)
     n_params = layout[-1][3] + layout[-1][1]
     trained = []
     for n_in, n_out, w_at, b_at in layout:
@@ -83,15 +130,7 @@ def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
         n_in, _, w_at, _ = layout[layer]
         return f"p{w_at + j * n_in + i}"
 
-    body = [f"a0_{i} = X[s, {i}]" for i in range(layout[0][0])]
-    for layer, (n_in, n_out, _, b_at) in enumerate(layout):
-        inp = [f"a{layer}_{i}" for i in range(n_in)]
-        z = [f"z{layer + 1}_{j}" for j in range(n_out)]
-        for j in range(n_out):
-            net = _sum([f"{w(layer, j, i)} * {inp[i]}" for i in range(n_in)])
-            body.append(f"{z[j]} = {net} + p{b_at + j}")
-        body += _activation(acts[layer], z, [f"a{layer + 1}_{j}" for j in range(n_out)])
-
+    body = _forward(layout, acts)
     last = len(layout)
     outs = [f"a{last}_{k}" for k in range(layout[-1][1])]
     targets = [f"Y[s, {k}]" for k in range(len(outs))]
@@ -122,18 +161,11 @@ def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
             else:
                 body.append(f"p{q} = p{q} - lr * {g}")
 
-    loads = [f"p{q} = params[{q}]" for q in range(n_params)]
+    loads = [f"v{q} = velocity[{q}]" for q in trained] if momentum else []
     stores = [f"params[{q}] = p{q}" for q in trained]
-    if momentum:
-        loads += [f"v{q} = velocity[{q}]" for q in trained]
-        stores += [f"velocity[{q}] = v{q}" for q in trained]
+    stores += [f"velocity[{q}] = v{q}" for q in trained] if momentum else []
     lines = [
-        "import math",
-        "from numba import njit",
-        "",
-        "",
-        "@njit(cache=CACHE, nogil=True)",
-        "def kernel(params, X, Y, epochs, order, lr, momentum, velocity):",
+        *_header("kernel", "params, X, Y, epochs, order, lr, momentum, velocity", n_params),
         *(f"    {line}" for line in loads),
         "    shuffled = order.shape[0] == epochs",
         "    for epoch in range(epochs):",
@@ -174,23 +206,34 @@ def _write(text: str, name: str) -> Path | None:
     return None
 
 
-def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool):
-    """The compiled kernel for this shape, generating and loading it on first use."""
-    text = source(layout, acts, loss, train_bias, momentum)
+def _load(text: str, function: str):
     name = "fastbp_unrolled_" + hashlib.sha256(text.encode()).hexdigest()[:20]
     if name in _kernels:
         return _kernels[name]
     path = _write(text.replace("CACHE", "True"), name)
+    compiled = None
     if path is not None:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        compiled = module.kernel
-    else:
+        try:
+            spec.loader.exec_module(module)
+            compiled = getattr(module, function)
+            sys.modules[name] = module
+        except RuntimeError:  # numba found nowhere to cache: compile in memory
+            compiled = None
+    if compiled is None:
         namespace: dict[str, object] = {}
         exec(compile(text.replace("CACHE", "False"), f"<{name}>", "exec"), namespace)
-        compiled = namespace["kernel"]
+        compiled = namespace[function]
     _kernels[name] = compiled
     return compiled
 
+
+def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool):
+    """The compiled training kernel for this shape, generated and loaded on first use."""
+    return _load(source(layout, acts, loss, train_bias, momentum), "kernel")
+
+
+def loss_kernel(layout, acts, loss: int):
+    """The compiled ``mean_loss(params, X, Y)`` for this shape."""
+    return _load(loss_source(layout, acts, loss), "mean_loss")

@@ -1,0 +1,89 @@
+"""Every compiled backend reproduces the oracle bit for bit on random networks."""
+
+import numpy as np
+import pytest
+from conftest import random_data, random_network
+
+import fastbp
+from fastbp.backends import oracle
+
+
+def random_case(rng, width_max):
+    depth = int(rng.integers(1, 5))
+    softmax = bool(rng.integers(2)) and rng.random() < 0.3
+    net = random_network(rng, depth, width_max, bias=["fixed", "trainable"][rng.integers(2)],
+                         softmax=softmax)
+    loss = "cross_entropy" if net.activations[-1] in ("logistic", "softmax") and \
+        rng.random() < 0.5 else "squared"
+    n = int(rng.integers(1, 7))
+    X, Y = random_data(rng, net, n, loss)
+    options = {
+        "epochs": int(rng.integers(1, 4)),
+        "lr": float(rng.choice([0.05, 0.5, 1.3])),
+        "batch_size": [1, 1, 2, None][rng.integers(4)] if n >= 2 else 1,
+        "momentum": float(rng.choice([0.0, 0.0, 0.5, 0.9])),
+        "shuffle": bool(rng.integers(2)),
+        "seed": int(rng.integers(100)),
+        "loss": loss,
+    }
+    return net, X, Y, options
+
+
+def assert_same_as_oracle(backend, net, X, Y, options):
+    ours, reference = net.copy(), net.copy()
+    got = fastbp.train(ours, X, Y, backend=backend, record_every=1, **options)
+    want = fastbp.train(reference, X, Y, backend="python", record_every=1, **options)
+    context = (net, options)
+    assert np.array_equal(ours.params, reference.params), context
+    assert np.array_equal(got.history, want.history), context
+    assert got.final_loss == want.final_loss, context
+    assert np.array_equal(ours.forward(X, backend=backend), reference.forward(X, backend="python"))
+    for g, w in zip(fastbp.gradients(ours, X, Y, options["loss"], backend),
+                    fastbp.gradients(reference, X, Y, options["loss"], "python")):
+        assert all(np.array_equal(a, b) for a, b in zip(g, w)), context
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_small_random_networks(compiled_backend, seed):
+    # Mostly under 128 parameters: the numba backend's unrolled kernels.
+    rng = np.random.default_rng(seed)
+    assert_same_as_oracle(compiled_backend, *random_case(rng, width_max=6))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_wide_random_networks(compiled_backend, seed):
+    # Widths up to 64: the generic kernels, with and without the 8-neuron blocks.
+    rng = np.random.default_rng(1000 + seed)
+    assert_same_as_oracle(compiled_backend, *random_case(rng, width_max=64))
+
+
+@pytest.mark.parametrize("case", ["tutorial", "xor-momentum-shuffle"])
+def test_generic_kernel_on_small_networks_too(compiled_backend, case, monkeypatch):
+    # Force the generic path where an unrolled kernel would normally run.
+    from fastbp.backends import numba_unrolled
+
+    monkeypatch.setattr(numba_unrolled, "MAX_PARAMS", 0)
+    if case == "tutorial":
+        net, X, Y = fastbp.tutorial.network(), fastbp.tutorial.INPUTS, fastbp.tutorial.TARGETS
+        options = {"epochs": 500}
+    else:
+        net = fastbp.Network([2, 5, 1], ["tanh", "logistic"], seed=3)
+        X, Y = np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), np.array([[0], [1], [1], [0.0]])
+        options = {"epochs": 50, "momentum": 0.9, "shuffle": True, "seed": 2}
+    options.setdefault("loss", "squared")
+    assert_same_as_oracle(compiled_backend, net, X, Y, options)
+
+
+def test_extreme_values_agree(compiled_backend):
+    # Saturated logistic (exp overflow), relu dead zones, large softmax inputs.
+    net = fastbp.Network([3, 4, 3], ["relu", "softmax"], seed=1)
+    net.weights[0][...] *= 400
+    X = np.array([[1.0, -2.0, 3.0], [-5.0, 0.0, 1e-3]])
+    Y = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    assert_same_as_oracle(compiled_backend, net, X, Y, {"epochs": 3, "lr": 0.1,
+                                                        "loss": "cross_entropy"})
+    saturated = fastbp.Network([1, 1], seed=0, weights=[[[1000.0]]], biases=[[0.0]])
+    out = saturated.forward([[-1.0], [1.0]], backend=compiled_backend)
+    assert out.tolist() == oracle.forward(saturated.params, saturated.layout,
+                                          saturated.activation_codes,
+                                          np.array([[-1.0], [1.0]])).tolist() == [[0.0], [1.0]]

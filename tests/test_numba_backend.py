@@ -1,0 +1,81 @@
+"""Numba specifics: lazy import, cache fallbacks, the unrolled kernels' source."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastbp
+
+pytest.importorskip("numba")
+
+
+def run_python(code, **env):
+    import os
+
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, env={**os.environ, **env}, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_import_fastbp_does_not_import_numba():
+    out = run_python("""
+        import sys, fastbp
+        loaded = ('numba', 'tqdm', 'fastbp.backends.numba_backend')
+        print(*(name in sys.modules for name in loaded))
+    """)
+    assert out.split() == ["False", "False", "False"]
+
+
+def test_auto_picks_numba():
+    assert fastbp.available_backends()[0] == "numba"
+    net = fastbp.tutorial.network()
+    assert fastbp.train(net, fastbp.tutorial.INPUTS, fastbp.tutorial.TARGETS).backend == "numba"
+
+
+def test_works_where_numba_can_cache_nowhere(tmp_path):
+    # Every cache location refuses (as in a read-only install with a read-only
+    # home): kernels compile in memory instead, with the same bits.
+    out = run_python("""
+        import numba.core.caching as caching
+        def refuse(self):
+            raise PermissionError("read-only")
+        caching._CacheLocator.ensure_cache_path = refuse
+        import numpy as np, fastbp
+        from fastbp import tutorial
+        nets = [tutorial.network(), tutorial.network()]
+        fastbp.train(nets[0], tutorial.INPUTS, tutorial.TARGETS, epochs=100, backend="numba")
+        fastbp.train(nets[1], tutorial.INPUTS, tutorial.TARGETS, epochs=100, backend="python")
+        print(np.array_equal(nets[0].params, nets[1].params))
+    """, XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    assert out.strip() == "True"
+
+
+def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
+    from fastbp.backends import numba_unrolled
+
+    monkeypatch.setattr(numba_unrolled, "_cache_dirs", lambda: [Path("/dev/null/nowhere")])
+    monkeypatch.setattr(numba_unrolled, "_kernels", {})
+    net = fastbp.Network([2, 3, 2], ["relu", "softmax"], seed=4)
+    twin = net.copy()
+    X, Y = np.array([[0.5, -1.0], [2.0, 0.1]]), np.array([[1.0, 0.0], [0.0, 1.0]])
+    fastbp.train(net, X, Y, epochs=20, momentum=0.5, backend="numba")
+    fastbp.train(twin, X, Y, epochs=20, momentum=0.5, backend="python")
+    assert np.array_equal(net.params, twin.params)
+
+
+def test_unrolled_source_spells_out_the_canonical_sums():
+    from fastbp.backends import numba_unrolled
+
+    net = fastbp.tutorial.network()
+    text = numba_unrolled.source(net.layout, net.activation_codes, 0, False, False)
+    assert "z1_0 = ((0.0 + p0 * a0_0) + p1 * a0_1) + p4" in text
+    assert "d1_0 = ((0.0 + d2_0 * p6) + d2_1 * p8) * (a1_0 * (1.0 - a1_0))" in text
+    assert "p6 = p6 - lr * (0.0 + d2_0 * a1_0)" in text
+    assert "p4 = p4 -" not in text  # fixed biases are never updated
+    assert numba_unrolled.suitable(net.layout)
+    assert not numba_unrolled.suitable(fastbp.Network([64, 32, 10]).layout)
