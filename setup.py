@@ -1,9 +1,79 @@
-"""Build script: the package itself is declared in pyproject.toml.
+"""Build script: the package is declared in pyproject.toml; this adds the Cython kernels.
 
-The Cython kernels (``src_cython/_kernels.pyx``) are compiled here into
-``fastbp._kernels`` when that source exists; see the Cython backend.
+``src_cython/_kernels.pyx`` compiles into ``fastbp._kernels`` with ``-O3
+-ffp-contract=off`` (no FMA contraction: the backends agree bit for bit). The
+extension is optional: where it cannot be built, fastbp installs without it
+and says so, and the numba and pure-Python backends still work. Set
+``FASTBP_REQUIRE_CYTHON=1`` to make a failed build an error (CI does).
+
+The kernels are compiled for the building machine (``-march=native``), as
+numba's are: it doubles the speed of wide layers and, with FMA contraction
+off, changes no bits. For a wheel to run on other machines, choose the target
+with ``FASTBP_MARCH`` (``FASTBP_MARCH=x86-64-v2``, say, or empty for the
+compiler's default).
 """
 
-from setuptools import setup
+import os
+import sys
 
-setup()
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+REQUIRE = os.environ.get("FASTBP_REQUIRE_CYTHON") == "1"
+MARCH = os.environ.get("FASTBP_MARCH", "native")
+
+
+def _skip(what, exc):
+    if REQUIRE:
+        raise exc
+    print(f"WARNING: fastbp's Cython backend is unavailable: {what} failed ({exc}). "
+          "fastbp works without it; set FASTBP_REQUIRE_CYTHON=1 to make this an error.",
+          file=sys.stderr)
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that warns instead of failing, unless FASTBP_REQUIRE_CYTHON=1."""
+
+    def build_extensions(self):
+        if self.compiler.compiler_type == "msvc":
+            flags, march = ["/O2", "/fp:precise"], []
+        else:
+            flags, march = ["-O3", "-ffp-contract=off"], [f"-march={MARCH}"] if MARCH else []
+        for ext in self.extensions:
+            ext.extra_compile_args = flags + march
+        try:
+            super().build_extensions()
+        except Exception:
+            if not march:
+                raise
+            print(f"WARNING: building with -march={MARCH} failed; retrying without it",
+                  file=sys.stderr)
+            for ext in self.extensions:
+                ext.extra_compile_args = flags
+            super().build_extensions()
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as exc:
+            _skip("compiling the extension", exc)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as exc:
+            _skip(f"compiling {ext.name}", exc)
+
+
+def extensions():
+    try:
+        from Cython.Build import cythonize
+
+        return cythonize([Extension("fastbp._kernels", ["src_cython/_kernels.pyx"])],
+                         compiler_directives={"language_level": 3})
+    except Exception as exc:
+        _skip("Cython", exc)
+        return []
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -15,8 +15,9 @@ from types import ModuleType
 MODULES: dict[str, str] = {
     "python": "fastbp.backends.oracle",
     "numba": "fastbp.backends.numba_backend",
+    "cython": "fastbp.backends.cython_backend",
 }
-PREFERENCE: tuple[str, ...] = ("numba", "python")
+PREFERENCE: tuple[str, ...] = ("numba", "cython", "python")
 
 _loaded: dict[str, ModuleType] = {}
 _failed: dict[str, str] = {}

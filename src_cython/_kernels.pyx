@@ -1,0 +1,448 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False, cpow=True
+"""Cython kernels of the ``"cython"`` backend, bit-identical to the oracle.
+
+Twin of ``fastbp/backends/numba_backend.py``: each function here has a numba
+twin of the same name and follows the canonical order of arithmetic of
+``fastbp/backends/oracle.py``. Built with ``-O3 -ffp-contract=off``: no FMA
+contraction, no fastmath, ``exp``/``tanh``/``log`` from the C library.
+
+As in the numba kernels, training works on a copy of the parameters whose
+weight matrices are transposed, ``(n_in, n_out)``, so a layer's sums run side
+by side over its neurons (eight at a time) while each still adds in input
+order. Inner functions take raw pointers; the ``def`` functions at the bottom
+take typed memoryviews and release the GIL for the whole loop.
+"""
+
+from libc.math cimport exp, log, tanh
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+import numpy as np
+
+cdef enum:
+    IDENTITY = 0
+    LOGISTIC = 1
+    TANH = 2
+    RELU = 3
+    SOFTMAX = 4
+    SQUARED = 0
+
+
+cdef inline void _activate(int64_t code, double* z, Py_ssize_t n) noexcept nogil:
+    """Squash one layer's net inputs in place (twin: ``_activate``)."""
+    cdef Py_ssize_t j
+    cdef double largest, total
+    if code == LOGISTIC:
+        for j in range(n):
+            z[j] = 1.0 / (1.0 + exp(-z[j]))
+    elif code == TANH:
+        for j in range(n):
+            z[j] = tanh(z[j])
+    elif code == RELU:
+        for j in range(n):
+            if not z[j] > 0.0:
+                z[j] = 0.0
+    elif code == SOFTMAX:
+        largest = z[0]
+        for j in range(1, n):
+            if z[j] > largest:
+                largest = z[j]
+        total = 0.0
+        for j in range(n):
+            z[j] = exp(z[j] - largest)
+            total += z[j]
+        for j in range(n):
+            z[j] = z[j] / total
+
+
+cdef inline double _derivative(int64_t code, double out) noexcept nogil:
+    """d out / d net in terms of the output (twin: ``_derivative``)."""
+    if code == LOGISTIC:
+        return out * (1.0 - out)
+    if code == TANH:
+        return 1.0 - out * out
+    if code == RELU:
+        return 1.0 if out > 0.0 else 0.0
+    return 1.0
+
+
+cdef inline void _dense(const double* W, const double* b, Py_ssize_t n_in, Py_ssize_t n_out,
+                        const double* x, double* net) noexcept nogil:
+    """net_j = ((0 + W[j,0] x[0]) + W[j,1] x[1]) + ... then + b[j] (twin: ``_dense``).
+
+    ``W`` is transposed, ``(n_in, n_out)``: eight neurons' weights lie side by side.
+    """
+    cdef Py_ssize_t i, j = 0
+    cdef double s0, s1, s2, s3, s4, s5, s6, s7, xi
+    cdef const double* r
+    while j + 8 <= n_out:
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for i in range(n_in):
+            xi = x[i]
+            r = W + i * n_out + j
+            s0 += r[0] * xi
+            s1 += r[1] * xi
+            s2 += r[2] * xi
+            s3 += r[3] * xi
+            s4 += r[4] * xi
+            s5 += r[5] * xi
+            s6 += r[6] * xi
+            s7 += r[7] * xi
+        net[j] = s0 + b[j]
+        net[j + 1] = s1 + b[j + 1]
+        net[j + 2] = s2 + b[j + 2]
+        net[j + 3] = s3 + b[j + 3]
+        net[j + 4] = s4 + b[j + 4]
+        net[j + 5] = s5 + b[j + 5]
+        net[j + 6] = s6 + b[j + 6]
+        net[j + 7] = s7 + b[j + 7]
+        j += 8
+    while j < n_out:
+        s0 = 0.0
+        for i in range(n_in):
+            s0 += W[i * n_out + j] * x[i]
+        net[j] = s0 + b[j]
+        j += 1
+
+
+cdef struct Net:
+    # One network's shape, and the working memory for one sample.
+    Py_ssize_t n_layers
+    const int64_t* layout     # (n_layers, 4): n_in, n_out, w_offset, b_offset
+    const int64_t* acts
+    Py_ssize_t* at            # start of each layer's activations in a / d; at[L+1] = size
+    double* a                 # every layer's outputs, the input first
+    double* d                 # every layer's deltas, laid out as a
+
+
+cdef int _open(Net* net, const int64_t[:, ::1] layout, const int64_t[::1] acts) except -1:
+    cdef Py_ssize_t layer
+    net.n_layers = layout.shape[0]
+    net.layout = &layout[0, 0]
+    net.acts = &acts[0]
+    net.at = <Py_ssize_t*> malloc((net.n_layers + 2) * sizeof(Py_ssize_t))
+    if net.at == NULL:
+        raise MemoryError()
+    net.at[0] = 0
+    net.at[1] = layout[0, 0]
+    for layer in range(net.n_layers):
+        net.at[layer + 2] = net.at[layer + 1] + layout[layer, 1]
+    net.a = <double*> malloc(net.at[net.n_layers + 1] * sizeof(double))
+    net.d = <double*> malloc(net.at[net.n_layers + 1] * sizeof(double))
+    if net.a == NULL or net.d == NULL:
+        _close(net)
+        raise MemoryError()
+    return 0
+
+
+cdef void _close(Net* net) noexcept nogil:
+    free(net.at)
+    free(net.a)
+    free(net.d)
+    net.at = net.a = net.d = NULL
+
+
+cdef inline void _row(const Net* net, Py_ssize_t layer, Py_ssize_t* n_in, Py_ssize_t* n_out,
+                      Py_ssize_t* w_at, Py_ssize_t* b_at) noexcept nogil:
+    cdef const int64_t* row = net.layout + 4 * layer
+    n_in[0], n_out[0], w_at[0], b_at[0] = row[0], row[1], row[2], row[3]
+
+
+cdef void _transpose_weights(const double* src, const Net* net, double* dst,
+                             bint to_work) noexcept nogil:
+    """Copy ``src`` to ``dst`` transposing every ``W`` (twin: ``_transpose_weights``)."""
+    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at
+    cdef const int64_t* last = net.layout + 4 * (net.n_layers - 1)
+    memcpy(dst, src, (last[3] + last[1]) * sizeof(double))
+    for layer in range(net.n_layers):
+        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
+        for j in range(n_out):
+            for i in range(n_in):
+                if to_work:
+                    dst[w_at + i * n_out + j] = src[w_at + j * n_in + i]
+                else:
+                    dst[w_at + j * n_in + i] = src[w_at + i * n_out + j]
+
+
+cdef inline void _forward_sample(const double* work, Net* net, const double* x) noexcept nogil:
+    """Fill ``net.a`` with every layer's outputs for one sample (twin: ``_forward_sample``)."""
+    cdef Py_ssize_t layer, i, n_in, n_out, w_at, b_at
+    for i in range(net.at[1]):
+        net.a[i] = x[i]
+    for layer in range(net.n_layers):
+        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
+        _dense(work + w_at, work + b_at, n_in, n_out, net.a + net.at[layer],
+               net.a + net.at[layer + 1])
+        _activate(net.acts[layer], net.a + net.at[layer + 1], n_out)
+
+
+cdef inline double _sample_loss(int loss, int64_t out_code, const double* out,
+                                const double* t, Py_ssize_t n) noexcept nogil:
+    """Per-sample loss (twin: ``_sample_loss``); 0 log 0 counts as 0."""
+    cdef Py_ssize_t k
+    cdef double total = 0.0, e, term, u
+    for k in range(n):
+        if loss == SQUARED:
+            e = t[k] - out[k]
+            total += 0.5 * (e * e)
+        else:
+            term = 0.0 if t[k] == 0.0 else t[k] * log(out[k])
+            if out_code != SOFTMAX:
+                u = 1.0 - t[k]
+                term = term + (0.0 if u == 0.0 else u * log(1.0 - out[k]))
+            total -= term
+    return total
+
+
+cdef inline void _deltas(const double* work, Net* net, int loss, const double* t) noexcept nogil:
+    """Every layer's deltas for one sample, from the current weights (twin: ``_deltas``)."""
+    cdef Py_ssize_t layer, j, k, n_in, n_out, w_at, b_at
+    cdef Py_ssize_t last = net.n_layers - 1
+    cdef int64_t code = net.acts[last]
+    cdef double* o = net.a + net.at[last + 1]
+    cdef double* d = net.d + net.at[last + 1]
+    cdef double total
+    cdef const double* w
+    _row(net, last, &n_in, &n_out, &w_at, &b_at)
+    if loss != SQUARED:
+        for k in range(n_out):
+            d[k] = o[k] - t[k]
+    elif code == SOFTMAX:
+        total = 0.0
+        for k in range(n_out):
+            total += (o[k] - t[k]) * o[k]
+        for k in range(n_out):
+            d[k] = o[k] * ((o[k] - t[k]) - total)
+    else:
+        for k in range(n_out):
+            d[k] = (o[k] - t[k]) * _derivative(code, o[k])
+    for layer in range(last, 0, -1):
+        # The hidden layer feeding weights ``layer``: sum over the next layer's
+        # neurons k in order, W[k, j] read from the transposed copy as W[j, k].
+        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
+        code = net.acts[layer - 1]
+        for j in range(n_in):
+            w = work + w_at + j * n_out
+            total = 0.0
+            for k in range(n_out):
+                total += net.d[net.at[layer + 1] + k] * w[k]
+            net.d[net.at[layer] + j] = total * _derivative(code, net.a[net.at[layer] + j])
+
+
+cdef inline void _accumulate(const Net* net, double* grad) noexcept nogil:
+    """grad += this sample's gradient, in the working layout (twin: ``_accumulate``)."""
+    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at
+    cdef const double* x
+    cdef const double* delta
+    cdef double* g
+    cdef double xi
+    for layer in range(net.n_layers):
+        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
+        x = net.a + net.at[layer]
+        delta = net.d + net.at[layer + 1]
+        for i in range(n_in):
+            xi = x[i]
+            g = grad + w_at + i * n_out
+            for j in range(n_out):
+                g[j] += delta[j] * xi
+        g = grad + b_at
+        for j in range(n_out):
+            g[j] += delta[j]
+
+
+cdef inline void _step_plain(double* work, const Net* net, double lr,
+                             bint train_bias) noexcept nogil:
+    """One sample's ``g = (0 + d a) / 1`` applied as ``w -= lr * g`` (twin: ``_step_plain``)."""
+    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at
+    cdef const double* delta
+    cdef double* w
+    cdef double xi
+    for layer in range(net.n_layers):
+        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
+        delta = net.d + net.at[layer + 1]
+        for i in range(n_in + 1 if train_bias else n_in):
+            if i < n_in:
+                w, xi = work + w_at + i * n_out, net.a[net.at[layer] + i]
+            else:
+                w, xi = work + b_at, 1.0
+            for j in range(n_out):
+                w[j] = w[j] - lr * (0.0 + delta[j] * xi)
+
+
+cdef inline void _step_momentum(double* work, const Net* net, double lr, double momentum,
+                                double* velocity, bint train_bias) noexcept nogil:
+    """As ``_step_plain`` through the velocity: ``v = m v - lr g; w += v`` (twin: same)."""
+    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, row
+    cdef const double* delta
+    cdef double xi
+    for layer in range(net.n_layers):
+        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
+        delta = net.d + net.at[layer + 1]
+        for i in range(n_in + 1 if train_bias else n_in):
+            if i < n_in:
+                row, xi = w_at + i * n_out, net.a[net.at[layer] + i]
+            else:
+                row, xi = b_at, 1.0
+            for j in range(n_out):
+                velocity[row + j] = momentum * velocity[row + j] - lr * (0.0 + delta[j] * xi)
+                work[row + j] = work[row + j] + velocity[row + j]
+
+
+cdef inline void _step_batch(double* work, const Net* net, const double* grad, double size,
+                             double lr, double momentum, double* velocity,
+                             bint train_bias) noexcept nogil:
+    """Apply a batch's summed gradient divided by its size (twin: ``_step_batch``)."""
+    cdef Py_ssize_t layer, q, n_in, n_out, w_at, b_at, end
+    cdef double g
+    for layer in range(net.n_layers):
+        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
+        end = b_at + n_out if train_bias else b_at
+        for q in range(w_at, end):
+            g = grad[q] / size
+            if momentum == 0.0:
+                work[q] = work[q] - lr * g
+            else:
+                velocity[q] = momentum * velocity[q] - lr * g
+                work[q] = work[q] + velocity[q]
+
+
+cdef double* _working_copy(const double[::1] params, const Net* net) except NULL:
+    cdef double* work = <double*> malloc(params.shape[0] * sizeof(double))
+    if work == NULL:
+        raise MemoryError()
+    _transpose_weights(&params[0], net, work, True)
+    return work
+
+
+def forward(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
+            const double[:, ::1] X):
+    """Outputs for every row of ``X`` (twin: ``forward``)."""
+    cdef Net net
+    _open(&net, layout, acts)
+    cdef Py_ssize_t s, k, last = layout.shape[0]
+    out_array = np.empty((X.shape[0], layout[last - 1, 1]), dtype=np.float64)
+    cdef double[:, ::1] out = out_array
+    cdef double* work
+    try:
+        work = _working_copy(params, &net)
+        with nogil:
+            for s in range(X.shape[0]):
+                _forward_sample(work, &net, &X[s, 0])
+                for k in range(out.shape[1]):
+                    out[s, k] = net.a[net.at[last] + k]
+        free(work)
+    finally:
+        _close(&net)
+    return out_array
+
+
+def mean_loss(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
+              int loss, const double[:, ::1] X, const double[:, ::1] Y):
+    """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
+    cdef Net net
+    _open(&net, layout, acts)
+    cdef Py_ssize_t s, last = layout.shape[0]
+    cdef double total = 0.0
+    cdef double* work
+    try:
+        work = _working_copy(params, &net)
+        with nogil:
+            for s in range(X.shape[0]):
+                _forward_sample(work, &net, &X[s, 0])
+                total += _sample_loss(loss, acts[last - 1], net.a + net.at[last], &Y[s, 0],
+                                      Y.shape[1])
+        free(work)
+    finally:
+        _close(&net)
+    return total / X.shape[0]
+
+
+def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
+              int loss, const double[:, ::1] X, const double[:, ::1] Y):
+    """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
+    cdef Net net
+    _open(&net, layout, acts)
+    cdef Py_ssize_t s, q
+    grad_array = np.zeros(params.shape[0], dtype=np.float64)
+    out_array = np.empty(params.shape[0], dtype=np.float64)
+    cdef double[::1] grad = grad_array
+    cdef double[::1] out = out_array
+    cdef double* work
+    try:
+        work = _working_copy(params, &net)
+        with nogil:
+            for s in range(X.shape[0]):
+                _forward_sample(work, &net, &X[s, 0])
+                _deltas(work, &net, loss, &Y[s, 0])
+                _accumulate(&net, &grad[0])
+            for q in range(grad.shape[0]):
+                grad[q] = grad[q] / X.shape[0]
+            _transpose_weights(&grad[0], &net, &out[0], False)
+        free(work)
+    finally:
+        _close(&net)
+    return out_array
+
+
+def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,
+          const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
+          const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, double momentum,
+          double[::1] velocity, bint train_bias):
+    """Train in place; the oracle's ``train`` defines every option (twin: ``train``)."""
+    cdef Net net
+    _open(&net, layout, acts)
+    cdef Py_ssize_t epoch, start, stop, pos, s, n = X.shape[0], size = params.shape[0]
+    cdef bint shuffled = order.shape[0] == epochs
+    cdef double* work = NULL
+    cdef double* vel = NULL
+    cdef double* grad = <double*> malloc(size * sizeof(double))
+    try:
+        if grad == NULL:
+            raise MemoryError()
+        work = _working_copy(params, &net)
+        vel = _working_copy(velocity, &net)
+        with nogil:
+            for epoch in range(epochs):
+                start = 0
+                while start < n:
+                    stop = start + batch_size if start + batch_size < n else n
+                    if batch_size == 1:
+                        s = order[epoch, start] if shuffled else start
+                        _forward_sample(work, &net, &X[s, 0])
+                        _deltas(work, &net, loss, &Y[s, 0])
+                        if momentum == 0.0:
+                            _step_plain(work, &net, lr, train_bias)
+                        else:
+                            _step_momentum(work, &net, lr, momentum, vel, train_bias)
+                    else:
+                        for pos in range(size):
+                            grad[pos] = 0.0
+                        for pos in range(start, stop):
+                            s = order[epoch, pos] if shuffled else pos
+                            _forward_sample(work, &net, &X[s, 0])
+                            _deltas(work, &net, loss, &Y[s, 0])
+                            _accumulate(&net, grad)
+                        _step_batch(work, &net, grad, <double> (stop - start), lr, momentum,
+                                    vel, train_bias)
+                    start = stop
+            _transpose_weights(work, &net, &params[0], False)
+            _transpose_weights(vel, &net, &velocity[0], False)
+    finally:
+        free(work)
+        free(vel)
+        free(grad)
+        _close(&net)
+
+
+# Thin wrappers over inner functions, for tests.
+
+def activate(int64_t code, double[::1] z):
+    """Apply ``_activate`` to ``z`` in place."""
+    _activate(code, &z[0], z.shape[0])
+
+
+def derivative(int64_t code, double out):
+    """``_derivative`` of one output."""
+    return _derivative(code, out)
