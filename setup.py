@@ -41,6 +41,9 @@ class OptionalBuildExt(build_ext):
             flags, march = ["-O3", "-ffp-contract=off"], [f"-march={MARCH}"] if MARCH else []
         for ext in self.extensions:
             ext.extra_compile_args = flags + march
+            if self.compiler.compiler_type != "msvc":
+                # Inline every copy of _two_layer into its one caller (see _small.pxi).
+                ext.define_macros = [("CYTHON_INLINE", "inline __attribute__((always_inline))")]
         try:
             super().build_extensions()
         except Exception:

@@ -12,6 +12,12 @@ weight matrices are transposed, ``(n_in, n_out)``, so a layer's sums run side
 by side over its neurons (eight at a time) while each still adds in input
 order. Inner functions take raw pointers; the ``def`` functions at the bottom
 take typed memoryviews and release the GIL for the whole loop.
+
+Online training of the smallest networks (one hidden layer, at most 2 inputs,
+8 hidden neurons and 2 outputs) runs ``_two_layer`` instead: the twin of the
+numba backend's generated kernels. Each shape in ``_small.pxi`` calls it with
+constant sizes, and the compiler unrolls that copy with the parameters in
+registers.
 """
 
 from libc.math cimport exp, log, tanh
@@ -308,6 +314,92 @@ cdef inline void _step_batch(double* work, const Net* net, const double* grad, d
                 work[q] = work[q] + velocity[q]
 
 
+cdef inline void _two_layer(double* params, double* velocity, const double* X, const double* Y,
+                            const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr,
+                            double momentum, int loss, int64_t a1, int64_t a2,
+                            const Py_ssize_t n0, const Py_ssize_t n1, const Py_ssize_t n2,
+                            const bint train_bias, const bint use_momentum) noexcept nogil:
+    """Online training of an n0-n1-n2 network (twin: numba_unrolled's generated kernel).
+
+    The same arithmetic as the generic kernels, on local copies of the
+    parameters; with constant sizes every loop unrolls and they stay in registers.
+    """
+    cdef double p[64]
+    cdef double v[64]
+    cdef double h[8]
+    cdef double o[2]
+    cdef double d[2]
+    cdef double dh[8]
+    cdef Py_ssize_t b1 = n0 * n1, w2 = n0 * n1 + n1, b2 = n0 * n1 + n1 + n1 * n2
+    cdef Py_ssize_t size = b2 + n2, q, e, pos, s, i, j, k
+    cdef double z, g
+    cdef const double* x
+    cdef const double* t
+    for q in range(size):
+        p[q] = params[q]
+        v[q] = velocity[q] if use_momentum else 0.0
+    for e in range(epochs):
+        for pos in range(n):
+            s = order[e * n + pos] if order != NULL else pos
+            x = X + s * n0
+            t = Y + s * n2
+            for j in range(n1):
+                z = 0.0
+                for i in range(n0):
+                    z += p[j * n0 + i] * x[i]
+                h[j] = z + p[b1 + j]
+            _activate(a1, h, n1)
+            for k in range(n2):
+                z = 0.0
+                for j in range(n1):
+                    z += p[w2 + k * n1 + j] * h[j]
+                o[k] = z + p[b2 + k]
+            _activate(a2, o, n2)
+            if loss != SQUARED:
+                for k in range(n2):
+                    d[k] = o[k] - t[k]
+            elif a2 == SOFTMAX:
+                z = 0.0
+                for k in range(n2):
+                    z += (o[k] - t[k]) * o[k]
+                for k in range(n2):
+                    d[k] = o[k] * ((o[k] - t[k]) - z)
+            else:
+                for k in range(n2):
+                    d[k] = (o[k] - t[k]) * _derivative(a2, o[k])
+            for j in range(n1):
+                z = 0.0
+                for k in range(n2):
+                    z += d[k] * p[w2 + k * n1 + j]
+                dh[j] = z * _derivative(a1, h[j])
+            # Every delta above used the weights from before this step; now update.
+            for q in range(size):
+                if q < b1:
+                    g = 0.0 + dh[q // n0] * x[q % n0]
+                elif q < w2:
+                    if not train_bias:
+                        continue
+                    g = 0.0 + dh[q - b1]
+                elif q < b2:
+                    g = 0.0 + d[(q - w2) // n1] * h[(q - w2) % n1]
+                else:
+                    if not train_bias:
+                        continue
+                    g = 0.0 + d[q - b2]
+                if use_momentum:
+                    v[q] = momentum * v[q] - lr * g
+                    p[q] = p[q] + v[q]
+                else:
+                    p[q] = p[q] - lr * g
+    for q in range(size):
+        params[q] = p[q]
+        if use_momentum:
+            velocity[q] = v[q]
+
+
+include "_small.pxi"
+
+
 cdef double* _working_copy(const double[::1] params, const Net* net) except NULL:
     cdef double* work = <double*> malloc(params.shape[0] * sizeof(double))
     if work == NULL:
@@ -391,10 +483,19 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
           const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, double momentum,
           double[::1] velocity, bint train_bias):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``)."""
-    cdef Net net
-    _open(&net, layout, acts)
     cdef Py_ssize_t epoch, start, stop, pos, s, n = X.shape[0], size = params.shape[0]
     cdef bint shuffled = order.shape[0] == epochs
+    cdef const int64_t* visits = &order[0, 0] if shuffled and epochs > 0 else NULL
+    cdef bint done = False
+    if batch_size == 1 and layout.shape[0] == 2:
+        with nogil:
+            done = _small_online(&params[0], &velocity[0], &X[0, 0], &Y[0, 0], visits, n, epochs,
+                                 lr, momentum, loss, acts[0], acts[1], layout[0, 0],
+                                 layout[0, 1], layout[1, 1], train_bias, momentum != 0.0)
+    if done:
+        return
+    cdef Net net
+    _open(&net, layout, acts)
     cdef double* work = NULL
     cdef double* vel = NULL
     cdef double* grad = <double*> malloc(size * sizeof(double))

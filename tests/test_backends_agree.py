@@ -87,3 +87,28 @@ def test_extreme_values_agree(compiled_backend):
     assert out.tolist() == oracle.forward(saturated.params, saturated.layout,
                                           saturated.activation_codes,
                                           np.array([[-1.0], [1.0]])).tolist() == [[0.0], [1.0]]
+
+
+SMALL_CASES = [
+    # (sizes, activations, loss, bias, momentum, shuffle)
+    ([2, 2, 2], ["logistic", "logistic"], "squared", "fixed", 0.0, False),
+    ([2, 2, 2], ["logistic", "logistic"], "squared", "trainable", 0.9, True),
+    ([2, 5, 1], ["tanh", "logistic"], "cross_entropy", "trainable", 0.0, True),
+    ([1, 8, 1], ["relu", "identity"], "squared", "trainable", 0.5, False),
+    ([2, 3, 2], ["logistic", "softmax"], "cross_entropy", "fixed", 0.5, True),
+    ([2, 7, 2], ["identity", "softmax"], "squared", "trainable", 0.0, False),
+    ([1, 1, 1], ["logistic", "logistic"], "cross_entropy", "fixed", 0.0, True),
+]
+
+
+@pytest.mark.parametrize("case", SMALL_CASES, ids=lambda c: "-".join(map(str, c[0])) + c[1][1])
+def test_smallest_networks_every_option(compiled_backend, case):
+    # The shapes the compiled backends specialise (numba: generated per shape;
+    # cython: one unrolled copy per shape in _small.pxi), across their options.
+    sizes, activations, loss, bias, momentum, shuffle = case
+    rng = np.random.default_rng(sum(sizes))
+    net = fastbp.Network(sizes, activations, bias=bias, seed=7)
+    X, Y = random_data(rng, net, 5, loss)
+    assert_same_as_oracle(compiled_backend, net, X, Y, {
+        "epochs": 40, "lr": 0.3, "batch_size": 1, "momentum": momentum, "shuffle": shuffle,
+        "seed": 1, "loss": loss})

@@ -70,3 +70,15 @@ def test_thin_wrappers_match_the_oracle():
         assert got.tolist() == oracle.activate(code, z.tolist())
         assert [kernels.derivative(code, v) for v in got] == \
             [oracle.derivative(code, v) for v in got.tolist()]
+
+
+@needs_source
+def test_generated_small_kernels_are_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate_small",
+                                                  ROOT / "src_cython" / "generate_small.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert (ROOT / "src_cython" / "_small.pxi").read_text() == generator.text(), \
+        "run python src_cython/generate_small.py"
