@@ -34,25 +34,19 @@ from . import numba_unrolled
 NAME = "numba"
 
 
-def _jit(func=None, *, inline="never"):
+def _jit(func):
     # Cache compiled code beside the source, else in numba's user-wide cache
     # directory (or NUMBA_CACHE_DIR). With no writable place at all numba
-    # refuses to cache; compile without caching rather than fail.
-    if func is None:
-        return lambda f: _jit(f, inline=inline)
+    # refuses to cache; compile without caching rather than fail. The "numpy"
+    # error model divides as C does instead of testing for zero.
     try:
-        return njit(cache=True, nogil=True, inline=inline, error_model="numpy")(func)
+        return njit(cache=True, nogil=True, error_model="numpy")(func)
     except RuntimeError:
-        return njit(cache=False, nogil=True, inline=inline, error_model="numpy")(func)
+        return njit(cache=False, nogil=True, error_model="numpy")(func)
 
 
-# Helpers called per layer are inlined (numba IR) into the per-sample ones:
-# a call between separately compiled functions costs a few nanoseconds. The
-# per-sample functions are compiled once and called, which keeps a cold
-# compile of the whole backend short.
-_inline = _jit(inline="always")
-
-
+# An unsigned index: numba checks a signed one for negative values, which
+# stops LLVM from vectorising the loop around it.
 U = np.uint64
 
 
