@@ -202,28 +202,35 @@ cdef inline double _sample_loss(int loss, int64_t out_code, const double* out,
     return total
 
 
+cdef inline void _output_deltas(int loss, int64_t code, const double* o, const double* t,
+                                double* d, Py_ssize_t n) noexcept nogil:
+    """dE/dnet of each output neuron (twin: the first part of numba's ``_deltas``)."""
+    cdef Py_ssize_t k
+    cdef double total
+    if loss != SQUARED:
+        for k in range(n):
+            d[k] = o[k] - t[k]
+    elif code == SOFTMAX:
+        total = 0.0
+        for k in range(n):
+            total += (o[k] - t[k]) * o[k]
+        for k in range(n):
+            d[k] = o[k] * ((o[k] - t[k]) - total)
+    else:
+        for k in range(n):
+            d[k] = (o[k] - t[k]) * _derivative(code, o[k])
+
+
 cdef inline void _deltas(const double* work, Net* net, int loss, const double* t) noexcept nogil:
     """Every layer's deltas for one sample, from the current weights (twin: ``_deltas``)."""
     cdef Py_ssize_t layer, j, k, n_in, n_out, w_at, b_at
     cdef Py_ssize_t last = net.n_layers - 1
-    cdef int64_t code = net.acts[last]
-    cdef double* o = net.a + net.at[last + 1]
-    cdef double* d = net.d + net.at[last + 1]
+    cdef int64_t code
     cdef double total
     cdef const double* w
     _row(net, last, &n_in, &n_out, &w_at, &b_at)
-    if loss != SQUARED:
-        for k in range(n_out):
-            d[k] = o[k] - t[k]
-    elif code == SOFTMAX:
-        total = 0.0
-        for k in range(n_out):
-            total += (o[k] - t[k]) * o[k]
-        for k in range(n_out):
-            d[k] = o[k] * ((o[k] - t[k]) - total)
-    else:
-        for k in range(n_out):
-            d[k] = (o[k] - t[k]) * _derivative(code, o[k])
+    _output_deltas(loss, net.acts[last], net.a + net.at[last + 1], t, net.d + net.at[last + 1],
+                   n_out)
     for layer in range(last, 0, -1):
         # The hidden layer feeding weights ``layer``: sum over the next layer's
         # neurons k in order, W[k, j] read from the transposed copy as W[j, k].
@@ -355,18 +362,7 @@ cdef inline void _two_layer(double* params, double* velocity, const double* X, c
                     z += p[w2 + k * n1 + j] * h[j]
                 o[k] = z + p[b2 + k]
             _activate(a2, o, n2)
-            if loss != SQUARED:
-                for k in range(n2):
-                    d[k] = o[k] - t[k]
-            elif a2 == SOFTMAX:
-                z = 0.0
-                for k in range(n2):
-                    z += (o[k] - t[k]) * o[k]
-                for k in range(n2):
-                    d[k] = o[k] * ((o[k] - t[k]) - z)
-            else:
-                for k in range(n2):
-                    d[k] = (o[k] - t[k]) * _derivative(a2, o[k])
+            _output_deltas(loss, a2, o, t, d, n2)
             for j in range(n1):
                 z = 0.0
                 for k in range(n2):
