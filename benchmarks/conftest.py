@@ -1,65 +1,44 @@
-"""Benchmark fixtures: the hand-written C reference, and a summary of ratios per run.
+"""Benchmark fixtures: best times kept per run, and a summary of the ratios the issues track.
 
 Run with ``pytest benchmarks/`` (the default test run does not collect them).
 """
 
-import ctypes
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 
-HERE = Path(__file__).parent
-RESULTS: dict[str, float] = {}  # benchmark name -> seconds (minimum over rounds)
-
-
-@pytest.fixture(scope="session")
-def c_reference(tmp_path_factory):
-    """The C tutorial loop, compiled here with gcc -O3 -ffp-contract=off."""
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("no C compiler for the C reference loop")
-    lib = tmp_path_factory.mktemp("cref") / "tutorial_loop.so"
-    subprocess.run([compiler, "-O3", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(lib),
-                    str(HERE / "c_reference" / "tutorial_loop.c"), "-lm"], check=True)
-    train = ctypes.CDLL(str(lib)).train_tutorial
-    train.argtypes = [ctypes.c_void_p, ctypes.c_long] + [ctypes.c_double] * 5
-    train.restype = None
-    return train
+# (workload, runner) -> best seconds of the training loop over the rounds of this run
+RESULTS: dict[tuple[str, str], float] = {}
 
 
 @pytest.fixture
-def record(benchmark, request):
-    """Call after a benchmark ran to keep its best time for the ratio summary."""
-    def keep(**extra):
-        best = benchmark.stats.stats.min
-        RESULTS[request.node.name] = best
-        benchmark.extra_info.update(extra)
-        return best
-    return keep
-
-
-def _ratio(name: str, over: str) -> str:
-    if name in RESULTS and over in RESULTS:
-        return f"{RESULTS[name] / RESULTS[over]:.3f}"
-    return "n/a"
+def keep():
+    """Store a benchmark's best training-loop time for the ratio summary."""
+    def store(workload: str, runner: str, seconds: float) -> None:
+        RESULTS[workload, runner] = seconds
+    return store
 
 
 # Ratios the issues ask for: (label, numerator, denominator).
 RATIOS = [
-    ("tutorial 1e6 rounds: numba / C", "test_tutorial_million[numba]", "test_tutorial_million[c]"),
-    ("tutorial 1e6 rounds: cython / C", "test_tutorial_million[cython]",
-     "test_tutorial_million[c]"),
-    ("64-32-10 online: straightforward njit / numba", "test_digits_online[straightforward]",
-     "test_digits_online[numba]"),
-    ("64-32-10 online: cython / numba", "test_digits_online[cython]", "test_digits_online[numba]"),
+    ("tutorial 1e6 rounds: numba / C", ("tutorial-1M", "numba"), ("tutorial-1M", "c")),
+    ("tutorial 1e6 rounds: cython / C", ("tutorial-1M", "cython"), ("tutorial-1M", "c")),
+    ("64-32-10 online: straightforward njit / numba", ("digits", "straightforward"),
+     ("digits", "numba")),
+    ("64-32-10 online: cython / numba", ("digits", "cython"), ("digits", "numba")),
+    ("tutorial 1e6 rounds: torch eager / numba", ("tutorial-1M", "torch"),
+     ("tutorial-1M", "numba")),
+    ("tutorial 1e6 rounds: jax / numba", ("tutorial-1M", "jax"), ("tutorial-1M", "numba")),
 ]
 
 
 def pytest_terminal_summary(terminalreporter):
     if not RESULTS:
         return
-    terminalreporter.section("fastbp ratios (this run, best of rounds)")
+    terminalreporter.section("fastbp ratios (this run, per step, best of rounds)")
+    from fastbp import bench
+
     for label, top, bottom in RATIOS:
-        terminalreporter.write_line(f"{label:<48} {_ratio(top, bottom)}")
+        if top in RESULTS and bottom in RESULTS:
+            w = bench.WORKLOADS[top[0]]
+            # per-step figures: contenders may run fewer epochs than the others
+            ratio = RESULTS[top] / RESULTS[bottom]
+            terminalreporter.write_line(f"{label:<48} {ratio:.3f}  ({w.unit} basis)")

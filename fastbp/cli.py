@@ -68,6 +68,30 @@ def _backends(args: argparse.Namespace) -> None:
     print(f"auto -> {available()[0]}")
 
 
+def _bench(args: argparse.Namespace) -> None:
+    from . import bench
+    from .backends import status
+
+    known = [*status(), *bench.CONTENDERS]
+    names = args.backends or known
+    for name in names:
+        if name not in known:
+            raise ValueError(f"--backends must be among {', '.join(known)}; got {name!r}")
+    workloads = args.workloads or list(bench.WORKLOADS)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ValueError("--plot needs matplotlib: pip install 'fastbp[plot]'") from None
+    rows = bench.run_table(workloads, names, quick=args.quick,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(bench.format_table(rows))
+    if args.json:
+        bench.write_json(rows, args.json)
+    if args.plot:
+        bench.plot(rows, args.plot)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastbp`` command; return its exit status."""
     parser = _Parser(prog="fastbp", description="Small neural networks trained by "
@@ -80,6 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.set_defaults(run=_tutorial)
     p = sub.add_parser("backends", help="list the backends and whether each is available")
     p.set_defaults(run=_backends)
+    p = sub.add_parser("bench", help="time every backend (and contenders) on every workload")
+    p.add_argument("--quick", action="store_true", help="short runs: under a minute in all")
+    p.add_argument("--backends", nargs="+", metavar="NAME",
+                   help="fastbp backends and contenders (c, torch, jax); default: all")
+    p.add_argument("--workloads", nargs="+", metavar="NAME",
+                   help="tutorial-10k tutorial-1M xor digits minibatch mnist; default: all")
+    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw a bar chart (needs matplotlib)")
+    p.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     try:
         args.run(args)

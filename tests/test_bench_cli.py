@@ -1,0 +1,68 @@
+"""`fastbp bench`: the table, its checks, its files and its errors (short workloads only)."""
+
+import json
+import sys
+
+import pytest
+
+from fastbp import bench
+from fastbp.cli import main
+
+
+def test_quick_table_and_json(tmp_path, capsys):
+    out_json = tmp_path / "rows.json"
+    code = main(["bench", "--quick", "--workloads", "tutorial-10k", "xor",
+                 "--backends", "python", "numba", "cython", "--json", str(out_json)])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split()[:4] == ["workload", "backend", "epochs", "figure"]
+    rows = json.loads(out_json.read_text())
+    assert {(r["workload"], r["backend"]) for r in rows} == {
+        (w, b) for w in ("tutorial-10k", "xor") for b in ("python", "numba", "cython")}
+    for w in ("tutorial-10k", "xor"):
+        ran = [r for r in rows if r["workload"] == w and r["status"] == "ok"]
+        assert len({r["final_loss"] for r in ran}) == 1  # every backend, the same bits
+        python = next(r for r in ran if r["backend"] == "python")
+        assert python["vs_python"] == 1.0
+        for r in ran:
+            assert r["vs_python"] == pytest.approx(python["figure"] / r["figure"])
+            assert r["unit"] == "ns/step" and r["figure"] > 0
+
+
+def test_workloads_the_oracle_cannot_run_are_listed_not_hidden(capsys):
+    assert main(["bench", "--quick", "--workloads", "digits", "--backends", "python"]) == 0
+    out = capsys.readouterr().out
+    assert "not run:" in out and "digits / python: too long for the pure-Python oracle" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bench", "--backends", "fortran"], "--backends must be among"),
+    (["bench", "--workloads", "imagenet"], "workloads must be among"),
+])
+def test_bad_names_exit_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["bench", "--quick", "--workloads", "tutorial-10k", "--backends", "python",
+                 "--plot", str(tmp_path / "p.png")]) == 2
+    assert "pip install 'fastbp[plot]'" in capsys.readouterr().err
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+    path = tmp_path / "bench.png"
+    rows = bench.run_table(["tutorial-10k"], ["python", "numba"], quick=True)
+    bench.plot(rows, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_contenders_are_skipped_cleanly_when_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(RuntimeError,
+                       match=r"torch is not installed \(pip install 'fastbp\[compare\]'\)"):
+        bench.runner("torch", bench.WORKLOADS["xor"])
