@@ -54,7 +54,6 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, capsys, tmp_pat
 
 
 def test_plot_writes_a_png(tmp_path):
-    pytest.importorskip("matplotlib", reason="the plot extra is not installed")
     path = tmp_path / "bench.png"
     rows = bench.run_table(["tutorial-10k"], ["python", "numba"], quick=True)
     bench.plot(rows, str(path))
