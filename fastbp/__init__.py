@@ -8,15 +8,18 @@ from . import tutorial
 from .backends import available as available_backends
 from .backends import status as backends
 from .network import Network
+from .trace import StepTrace, trace
 from .training import TrainResult, gradients, train
 
 __all__ = [
            "Network",
+           "StepTrace",
            "TrainResult",
            "__version__",
            "available_backends",
            "backends",
            "gradients",
+           "trace",
            "train",
            "tutorial",
 ]

@@ -92,6 +92,61 @@ def _bench(args: argparse.Namespace) -> None:
         bench.plot(rows, args.plot)
 
 
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") \
+            from None
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers like 2,3,2, got {text!r}") \
+            from None
+
+
+def _explain(args: argparse.Namespace) -> None:
+    import json
+
+    from . import tutorial
+    from .network import Network
+    from .trace import trace
+
+    activation = args.activation.split(",") if args.activation else "logistic"
+    if args.tutorial:
+        if args.sizes or args.weights or args.seed is not None:
+            raise ValueError("--tutorial takes the text's network: drop --sizes, --seed and "
+                             "--weights")
+        net = tutorial.network()
+        x = args.input or tutorial.INPUTS[0].tolist()
+        t = args.target or tutorial.TARGETS[0].tolist()
+        lr = tutorial.LEARNING_RATE if args.lr is None else args.lr
+    else:
+        if not args.sizes:
+            raise ValueError("give --tutorial, or --sizes with --seed or --weights")
+        values = {}
+        if args.weights:
+            try:
+                with open(args.weights, encoding="utf-8") as fh:
+                    values = json.load(fh)
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ValueError(f"--weights: cannot read {args.weights}: {exc}") from None
+            if not isinstance(values, dict) or not set(values) <= {"weights", "biases"}:
+                raise ValueError('--weights must hold {"weights": [...], "biases": [...]}')
+        net = Network(args.sizes, activation, bias=args.bias or "trainable", seed=args.seed,
+                      weights=values.get("weights"), biases=values.get("biases"))
+        if args.input is None or args.target is None:
+            raise ValueError("--input and --target are required with --sizes")
+        x, t, lr = args.input, args.target, 0.5 if args.lr is None else args.lr
+    step = trace(net, x, t, lr=lr, loss=args.loss)
+    print({"text": str, "markdown": lambda s: s.to_markdown(),
+           "json": lambda s: s.to_json()}[args.format](step), end="" if args.format == "text"
+          else "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastbp`` command; return its exit status."""
     parser = _Parser(prog="fastbp", description="Small neural networks trained by "
@@ -104,6 +159,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.set_defaults(run=_tutorial)
     p = sub.add_parser("backends", help="list the backends and whether each is available")
     p.set_defaults(run=_backends)
+    p = sub.add_parser("explain", help="one training step, every intermediate named as in "
+                       "the reference text")
+    p.add_argument("--tutorial", action="store_true", help="the text's network and sample")
+    p.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 2,3,2")
+    p.add_argument("--seed", type=int, help="seed of the initial weights (with --sizes)")
+    p.add_argument("--weights", metavar="FILE.json",
+                   help='initial values: {"weights": [W_1, ...], "biases": [b_1, ...]}')
+    p.add_argument("--input", type=_numbers, help="the sample, e.g. 0.05,0.10")
+    p.add_argument("--target", type=_numbers, help="its target, e.g. 0.01,0.99")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.5)")
+    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
+    p.add_argument("--bias", choices=["fixed", "trainable"],
+                   help="bias mode with --sizes (default trainable)")
+    p.add_argument("--activation", help="one name, or one per layer separated by commas")
+    p.add_argument("--format", default="text", choices=["text", "markdown", "json"])
+    p.set_defaults(run=_explain)
     p = sub.add_parser("bench", help="time every backend (and contenders) on every workload")
     p.add_argument("--quick", action="store_true", help="short runs: under a minute in all")
     p.add_argument("--backends", nargs="+", metavar="NAME",

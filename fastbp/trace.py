@@ -1,0 +1,293 @@
+"""One training step with every intermediate quantity named as in the reference text.
+
+Names: inputs ``i1, i2, ...``; hidden neurons ``h1, h2, ...`` numbered on through
+every hidden layer; outputs ``o1, o2, ...``; weights ``w1, w2, ...`` layer by
+layer, neuron by neuron (``W_1 = [[w1, w2], [w3, w4]]`` in the tutorial);
+a trainable bias is ``b_<neuron>`` (``b_h1``). The text's own names follow:
+``net_h1``, ``out_o2``, ``E_o1``, ``dE_total/dout_o1``, ``dout_o1/dnet_o1``,
+``delta_o1``, ``dnet_o1/dw5``, ``dE_total/dw5``, ``w5+``; for a hidden neuron
+the part of the error reaching it through each neuron ``k`` of the next layer,
+``dE_k/dout_h1`` (``dnet_k/dout_h1`` is that connection's weight), and their
+sum ``dE_total/dout_h1``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import functions
+from .backends import oracle
+from .data import as_matrix, check_learning_rate
+from .network import Network
+from .training import _check_data, _check_network
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One named quantity: its formula, the formula with numbers, and its value."""
+
+    name: str
+    formula: str
+    numbers: str
+    value: float
+
+
+@dataclass
+class StepTrace:
+    """Every intermediate of one step, in the reference text's order (see :func:`trace`)."""
+
+    sections: list[tuple[str, list[Entry]]] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> float:
+        return self.entry(name).value
+
+    def entry(self, name: str) -> Entry:
+        for _, entries in self.sections:
+            for e in entries:
+                if e.name == name:
+                    return e
+        raise KeyError(name)
+
+    def names(self) -> list[str]:
+        return [e.name for _, entries in self.sections for e in entries]
+
+    def as_dict(self) -> dict:
+        """JSON-ready: sections, each a title and entries of name, formula, numbers, value."""
+        return {"sections": [{"title": title,
+                              "entries": [{"name": e.name, "formula": e.formula,
+                                           "numbers": e.numbers, "value": e.value}
+                                          for e in entries]}
+                             for title, entries in self.sections]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+    def to_markdown(self) -> str:
+        lines = []
+        for title, entries in self.sections:
+            lines += [f"### {title}", "", "| quantity | formula | with numbers | value |",
+                      "|---|---|---|---|"]
+            lines += [f"| `{e.name}` | `{e.formula}` | `{e.numbers}` | {e.value:.9g} |"
+                      for e in entries]
+            lines.append("")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        lines = []
+        for title, entries in self.sections:
+            lines += [title, "-" * len(title)]
+            for e in entries:
+                same = e.numbers in (e.formula, _num(e.value))
+                lines.append(f"{e.name} = {e.formula}" + ("" if same else f" = {e.numbers}")
+                             + f" = {_num(e.value)}")
+            lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def _num(v: float) -> str:
+    return f"{v:.9g}"
+
+
+_D_FORMULA = {"logistic": "out_{n} * (1 - out_{n})", "tanh": "1 - out_{n}^2",
+              "relu": "1 if out_{n} > 0 else 0", "identity": "1"}
+
+
+def trace(net: Network, x: object, t: object, lr: float = 0.5,
+          loss: str = "squared") -> StepTrace:
+    """Every quantity of one online step of ``net`` on input ``x``, target ``t``.
+
+    Computed by the oracle, with the network left unchanged. Each ``dE_total/dw``
+    equals :func:`fastbp.gradients` on that one sample, and each ``w+`` equals
+    the weight after one :func:`fastbp.train` step with the same ``lr``.
+
+    Returns
+    -------
+    StepTrace
+        Sections: the forward pass, the total error, the backward pass layer by
+        layer from the output, and the error after the update.
+    """
+    net = _check_network(net)
+    code = functions.loss_code(loss)
+    X, Y = _check_data(net, as_matrix(x, "x", net.sizes[0]), as_matrix(t, "t", net.sizes[-1]),
+                       loss)
+    if len(X) != 1:
+        raise ValueError(f"x must be one sample, got {len(X)}")
+    lr = check_learning_rate(lr)
+    x, t = X[0].tolist(), Y[0].tolist()
+    p, lay, acts = net.params.tolist(), [tuple(r) for r in net.layout.tolist()], \
+        net.activation_codes.tolist()
+    nets, outs = oracle.forward_sample(p, lay, acts, x)
+    deltas = oracle.sample_deltas(p, lay, acts, code, outs, t)
+    names = _neuron_names(net.sizes)
+    w_names = _weight_names(net)
+    trainable = net.bias == "trainable"
+
+    def bias_name(layer: int, j: int) -> str:
+        if trainable:
+            return f"b_{names[layer + 1][j]}"
+        return f"b{layer + 1}"  # the text's b1, b2: one fixed value per layer
+
+    forward = []
+    for layer, (n_in, n_out, w_at, b_at) in enumerate(lay):
+        for j in range(n_out):
+            n = names[layer + 1][j]
+            terms = [(w_names[w_at + j * n_in + i], names[layer][i], p[w_at + j * n_in + i],
+                      outs[layer][i]) for i in range(n_in)]
+            inputs = [src if layer == 0 else f"out_{src}" for _, src, _, _ in terms]
+            formula = " + ".join(f"{w} * {s}" for (w, *_), s in zip(terms, inputs))
+            numbers = " + ".join(f"{_num(wv)} * {_num(a)}" for *_, wv, a in terms)
+            forward.append(Entry(f"net_{n}", f"{formula} + {bias_name(layer, j)} * 1",
+                                 f"{numbers} + {_num(p[b_at + j])} * 1", nets[layer][j]))
+        act = net.activations[layer]
+        for j in range(n_out):
+            n = names[layer + 1][j]
+            forward.append(Entry(f"out_{n}", _act_formula(act, n), _act_numbers(
+                act, nets[layer][j], nets[layer]), outs[layer + 1][j]))
+
+    out_names, out_act = names[-1], net.activations[-1]
+    errors = []
+    for k, o in enumerate(out_names):
+        value = oracle.sample_loss(code, acts[-1], [outs[-1][k]], [t[k]])
+        formula = ("1/2 * (target_{o} - out_{o})^2" if code == functions.SQUARED else
+                   "-target_{o} * log(out_{o})" if out_act == "softmax" else
+                   "-(target_{o} * log(out_{o}) + (1 - target_{o}) * log(1 - out_{o}))")
+        errors.append(Entry(f"E_{o}", formula.format(o=o),
+                            formula.format(o=o).replace(f"target_{o}", _num(t[k]))
+                            .replace(f"out_{o}", _num(outs[-1][k])), value))
+    total = oracle.sample_loss(code, acts[-1], outs[-1], t)
+    errors.append(Entry("E_total", " + ".join(f"E_{o}" for o in out_names),
+                        " + ".join(_num(e.value) for e in errors), total))
+
+    sections = [("The forward pass", forward), ("The total error", errors)]
+    last = len(lay) - 1
+    for layer in range(last, -1, -1):
+        n_in, n_out, w_at, b_at = lay[layer]
+        title = "The backward pass: output layer" if layer == last else \
+            f"The backward pass: hidden layer {layer + 1}"
+        entries = []
+        for j in range(n_out):
+            n = names[layer + 1][j]
+            d = deltas[layer][j]
+            entries += _delta_entries(layer == last, n, j, layer, net, code, outs, t, deltas,
+                                      names, w_names, p, lay)
+            for i in range(n_in):
+                q = w_at + j * n_in + i
+                w, src = w_names[q], names[layer][i]
+                a = outs[layer][i]
+                dE = d * a
+                src_out = src if layer == 0 else f"out_{src}"
+                entries += [Entry(f"dnet_{n}/d{w}", src_out, _num(a), a),
+                            Entry(f"dE_total/d{w}", f"delta_{n} * {src_out}",
+                                  f"{_num(d)} * {_num(a)}", dE),
+                            Entry(f"{w}+", f"{w} - lr * dE_total/d{w}",
+                                  f"{_num(p[q])} - {_num(lr)} * {_num(dE)}", p[q] - lr * dE)]
+            if trainable:
+                b = bias_name(layer, j)
+                entries += [Entry(f"dE_total/d{b}", f"delta_{n} * 1", _num(d), d),
+                            Entry(f"{b}+", f"{b} - lr * dE_total/d{b}",
+                                  f"{_num(p[b_at + j])} - {_num(lr)} * {_num(d)}",
+                                  p[b_at + j] - lr * d)]
+        sections.append((title, entries))
+
+    after = net.copy()
+    oracle.train(after.params, after.layout, after.activation_codes, code, X, Y, 1,
+                 np.zeros((0, 1), dtype=np.int64), lr, 1, 0.0, np.zeros_like(after.params),
+                 trainable)
+    new = oracle.mean_loss(after.params, after.layout, after.activation_codes, code, X, Y)
+    sections.append(("After the update", [Entry("E_total after", "E_total with the w+",
+                                                _num(new), new)]))
+    return StepTrace(sections)
+
+
+def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_names, p, lay):
+    d = deltas[layer][j]
+    out = outs[layer + 1][j]
+    act = net.activations[layer]
+    entries = []
+    if is_output:
+        t_j = t[j]
+        if code == functions.SQUARED and act != "softmax":
+            dE = out - t_j
+            entries.append(Entry(f"dE_total/dout_{n}", f"-(target_{n} - out_{n})",
+                                 f"-({_num(t_j)} - {_num(out)})", dE))
+        elif act == "logistic":  # cross-entropy
+            dE = -(t_j / out) + (1 - t_j) / (1 - out) if 0.0 < out < 1.0 else float("nan")
+            entries.append(Entry(f"dE_total/dout_{n}",
+                                 f"-target_{n} / out_{n} + (1 - target_{n}) / (1 - out_{n})",
+                                 f"-{_num(t_j)} / {_num(out)} + (1 - {_num(t_j)}) / "
+                                 f"(1 - {_num(out)})", dE))
+        if act == "softmax":
+            formula = ("out_{n} * ((out_{n} - target_{n}) - sum_k (out_k - target_k) * out_k)"
+                       if code == functions.SQUARED else "out_{n} - target_{n}")
+            entries.append(Entry(f"delta_{n}", formula.format(n=n), _num(d), d))
+            return entries
+        deriv = oracle.derivative(net.activation_codes[layer], out)
+        entries.append(Entry(f"dout_{n}/dnet_{n}", _D_FORMULA[act].format(n=n),
+                             _D_FORMULA[act].format(n=n).replace(f"out_{n}", _num(out)), deriv))
+        if code == functions.SQUARED:
+            entries.append(Entry(f"delta_{n}", f"dE_total/dout_{n} * dout_{n}/dnet_{n}",
+                                 f"{_num(out - t_j)} * {_num(deriv)}", d))
+        else:
+            entries.append(Entry(f"delta_{n}", f"out_{n} - target_{n} (the product, simplified)",
+                                 f"{_num(out)} - {_num(t_j)}", d))
+        return entries
+    # A hidden neuron: what reaches it through each neuron k of the next layer.
+    n_h, n_next, w_at, _ = lay[layer + 1]
+    parts = []
+    for k in range(n_next):
+        nk = names[layer + 2][k]
+        q = w_at + k * n_h + j
+        contribution = deltas[layer + 1][k] * p[q]
+        entries += [Entry(f"dnet_{nk}/dout_{n}", w_names[q], _num(p[q]), p[q]),
+                    Entry(f"dE_{nk}/dout_{n}", f"delta_{nk} * {w_names[q]}",
+                          f"{_num(deltas[layer + 1][k])} * {_num(p[q])}", contribution)]
+        parts.append(contribution)
+    total = 0.0
+    for part in parts:
+        total += part
+    entries.append(Entry(f"dE_total/dout_{n}", " + ".join(
+        f"dE_{names[layer + 2][k]}/dout_{n}" for k in range(n_next)),
+        " + ".join(_num(v) for v in parts), total))
+    deriv = oracle.derivative(net.activation_codes[layer], out)
+    entries += [Entry(f"dout_{n}/dnet_{n}", _D_FORMULA[act].format(n=n),
+                      _D_FORMULA[act].format(n=n).replace(f"out_{n}", _num(out)), deriv),
+                Entry(f"delta_{n}", f"dE_total/dout_{n} * dout_{n}/dnet_{n}",
+                      f"{_num(total)} * {_num(deriv)}", d)]
+    return entries
+
+
+def _neuron_names(sizes) -> list[list[str]]:
+    counter = itertools.count(1)
+    names = [[f"i{i + 1}" for i in range(sizes[0])]]
+    for width in sizes[1:-1]:
+        names.append([f"h{next(counter)}" for _ in range(width)])
+    names.append([f"o{k + 1}" for k in range(sizes[-1])])
+    return names
+
+
+def _weight_names(net: Network) -> dict[int, str]:
+    """Flat parameter index of each weight -> w1, w2, ... (biases are not numbered)."""
+    names, number = {}, 1
+    for n_in, n_out, w_at, _ in net.layout.tolist():
+        for q in range(w_at, w_at + n_in * n_out):
+            names[q] = f"w{number}"
+            number += 1
+    return names
+
+
+def _act_formula(act: str, n: str) -> str:
+    return {"logistic": f"1 / (1 + e^(-net_{n}))", "tanh": f"tanh(net_{n})",
+            "relu": f"max(0, net_{n})", "identity": f"net_{n}",
+            "softmax": f"e^(net_{n}) / sum_k e^(net_k)"}[act]
+
+
+def _act_numbers(act: str, z: float, layer_nets: list[float]) -> str:
+    if act == "logistic":
+        return f"1 / (1 + e^(-{_num(z)}))"
+    if act == "softmax":
+        return f"e^({_num(z)}) / sum_k e^(net_k)"
+    return _act_formula(act, "").replace("net_", _num(z))
