@@ -117,9 +117,9 @@ def _explain(args: argparse.Namespace) -> None:
 
     activation = args.activation.split(",") if args.activation else "logistic"
     if args.tutorial:
-        if args.sizes or args.weights or args.seed is not None:
-            raise ValueError("--tutorial takes the text's network: drop --sizes, --seed and "
-                             "--weights")
+        if args.sizes or args.weights or args.seed is not None or args.bias or args.activation:
+            raise ValueError("--tutorial takes the text's network: drop --sizes, --seed, "
+                             "--weights, --bias and --activation")
         net = tutorial.network()
         x = args.input or tutorial.INPUTS[0].tolist()
         t = args.target or tutorial.TARGETS[0].tolist()

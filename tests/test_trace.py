@@ -117,6 +117,7 @@ def test_explain_cli(tmp_path, capsys):
     (["explain", "--sizes", "2,2", "--seed", "1", "--input", "1", "--target", "1,1"],
      "x must have 2 columns"),
     (["explain", "--tutorial", "--sizes", "2,2"], "--tutorial takes the text's network"),
+    (["explain", "--tutorial", "--bias", "trainable"], "--tutorial takes the text's network"),
     (["explain", "--sizes", "2,2", "--weights", "/nonexistent.json", "--input", "1,1",
       "--target", "1,1"], "--weights: cannot read"),
 ])
