@@ -9,7 +9,7 @@ from .backends import available as available_backends
 from .backends import status as backends
 from .network import Network
 from .trace import StepTrace, trace
-from .training import TrainResult, gradients, train
+from .training import TrainResult, gradients, train, train_many
 
 __all__ = [
            "Network",
@@ -21,5 +21,6 @@ __all__ = [
            "gradients",
            "trace",
            "train",
+           "train_many",
            "tutorial",
 ]

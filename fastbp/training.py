@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -127,53 +128,87 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     TrainResult
     """
     net = _check_network(net)
+    X, Y, opts = _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
+                                record_every, progress)
+    lrs = np.array([check_learning_rate(lr)])
+    name, module = resolve(backend)
+    return _fit(module, name, net, net.params.reshape(1, -1), X, Y, lrs, opts, None)[0]
+
+
+@dataclass(frozen=True)
+class _Options:
+    epochs: int
+    batch_size: int
+    momentum: float
+    loss: str
+    code: int
+    shuffle: bool
+    seed: int | np.random.Generator | None
+    record_every: int | None
+    progress: bool
+
+
+def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed, record_every,
+                   progress) -> tuple[np.ndarray, np.ndarray, _Options]:
     code = functions.loss_code(loss)
     X, Y = _check_data(net, X, Y, loss)
     n = len(X)
     epochs = check_integer(epochs, "epochs", 0)
-    lr = check_learning_rate(lr)
     if batch_size is None:
         batch_size = n
     batch_size = check_integer(batch_size, "batch_size", 1)
     if batch_size > n:
         raise ValueError(f"batch_size must be at most the number of samples ({n}), "
                          f"got {batch_size}")
-    momentum = check_momentum(momentum)
-    shuffle = check_flag(shuffle, "shuffle")
-    seed = check_seed(seed)
     if record_every is not None:
         record_every = check_integer(record_every, "record_every", 1)
-    progress = check_flag(progress, "progress")
-    name, module = resolve(backend)
+    return X, Y, _Options(epochs, batch_size, check_momentum(momentum), loss, code,
+                          check_flag(shuffle, "shuffle"), check_seed(seed), record_every,
+                          check_flag(progress, "progress"))
 
-    rng = np.random.default_rng(seed)
-    shuffling = shuffle and n > 1
+
+def _fit(module, name: str, net: Network, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+         lrs: np.ndarray, o: _Options, threads: int | None) -> list[TrainResult]:
+    """Train the rows of ``params`` (networks shaped like ``net``) in chunks of epochs.
+
+    The kernels return to Python only to record, to show progress, or to take
+    the next table of shuffled orders.
+    """
+    n, count = len(X), len(params)
+    rng = np.random.default_rng(o.seed)
+    shuffling = o.shuffle and n > 1
     per_table = max(1, _ORDER_ENTRIES // n) if shuffling else None
-    progress_every = max(1, epochs // 100) if progress else None
-    velocity = np.zeros_like(net.params)
+    progress_every = max(1, o.epochs // 100) if o.progress else None
+    velocity = np.zeros_like(params)
     no_order = np.zeros((0, n), dtype=np.int64)
     train_bias = net.bias == "trainable"
-    history, history_epochs = [], []
+    layout, acts = net.layout, net.activation_codes
+    history: list[list[float]] = [[] for _ in range(count)]
+    history_epochs: list[int] = []
     bar = None
-    if progress:
+    if o.progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, unit="epoch", desc=f"fastbp[{name}]")
+        bar = tqdm(total=o.epochs, unit="epoch", desc=f"fastbp[{name}]")
     start = time.perf_counter()
     done = 0
     try:
-        for stop in _stops(epochs, record_every, progress_every, per_table):
+        for stop in _stops(o.epochs, o.record_every, progress_every, per_table):
             chunk = stop - done
             if shuffling:
                 order = rng.permuted(np.tile(np.arange(n, dtype=np.int64), (chunk, 1)), axis=1)
             else:
                 order = no_order
-            module.train(net.params, net.layout, net.activation_codes, code, X, Y, chunk, order,
-                         lr, batch_size, momentum, velocity, train_bias)
+            if count == 1:
+                module.train(params[0], layout, acts, o.code, X, Y, chunk, order, lrs[0],
+                             o.batch_size, o.momentum, velocity[0], train_bias)
+            else:
+                module.train_many(params, layout, acts, o.code, X, Y, chunk, order, lrs,
+                                  o.batch_size, o.momentum, velocity, train_bias, threads)
             done = stop
-            if record_every and done % record_every == 0:
-                history.append(module.mean_loss(net.params, net.layout, net.activation_codes,
-                                                code, X, Y))
+            if o.record_every and done % o.record_every == 0:
+                for k in range(count):
+                    history[k].append(module.mean_loss(params[k], layout, acts, o.code, X, Y))
                 history_epochs.append(done)
             if bar is not None:
                 bar.update(chunk)
@@ -181,12 +216,98 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
-    final = module.mean_loss(net.params, net.layout, net.activation_codes, code, X, Y)
-    if record_every is None:
-        history, history_epochs = [final], [epochs]
-    return TrainResult(np.array(history, dtype=np.float64),
-                       np.array(history_epochs, dtype=np.int64), float(final), epochs, seconds,
-                       name, loss)
+    results = []
+    for k in range(count):
+        final = module.mean_loss(params[k], layout, acts, o.code, X, Y)
+        if o.record_every is None:
+            history[k], epochs_k = [final], [o.epochs]
+        else:
+            epochs_k = history_epochs
+        results.append(TrainResult(np.array(history[k], dtype=np.float64),
+                                   np.array(epochs_k, dtype=np.int64), float(final), o.epochs,
+                                   seconds, name, o.loss))
+    return results
+
+
+def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1,
+               lr: float | object = 0.5, batch_size: int | None = 1, momentum: float = 0.0,
+               loss: str = "squared", shuffle: bool = False,
+               seed: int | np.random.Generator | None = None, backend: str = "auto",
+               record_every: int | None = None, progress: bool = False,
+               threads: int | None = None, client: object = None) -> list[TrainResult]:
+    """Train many same-shape networks on the same data, in place, in parallel.
+
+    Takes every option of :func:`train`; each network ends bit-identical to
+    training it alone with :func:`train` (with ``shuffle``, every network visits
+    the samples in the same seeded order, as each would alone with that seed).
+
+    Parameters
+    ----------
+    nets : sequence of Network
+        Same sizes, activations and bias mode.
+    lr : float or array_like
+        One learning rate for all, or one per network.
+    threads : int, optional
+        Threads for the compiled backends (default: all cores); the oracle is serial.
+    client : dask.distributed.Client, optional
+        Split the networks into chunks across the cluster's workers, each running
+        the compiled kernels; results are the same as local ones.
+
+    Returns
+    -------
+    list of TrainResult
+        One per network, in order.
+    """
+    nets = _check_networks(nets)
+    X, Y, opts = _check_options(nets[0], X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
+                                record_every, progress)
+    lrs = _check_learning_rates(lr, len(nets))
+    if threads is not None:
+        threads = check_integer(threads, "threads", 1)
+    name, module = resolve(backend)
+    if client is not None:
+        from .distributed import train_many_on
+
+        return train_many_on(client, nets, X, Y, lrs, opts, backend, threads)
+    params = np.stack([net.params for net in nets])
+    results = _fit(module, name, nets[0], params, X, Y, lrs, opts, threads)
+    for net, row in zip(nets, params):
+        net.params[...] = row
+    return results
+
+
+def _check_networks(nets: object) -> list[Network]:
+    if isinstance(nets, Network) or not isinstance(nets, Sequence):
+        raise TypeError("nets must be a list of fastbp.Network")
+    nets = list(nets)
+    if not nets:
+        raise ValueError("nets must hold at least one network")
+    for k, net in enumerate(nets):
+        if not isinstance(net, Network):
+            raise TypeError(f"nets[{k}] must be a fastbp.Network, got {type(net).__name__}")
+        first = nets[0]
+        if (net.sizes, net.activations, net.bias) != (first.sizes, first.activations, first.bias):
+            raise ValueError(f"nets must all have the same shape: nets[{k}] is {net!r}, "
+                             f"nets[0] is {first!r}")
+    return nets
+
+
+def _check_learning_rates(lr: object, count: int) -> np.ndarray:
+    if np.ndim(lr) == 0:
+        return np.full(count, check_learning_rate(lr))
+    values = np.asarray(lr)
+    if values.ndim != 1 or len(values) != count:
+        raise ValueError(f"lr must be one number or one per network ({count}), "
+                         f"got shape {values.shape}")
+    if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+        raise TypeError(f"lr must hold real numbers, got dtype {values.dtype}")
+    values = values.astype(np.float64)
+    bad = ~(np.isfinite(values) & (values > 0))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"lr must be finite and > 0 for every network, got lr[{k}] = "
+                         f"{values[k]}")
+    return values
 
 
 def gradients(net: Network, X: object, Y: object, loss: str = "squared",

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 try:
-    from numba import njit
+    from numba import get_num_threads, njit, prange, set_num_threads
 except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
@@ -43,6 +44,14 @@ def _jit(func):
         return njit(cache=True, nogil=True, error_model="numpy")(func)
     except RuntimeError:
         return njit(cache=False, nogil=True, error_model="numpy")(func)
+
+
+def _pjit(func):
+    # As _jit, for kernels parallel over networks.
+    try:
+        return njit(cache=True, nogil=True, parallel=True, error_model="numpy")(func)
+    except RuntimeError:
+        return njit(cache=False, nogil=True, parallel=True, error_model="numpy")(func)
 
 
 # An unsigned index: numba checks a signed one for negative values, which
@@ -398,3 +407,46 @@ def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momen
                        vel, train_bias, a, d, np.empty(params.size))
     _transpose_weights(work, layout, params, False)
     _transpose_weights(vel, layout, velocity, False)
+
+
+@_pjit
+def _train_many_generic(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
+                        momentum, velocity, train_bias):
+    size = layout[0, 0]
+    for layer in range(layout.shape[0]):
+        size += layout[layer, 1]
+    for k in prange(params.shape[0]):
+        work = _working_copy(params[k], layout)
+        vel = _working_copy(velocity[k], layout)
+        a = np.empty(size)
+        d = np.empty(size)
+        if batch_size == 1:
+            _train_online(work, layout, acts, loss, X, Y, epochs, order, lrs[k], momentum, vel,
+                          train_bias, a, d)
+        else:
+            _train_batches(work, layout, acts, loss, X, Y, epochs, order, lrs[k], batch_size,
+                           momentum, vel, train_bias, a, d, np.empty(params.shape[1]))
+        _transpose_weights(work, layout, params[k], False)
+        _transpose_weights(vel, layout, velocity[k], False)
+
+
+def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size, momentum,
+               velocity, train_bias, threads):
+    """``train`` every row of ``params`` with its own ``lrs[k]``, in parallel over rows.
+
+    Small networks run ``kernel_many`` from :mod:`fastbp.backends.numba_unrolled`
+    (several networks interleaved per thread); others the generic kernels.
+    """
+    previous = get_num_threads()
+    if threads is not None:
+        set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        if batch_size == 1 and numba_unrolled.suitable(layout):
+            run = numba_unrolled.kernel(layout, acts, loss, bool(train_bias), momentum != 0.0,
+                                        many=True)
+            run(params, X, Y, epochs, order, lrs, momentum, velocity)
+        else:
+            _train_many_generic(params, layout, acts, loss, X, Y, epochs, order, lrs,
+                                batch_size, momentum, velocity, train_bias)
+    finally:
+        set_num_threads(previous)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -85,7 +86,7 @@ def _plain(layout, acts):
 
 
 def _header(name: str, args: str, n_params: int) -> list[str]:
-    return ["import math", "from numba import njit", "", "",
+    return ["import math", "from numba import njit, prange", "", "",
             '@njit(cache=CACHE, nogil=True, error_model="numpy")', f"def {name}({args}):",
             *(f"    p{q} = params[{q}]" for q in range(n_params))]
 
@@ -116,10 +117,8 @@ def loss_source(layout, acts, loss: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
-    """Python source of ``kernel(params, X, Y, epochs, order, lr, momentum, velocity)``."""
-    layout, acts = _plain(layout, acts)
-    n_params = layout[-1][3] + layout[-1][1]
+def _step(layout, acts, loss: int, train_bias: bool, momentum: bool):
+    """Lines of one online step on sample ``s``, and the indices of the trained parameters."""
     trained = []
     for n_in, n_out, w_at, b_at in layout:
         trained += range(w_at, w_at + n_in * n_out)
@@ -160,11 +159,28 @@ def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
                 body += [f"v{q} = momentum * v{q} - lr * {g}", f"p{q} = p{q} + v{q}"]
             else:
                 body.append(f"p{q} = p{q} - lr * {g}")
+    return body, trained
 
+
+#: Networks trained side by side on one thread by ``kernel_many``, by parameter count.
+def group_size(n_params: int) -> int:
+    return 4 if n_params <= 16 else 2 if n_params <= 48 else 1
+
+
+def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
+    """Python source of ``kernel(params, X, Y, epochs, order, lr, momentum, velocity)``.
+
+    And of ``kernel_many(P, X, Y, epochs, order, lrs, momentum, V)``, which trains
+    the rows of ``P`` in parallel, ``group_size`` networks side by side on each
+    thread, so that independent chains of operations can overlap.
+    """
+    layout, acts = _plain(layout, acts)
+    n_params = layout[-1][3] + layout[-1][1]
+    body, trained = _step(layout, acts, loss, train_bias, momentum)
     loads = [f"v{q} = velocity[{q}]" for q in trained] if momentum else []
     stores = [f"params[{q}] = p{q}" for q in trained]
     stores += [f"velocity[{q}] = v{q}" for q in trained] if momentum else []
-    lines = [
+    single = [
         *_header("kernel", "params, X, Y, epochs, order, lr, momentum, velocity", n_params),
         *(f"    {line}" for line in loads),
         "    shuffled = order.shape[0] == epochs",
@@ -174,7 +190,41 @@ def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
         *(f"            {line}" for line in body),
         *(f"    {line}" for line in stores),
     ]
-    return "\n".join(lines) + "\n"
+    group = group_size(n_params)
+    setup, steps, finish = [], [], []
+    for g in range(group):
+        def tag(line, g=g):
+            return _LOCAL.sub(lambda m: f"{m.group(0)}_{g}", line)
+        setup += [f"lr_{g} = lrs[k0 + {g}]"]
+        setup += [f"p{q}_{g} = P[k0 + {g}, {q}]" for q in range(n_params)]
+        setup += [f"v{q}_{g} = V[k0 + {g}, {q}]" for q in trained] if momentum else []
+        steps += [tag(line) for line in body]
+        finish += [f"P[k0 + {g}, {q}] = p{q}_{g}" for q in trained]
+        finish += [f"V[k0 + {g}, {q}] = v{q}_{g}" for q in trained] if momentum else []
+    many = [
+        "", "",
+        '@njit(parallel=True, cache=CACHE, nogil=True, error_model="numpy")',
+        "def kernel_many(P, X, Y, epochs, order, lrs, momentum, V):",
+        "    count = P.shape[0]",
+        f"    for grp in prange((count + {group - 1}) // {group}):",
+        f"        k0 = grp * {group}",
+        f"        if k0 + {group} > count:  # the last, partial group: one network at a time",
+        "            for k in range(k0, count):",
+        "                kernel(P[k], X, Y, epochs, order, lrs[k], momentum, V[k])",
+        "        else:",
+        *(f"            {line}" for line in setup),
+        "            shuffled = order.shape[0] == epochs",
+        "            for epoch in range(epochs):",
+        "                for pos in range(X.shape[0]):",
+        "                    s = order[epoch, pos] if shuffled else pos",
+        *(f"                    {line}" for line in steps),
+        *(f"            {line}" for line in finish),
+    ]
+    return "\n".join(single + many) + "\n"
+
+
+# The local names of a generated step, renamed per interleaved network.
+_LOCAL = re.compile(r"\b(?:p\d+|v\d+|[azd]\d+_\d+|e\d+|m|total|g|lr)\b")
 
 
 def _cache_dirs() -> list[Path]:
@@ -229,9 +279,10 @@ def _load(text: str, function: str):
     return compiled
 
 
-def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool):
-    """The compiled training kernel for this shape, generated and loaded on first use."""
-    return _load(source(layout, acts, loss, train_bias, momentum), "kernel")
+def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool = False):
+    """The compiled training kernel for this shape (``kernel_many`` with ``many``)."""
+    return _load(source(layout, acts, loss, train_bias, momentum),
+                 "kernel_many" if many else "kernel")
 
 
 def loss_kernel(layout, acts, loss: int):

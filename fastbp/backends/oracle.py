@@ -231,3 +231,11 @@ def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size,
                     p[q] = p[q] + v[q]
     params[:] = p
     velocity[:] = v
+
+
+def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size, momentum,
+               velocity, train_bias, threads) -> None:
+    """``train`` each row of ``params`` in turn, with its own ``lrs[k]`` (serial)."""
+    for k in range(len(params)):
+        train(params[k], layout, acts, loss, X, Y, epochs, order, lrs[k], batch_size, momentum,
+              velocity[k], train_bias)
