@@ -35,25 +35,32 @@ class OptionalBuildExt(build_ext):
     """build_ext that warns instead of failing, unless FASTBP_REQUIRE_CYTHON=1."""
 
     def build_extensions(self):
-        if self.compiler.compiler_type == "msvc":
-            flags, march = ["/O2", "/fp:precise"], []
-        else:
-            flags, march = ["-O3", "-ffp-contract=off"], [f"-march={MARCH}"] if MARCH else []
-        for ext in self.extensions:
-            ext.extra_compile_args = flags + march
-            if self.compiler.compiler_type != "msvc":
-                # Inline every copy of _two_layer into its one caller (see _small.pxi).
-                ext.define_macros = [("CYTHON_INLINE", "inline __attribute__((always_inline))")]
-        try:
-            super().build_extensions()
-        except Exception:
-            if not march:
-                raise
-            print(f"WARNING: building with -march={MARCH} failed; retrying without it",
-                  file=sys.stderr)
+        msvc = self.compiler.compiler_type == "msvc"
+        flags = ["/O2", "/fp:precise"] if msvc else ["-O3", "-ffp-contract=off"]
+        # Optional, dropped one by one if the compiler refuses them: the CPU target,
+        # then OpenMP (train_many's prange; without it, train_many runs serially).
+        optional = [] if msvc else [[f"-march={MARCH}"] if MARCH else [], ["-fopenmp"]]
+        if msvc:
+            optional = [[], ["/openmp"]]
+        while True:
+            extra = [flag for group in optional for flag in group]
             for ext in self.extensions:
-                ext.extra_compile_args = flags
-            super().build_extensions()
+                ext.extra_compile_args = flags + extra
+                ext.extra_link_args = [f for f in extra if "openmp" in f]
+                if not msvc:
+                    # Inline every copy of _two_layer into its one caller (see _small.pxi).
+                    ext.define_macros = [("CYTHON_INLINE",
+                                          "inline __attribute__((always_inline))")]
+            try:
+                super().build_extensions()
+                return
+            except Exception:
+                dropped = next((group for group in reversed(optional) if group), None)
+                if dropped is None:
+                    raise
+                print(f"WARNING: building with {' '.join(dropped)} failed; retrying without it",
+                      file=sys.stderr)
+                optional[optional.index(dropped)] = []
 
     def run(self):
         try:

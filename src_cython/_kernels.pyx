@@ -24,6 +24,17 @@ from libc.math cimport exp, log, tanh
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+from cython.parallel cimport prange
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #else
+    static int omp_get_max_threads(void) { return 1; }
+    #endif
+    """
+    int omp_get_max_threads() noexcept nogil
 
 import numpy as np
 
@@ -123,22 +134,31 @@ cdef struct Net:
     double* d                 # every layer's deltas, laid out as a
 
 
-cdef int _open(Net* net, const int64_t[:, ::1] layout, const int64_t[::1] acts) except -1:
+cdef int _open_raw(Net* net, const int64_t* layout, Py_ssize_t n_layers,
+                   const int64_t* acts) noexcept nogil:
+    """Set up ``net``; -1 where memory ran out (then nothing is left allocated)."""
     cdef Py_ssize_t layer
-    net.n_layers = layout.shape[0]
-    net.layout = &layout[0, 0]
-    net.acts = &acts[0]
-    net.at = <Py_ssize_t*> malloc((net.n_layers + 2) * sizeof(Py_ssize_t))
+    net.n_layers = n_layers
+    net.layout = layout
+    net.acts = acts
+    net.a = net.d = NULL
+    net.at = <Py_ssize_t*> malloc((n_layers + 2) * sizeof(Py_ssize_t))
     if net.at == NULL:
-        raise MemoryError()
+        return -1
     net.at[0] = 0
-    net.at[1] = layout[0, 0]
-    for layer in range(net.n_layers):
-        net.at[layer + 2] = net.at[layer + 1] + layout[layer, 1]
-    net.a = <double*> malloc(net.at[net.n_layers + 1] * sizeof(double))
-    net.d = <double*> malloc(net.at[net.n_layers + 1] * sizeof(double))
+    net.at[1] = layout[0]
+    for layer in range(n_layers):
+        net.at[layer + 2] = net.at[layer + 1] + layout[4 * layer + 1]
+    net.a = <double*> malloc(net.at[n_layers + 1] * sizeof(double))
+    net.d = <double*> malloc(net.at[n_layers + 1] * sizeof(double))
     if net.a == NULL or net.d == NULL:
         _close(net)
+        return -1
+    return 0
+
+
+cdef int _open(Net* net, const int64_t[:, ::1] layout, const int64_t[::1] acts) except -1:
+    if _open_raw(net, &layout[0, 0], layout.shape[0], &acts[0]) != 0:
         raise MemoryError()
     return 0
 
@@ -474,63 +494,109 @@ def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int6
     return out_array
 
 
+cdef int _train_one(double* params, double* velocity, const int64_t* layout,
+                    Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
+                    const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
+                    double lr, Py_ssize_t batch_size, double momentum,
+                    bint train_bias) noexcept nogil:
+    """Train one network in place (twin: numba's ``train``); -1 where memory ran out.
+
+    ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
+    """
+    cdef Py_ssize_t n_in = layout[0], n_out = layout[4 * (n_layers - 1) + 1]
+    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_out
+    cdef Py_ssize_t epoch, start, stop, pos, s
+    if batch_size == 1 and n_layers == 2:
+        if _small_online(params, velocity, X, Y, order, n, epochs, lr, momentum, loss, acts[0],
+                         acts[1], layout[0], layout[1], layout[5], train_bias, momentum != 0.0):
+            return 0
+    cdef Net net
+    if _open_raw(&net, layout, n_layers, acts) != 0:
+        return -1
+    cdef double* work = <double*> malloc(size * sizeof(double))
+    cdef double* vel = <double*> malloc(size * sizeof(double))
+    cdef double* grad = <double*> malloc(size * sizeof(double))
+    if work == NULL or vel == NULL or grad == NULL:
+        free(work)
+        free(vel)
+        free(grad)
+        _close(&net)
+        return -1
+    _transpose_weights(params, &net, work, True)
+    _transpose_weights(velocity, &net, vel, True)
+    for epoch in range(epochs):
+        start = 0
+        while start < n:
+            stop = start + batch_size if start + batch_size < n else n
+            if batch_size == 1:
+                s = order[epoch * n + start] if order != NULL else start
+                _forward_sample(work, &net, X + s * n_in)
+                _deltas(work, &net, loss, Y + s * n_out)
+                if momentum == 0.0:
+                    _step_plain(work, &net, lr, train_bias)
+                else:
+                    _step_momentum(work, &net, lr, momentum, vel, train_bias)
+            else:
+                for pos in range(size):
+                    grad[pos] = 0.0
+                for pos in range(start, stop):
+                    s = order[epoch * n + pos] if order != NULL else pos
+                    _forward_sample(work, &net, X + s * n_in)
+                    _deltas(work, &net, loss, Y + s * n_out)
+                    _accumulate(&net, grad)
+                _step_batch(work, &net, grad, <double> (stop - start), lr, momentum, vel,
+                            train_bias)
+            start = stop
+    _transpose_weights(work, &net, params, False)
+    _transpose_weights(vel, &net, velocity, False)
+    free(work)
+    free(vel)
+    free(grad)
+    _close(&net)
+    return 0
+
+
 def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,
           const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
           const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, double momentum,
           double[::1] velocity, bint train_bias):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``)."""
-    cdef Py_ssize_t epoch, start, stop, pos, s, n = X.shape[0], size = params.shape[0]
-    cdef bint shuffled = order.shape[0] == epochs
-    cdef const int64_t* visits = &order[0, 0] if shuffled and epochs > 0 else NULL
-    cdef bint done = False
-    if batch_size == 1 and layout.shape[0] == 2:
-        with nogil:
-            done = _small_online(&params[0], &velocity[0], &X[0, 0], &Y[0, 0], visits, n, epochs,
-                                 lr, momentum, loss, acts[0], acts[1], layout[0, 0],
-                                 layout[0, 1], layout[1, 1], train_bias, momentum != 0.0)
-    if done:
-        return
-    cdef Net net
-    _open(&net, layout, acts)
-    cdef double* work = NULL
-    cdef double* vel = NULL
-    cdef double* grad = <double*> malloc(size * sizeof(double))
-    try:
-        if grad == NULL:
-            raise MemoryError()
-        work = _working_copy(params, &net)
-        vel = _working_copy(velocity, &net)
-        with nogil:
-            for epoch in range(epochs):
-                start = 0
-                while start < n:
-                    stop = start + batch_size if start + batch_size < n else n
-                    if batch_size == 1:
-                        s = order[epoch, start] if shuffled else start
-                        _forward_sample(work, &net, &X[s, 0])
-                        _deltas(work, &net, loss, &Y[s, 0])
-                        if momentum == 0.0:
-                            _step_plain(work, &net, lr, train_bias)
-                        else:
-                            _step_momentum(work, &net, lr, momentum, vel, train_bias)
-                    else:
-                        for pos in range(size):
-                            grad[pos] = 0.0
-                        for pos in range(start, stop):
-                            s = order[epoch, pos] if shuffled else pos
-                            _forward_sample(work, &net, &X[s, 0])
-                            _deltas(work, &net, loss, &Y[s, 0])
-                            _accumulate(&net, grad)
-                        _step_batch(work, &net, grad, <double> (stop - start), lr, momentum,
-                                    vel, train_bias)
-                    start = stop
-            _transpose_weights(work, &net, &params[0], False)
-            _transpose_weights(vel, &net, &velocity[0], False)
-    finally:
-        free(work)
-        free(vel)
-        free(grad)
-        _close(&net)
+    cdef const int64_t* visits = &order[0, 0] if order.shape[0] == epochs and epochs > 0 \
+        else NULL
+    cdef int status
+    with nogil:
+        status = _train_one(&params[0], &velocity[0], &layout[0, 0], layout.shape[0], &acts[0],
+                            loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lr,
+                            batch_size, momentum, train_bias)
+    if status != 0:
+        raise MemoryError()
+
+
+def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
+               int loss, const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
+               const int64_t[:, ::1] order, const double[::1] lrs, Py_ssize_t batch_size,
+               double momentum, double[:, ::1] velocity, bint train_bias, threads):
+    """``train`` every row of ``params`` with its own ``lrs[k]`` (twin: ``train_many``).
+
+    Parallel over rows with OpenMP where the extension was built with it, else serial.
+    """
+    cdef const int64_t* visits = &order[0, 0] if order.shape[0] == epochs and epochs > 0 \
+        else NULL
+    cdef Py_ssize_t k
+    cdef int failed = 0
+    cdef int n_threads = threads if threads is not None else openmp_threads()
+    for k in prange(params.shape[0], nogil=True, schedule="dynamic", num_threads=n_threads):
+        if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
+                      &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k],
+                      batch_size, momentum, train_bias) != 0:
+            failed = 1
+    if failed:
+        raise MemoryError()
+
+
+def openmp_threads():
+    """Threads an OpenMP parallel region would use here (1 without OpenMP)."""
+    return omp_get_max_threads()
 
 
 # Thin wrappers over inner functions, for tests.

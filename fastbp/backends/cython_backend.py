@@ -21,3 +21,4 @@ forward = _kernels.forward
 mean_loss = _kernels.mean_loss
 gradients = _kernels.gradients
 train = _kernels.train
+train_many = _kernels.train_many

@@ -27,7 +27,7 @@ from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 #: Networks with at most this many parameters get an unrolled kernel.
 MAX_PARAMS = 128
 
-_kernels: dict[str, object] = {}
+_modules: dict[str, dict[str, object]] = {}
 
 
 def suitable(layout) -> bool:
@@ -258,25 +258,26 @@ def _write(text: str, name: str) -> Path | None:
 
 def _load(text: str, function: str):
     name = "fastbp_unrolled_" + hashlib.sha256(text.encode()).hexdigest()[:20]
-    if name in _kernels:
-        return _kernels[name]
+    if name not in _modules:
+        _modules[name] = _import(text, name)
+    return _modules[name][function]
+
+
+def _import(text: str, name: str) -> dict[str, object]:
+    """The generated module's namespace: imported from its saved source, else in memory."""
     path = _write(text.replace("CACHE", "True"), name)
-    compiled = None
     if path is not None:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
-            compiled = getattr(module, function)
             sys.modules[name] = module
+            return vars(module)
         except RuntimeError:  # numba found nowhere to cache: compile in memory
-            compiled = None
-    if compiled is None:
-        namespace: dict[str, object] = {}
-        exec(compile(text.replace("CACHE", "False"), f"<{name}>", "exec"), namespace)
-        compiled = namespace[function]
-    _kernels[name] = compiled
-    return compiled
+            pass
+    namespace: dict[str, object] = {}
+    exec(compile(text.replace("CACHE", "False"), f"<{name}>", "exec"), namespace)
+    return namespace
 
 
 def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool = False):
