@@ -27,6 +27,10 @@ RATIOS = [
     ("tutorial 1e6 rounds: torch eager / numba", ("tutorial-1M", "torch"),
      ("tutorial-1M", "numba")),
     ("tutorial 1e6 rounds: jax / numba", ("tutorial-1M", "jax"), ("tutorial-1M", "numba")),
+    ("ensemble: numba 1 thread / 2 threads", ("ensemble", "numba-1"), ("ensemble", "numba-2")),
+    ("ensemble: cython 1 thread / 2 threads", ("ensemble", "cython-1"),
+     ("ensemble", "cython-2")),
+    ("ensemble: jax vmap / numba", ("ensemble", "jax"), ("ensemble", "numba")),
 ]
 
 

@@ -25,7 +25,7 @@ def reference_loss(workload):
             run = bench.runner(name, w)
         except RuntimeError:
             continue
-        return name, run(w.epochs)[1]
+        return name, run(w.epochs, w.networks)[1]
     return None, None
 
 
@@ -34,7 +34,7 @@ def straightforward_runner(w):
 
     X, Y = w.arrays
 
-    def run(epochs):
+    def run(epochs, count=1):
         import time
 
         net = w.network()
@@ -55,20 +55,22 @@ def test_workload(benchmark, keep, workload, name):
     except RuntimeError as exc:
         pytest.skip(str(exc))
     benchmark.group = w.description
-    epochs = bench.epochs_for(name, w, quick=False)
-    run(1)  # compile, import, warm caches: outside the timed region
+    epochs, count = bench.epochs_for(name, w, quick=False), w.networks
+    run(1, count)  # compile, import, warm caches: outside the timed region
     times, losses = [], []
 
     def timed():
-        seconds, loss = run(epochs)
+        seconds, loss = run(epochs, count)
         times.append(seconds)
         losses.append(loss)
 
-    benchmark.pedantic(timed, rounds=3 if epochs * len(w.arrays[0]) > 1e5 else 7, iterations=1)
+    visits = epochs * len(w.arrays[0]) * count
+    benchmark.pedantic(timed, rounds=3 if visits > 1e5 else 7, iterations=1)
     best = min(times)
-    keep(workload, name, w.figure(best, epochs))
-    benchmark.extra_info.update({"epochs": epochs, w.unit.replace("/", "_per_"): w.figure(best,
-                                 epochs), "samples_per_second": epochs * len(w.arrays[0]) / best})
+    keep(workload, name, w.figure(best, epochs, count))
+    benchmark.extra_info.update({"epochs": epochs, "networks": count,
+                                 w.unit.replace("/", "_per_"): w.figure(best, epochs, count),
+                                 "samples_per_second": visits / best})
 
     # What was timed is right.
     assert all(np.isfinite(losses))
@@ -78,3 +80,22 @@ def test_workload(benchmark, keep, workload, name):
             assert losses[-1] == pytest.approx(expected, rel=1e-6), source
         else:
             assert losses[-1] == expected, f"{name} differs from {source}"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", [n for n in RUNNERS if n in ("numba", "cython")])
+def test_ensemble_scaling(benchmark, keep, name, threads):
+    """The ensemble workload on 1 and on 2 threads: the scaling table of the README."""
+    w = bench.WORKLOADS["ensemble"]
+    try:
+        bench.runner(name, w)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    run = bench._fastbp_runner(name, w, threads=threads)
+    benchmark.group = "ensemble scaling: 1 vs 2 threads"
+    run(1, w.networks)
+    times = []
+    benchmark.pedantic(lambda: times.append(run(w.epochs, w.networks)[0]), rounds=3,
+                       iterations=1)
+    keep("ensemble", f"{name}-{threads}", w.figure(min(times), w.epochs, w.networks))
+    benchmark.extra_info["ns_per_network_step"] = w.figure(min(times), w.epochs, w.networks)

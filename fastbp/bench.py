@@ -29,7 +29,7 @@ import numpy as np
 from . import tutorial
 from .backends import oracle, status
 from .network import Network
-from .training import train
+from .training import train, train_many
 
 C_SOURCE = Path(__file__).resolve().parents[1] / "benchmarks" / "c_reference" / "tutorial_loop.c"
 CONTENDERS = ("c", "torch", "jax")
@@ -50,6 +50,8 @@ class Workload:
     bias: str = "trainable"
     lr: float = 0.5
     oracle: bool = False  # short enough for the pure-Python oracle
+    networks: int = 1  # > 1: train_many on that many copies, lr spread over [0.1, 1]
+    quick_networks: int = 1
 
     def network(self) -> Network:
         if self.data == "tutorial":
@@ -72,13 +74,21 @@ class Workload:
     def online(self) -> bool:
         return self.batch_size == 1
 
-    def figure(self, seconds: float, epochs: int) -> float:
-        """ns per step (online) or µs per sample (batches)."""
-        visits = epochs * len(self.arrays[0])
+    def count(self, quick: bool) -> int:
+        return self.quick_networks if quick else self.networks
+
+    def learning_rates(self, count: int) -> np.ndarray:
+        return np.linspace(0.1, 1.0, count) if self.networks > 1 else np.array([self.lr])
+
+    def figure(self, seconds: float, epochs: int, count: int = 1) -> float:
+        """ns per step (online; per network-step for ensembles) or µs per sample."""
+        visits = epochs * len(self.arrays[0]) * count
         return seconds / visits * (1e9 if self.online else 1e6)
 
     @property
     def unit(self) -> str:
+        if self.networks > 1:
+            return "ns/network-step"
         return "ns/step" if self.online else "us/sample"
 
 
@@ -95,17 +105,27 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
              (64, 128, 10), "random", 1_408, 30, 2, batch_size=32, lr=0.1),
     Workload("mnist", "784-128-10 full batch, 6,000 MNIST-sized samples x 5 epochs",
              (784, 128, 10), "random", 6_000, 5, 1, batch_size=None, lr=0.5),
+    Workload("ensemble", "1,000 tutorial networks (lr 0.1..1) x 10,000 rounds, train_many",
+             (2, 2, 2), "tutorial", 1, 10_000, 2_000, bias="fixed", networks=1_000,
+             quick_networks=200),
 ]}
 
-Runner = Callable[[int], tuple[float, float]]
+#: A runner trains for ``epochs`` (on ``count`` networks, for ensembles) and returns
+#: (seconds of the training loop, final loss of the last network).
+Runner = Callable[[int, int], tuple[float, float]]
 
 
-def _fastbp_runner(backend: str, w: Workload) -> Runner:
+def _fastbp_runner(backend: str, w: Workload, threads: int | None = None) -> Runner:
     X, Y = w.arrays
 
-    def run(epochs: int) -> tuple[float, float]:
-        result = train(w.network(), X, Y, epochs=epochs, lr=w.lr, batch_size=w.batch_size,
-                       backend=backend)
+    def run(epochs: int, count: int = 1) -> tuple[float, float]:
+        if w.networks == 1:
+            result = train(w.network(), X, Y, epochs=epochs, lr=w.lr, batch_size=w.batch_size,
+                           backend=backend)
+        else:
+            result = train_many([w.network() for _ in range(count)], X, Y, epochs=epochs,
+                                lr=w.learning_rates(count), batch_size=w.batch_size,
+                                backend=backend, threads=threads)[-1]
         return result.seconds, result.final_loss
     return run
 
@@ -127,7 +147,7 @@ def _c_library() -> Callable:
 def _c_runner(w: Workload) -> Runner:
     fn = _c_library()
 
-    def run(epochs: int) -> tuple[float, float]:
+    def run(epochs: int, count: int = 1) -> tuple[float, float]:
         net = w.network()
         start = time.perf_counter()
         fn(net.params.ctypes.data, epochs, 0.05, 0.10, 0.01, 0.99, w.lr)
@@ -144,7 +164,7 @@ def _torch_runner(w: Workload) -> Runner:
     n = len(X)
     size = n if w.batch_size is None else w.batch_size
 
-    def run(epochs: int) -> tuple[float, float]:
+    def run(epochs: int, count: int = 1) -> tuple[float, float]:
         net = w.network()
         weights = [torch.tensor(W, requires_grad=True) for W in net.weights]
         biases = [torch.tensor(b, requires_grad=w.bias == "trainable") for b in net.biases]
@@ -206,17 +226,41 @@ def _jax_runner(w: Workload) -> Runner:
         return jax.lax.fori_loop(
             0, epochs, lambda e, p: jax.lax.fori_loop(0, n // size, step, p), params)
 
-    def run(epochs: int) -> tuple[float, float]:
+    many = jax.jit(jax.vmap(lambda p, lr, epochs: fit_lr(p, lr, epochs),
+                            in_axes=(0, 0, None)))
+
+    def fit_lr(params, lr, epochs):
+        def step(i, p):
+            xb = jax.lax.dynamic_slice_in_dim(X, i * size, size)
+            yb = jax.lax.dynamic_slice_in_dim(Y, i * size, size)
+            g = grad(p, xb, yb)
+            return [(W - lr * gW, b - lr * gb if trainable_bias else b)
+                    for (W, b), (gW, gb) in zip(p, g)]
+        return jax.lax.fori_loop(
+            0, epochs, lambda e, p: jax.lax.fori_loop(0, n // size, step, p), params)
+
+    def run(epochs: int, count: int = 1) -> tuple[float, float]:
         net = w.network()
         params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(net.weights, net.biases)]
+        if w.networks == 1:
+            start = time.perf_counter()
+            params = jax.block_until_ready(fit(params, epochs))
+            return time.perf_counter() - start, float(loss_of(params, X, Y))
+        stacked = [(jnp.stack([W] * count), jnp.stack([b] * count)) for W, b in params]
+        lrs = jnp.asarray(w.learning_rates(count))
         start = time.perf_counter()
-        params = jax.block_until_ready(fit(params, epochs))
-        return time.perf_counter() - start, float(loss_of(params, X, Y))
+        out = jax.block_until_ready(many(stacked, lrs, epochs))
+        last = [(W[-1], b[-1]) for W, b in out]
+        return time.perf_counter() - start, float(loss_of(last, X, Y))
     return run
 
 
 def runner(name: str, w: Workload) -> Runner:
     """A runner for a fastbp backend or a contender, or RuntimeError saying why not."""
+    if w.networks > 1 and name in ("python", "c", "torch"):
+        raise RuntimeError({"python": "too long for the pure-Python oracle",
+                            "c": "the C reference loop trains one network",
+                            "torch": "PyTorch eager would take minutes"}[name])
     if name in CONTENDERS:
         if name == "c":
             if w.data != "tutorial":
@@ -254,12 +298,12 @@ def epochs_for(name: str, w: Workload, quick: bool) -> int:
     return epochs
 
 
-def measure(run: Runner, epochs: int, repeats: int) -> tuple[float, float]:
+def measure(run: Runner, epochs: int, repeats: int, count: int = 1) -> tuple[float, float]:
     """Best training time over ``repeats`` runs after one warm-up, and the last final loss."""
-    run(1)  # compile, load caches, import: not timed
+    run(1, count)  # compile, load caches, import: not timed
     best, loss = math.inf, math.nan
     for _ in range(repeats):
-        seconds, loss = run(epochs)
+        seconds, loss = run(epochs, count)
         best = min(best, seconds)
     return best, loss
 
@@ -281,11 +325,12 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
             except RuntimeError as exc:
                 rows.append({**row, "status": str(exc)})
                 continue
-            epochs = epochs_for(name, w, quick)
+            epochs, count = epochs_for(name, w, quick), w.count(quick)
             if log:
-                log(f"{wname} / {name}: {epochs} epochs")
-            seconds, loss = measure(run, epochs, 2 if quick else 3)
-            figures[name] = w.figure(seconds, epochs)
+                log(f"{wname} / {name}: {epochs} epochs" + (f" x {count} networks"
+                                                             if count > 1 else ""))
+            seconds, loss = measure(run, epochs, 2 if quick else 3, count)
+            figures[name] = w.figure(seconds, epochs, count)
             rows.append({**row, "status": "ok", "epochs": epochs, "seconds": seconds,
                          "figure": figures[name], "final_loss": loss})
         for row in rows:

@@ -147,6 +147,41 @@ def _explain(args: argparse.Namespace) -> None:
           else "\n")
 
 
+def _sweep(args: argparse.Namespace) -> None:
+    from . import sweep
+
+    lrs = sweep.parse_range(args.lr)
+    X, Y = sweep.load_data(args.data, args.targets)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ValueError("--plot needs matplotlib: pip install 'fastbp[plot]'") from None
+    client = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask: pip install 'fastbp[distributed]'") \
+                from None
+        client = Client(args.scheduler)
+    activation = args.activation.split(",") if args.activation and "," in args.activation \
+        else (args.activation or "logistic")
+    try:
+        rows = sweep.run(args.sizes, X, Y, lrs, args.seeds, args.epochs, client=client,
+                         activation=activation, bias=args.bias, loss=args.loss,
+                         batch_size=args.batch_size, momentum=args.momentum,
+                         backend=args.backend, threads=args.threads, progress=True)
+    finally:
+        if client is not None:
+            client.close()
+    print(sweep.format_rows(rows))
+    if args.csv:
+        sweep.write_csv(rows, args.csv)
+    if args.plot:
+        sweep.plot(rows, args.plot)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastbp`` command; return its exit status."""
     parser = _Parser(prog="fastbp", description="Small neural networks trained by "
@@ -175,6 +210,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--activation", help="one name, or one per layer separated by commas")
     p.add_argument("--format", default="text", choices=["text", "markdown", "json"])
     p.set_defaults(run=_explain)
+    p = sub.add_parser("sweep", help="train a grid of learning rates x seeds, in parallel")
+    p.add_argument("--sizes", type=_sizes, required=True, help="layer sizes, e.g. 2,5,1")
+    p.add_argument("--data", default="xor",
+                   help="tutorial, xor, or FILE.csv with --targets (default: xor)")
+    p.add_argument("--targets", help="the target columns of FILE.csv (names or 0-based indices)")
+    p.add_argument("--lr", default="0.5", help="a learning rate or START:STOP:COUNT")
+    p.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 per learning rate")
+    p.add_argument("--epochs", type=_positive, default=1000)
+    p.add_argument("--activation", help="one name, or one per layer separated by commas")
+    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
+    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
+    p.add_argument("--batch-size", type=_positive, default=1)
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--threads", type=_positive, help="threads for the compiled backends")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a dask.distributed scheduler to spread the networks over")
+    p.add_argument("--csv", metavar="FILE", help="write lr, seed, final_loss rows")
+    p.add_argument("--plot", metavar="FILE.png", help="final loss against learning rate")
+    p.set_defaults(run=_sweep)
     p = sub.add_parser("bench", help="time every backend (and contenders) on every workload")
     p.add_argument("--quick", action="store_true", help="short runs: under a minute in all")
     p.add_argument("--backends", nargs="+", metavar="NAME",
