@@ -9,12 +9,21 @@ from .backends import available as available_backends
 from .backends import status as backends
 from .network import Network
 from .trace import StepTrace, trace
-from .training import TrainResult, gradients, train, train_many
+from .training import (
+                       DivergenceError,
+                       TrainingInterrupted,
+                       TrainResult,
+                       gradients,
+                       train,
+                       train_many,
+)
 
 __all__ = [
+           "DivergenceError",
            "Network",
            "StepTrace",
            "TrainResult",
+           "TrainingInterrupted",
            "__version__",
            "available_backends",
            "backends",

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -182,7 +183,7 @@ class Network:
                     raise ValueError(f"holds {sorted(data.files)}, not a fastbp network")
                 meta = json.loads(str(data["metadata"]))
                 params = np.array(data["params"], dtype=np.float64)
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             if isinstance(exc, FileNotFoundError):
                 raise
             raise ValueError(f"{path} is not a readable fastbp network file: {exc}") from None

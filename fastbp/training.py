@@ -167,12 +167,44 @@ def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
                           check_flag(progress, "progress"))
 
 
+class DivergenceError(ValueError):
+    """Training produced a NaN or infinite parameter or loss.
+
+    The network is left at its last finite state, after epoch ``epoch - 1``;
+    for ``train_many``, ``network`` is the index of the first network to diverge
+    (the others are left after the same epoch).
+    """
+
+    def __init__(self, message: str, epoch: int, network: int = 0) -> None:
+        super().__init__(message)
+        self.epoch, self.network = epoch, network
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the network holds its parameters after ``epochs_done`` epochs."""
+
+    def __init__(self, epochs_done: int) -> None:
+        super().__init__(f"training interrupted: the network holds its parameters after epoch "
+                         f"{epochs_done}, the last completed chunk")
+        self.epochs_done = epochs_done
+
+
+# A chunk of epochs aims at this many seconds (the first, on a guessed speed, at a tenth
+# of it), so that Ctrl-C is answered promptly and a divergence is caught soon. The guess:
+# seconds per parameter per sample visit, measured on the tutorial network.
+_CHUNK_SECONDS = 0.25
+_GUESS = {"python": 1.5e-6}
+_GUESS_COMPILED = 5e-9
+
+
 def _fit(module, name: str, net: Network, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
          lrs: np.ndarray, o: _Options, threads: int | None) -> list[TrainResult]:
     """Train the rows of ``params`` (networks shaped like ``net``) in chunks of epochs.
 
-    The kernels return to Python only to record, to show progress, or to take
-    the next table of shuffled orders.
+    The kernels return to Python only between chunks: to record, to show
+    progress, to take the next table of shuffled orders, or after about a
+    quarter of a second. Each chunk starts from a snapshot, so a divergence or
+    a Ctrl-C leaves every network in a consistent state.
     """
     n, count = len(X), len(params)
     rng = np.random.default_rng(o.seed)
@@ -185,6 +217,20 @@ def _fit(module, name: str, net: Network, params: np.ndarray, X: np.ndarray, Y: 
     layout, acts = net.layout, net.activation_codes
     history: list[list[float]] = [[] for _ in range(count)]
     history_epochs: list[int] = []
+
+    def run(p: np.ndarray, v: np.ndarray, order: np.ndarray, epochs: int) -> None:
+        if count == 1:
+            module.train(p[0], layout, acts, o.code, X, Y, epochs, order, lrs[0], o.batch_size,
+                         o.momentum, v[0], train_bias)
+        else:
+            module.train_many(p, layout, acts, o.code, X, Y, epochs, order, lrs, o.batch_size,
+                              o.momentum, v, train_bias, threads)
+
+    def losses() -> list[float]:
+        return [module.mean_loss(params[k], layout, acts, o.code, X, Y) for k in range(count)]
+
+    cost = _GUESS.get(name, _GUESS_COMPILED) * n * params.size * 10  # seconds per epoch
+    marks = _stops(o.epochs, o.record_every, progress_every, per_table)
     bar = None
     if o.progress:
         from tqdm.auto import tqdm
@@ -192,41 +238,86 @@ def _fit(module, name: str, net: Network, params: np.ndarray, X: np.ndarray, Y: 
         bar = tqdm(total=o.epochs, unit="epoch", desc=f"fastbp[{name}]")
     start = time.perf_counter()
     done = 0
+    snapshot = params.copy()
     try:
-        for stop in _stops(o.epochs, o.record_every, progress_every, per_table):
+        while done < o.epochs:
+            mark = next(m for m in marks if m > done)
+            stop = min(mark, done + max(1, int(_CHUNK_SECONDS / cost)))
             chunk = stop - done
             if shuffling:
                 order = rng.permuted(np.tile(np.arange(n, dtype=np.int64), (chunk, 1)), axis=1)
             else:
                 order = no_order
-            if count == 1:
-                module.train(params[0], layout, acts, o.code, X, Y, chunk, order, lrs[0],
-                             o.batch_size, o.momentum, velocity[0], train_bias)
-            else:
-                module.train_many(params, layout, acts, o.code, X, Y, chunk, order, lrs,
-                                  o.batch_size, o.momentum, velocity, train_bias, threads)
+            np.copyto(snapshot, params)
+            saved_velocity = velocity.copy()
+            began = time.perf_counter()
+            run(params, velocity, order, chunk)
+            cost = max((time.perf_counter() - began) / chunk, 1e-12)
+            if not np.isfinite(params).all():
+                _diverged(run, params, snapshot, saved_velocity, order, shuffling, done, chunk)
             done = stop
             if o.record_every and done % o.record_every == 0:
+                recorded = losses()
+                _check_losses(recorded, done)
                 for k in range(count):
-                    history[k].append(module.mean_loss(params[k], layout, acts, o.code, X, Y))
+                    history[k].append(recorded[k])
                 history_epochs.append(done)
             if bar is not None:
                 bar.update(chunk)
+    except KeyboardInterrupt:
+        np.copyto(params, snapshot)  # the state after the last completed chunk
+        raise TrainingInterrupted(done) from None
     finally:
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
+    finals = losses()
+    _check_losses(finals, o.epochs)
     results = []
     for k in range(count):
-        final = module.mean_loss(params[k], layout, acts, o.code, X, Y)
         if o.record_every is None:
-            history[k], epochs_k = [final], [o.epochs]
+            history[k], epochs_k = [finals[k]], [o.epochs]
         else:
             epochs_k = history_epochs
         results.append(TrainResult(np.array(history[k], dtype=np.float64),
-                                   np.array(epochs_k, dtype=np.int64), float(final), o.epochs,
-                                   seconds, name, o.loss))
+                                   np.array(epochs_k, dtype=np.int64), float(finals[k]),
+                                   o.epochs, seconds, name, o.loss))
     return results
+
+
+def _diverged(run, params, snapshot, saved_velocity, order, shuffling, done, chunk) -> None:
+    """Find the first epoch of the chunk that made a parameter non-finite, leave ``params``
+    after the epoch before it, and raise DivergenceError. Replays are bit-exact."""
+    def replay(epochs: int) -> np.ndarray:
+        p, v = snapshot.copy(), saved_velocity.copy()
+        if epochs:
+            run(p, v, order[:epochs] if shuffling else order, epochs)
+        return p
+
+    low, high = 0, chunk  # finite after `low` epochs, not after `high`
+    while high - low > 1:
+        middle = (low + high) // 2
+        if np.isfinite(replay(middle)).all():
+            low = middle
+        else:
+            high = middle
+    np.copyto(params, replay(low))
+    bad = replay(high)
+    network = int(np.argmax(~np.isfinite(bad).all(axis=1)))
+    epoch = done + high
+    which = f"network {network} " if len(params) > 1 else ""
+    raise DivergenceError(f"training diverged: {which}got a NaN or infinite parameter in epoch "
+                          f"{epoch}; the network is left after epoch {epoch - 1}, its last "
+                          f"finite state (try a smaller lr)", epoch, network)
+
+
+def _check_losses(values: list[float], epoch: int) -> None:
+    for k, value in enumerate(values):
+        if not np.isfinite(value):
+            which = f" of network {k}" if len(values) > 1 else ""
+            raise DivergenceError(f"training diverged: the loss{which} is {value} after epoch "
+                                  f"{epoch} (its parameters are finite: an output reached 0 or 1 "
+                                  f"exactly under cross-entropy, or overflowed)", epoch, k)
 
 
 def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1,
@@ -270,10 +361,11 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
 
         return train_many_on(client, nets, X, Y, lrs, opts, backend, threads)
     params = np.stack([net.params for net in nets])
-    results = _fit(module, name, nets[0], params, X, Y, lrs, opts, threads)
-    for net, row in zip(nets, params):
-        net.params[...] = row
-    return results
+    try:
+        return _fit(module, name, nets[0], params, X, Y, lrs, opts, threads)
+    finally:  # also after a divergence or Ctrl-C: _fit leaves every row consistent
+        for net, row in zip(nets, params):
+            net.params[...] = row
 
 
 def _check_networks(nets: object) -> list[Network]:

@@ -205,6 +205,7 @@ def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size,
     p, lay, ac = _lists(params, layout, acts)
     v = velocity.tolist()
     xs, ts = X.tolist(), Y.tolist()
+    lr, momentum = float(lr), float(momentum)  # Python floats, as everywhere in the oracle
     n = len(xs)
     trained = [False] * len(p)
     for n_in, n_out, w_at, b_at in lay:
