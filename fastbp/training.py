@@ -72,6 +72,12 @@ def _check_data(net: Network, X: object, Y: object, loss: str) -> tuple[np.ndarr
         if Y.min() < 0.0 or Y.max() > 1.0:
             raise ValueError(f"Y must lie in [0, 1] with loss='cross_entropy', "
                              f"got values in [{Y.min()}, {Y.max()}]")
+        sums = Y.sum(axis=1)
+        if net.activations[-1] == "softmax" and (np.abs(sums - 1.0) > 1e-6).any():
+            # The output delta o - t is the gradient only for targets that are distributions.
+            row = int(np.argmax(np.abs(sums - 1.0) > 1e-6))
+            raise ValueError(f"Y's rows must each sum to 1 with a softmax output and "
+                             f"loss='cross_entropy'; row {row} sums to {sums[row]}")
     return X, Y
 
 

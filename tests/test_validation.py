@@ -60,6 +60,9 @@ def test_cross_entropy_needs_probability_outputs_and_targets():
         fastbp.train(fastbp.Network([2, 1], "relu"), X, Y, loss="cross_entropy")
     with pytest.raises(ValueError, match=r"Y must lie in \[0, 1\] with loss='cross_entropy'"):
         fastbp.train(NET.copy(), X, Y * 2, loss="cross_entropy")
+    softmax = fastbp.Network([2, 2], "softmax")
+    with pytest.raises(ValueError, match=r"rows must each sum to 1 .* row 1 sums to 0.5"):
+        fastbp.train(softmax, X, [[0.25, 0.75], [0.5, 0.0]], loss="cross_entropy")
 
 
 def test_gradients_and_forward_validate_too():
