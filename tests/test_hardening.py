@@ -3,8 +3,10 @@
 import os
 import shutil
 import signal
+import site
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -127,14 +129,26 @@ for b, net in wide.items():
 same = all(np.array_equal(n.params, nets["python"].params) for n in nets.values())
 same &= all(np.array_equal(n.params, nets["python"].params) for n in many)
 same &= all(np.array_equal(n.params, wide["python"].params) for n in wide.values())
+print(fastbp.__file__)
 print(sorted(nets), same)
 """
 
 
-def test_works_from_a_read_only_install(tmp_path):
+@pytest.fixture
+def traversable_tmp():
+    """A temporary directory every user can reach (pytest's own is private to its owner)."""
+    path = Path(tempfile.mkdtemp(prefix="fastbp-ro-"))
+    path.chmod(0o755)
+    yield path
+    for p in [path, *path.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    shutil.rmtree(path)
+
+
+def test_works_from_a_read_only_install(traversable_tmp):
     """The package directory and the home directory read-only: nothing may be written there."""
     package = Path(fastbp.__file__).parent
-    root = tmp_path / "ro"
+    root = traversable_tmp / "ro"
     shutil.copytree(package, root / "site" / "fastbp",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (root / "home").mkdir()
@@ -142,18 +156,23 @@ def test_works_from_a_read_only_install(tmp_path):
         path.chmod(0o555 if path.is_dir() else 0o444)
     env = {k: v for k, v in os.environ.items()
            if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "PYTHONPATH")}
-    env.update(HOME=str(root / "home"), PYTHONPATH=str(root / "site"), PYTHONDONTWRITEBYTECODE="")
-    command = [sys.executable, "-c", READ_ONLY_RUN]
+    # -S: no site module, so no editable-install finder can point back at the source tree;
+    # the copy comes first, then the environment's packages (numpy, numba, ...).
+    path = [str(root / "site"), *site.getsitepackages()]
+    env.update(HOME=str(root / "home"), PYTHONPATH=os.pathsep.join(path))
+    command = [sys.executable, "-S", "-c", READ_ONLY_RUN]
     if os.geteuid() == 0:  # root writes anywhere: run as nobody, capabilities dropped
         if shutil.which("setpriv") is None:
             pytest.skip("running as root without setpriv: cannot make a directory read-only")
-        tmp_path.chmod(0o755)
         command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                    "--inh-caps=-all", "--bounding-set=-all", *command]
+    # cwd: `python -c` puts it first on sys.path, and it must not hold another fastbp.
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
-                          timeout=600)
+                          timeout=600, cwd=root / "home")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split()[-1] == "True", done.stdout
+    location, *_, same = done.stdout.split()
+    assert Path(location).is_relative_to(root / "site"), location  # the read-only copy ran
+    assert same == "True", done.stdout
     assert "cython" in done.stdout or fastbp.backends()["cython"] != "available"
     written = [p for p in root.rglob("*") if p.stat().st_mtime > root.stat().st_mtime + 1]
     assert not written
