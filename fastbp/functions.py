@@ -52,24 +52,22 @@ CROSS_ENTROPY_OUTPUTS = ("logistic", "softmax")
 BIAS_MODES = ("fixed", "trainable")
 
 
+def _code(table: dict[str, int], name: object, argument: str, what: str) -> int:
+    """``table[name]``, or a TypeError / ValueError that names ``argument``."""
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be a string naming {what} ({', '.join(table)}), "
+                        f"got {type(name).__name__}")
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"{argument} must be one of {', '.join(table)}; got {name!r}") from None
+
+
 def activation_code(name: object, argument: str = "activation") -> int:
     """Return the kernel code of an activation name, or raise a clear error."""
-    if not isinstance(name, str):
-        raise TypeError(f"{argument} must be a string naming an activation "
-                        f"({', '.join(ACTIVATIONS)}), got {type(name).__name__}")
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(f"{argument} must be one of {', '.join(ACTIVATIONS)}; "
-                         f"got {name!r}") from None
+    return _code(ACTIVATIONS, name, argument, "an activation")
 
 
 def loss_code(name: object) -> int:
     """Return the kernel code of a loss name, or raise a clear error."""
-    if not isinstance(name, str):
-        raise TypeError(f"loss must be a string ({', '.join(LOSSES)}), "
-                        f"got {type(name).__name__}")
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {name!r}") from None
+    return _code(LOSSES, name, "loss", "a loss")
