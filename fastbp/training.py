@@ -1,4 +1,5 @@
-"""``train`` and ``gradients``: validate, pick a backend, run its kernels in chunks."""
+"""``train``, ``train_many`` and ``gradients``: validate, pick a backend, run its kernels
+in chunks of epochs."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ class TrainResult:
         Wall time of the training loop.
     backend : str
         The backend that ran (what ``"auto"`` resolved to).
+    loss : str
+        The loss trained on and reported.
     """
 
     history: np.ndarray
@@ -81,14 +84,10 @@ def _check_data(net: Network, X: object, Y: object, loss: str) -> tuple[np.ndarr
     return X, Y
 
 
-def _stops(epochs: int, record_every: int | None, progress_every: int | None,
-           n_orders: int) -> list[int]:
-    """Epochs after which the kernel returns to Python (records, progress, order tables)."""
-    marks = {epochs}
-    for every in (record_every, progress_every, n_orders):
-        if every:
-            marks.update(range(every, epochs, every))
-    return sorted(marks)
+def _next_stop(done: int, epochs: int, *every: int | None) -> int:
+    """The first epoch after ``done`` where the kernel must return to Python: the end, or
+    the next multiple of a record, progress or order-table period."""
+    return min([epochs, *((done // e + 1) * e for e in every if e)])
 
 
 def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.5,
@@ -236,7 +235,6 @@ def _fit(module, name: str, net: Network, params: np.ndarray, X: np.ndarray, Y: 
         return [module.mean_loss(params[k], layout, acts, o.code, X, Y) for k in range(count)]
 
     cost = _GUESS.get(name, _GUESS_COMPILED) * n * params.size * 10  # seconds per epoch
-    marks = _stops(o.epochs, o.record_every, progress_every, per_table)
     bar = None
     if o.progress:
         from tqdm.auto import tqdm
@@ -247,7 +245,7 @@ def _fit(module, name: str, net: Network, params: np.ndarray, X: np.ndarray, Y: 
     snapshot = params.copy()
     try:
         while done < o.epochs:
-            mark = next(m for m in marks if m > done)
+            mark = _next_stop(done, o.epochs, o.record_every, progress_every, per_table)
             stop = min(mark, done + max(1, int(_CHUNK_SECONDS / cost)))
             chunk = stop - done
             if shuffling:

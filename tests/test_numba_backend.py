@@ -60,6 +60,8 @@ def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
 
     monkeypatch.setattr(numba_unrolled, "_cache_dirs", lambda: [Path("/dev/null/nowhere")])
     monkeypatch.setattr(numba_unrolled, "_modules", {})
+    numba_unrolled._kernel.cache_clear()
+    numba_unrolled._loss_kernel.cache_clear()
     net = fastbp.Network([2, 3, 2], ["relu", "softmax"], seed=4)
     twin = net.copy()
     X, Y = np.array([[0.5, -1.0], [2.0, 0.1]]), np.array([[1.0, 0.0], [0.0, 1.0]])

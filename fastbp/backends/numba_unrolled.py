@@ -14,6 +14,7 @@ in memory instead.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -21,6 +22,8 @@ import re
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 
@@ -282,10 +285,27 @@ def _import(text: str, name: str) -> dict[str, object]:
 
 def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool = False):
     """The compiled training kernel for this shape (``kernel_many`` with ``many``)."""
-    return _load(source(layout, acts, loss, train_bias, momentum),
-                 "kernel_many" if many else "kernel")
+    return _kernel(_key(layout), _key(acts), int(loss), bool(train_bias), bool(momentum),
+                   bool(many))
 
 
 def loss_kernel(layout, acts, loss: int):
     """The compiled ``mean_loss(params, X, Y)`` for this shape."""
+    return _loss_kernel(_key(layout), _key(acts), int(loss))
+
+
+# Generating and hashing a kernel's source takes longer than a small network's epoch:
+# look kernels up by shape first (chunks and records ask again and again).
+def _key(values) -> tuple:
+    return tuple(tuple(int(v) for v in row) if np.ndim(row) else int(row) for row in values)
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel(layout, acts, loss, train_bias, momentum, many):
+    return _load(source(layout, acts, loss, train_bias, momentum),
+                 "kernel_many" if many else "kernel")
+
+
+@functools.lru_cache(maxsize=256)
+def _loss_kernel(layout, acts, loss):
     return _load(loss_source(layout, acts, loss), "mean_loss")
