@@ -92,20 +92,18 @@ def _bench(args: argparse.Namespace) -> None:
         bench.plot(rows, args.plot)
 
 
-def _numbers(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") \
-            from None
+def _comma_list(kind, expected: str):
+    """An argparse type: values separated by commas, each converted by ``kind``."""
+    def parse(text: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    return parse
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers like 2,3,2, got {text!r}") \
-            from None
+_numbers = _comma_list(float, "numbers separated by commas")
+_sizes = _comma_list(int, "whole numbers like 2,3,2")
 
 
 def _explain(args: argparse.Namespace) -> None:
