@@ -215,20 +215,6 @@ def _jax_runner(w: Workload) -> Runner:
 
     grad = jax.grad(loss_of)
 
-    @jax.jit
-    def fit(params, epochs):
-        def step(i, p):
-            xb = jax.lax.dynamic_slice_in_dim(X, i * size, size)
-            yb = jax.lax.dynamic_slice_in_dim(Y, i * size, size)
-            g = grad(p, xb, yb)
-            return [(W - w.lr * gW, b - w.lr * gb if trainable_bias else b)
-                    for (W, b), (gW, gb) in zip(p, g)]
-        return jax.lax.fori_loop(
-            0, epochs, lambda e, p: jax.lax.fori_loop(0, n // size, step, p), params)
-
-    many = jax.jit(jax.vmap(lambda p, lr, epochs: fit_lr(p, lr, epochs),
-                            in_axes=(0, 0, None)))
-
     def fit_lr(params, lr, epochs):
         def step(i, p):
             xb = jax.lax.dynamic_slice_in_dim(X, i * size, size)
@@ -238,6 +224,9 @@ def _jax_runner(w: Workload) -> Runner:
                     for (W, b), (gW, gb) in zip(p, g)]
         return jax.lax.fori_loop(
             0, epochs, lambda e, p: jax.lax.fori_loop(0, n // size, step, p), params)
+
+    fit = jax.jit(lambda params, epochs: fit_lr(params, w.lr, epochs))
+    many = jax.jit(jax.vmap(fit_lr, in_axes=(0, 0, None)))
 
     def run(epochs: int, count: int = 1) -> tuple[float, float]:
         net = w.network()
