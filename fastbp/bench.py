@@ -147,10 +147,12 @@ def _c_library() -> Callable:
 def _c_runner(w: Workload) -> Runner:
     fn = _c_library()
 
+    (x1, x2), (t1, t2) = w.arrays[0][0], w.arrays[1][0]
+
     def run(epochs: int, count: int = 1) -> tuple[float, float]:
         net = w.network()
         start = time.perf_counter()
-        fn(net.params.ctypes.data, epochs, 0.05, 0.10, 0.01, 0.99, w.lr)
+        fn(net.params.ctypes.data, epochs, x1, x2, t1, t2, w.lr)
         seconds = time.perf_counter() - start
         return seconds, oracle.mean_loss(net.params, net.layout, net.activation_codes, 0,
                                          *w.arrays)

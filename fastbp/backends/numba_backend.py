@@ -35,23 +35,17 @@ from . import numba_unrolled
 NAME = "numba"
 
 
-def _jit(func):
+def _jit(func=None, *, parallel=False):
     # Cache compiled code beside the source, else in numba's user-wide cache
     # directory (or NUMBA_CACHE_DIR). With no writable place at all numba
     # refuses to cache; compile without caching rather than fail. The "numpy"
     # error model divides as C does instead of testing for zero.
+    if func is None:
+        return lambda f: _jit(f, parallel=parallel)
     try:
-        return njit(cache=True, nogil=True, error_model="numpy")(func)
+        return njit(cache=True, nogil=True, parallel=parallel, error_model="numpy")(func)
     except RuntimeError:
-        return njit(cache=False, nogil=True, error_model="numpy")(func)
-
-
-def _pjit(func):
-    # As _jit, for kernels parallel over networks.
-    try:
-        return njit(cache=True, nogil=True, parallel=True, error_model="numpy")(func)
-    except RuntimeError:
-        return njit(cache=False, nogil=True, parallel=True, error_model="numpy")(func)
+        return njit(cache=False, nogil=True, parallel=parallel, error_model="numpy")(func)
 
 
 # An unsigned index: numba checks a signed one for negative values, which
@@ -396,38 +390,38 @@ def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momen
         run = numba_unrolled.kernel(layout, acts, loss, bool(train_bias), momentum != 0.0)
         run(params, X, Y, epochs, order, lr, momentum, velocity)
         return
+    _train_generic(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+                   velocity, train_bias)
+
+
+@_jit
+def _train_generic(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+                   velocity, train_bias):
+    """One network on the generic kernels: working copies in, train, write back.
+
+    Twin: ``_train_one`` in _kernels.pyx.
+    """
     work, vel = _working_copy(params, layout), _working_copy(velocity, layout)
-    size = int(layout[0, 0] + layout[:, 1].sum())
+    size = layout[0, 0]
+    for layer in range(layout.shape[0]):
+        size += layout[layer, 1]
     a, d = np.empty(size), np.empty(size)
     if batch_size == 1:
         _train_online(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
                       train_bias, a, d)
     else:
         _train_batches(work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-                       vel, train_bias, a, d, np.empty(params.size))
+                       vel, train_bias, a, d, np.empty(params.shape[0]))
     _transpose_weights(work, layout, params, False)
     _transpose_weights(vel, layout, velocity, False)
 
 
-@_pjit
+@_jit(parallel=True)
 def _train_many_generic(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
                         momentum, velocity, train_bias):
-    size = layout[0, 0]
-    for layer in range(layout.shape[0]):
-        size += layout[layer, 1]
     for k in prange(params.shape[0]):
-        work = _working_copy(params[k], layout)
-        vel = _working_copy(velocity[k], layout)
-        a = np.empty(size)
-        d = np.empty(size)
-        if batch_size == 1:
-            _train_online(work, layout, acts, loss, X, Y, epochs, order, lrs[k], momentum, vel,
-                          train_bias, a, d)
-        else:
-            _train_batches(work, layout, acts, loss, X, Y, epochs, order, lrs[k], batch_size,
-                           momentum, vel, train_bias, a, d, np.empty(params.shape[1]))
-        _transpose_weights(work, layout, params[k], False)
-        _transpose_weights(vel, layout, velocity[k], False)
+        _train_generic(params[k], layout, acts, loss, X, Y, epochs, order, lrs[k], batch_size,
+                       momentum, velocity[k], train_bias)
 
 
 def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size, momentum,
