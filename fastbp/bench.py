@@ -355,14 +355,21 @@ def _times(ratio: float | None) -> str:
     return "" if ratio is None else f"{ratio:,.2f}x"
 
 
-def plot(rows: list[dict], path: str) -> None:
-    """A bar chart of every measured figure, one panel per workload (needs matplotlib)."""
+def pyplot():
+    """matplotlib.pyplot drawing off-screen, or a ValueError saying how to install it."""
     try:
         import matplotlib
     except ImportError:
-        raise RuntimeError("--plot needs matplotlib: pip install 'fastbp[plot]'") from None
+        raise ValueError("--plot needs matplotlib: pip install 'fastbp[plot]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot(rows: list[dict], path: str) -> None:
+    """A bar chart of every measured figure, one panel per workload (needs matplotlib)."""
+    plt = pyplot()
 
     done = [r for r in rows if r["status"] == "ok"]
     names = list(dict.fromkeys(r["workload"] for r in done))

@@ -79,10 +79,7 @@ def _bench(args: argparse.Namespace) -> None:
             raise ValueError(f"--backends must be among {', '.join(known)}; got {name!r}")
     workloads = args.workloads or list(bench.WORKLOADS)
     if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ValueError("--plot needs matplotlib: pip install 'fastbp[plot]'") from None
+        bench.pyplot()  # before a long run, not after it
     rows = bench.run_table(workloads, names, quick=args.quick,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     print(bench.format_table(rows))
@@ -146,15 +143,12 @@ def _explain(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from . import sweep
+    from . import bench, sweep
 
     lrs = sweep.parse_range(args.lr)
     X, Y = sweep.load_data(args.data, args.targets)
     if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ValueError("--plot needs matplotlib: pip install 'fastbp[plot]'") from None
+        bench.pyplot()  # before a long run, not after it
     client = None
     if args.scheduler:
         try:

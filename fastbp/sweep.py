@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench import _atomic
+from .bench import _atomic, pyplot
 from .data import dataset
 from .network import Network
 from .training import train_many
@@ -102,10 +102,7 @@ def write_csv(rows: list[dict], path: str) -> None:
 
 def plot(rows: list[dict], path: str) -> None:
     """Final loss against learning rate: one dot per seed, the mean as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     lrs = np.array(list(dict.fromkeys(r["lr"] for r in rows)))
     fig, ax = plt.subplots(figsize=(5, 3.5))
