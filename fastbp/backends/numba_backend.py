@@ -35,17 +35,20 @@ from . import numba_unrolled
 NAME = "numba"
 
 
-def _jit(func=None, *, parallel=False):
+def _jit(func=None, *, parallel=False, internal=True):
     # Cache compiled code beside the source, else in numba's user-wide cache
     # directory (or NUMBA_CACHE_DIR). With no writable place at all numba
     # refuses to cache; compile without caching rather than fail. The "numpy"
     # error model divides as C does instead of testing for zero.
     if func is None:
-        return lambda f: _jit(f, parallel=parallel)
+        return lambda f: _jit(f, parallel=parallel, internal=internal)
+    opts = {"nogil": True, "parallel": parallel, "error_model": "numpy"}
+    if internal:
+        opts.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
     try:
-        return njit(cache=True, nogil=True, parallel=parallel, error_model="numpy")(func)
+        return njit(cache=True, **opts)(func)
     except RuntimeError:
-        return njit(cache=False, nogil=True, parallel=parallel, error_model="numpy")(func)
+        return njit(cache=False, **opts)(func)
 
 
 # An unsigned index: numba checks a signed one for negative values, which
@@ -169,11 +172,11 @@ def _forward_sample(work, layout, acts, X, s, a, at):
 
 
 @_jit
-def _sample_loss(loss, out_code, outputs, Y, s):
-    """Loss of sample ``s`` from ``outputs[s]`` (twin: ``_sample_loss``); 0 log 0 is 0."""
+def _sample_loss(loss, out_code, a, out, Y, s):
+    """Loss of sample ``s``, its outputs at ``a[out:]`` (twin: ``_sample_loss``); 0 log 0 is 0."""
     total = 0.0
-    for k in range(outputs.shape[1]):
-        o = outputs[s, k]
+    for k in range(Y.shape[1]):
+        o = a[U(out + k)]
         t = Y[s, k]
         if loss == SQUARED:
             e = t - o
@@ -285,25 +288,91 @@ def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
                 work[base + U(q)] = work[base + U(q)] + velocity[base + U(q)]
 
 
-@_jit
-def _working_copy(params, layout):
+# One compiled entry point runs every task, over helpers one level deep. Numba
+# links a callee's code into its caller's module and optimises and compiles the
+# whole module again, so every level of a call tree pays again for everything
+# beneath it: separate forward/gradients/train entries over nested helpers took
+# twice as long to compile cold (10 s against 5 s).
+FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
+
+
+@_jit(internal=False)
+def _run(task, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+         velocity, train_bias, out):
+    """Run ``task`` on one network; ``out`` receives outputs, gradient or loss.
+
+    Twin: ``_train_one`` (TRAIN), ``forward``, ``gradients`` and ``mean_loss``
+    in _kernels.pyx. Training writes ``params`` and ``velocity`` in place.
+    """
     work = np.empty_like(params)
     _transpose_weights(params, layout, work, True)
-    return work
+    at = _starts(layout)
+    a, d = np.empty(at[-1]), np.empty(at[-1])
+    last = layout.shape[0]
+    if task in (FORWARD, LOSS):
+        total = 0.0
+        for s in range(X.shape[0]):
+            _forward_sample(work, layout, acts, X, s, a, at)
+            if task == FORWARD:
+                for k in range(out.shape[1]):
+                    out[s, k] = a[U(at[last] + k)]
+            else:
+                total += _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
+        if task == LOSS:
+            out[0, 0] = total / X.shape[0]
+    elif task == GRADIENTS:
+        grad = np.zeros(params.shape[0])
+        for s in range(X.shape[0]):
+            _forward_sample(work, layout, acts, X, s, a, at)
+            _deltas(work, layout, acts, loss, Y, s, a, at, d)
+            _accumulate(layout, a, at, d, grad)
+        for q in range(grad.shape[0]):
+            grad[q] = grad[q] / X.shape[0]
+        _transpose_weights(grad, layout, out[0], False)
+    else:
+        vel = np.empty_like(velocity)
+        _transpose_weights(velocity, layout, vel, True)
+        shuffled = order.shape[0] == epochs
+        n = X.shape[0]
+        if batch_size == 1:
+            for epoch in range(epochs):
+                for pos in range(n):
+                    s = order[epoch, pos] if shuffled else pos
+                    _forward_sample(work, layout, acts, X, s, a, at)
+                    _deltas(work, layout, acts, loss, Y, s, a, at, d)
+                    # Two update functions, not one testing momentum inside its
+                    # loops: the test stopped LLVM vectorising them (twice as slow).
+                    if momentum == 0.0:
+                        _step_plain(work, layout, a, at, d, lr, train_bias)
+                    else:
+                        _step_momentum(work, layout, a, at, d, lr, momentum, vel, train_bias)
+        else:
+            grad = np.empty(params.shape[0])
+            for epoch in range(epochs):
+                for start in range(0, n, batch_size):
+                    stop = min(start + batch_size, n)
+                    grad[:] = 0.0
+                    for pos in range(start, stop):
+                        s = order[epoch, pos] if shuffled else pos
+                        _forward_sample(work, layout, acts, X, s, a, at)
+                        _deltas(work, layout, acts, loss, Y, s, a, at, d)
+                        _accumulate(layout, a, at, d, grad)
+                    _step_batch(work, layout, grad, float(stop - start), lr, momentum, vel,
+                                train_bias)
+        _transpose_weights(work, layout, params, False)
+        _transpose_weights(vel, layout, velocity, False)
 
 
-@_jit
+_NO_Y = np.empty((0, 0))
+_NO_ORDER = np.empty((0, 0), dtype=np.int64)
+_NO_VELOCITY = np.empty(0)
+
+
 def forward(params, layout, acts, X):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
-    work = _working_copy(params, layout)
-    at = _starts(layout)
-    a = np.empty(at[-1], dtype=np.float64)
-    last = layout.shape[0]
-    out = np.empty((X.shape[0], layout[last - 1, 1]), dtype=np.float64)
-    for s in range(X.shape[0]):
-        _forward_sample(work, layout, acts, X, s, a, at)
-        for k in range(out.shape[1]):
-            out[s, k] = a[U(at[last] + k)]
+    out = np.empty((X.shape[0], int(layout[-1, 1])))
+    _run(FORWARD, params, layout, acts, 0, X, _NO_Y, 0, _NO_ORDER, 0.0, 1, 0.0, params, False,
+         out)
     return out
 
 
@@ -311,71 +380,17 @@ def mean_loss(params, layout, acts, loss, X, Y):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
     if numba_unrolled.suitable(layout):
         return numba_unrolled.loss_kernel(layout, acts, loss)(params, X, Y)
-    return _mean_loss(params, layout, acts, loss, X, Y)
+    out = np.empty((1, 1))
+    _run(LOSS, params, layout, acts, loss, X, Y, 0, _NO_ORDER, 0.0, 1, 0.0, params, False, out)
+    return out[0, 0]
 
 
-@_jit
-def _mean_loss(params, layout, acts, loss, X, Y):
-    outputs = forward(params, layout, acts, X)
-    total = 0.0
-    for s in range(X.shape[0]):
-        total += _sample_loss(loss, acts[layout.shape[0] - 1], outputs, Y, s)
-    return total / X.shape[0]
-
-
-@_jit
 def gradients(params, layout, acts, loss, X, Y):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
-    work = _working_copy(params, layout)
-    at = _starts(layout)
-    a = np.empty(at[-1], dtype=np.float64)
-    d = np.empty(at[-1], dtype=np.float64)
-    grad = np.zeros(params.shape[0], dtype=np.float64)
-    for s in range(X.shape[0]):
-        _forward_sample(work, layout, acts, X, s, a, at)
-        _deltas(work, layout, acts, loss, Y, s, a, at, d)
-        _accumulate(layout, a, at, d, grad)
-    for q in range(grad.shape[0]):
-        grad[q] = grad[q] / X.shape[0]
-    out = np.empty_like(grad)
-    _transpose_weights(grad, layout, out, False)
-    return out
-
-
-@_jit
-def _train_online(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
-                  train_bias, a, d):
-    at = _starts(layout)
-    shuffled = order.shape[0] == epochs
-    for epoch in range(epochs):
-        for pos in range(X.shape[0]):
-            s = order[epoch, pos] if shuffled else pos
-            _forward_sample(work, layout, acts, X, s, a, at)
-            _deltas(work, layout, acts, loss, Y, s, a, at, d)
-            # Two update functions, not one testing momentum inside its loops:
-            # the test stopped LLVM vectorising them (twice as slow).
-            if momentum == 0.0:
-                _step_plain(work, layout, a, at, d, lr, train_bias)
-            else:
-                _step_momentum(work, layout, a, at, d, lr, momentum, vel, train_bias)
-
-
-@_jit
-def _train_batches(work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-                   vel, train_bias, a, d, grad):
-    at = _starts(layout)
-    n = X.shape[0]
-    shuffled = order.shape[0] == epochs
-    for epoch in range(epochs):
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            grad[:] = 0.0
-            for pos in range(start, stop):
-                s = order[epoch, pos] if shuffled else pos
-                _forward_sample(work, layout, acts, X, s, a, at)
-                _deltas(work, layout, acts, loss, Y, s, a, at, d)
-                _accumulate(layout, a, at, d, grad)
-            _step_batch(work, layout, grad, float(stop - start), lr, momentum, vel, train_bias)
+    out = np.empty((1, params.shape[0]))
+    _run(GRADIENTS, params, layout, acts, loss, X, Y, 0, _NO_ORDER, 0.0, 1, 0.0, params, False,
+         out)
+    return out[0]
 
 
 def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
@@ -390,38 +405,16 @@ def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momen
         run = numba_unrolled.kernel(layout, acts, loss, bool(train_bias), momentum != 0.0)
         run(params, X, Y, epochs, order, lr, momentum, velocity)
         return
-    _train_generic(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-                   velocity, train_bias)
+    _run(TRAIN, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+         velocity, bool(train_bias), _NO_Y)
 
 
-@_jit
-def _train_generic(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-                   velocity, train_bias):
-    """One network on the generic kernels: working copies in, train, write back.
-
-    Twin: ``_train_one`` in _kernels.pyx.
-    """
-    work, vel = _working_copy(params, layout), _working_copy(velocity, layout)
-    size = layout[0, 0]
-    for layer in range(layout.shape[0]):
-        size += layout[layer, 1]
-    a, d = np.empty(size), np.empty(size)
-    if batch_size == 1:
-        _train_online(work, layout, acts, loss, X, Y, epochs, order, lr, momentum, vel,
-                      train_bias, a, d)
-    else:
-        _train_batches(work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-                       vel, train_bias, a, d, np.empty(params.shape[0]))
-    _transpose_weights(work, layout, params, False)
-    _transpose_weights(vel, layout, velocity, False)
-
-
-@_jit(parallel=True)
+@_jit(parallel=True, internal=False)
 def _train_many_generic(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
-                        momentum, velocity, train_bias):
+                        momentum, velocity, train_bias, out):
     for k in prange(params.shape[0]):
-        _train_generic(params[k], layout, acts, loss, X, Y, epochs, order, lrs[k], batch_size,
-                       momentum, velocity[k], train_bias)
+        _run(TRAIN, params[k], layout, acts, loss, X, Y, epochs, order, lrs[k], batch_size,
+             momentum, velocity[k], train_bias, out)
 
 
 def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size, momentum,
@@ -441,6 +434,6 @@ def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
             run(params, X, Y, epochs, order, lrs, momentum, velocity)
         else:
             _train_many_generic(params, layout, acts, loss, X, Y, epochs, order, lrs,
-                                batch_size, momentum, velocity, train_bias)
+                                batch_size, momentum, velocity, bool(train_bias), _NO_Y)
     finally:
         set_num_threads(previous)
