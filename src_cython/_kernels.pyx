@@ -87,7 +87,8 @@ cdef inline double _derivative(int64_t code, double out) noexcept nogil:
 
 cdef inline void _dense(const double* W, const double* b, Py_ssize_t n_in, Py_ssize_t n_out,
                         const double* x, double* net) noexcept nogil:
-    """net_j = ((0 + W[j,0] x[0]) + W[j,1] x[1]) + ... then + b[j] (twin: ``_dense``).
+    """net_j = ((0 + W[j,0] x[0]) + W[j,1] x[1]) + ... then + b[j] (twin: the layer loop of
+    ``_forward_sample``).
 
     ``W`` is transposed, ``(n_in, n_out)``: eight neurons' weights lie side by side.
     """
@@ -287,7 +288,7 @@ cdef inline void _accumulate(const Net* net, double* grad) noexcept nogil:
 
 cdef inline void _step_plain(double* work, const Net* net, double lr,
                              bint train_bias) noexcept nogil:
-    """One sample's ``g = (0 + d a) / 1`` applied as ``w -= lr * g`` (twin: ``_step_plain``)."""
+    """One sample's ``g = (0 + d a) / 1`` applied as ``w -= lr * g`` (twin: ``_step_online``)."""
     cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at
     cdef const double* delta
     cdef double* w
@@ -306,7 +307,10 @@ cdef inline void _step_plain(double* work, const Net* net, double lr,
 
 cdef inline void _step_momentum(double* work, const Net* net, double lr, double momentum,
                                 double* velocity, bint train_bias) noexcept nogil:
-    """As ``_step_plain`` through the velocity: ``v = m v - lr g; w += v`` (twin: same)."""
+    """As ``_step_plain`` through the velocity: ``v = m v - lr g; w += v``.
+
+    Twin: ``_step_online``.
+    """
     cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, row
     cdef const double* delta
     cdef double xi
@@ -499,7 +503,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                     double lr, Py_ssize_t batch_size, double momentum,
                     bint train_bias) noexcept nogil:
-    """Train one network in place (twin: numba's ``train``); -1 where memory ran out.
+    """Train one network in place (twin: numba's ``_run``); -1 where memory ran out.
 
     ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
     """

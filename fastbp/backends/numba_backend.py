@@ -122,53 +122,49 @@ def _transpose_weights(src, layout, dst, to_work):
 
 
 @_jit
-def _dense(work, w_at, b_at, n_in, n_out, a, inp, net):
-    """net_j = ((0 + W[j,0] a[0]) + W[j,1] a[1]) + ... then + b[j] (twin: ``_dense``).
-
-    Eight neurons at a time, each summed in input order in its own register: the
-    transposed weights put the eight side by side, so the loads vectorise.
-    """
-    j = 0
-    while j + 8 <= n_out:
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-        for i in range(n_in):
-            x = a[inp + U(i)]
-            r = U(w_at + i * n_out + j)
-            s0 += work[r] * x
-            s1 += work[r + U(1)] * x
-            s2 += work[r + U(2)] * x
-            s3 += work[r + U(3)] * x
-            s4 += work[r + U(4)] * x
-            s5 += work[r + U(5)] * x
-            s6 += work[r + U(6)] * x
-            s7 += work[r + U(7)] * x
-        o, b = net + U(j), U(b_at + j)
-        a[o] = s0 + work[b]
-        a[o + U(1)] = s1 + work[b + U(1)]
-        a[o + U(2)] = s2 + work[b + U(2)]
-        a[o + U(3)] = s3 + work[b + U(3)]
-        a[o + U(4)] = s4 + work[b + U(4)]
-        a[o + U(5)] = s5 + work[b + U(5)]
-        a[o + U(6)] = s6 + work[b + U(6)]
-        a[o + U(7)] = s7 + work[b + U(7)]
-        j += 8
-    while j < n_out:
-        s0 = 0.0
-        for i in range(n_in):
-            s0 += work[U(w_at + i * n_out + j)] * a[inp + U(i)]
-        a[net + U(j)] = s0 + work[U(b_at + j)]
-        j += 1
-
-
-@_jit
 def _forward_sample(work, layout, acts, X, s, a, at):
-    """Fill ``a`` with every layer's outputs for sample ``s`` (twin: ``_forward_sample``)."""
+    """Fill ``a`` with every layer's outputs for sample ``s`` (twin: ``_forward_sample``).
+
+    net_j = ((0 + W[j,0] a[0]) + W[j,1] a[1]) + ... then + b[j] for eight neurons
+    at a time, each summed in input order in its own register: the transposed
+    weights put the eight side by side, so the loads vectorise.
+    """
     for i in range(at[1]):
         a[U(i)] = X[s, i]
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
-        _dense(work, w_at, b_at, n_in, n_out, a, U(at[layer]), U(at[layer + 1]))
-        _activate(acts[layer], a, U(at[layer + 1]), n_out)
+        inp, net = U(at[layer]), U(at[layer + 1])
+        j = 0
+        while j + 8 <= n_out:
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            for i in range(n_in):
+                x = a[inp + U(i)]
+                r = U(w_at + i * n_out + j)
+                s0 += work[r] * x
+                s1 += work[r + U(1)] * x
+                s2 += work[r + U(2)] * x
+                s3 += work[r + U(3)] * x
+                s4 += work[r + U(4)] * x
+                s5 += work[r + U(5)] * x
+                s6 += work[r + U(6)] * x
+                s7 += work[r + U(7)] * x
+            o, b = net + U(j), U(b_at + j)
+            a[o] = s0 + work[b]
+            a[o + U(1)] = s1 + work[b + U(1)]
+            a[o + U(2)] = s2 + work[b + U(2)]
+            a[o + U(3)] = s3 + work[b + U(3)]
+            a[o + U(4)] = s4 + work[b + U(4)]
+            a[o + U(5)] = s5 + work[b + U(5)]
+            a[o + U(6)] = s6 + work[b + U(6)]
+            a[o + U(7)] = s7 + work[b + U(7)]
+            j += 8
+        while j < n_out:
+            s0 = 0.0
+            for i in range(n_in):
+                s0 += work[U(w_at + i * n_out + j)] * a[inp + U(i)]
+            a[net + U(j)] = s0 + work[U(b_at + j)]
+            j += 1
+        _activate(acts[layer], a, net, n_out)
 
 
 @_jit
@@ -241,35 +237,25 @@ def _accumulate(layout, a, at, d, grad):
 
 
 @_jit
-def _step_plain(work, layout, a, at, d, lr, train_bias):
-    """Apply one sample's gradient ``g = (0 + d a) / 1`` as ``w -= lr * g``.
+def _step_online(work, layout, a, at, d, lr, momentum, velocity, train_bias):
+    """Apply one sample's gradient ``g = (0 + d a) / 1``: ``w -= lr * g``, or with
+    momentum ``v = m v - lr g; w += v`` (twin: ``_step_online``).
 
-    Twin: ``_step_plain``.
+    The momentum test stays outside the innermost loops, which then vectorise.
     """
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         inp, out = U(at[layer]), U(at[layer + 1])
         for i in range(n_in + 1 if train_bias else n_in):
             row, ai = (U(w_at + i * n_out), a[inp + U(i)]) if i < n_in else (U(b_at), 1.0)
-            for j in range(n_out):
-                work[row + U(j)] = work[row + U(j)] - lr * (0.0 + d[out + U(j)] * ai)
-
-
-@_jit
-def _step_momentum(work, layout, a, at, d, lr, momentum, velocity, train_bias):
-    """As ``_step_plain``, through the velocity: ``v = m v - lr g; w += v``.
-
-    Twin: ``_step_momentum``.
-    """
-    for layer in range(layout.shape[0]):
-        n_in, n_out, w_at, b_at = layout[layer]
-        inp, out = U(at[layer]), U(at[layer + 1])
-        for i in range(n_in + 1 if train_bias else n_in):
-            row, ai = (U(w_at + i * n_out), a[inp + U(i)]) if i < n_in else (U(b_at), 1.0)
-            for j in range(n_out):
-                q = row + U(j)
-                velocity[q] = momentum * velocity[q] - lr * (0.0 + d[out + U(j)] * ai)
-                work[q] = work[q] + velocity[q]
+            if momentum == 0.0:
+                for j in range(n_out):
+                    work[row + U(j)] = work[row + U(j)] - lr * (0.0 + d[out + U(j)] * ai)
+            else:
+                for j in range(n_out):
+                    q = row + U(j)
+                    velocity[q] = momentum * velocity[q] - lr * (0.0 + d[out + U(j)] * ai)
+                    work[q] = work[q] + velocity[q]
 
 
 @_jit
@@ -340,12 +326,7 @@ def _run(task, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, 
                     s = order[epoch, pos] if shuffled else pos
                     _forward_sample(work, layout, acts, X, s, a, at)
                     _deltas(work, layout, acts, loss, Y, s, a, at, d)
-                    # Two update functions, not one testing momentum inside its
-                    # loops: the test stopped LLVM vectorising them (twice as slow).
-                    if momentum == 0.0:
-                        _step_plain(work, layout, a, at, d, lr, train_bias)
-                    else:
-                        _step_momentum(work, layout, a, at, d, lr, momentum, vel, train_bias)
+                    _step_online(work, layout, a, at, d, lr, momentum, vel, train_bias)
         else:
             grad = np.empty(params.shape[0])
             for epoch in range(epochs):
