@@ -8,7 +8,7 @@ import fastbp
 
 CASES = [
     # sizes, activations, bias, options
-    ([2, 2, 2], ["logistic", "logistic"], "fixed", {"epochs": 300}),  # unrolled, groups of 4
+    ([2, 2, 2], ["logistic", "logistic"], "fixed", {"epochs": 300}),  # unrolled, vector lanes
     ([2, 5, 1], ["tanh", "logistic"], "trainable",
      {"epochs": 60, "momentum": 0.9, "shuffle": True, "seed": 4, "record_every": 20}),
     ([3, 6, 2], ["relu", "softmax"], "trainable", {"epochs": 20, "loss": "cross_entropy"}),
@@ -18,7 +18,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("count", [1, 7])
+# 40 networks: numba's kernel_many runs a full group of 32 vector lanes, then one of 8.
+@pytest.mark.parametrize("count", [1, 7, 40])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c[0])))
 def test_each_network_as_if_trained_alone(backend, case, count):
     sizes, activations, bias, options = case
@@ -35,6 +36,28 @@ def test_each_network_as_if_trained_alone(backend, case, count):
         assert np.array_equal(results[k].history, expected.history), k
         assert results[k].final_loss == expected.final_loss
         assert results[k].backend == backend
+
+
+@pytest.mark.parametrize("activation", ["logistic", "softmax"])
+def test_rare_exp_inputs_in_some_lanes(backend, activation):
+    """Net inputs of 0 and beyond +-512, where glibc's exp takes another path, in some
+    networks of a group and not in others: each network still as if trained alone."""
+    count = 40
+    nets = [fastbp.Network([2, 3, 2], ["logistic", activation], bias="trainable", seed=k)
+            for k in range(count)]
+    for k, net in enumerate(nets):
+        if k % 3 == 0:
+            net.params[:] = 0.0  # every net input exactly 0
+        elif k % 3 == 1:
+            net.params[:] *= 2000.0  # net inputs in the hundreds and thousands
+    X = np.array([[0.5, -1.0], [1.0, 0.25]])
+    Y = np.array([[0.0, 1.0], [1.0, 0.0]])
+    options = {"epochs": 5, "lr": np.linspace(0.1, 0.5, count)}
+    alone = [net.copy() for net in nets]
+    fastbp.train_many(nets, X, Y, backend=backend, **options)
+    for k, (net, twin) in enumerate(zip(nets, alone)):
+        fastbp.train(twin, X, Y, **{**options, "lr": options["lr"][k]}, backend="python")
+        assert np.array_equal(net.params, twin.params, equal_nan=True), k
 
 
 def test_thread_count_changes_no_bits(compiled_backend):

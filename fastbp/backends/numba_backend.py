@@ -25,30 +25,15 @@ import numba
 import numpy as np
 
 try:
-    from numba import get_num_threads, njit, prange, set_num_threads
+    from numba import get_num_threads, prange, set_num_threads
 except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from . import numba_unrolled
+from .numba_jit import jit
 
 NAME = "numba"
-
-
-def _jit(func=None, *, parallel=False, internal=True):
-    # Cache compiled code beside the source, else in numba's user-wide cache
-    # directory (or NUMBA_CACHE_DIR). With no writable place at all numba
-    # refuses to cache; compile without caching rather than fail. The "numpy"
-    # error model divides as C does instead of testing for zero.
-    if func is None:
-        return lambda f: _jit(f, parallel=parallel, internal=internal)
-    opts = {"nogil": True, "parallel": parallel, "error_model": "numpy"}
-    if internal:
-        opts.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
-    try:
-        return njit(cache=True, **opts)(func)
-    except RuntimeError:
-        return njit(cache=False, **opts)(func)
 
 
 # An unsigned index: numba checks a signed one for negative values, which
@@ -56,7 +41,7 @@ def _jit(func=None, *, parallel=False, internal=True):
 U = np.uint64
 
 
-@_jit
+@jit
 def _activate(code, z, at, n):
     """Squash ``z[at:at+n]`` in place (twin: ``_activate`` in _kernels.pyx)."""
     if code == LOGISTIC:
@@ -82,7 +67,7 @@ def _activate(code, z, at, n):
             z[at + U(j)] = z[at + U(j)] / total
 
 
-@_jit
+@jit
 def _derivative(code, out):
     """d out / d net in terms of the output (twin: ``_derivative``)."""
     if code == LOGISTIC:
@@ -94,7 +79,7 @@ def _derivative(code, out):
     return 1.0
 
 
-@_jit
+@jit
 def _starts(layout):
     """Start of each layer's activations in the flat buffer; the last entry is its size."""
     at = np.empty(layout.shape[0] + 2, dtype=np.int64)
@@ -105,7 +90,7 @@ def _starts(layout):
     return at
 
 
-@_jit
+@jit
 def _transpose_weights(src, layout, dst, to_work):
     """Copy ``src`` to ``dst`` transposing every ``W`` (to the working layout or back)."""
     for q in range(src.shape[0]):
@@ -121,7 +106,7 @@ def _transpose_weights(src, layout, dst, to_work):
                     dst[row_major] = src[transposed]
 
 
-@_jit
+@jit
 def _forward_sample(work, layout, acts, X, s, a, at):
     """Fill ``a`` with every layer's outputs for sample ``s`` (twin: ``_forward_sample``).
 
@@ -167,7 +152,7 @@ def _forward_sample(work, layout, acts, X, s, a, at):
         _activate(acts[layer], a, net, n_out)
 
 
-@_jit
+@jit
 def _sample_loss(loss, out_code, a, out, Y, s):
     """Loss of sample ``s``, its outputs at ``a[out:]`` (twin: ``_sample_loss``); 0 log 0 is 0."""
     total = 0.0
@@ -186,7 +171,7 @@ def _sample_loss(loss, out_code, a, out, Y, s):
     return total
 
 
-@_jit
+@jit
 def _deltas(work, layout, acts, loss, Y, s, a, at, d):
     """Every layer's deltas for sample ``s``, from the current weights (twin: ``_deltas``)."""
     last = layout.shape[0] - 1
@@ -221,7 +206,7 @@ def _deltas(work, layout, acts, loss, Y, s, a, at, d):
             d[h + U(j)] = total * _derivative(code, a[h + U(j)])
 
 
-@_jit
+@jit
 def _accumulate(layout, a, at, d, grad):
     """grad += this sample's gradient, in the working layout (twin: ``_accumulate``)."""
     for layer in range(layout.shape[0]):
@@ -236,7 +221,7 @@ def _accumulate(layout, a, at, d, grad):
             grad[U(b_at + j)] += d[out + U(j)]
 
 
-@_jit
+@jit
 def _step_online(work, layout, a, at, d, lr, momentum, velocity, train_bias):
     """Apply one sample's gradient ``g = (0 + d a) / 1``: ``w -= lr * g``, or with
     momentum ``v = m v - lr g; w += v`` (twin: ``_step_online``).
@@ -258,7 +243,7 @@ def _step_online(work, layout, a, at, d, lr, momentum, velocity, train_bias):
                     work[q] = work[q] + velocity[q]
 
 
-@_jit
+@jit
 def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
     """Apply a batch's summed gradient divided by its size (twin: ``_step_batch``)."""
     for layer in range(layout.shape[0]):
@@ -282,7 +267,7 @@ def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
 FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
 
 
-@_jit(internal=False)
+@jit(internal=False)
 def _run(task, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
          velocity, train_bias, out):
     """Run ``task`` on one network; ``out`` receives outputs, gradient or loss.
@@ -390,7 +375,7 @@ def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momen
          velocity, bool(train_bias), _NO_Y)
 
 
-@_jit(parallel=True, internal=False)
+@jit(parallel=True, internal=False)
 def _train_many_generic(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
                         momentum, velocity, train_bias, out):
     for k in prange(params.shape[0]):

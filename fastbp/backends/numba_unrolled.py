@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from . import libm_exp
 
 #: Networks with at most this many parameters get an unrolled kernel.
 MAX_PARAMS = 128
@@ -41,14 +42,14 @@ def suitable(layout) -> bool:
 
 def _activation(code: int, z: list[str], out: list[str]) -> list[str]:
     if code == LOGISTIC:
-        return [f"{o} = 1.0 / (1.0 + math.exp(-{v}))" for o, v in zip(out, z)]
+        return [f"{o} = 1.0 / (1.0 + EXP(-{v}))" for o, v in zip(out, z)]
     if code == TANH:
         return [f"{o} = math.tanh({v})" for o, v in zip(out, z)]
     if code == RELU:
         return [f"{o} = {v} if {v} > 0.0 else 0.0" for o, v in zip(out, z)]
     if code == SOFTMAX:
         lines = [f"m = {z[0]}"] + [f"m = {v} if {v} > m else m" for v in z[1:]]
-        lines += [f"e{j} = math.exp({v} - m)" for j, v in enumerate(z)]
+        lines += [f"e{j} = EXP({v} - m)" for j, v in enumerate(z)]
         lines.append("total = " + _sum([f"e{j}" for j in range(len(z))]))
         return lines + [f"{o} = e{j} / total" for j, o in enumerate(out)]
     return [f"{o} = {v}" for o, v in zip(out, z)]
@@ -88,8 +89,23 @@ def _plain(layout, acts):
     return [tuple(int(v) for v in row) for row in layout], [int(c) for c in acts]
 
 
+def _exp_import() -> str:
+    """How a generated module gets ``EXP``: glibc's exp inlined, or the C library's.
+
+    The line carries a digest of libm_exp.py: numba's cache does not notice when a
+    called function changes, so a changed exp must change the kernel's source.
+    """
+    which = libm_exp.variant()
+    if which == "libm":
+        return "from math import exp as EXP"
+    digest = hashlib.sha256(Path(libm_exp.__file__).read_bytes()).hexdigest()[:12]
+    return (f"from fastbp.backends.libm_exp import exp_{which} as EXP, "
+            f"exp_{which}_unchecked as EXP_UNCHECKED, special as SPECIAL  # {digest}")
+
+
 def _header(name: str, args: str, n_params: int) -> list[str]:
-    return ["import math", "from numba import njit, prange", "", "",
+    return ["import math", _exp_import(), "import numpy as np", "from numba import njit, prange",
+            "U = np.uint64", "", "",
             '@njit(cache=CACHE, nogil=True, error_model="numpy")', f"def {name}({args}):",
             *(f"    p{q} = params[{q}]" for q in range(n_params))]
 
@@ -121,7 +137,8 @@ def loss_source(layout, acts, loss: int) -> str:
 
 
 def _step(layout, acts, loss: int, train_bias: bool, momentum: bool):
-    """Lines of one online step on sample ``s``, and the indices of the trained parameters."""
+    """Lines of one online step on sample ``s``: its forward pass, then its deltas and
+    updates; and the indices of the trained parameters."""
     trained = []
     for n_in, n_out, w_at, b_at in layout:
         trained += range(w_at, w_at + n_in * n_out)
@@ -132,7 +149,7 @@ def _step(layout, acts, loss: int, train_bias: bool, momentum: bool):
         n_in, _, w_at, _ = layout[layer]
         return f"p{w_at + j * n_in + i}"
 
-    body = _forward(layout, acts)
+    forward, body = _forward(layout, acts), []
     last = len(layout)
     outs = [f"a{last}_{k}" for k in range(layout[-1][1])]
     targets = [f"Y[s, {k}]" for k in range(len(outs))]
@@ -162,24 +179,23 @@ def _step(layout, acts, loss: int, train_bias: bool, momentum: bool):
                 body += [f"v{q} = momentum * v{q} - lr * {g}", f"p{q} = p{q} + v{q}"]
             else:
                 body.append(f"p{q} = p{q} - lr * {g}")
-    return body, trained
+    return forward, body, trained
 
 
-#: Networks trained side by side on one thread by ``kernel_many``, by parameter count.
-def group_size(n_params: int) -> int:
-    return 4 if n_params <= 16 else 2 if n_params <= 48 else 1
+def lanes(n_params: int) -> int:
+    """Networks trained side by side, one per vector lane, by ``kernel_many``."""
+    return 32 if n_params <= 32 else 16 if n_params <= 64 else 8
 
 
 def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
     """Python source of ``kernel(params, X, Y, epochs, order, lr, momentum, velocity)``.
 
     And of ``kernel_many(P, X, Y, epochs, order, lrs, momentum, V)``, which trains
-    the rows of ``P`` in parallel, ``group_size`` networks side by side on each
-    thread, so that independent chains of operations can overlap.
+    the rows of ``P`` in parallel, in groups of ``lanes`` networks per thread.
     """
     layout, acts = _plain(layout, acts)
     n_params = layout[-1][3] + layout[-1][1]
-    body, trained = _step(layout, acts, loss, train_bias, momentum)
+    forward, backward, trained = _step(layout, acts, loss, train_bias, momentum)
     loads = [f"v{q} = velocity[{q}]" for q in trained] if momentum else []
     stores = [f"params[{q}] = p{q}" for q in trained]
     stores += [f"velocity[{q}] = v{q}" for q in trained] if momentum else []
@@ -190,44 +206,101 @@ def source(layout, acts, loss: int, train_bias: bool, momentum: bool) -> str:
         "    for epoch in range(epochs):",
         "        for pos in range(X.shape[0]):",
         "            s = order[epoch, pos] if shuffled else pos",
-        *(f"            {line}" for line in body),
+        *(f"            {line}" for line in forward + backward),
         *(f"    {line}" for line in stores),
     ]
-    group = group_size(n_params)
-    setup, steps, finish = [], [], []
-    for g in range(group):
-        def tag(line, g=g):
-            return _LOCAL.sub(lambda m: f"{m.group(0)}_{g}", line)
-        setup += [f"lr_{g} = lrs[k0 + {g}]"]
-        setup += [f"p{q}_{g} = P[k0 + {g}, {q}]" for q in range(n_params)]
-        setup += [f"v{q}_{g} = V[k0 + {g}, {q}]" for q in trained] if momentum else []
-        steps += [tag(line) for line in body]
-        finish += [f"P[k0 + {g}, {q}] = p{q}_{g}" for q in trained]
-        finish += [f"V[k0 + {g}, {q}] = v{q}_{g}" for q in trained] if momentum else []
-    many = [
+    return "\n".join(single + _many(layout, forward, backward, trained, n_params, momentum)) + "\n"
+
+
+def _many(layout, forward, backward, trained, n_params, momentum) -> list[str]:
+    """Lines of ``kernel_many``: a group of networks per thread, one per vector lane.
+
+    Each step is two loops over the group's networks, which LLVM vectorises: the
+    forward pass, then deltas and updates. Every value lives in one scratch array,
+    row by row (``S[row * G + lane]``), so the compiler sees that the rows do not
+    overlap. The group size ``G`` is a run-time value: a loop of known, small trip
+    count would be unrolled before it could be vectorised. The forward loop uses
+    glibc's exp without its branch for rare inputs (|x| >= 512, tiny, inf, NaN)
+    and counts those inputs; when there are any, the forward pass is redone with
+    the full exp. Without an inline exp (``libm``) it calls the C library.
+    """
+    fast = libm_exp.variant() != "libm"
+    n_inputs, n_outputs = layout[0][0], layout[-1][1]
+    values = [f"a{layer + 1}_{j}" for layer, row in enumerate(layout) for j in range(row[1])]
+    row = {f"p{q}": q for q in range(n_params)}
+    if momentum:
+        row.update({f"v{q}": n_params + i for i, q in enumerate(trained)})
+    row.update({name: len(row) + i for i, name in enumerate(values)})
+    row["lr"] = len(row)
+
+    def cell(name: str) -> str:
+        return f"S[U({row[name]} * G + lane)]"
+
+    def loop(lines: list[str], suffix: str, store: list[str]) -> list[str]:
+        """One loop over the lanes: load what ``lines`` read, run them, store ``store``."""
+        text = "\n".join(lines)
+        read = [name for name in row if re.search(rf"\b{name}\b", text)]
+        out = [f"{name} = {cell(name)}" for name in read if name not in values
+               or not re.search(rf"^{name} = ", text, re.M)]
+        out += lines + [f"{cell(name)} = {name}" for name in store]
+        renamed = [_LOOP_LOCAL.sub(lambda m: f"{m.group(0)}{suffix}", line) for line in out]
+        return ["for lane in range(g):", *(f"    {line}" for line in renamed)]
+
+    inputs = [f"a0_{i} = X[s, {i}]" for i in range(n_inputs)]
+    targets = [f"y{k} = Y[s, {k}]" for k in range(n_outputs)]
+    pass_ = [line for line in forward if line not in inputs]
+    backward = [re.sub(r"Y\[s, (\d+)\]", r"y\1", line) for line in backward]
+    updated = [f"p{q}" for q in trained] + ([f"v{q}" for q in trained] if momentum else [])
+    step = ["nbad = 0"] if fast else []
+    if fast:
+        checked = []
+        for line in pass_:
+            checked += [f"nbad += SPECIAL({arg})" for arg in _EXP_CALL.findall(line)]
+            checked.append(_EXP_CALL.sub(r"EXP_UNCHECKED(\1)", line))
+        step += loop(checked, "", values)
+        step += ["if nbad:  # rare: redo the forward pass with the full exp",
+                 *(f"    {line}" for line in loop(pass_, "_x", values))]
+    else:
+        step += loop(pass_, "", values)
+    step += loop(backward, "_b", updated)
+    size = len(row)
+    return [
         "", "",
         '@njit(parallel=True, cache=CACHE, nogil=True, error_model="numpy")',
         "def kernel_many(P, X, Y, epochs, order, lrs, momentum, V):",
         "    count = P.shape[0]",
-        f"    for grp in prange((count + {group - 1}) // {group}):",
-        f"        k0 = grp * {group}",
-        f"        if k0 + {group} > count:  # the last, partial group: one network at a time",
-        "            for k in range(k0, count):",
-        "                kernel(P[k], X, Y, epochs, order, lrs[k], momentum, V[k])",
-        "        else:",
-        *(f"            {line}" for line in setup),
-        "            shuffled = order.shape[0] == epochs",
-        "            for epoch in range(epochs):",
-        "                for pos in range(X.shape[0]):",
-        "                    s = order[epoch, pos] if shuffled else pos",
-        *(f"                    {line}" for line in steps),
-        *(f"            {line}" for line in finish),
+        f"    G = min(count, {lanes(n_params)})",
+        "    for grp in prange((count + G - 1) // G):",
+        "        k0 = grp * G",
+        "        g = min(G, count - k0)",
+        f"        S = np.empty({size} * G)",
+        "        for lane in range(g):",
+        f"            S[{row['lr']} * G + lane] = lrs[k0 + lane]",
+        f"            for q in range({n_params}):",
+        "                S[q * G + lane] = P[k0 + lane, q]",
+        *([f"            for i in range({len(trained)}):",
+           f"                S[({n_params} + i) * G + lane] = V[k0 + lane, TRAINED[i]]"]
+          if momentum else []),
+        "        shuffled = order.shape[0] == epochs",
+        "        for epoch in range(epochs):",
+        "            for pos in range(X.shape[0]):",
+        "                s = order[epoch, pos] if shuffled else pos",
+        *(f"                {line}" for line in inputs + targets + step),
+        "        for lane in range(g):",
+        f"            for q in range({n_params}):",
+        "                P[k0 + lane, q] = S[q * G + lane]",
+        *([f"            for i in range({len(trained)}):",
+           f"                V[k0 + lane, TRAINED[i]] = S[({n_params} + i) * G + lane]"]
+          if momentum else []),
+        "",
+        f"TRAINED = np.array({list(trained)}, dtype=np.int64)",
     ]
-    return "\n".join(single + many) + "\n"
 
 
-# The local names of a generated step, renamed per interleaved network.
-_LOCAL = re.compile(r"\b(?:p\d+|v\d+|[azd]\d+_\d+|e\d+|m|total|g|lr)\b")
+_EXP_CALL = re.compile(r"\bEXP\(([^()]*)\)")
+# The names a lane loop defines, renamed per loop so that no value lives from one
+# loop into the next (a value used after its loop stops LLVM vectorising it).
+_LOOP_LOCAL = re.compile(r"\b(?:p\d+|v\d+|[azd][1-9]\d*_\d+|e\d+|m|total|g|lr)\b")
 
 
 def _cache_dirs() -> list[Path]:

@@ -1,0 +1,189 @@
+"""The C library's ``exp``, written out so that compiled kernels can inline it.
+
+A call to ``exp`` costs more than the arithmetic of a tiny network's step: the
+call saves every live register, and the processor cannot overlap one network's
+``exp`` with another's. glibc (2.28 and later) computes ``exp`` with a short,
+exactly specified sequence of float64 operations (``sysdeps/ieee754/dbl-64/e_exp.c``,
+from Arm's optimized-routines): a table of 2^(k/128) and a degree-5 polynomial.
+Repeating that sequence gives the same bits as the library, so the bitwise
+contract holds; a kernel may use it instead of calling ``exp``.
+
+glibc picks one of two builds of that code when it loads, by processor: one with
+fused multiply-adds, where the compiler fused ``a * b + c`` into one rounding, and
+one without. Both are here (``exp_fma``, ``exp_plain``). :func:`variant` tells
+which of them gives the library's bits on this machine, by comparing them with
+``math.exp`` (the oracle's ``exp``); where neither does (another C library, an old
+glibc), it answers ``"libm"`` and kernels call the library. ``FASTBP_EXP=libm``
+in the environment forces that.
+
+Inputs outside the polynomial's range (|x| >= 512, |x| < 2^-54, inf, NaN) go to
+the library in both builds, so those rare cases need no copy of glibc's code.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import struct
+from decimal import Decimal, localcontext
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from .numba_jit import jit
+
+#: The build names :func:`variant` may answer.
+VARIANTS = ("fma", "plain", "libm")
+
+# glibc's constants (e_exp_data.c, EXP_TABLE_BITS = 7, EXP_POLY_ORDER = 5).
+_N = 128
+INVLN2N = float.fromhex("0x1.71547652b82fep0") * _N
+NEGLN2HIN = float.fromhex("-0x1.62e42fefa0000p-8")
+NEGLN2LON = float.fromhex("-0x1.cf79abc9e3b3ap-47")
+SHIFT = float.fromhex("0x1.8p52")
+C2 = float.fromhex("0x1.ffffffffffdbdp-2")
+C3 = float.fromhex("0x1.555555555543cp-3")
+C4 = float.fromhex("0x1.55555cf172b91p-5")
+C5 = float.fromhex("0x1.1111167a4d017p-7")
+
+
+def _bits_of(value: float) -> int:
+    return struct.unpack("<Q", struct.pack("<d", value))[0]
+
+
+def table() -> np.ndarray:
+    """glibc's ``__exp_data.tab``: for k < 128, 2^(k/128) ~= H[k] (1 + T[k]), stored as
+    ``bits(T[k])`` and ``bits(H[k]) - (k << 52) / 128``, each rounded to nearest."""
+    out = np.empty(2 * _N, dtype=np.uint64)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        ln2 = Decimal(2).ln()
+        for k in range(_N):
+            exact = (ln2 * k / _N).exp()
+            head = float(exact)
+            tail = float((exact - Decimal(head)) / Decimal(head))
+            out[2 * k] = _bits_of(tail)
+            out[2 * k + 1] = (_bits_of(head) - (k << 52) // _N) % 2**64
+    return out
+
+
+TAB = table()
+_U = np.uint64
+_ONE, _MASK, _TOP_SHIFT, _EXP_SHIFT = _U(1), _U(_N - 1), _U(52 - 7), _U(52)
+_ABS_TOP, _TINY_TOP, _RANGE = _U(0x7FF), _U(0x3C9), _U(0x408 - 0x3C9)
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c with one rounding (LLVM's ``llvm.fma.f64``)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits(typingctx, x):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.uint64(types.float64), codegen
+
+
+@intrinsic
+def _double(typingctx, u):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.uint64), codegen
+
+
+@jit
+def special(x):
+    """Is ``x`` outside the polynomial's range, where glibc takes another path?"""
+    return ((_bits(x) >> _EXP_SHIFT) & _ABS_TOP) - _TINY_TOP >= _RANGE
+
+
+@jit
+def exp_fma(x):
+    """glibc's ``exp`` as built with fused multiply-adds (``__exp_fma``)."""
+    return math.exp(x) if special(x) else exp_fma_unchecked(x)
+
+
+@jit
+def exp_fma_unchecked(x):
+    """``exp_fma`` where ``special(x)`` is false; no branch, so loops of it vectorise."""
+    kd = fma(x, INVLN2N, SHIFT)
+    ki = _bits(kd)
+    kd = kd - SHIFT
+    r = fma(kd, NEGLN2LON, fma(kd, NEGLN2HIN, x))
+    idx = (ki & _MASK) << _ONE
+    scale = _double(TAB[idx + _ONE] + (ki << _TOP_SHIFT))
+    r2 = r * r
+    tmp = fma(r2 * r2, fma(r, C5, C4), fma(fma(r, C3, C2), r2, _double(TAB[idx]) + r))
+    return fma(scale, tmp, scale)
+
+
+@jit
+def exp_plain(x):
+    """glibc's ``exp`` as built without fused multiply-adds (``__exp_sse2``)."""
+    return math.exp(x) if special(x) else exp_plain_unchecked(x)
+
+
+@jit
+def exp_plain_unchecked(x):
+    """``exp_plain`` where ``special(x)`` is false; no branch, so loops of it vectorise."""
+    kd = INVLN2N * x + SHIFT
+    ki = _bits(kd)
+    kd = kd - SHIFT
+    r = (x + kd * NEGLN2HIN) + kd * NEGLN2LON
+    idx = (ki & _MASK) << _ONE
+    scale = _double(TAB[idx + _ONE] + (ki << _TOP_SHIFT))
+    r2 = r * r
+    tmp = ((_double(TAB[idx]) + r) + r2 * (C2 + r * C3)) + (r2 * r2) * (C4 + r * C5)
+    return scale + scale * tmp
+
+
+@jit(internal=False)
+def _agreeing(xs, want):
+    """Bit masks of the inputs where ``exp_fma`` and ``exp_plain`` give ``want``."""
+    fma_ok = plain_ok = True
+    for i in range(xs.shape[0]):
+        fma_ok = fma_ok and _bits(exp_fma(xs[i])) == _bits(want[i])
+        plain_ok = plain_ok and _bits(exp_plain(xs[i])) == _bits(want[i])
+    return fma_ok, plain_ok
+
+
+def probe_inputs() -> np.ndarray:
+    """Inputs that tell the builds apart: where the fused and the plain ``exp``
+    differ, about one input in a few hundred, plus the range boundaries."""
+    rng = np.random.default_rng(20261122)
+    wide = rng.uniform(-745.0, 709.0, 4000)
+    usual = rng.uniform(-40.0, 40.0, 36000)
+    edges = np.array([0.0, -0.0, 2.0**-54, -(2.0**-54), 2.0**-53, 511.9999, 512.0, -512.0,
+                      709.7, -708.3, -745.2, 1e-300, -1e-300])
+    return np.concatenate([edges, usual, wide])
+
+
+@functools.lru_cache(maxsize=1)
+def variant() -> str:
+    """``"fma"`` or ``"plain"``: the build that matches ``math.exp`` here; else ``"libm"``."""
+    forced = os.environ.get("FASTBP_EXP", "")
+    if forced not in ("", "auto", *VARIANTS):
+        raise ValueError(f"FASTBP_EXP must be one of auto, {', '.join(VARIANTS)}; "
+                         f"got {forced!r}")
+    xs = probe_inputs()
+    want = np.array([math.exp(x) for x in xs])
+    fma_ok, plain_ok = _agreeing(xs, want)
+    found = "fma" if fma_ok else "plain" if plain_ok else "libm"
+    if forced in ("", "auto"):
+        return found
+    if forced != "libm" and forced != found:
+        raise ValueError(f"FASTBP_EXP={forced}, but that exp does not give the C library's "
+                         f"bits on this machine (the one that does: {found})")
+    return forced
