@@ -53,9 +53,15 @@ def test_the_chosen_exp_gives_the_c_librarys_bits():
     assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), chosen
 
 
-def test_the_two_builds_differ_so_the_probe_can_tell_them_apart():
-    xs = libm_exp.probe_inputs()
-    assert not np.array_equal(_apply(0, xs), _apply(1, xs))
+def test_the_numpy_reference_repeats_the_compiled_builds():
+    """variant() decides with the NumPy reference; kernels run the compiled builds."""
+    xs = np.random.default_rng(11).uniform(-500.0, 500.0, 50_000)
+    plain = libm_exp.reference(xs, fused=False)
+    assert np.array_equal(plain.view(np.uint64), _apply(1, xs).view(np.uint64))
+    assert not np.array_equal(plain, _apply(0, xs))  # the builds differ, so it can tell
+    some = np.concatenate([xs[plain != _apply(0, xs)], xs[:300]])
+    assert np.array_equal(libm_exp.reference(some, fused=True).view(np.uint64),
+                          _apply(0, some).view(np.uint64))
 
 
 def test_table_holds_two_to_the_k_over_128():
@@ -100,11 +106,14 @@ def test_a_wrong_fastbp_exp_is_refused():
                     reason="needs glibc on x86-64 with its FMA build of exp")
 def test_glibc_without_fma_is_matched_by_the_plain_build():
     """glibc's tunables can hide FMA from it: it then loads its plain exp, and so must we."""
-    code = ("import numpy as np, math\n"
+    code = ("import sys, numpy as np\n"
+            f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+            "import test_libm_exp as t\n"
             "from fastbp.backends import libm_exp\n"
-            "xs = np.random.default_rng(3).uniform(-40, 40, 200_000)\n"
-            "want = np.array([math.exp(x) for x in xs])\n"
-            "print(libm_exp.variant(), libm_exp._agreeing(xs, want)[1])\n")
+            "xs = t._inputs(np.random.default_rng(3))\n"
+            "same = np.array_equal(t._apply(1, xs).view(np.uint64),"
+            " t._c_library(xs).view(np.uint64))\n"
+            "print(libm_exp.variant(), same)\n")
     done = _run(code, GLIBC_TUNABLES="glibc.cpu.hwcaps=-AVX2,-FMA")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["plain", "True"]
