@@ -89,6 +89,7 @@ def _plain(layout, acts):
     return [tuple(int(v) for v in row) for row in layout], [int(c) for c in acts]
 
 
+@functools.cache
 def _exp_import() -> str:
     """How a generated module gets ``EXP``: glibc's exp inlined, or the C library's.
 
