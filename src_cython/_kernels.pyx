@@ -286,30 +286,12 @@ cdef inline void _accumulate(const Net* net, double* grad) noexcept nogil:
             g[j] += delta[j]
 
 
-cdef inline void _step_plain(double* work, const Net* net, double lr,
-                             bint train_bias) noexcept nogil:
-    """One sample's ``g = (0 + d a) / 1`` applied as ``w -= lr * g`` (twin: ``_step_online``)."""
-    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at
-    cdef const double* delta
-    cdef double* w
-    cdef double xi
-    for layer in range(net.n_layers):
-        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
-        delta = net.d + net.at[layer + 1]
-        for i in range(n_in + 1 if train_bias else n_in):
-            if i < n_in:
-                w, xi = work + w_at + i * n_out, net.a[net.at[layer] + i]
-            else:
-                w, xi = work + b_at, 1.0
-            for j in range(n_out):
-                w[j] = w[j] - lr * (0.0 + delta[j] * xi)
+cdef inline void _step_online(double* work, const Net* net, double lr, double momentum,
+                              double* velocity, bint train_bias) noexcept nogil:
+    """One sample's ``g = (0 + d a) / 1``: ``w -= lr * g``, or with momentum
+    ``v = m v - lr g; w += v`` (twin: ``_step_online``).
 
-
-cdef inline void _step_momentum(double* work, const Net* net, double lr, double momentum,
-                                double* velocity, bint train_bias) noexcept nogil:
-    """As ``_step_plain`` through the velocity: ``v = m v - lr g; w += v``.
-
-    Twin: ``_step_online``.
+    The momentum test stays outside the innermost loops, which then vectorise.
     """
     cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, row
     cdef const double* delta
@@ -322,9 +304,13 @@ cdef inline void _step_momentum(double* work, const Net* net, double lr, double 
                 row, xi = w_at + i * n_out, net.a[net.at[layer] + i]
             else:
                 row, xi = b_at, 1.0
-            for j in range(n_out):
-                velocity[row + j] = momentum * velocity[row + j] - lr * (0.0 + delta[j] * xi)
-                work[row + j] = work[row + j] + velocity[row + j]
+            if momentum == 0.0:
+                for j in range(n_out):
+                    work[row + j] = work[row + j] - lr * (0.0 + delta[j] * xi)
+            else:
+                for j in range(n_out):
+                    velocity[row + j] = momentum * velocity[row + j] - lr * (0.0 + delta[j] * xi)
+                    work[row + j] = work[row + j] + velocity[row + j]
 
 
 cdef inline void _step_batch(double* work, const Net* net, const double* grad, double size,
@@ -536,10 +522,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                 s = order[epoch * n + start] if order != NULL else start
                 _forward_sample(work, &net, X + s * n_in)
                 _deltas(work, &net, loss, Y + s * n_out)
-                if momentum == 0.0:
-                    _step_plain(work, &net, lr, train_bias)
-                else:
-                    _step_momentum(work, &net, lr, momentum, vel, train_bias)
+                _step_online(work, &net, lr, momentum, vel, train_bias)
             else:
                 for pos in range(size):
                     grad[pos] = 0.0
