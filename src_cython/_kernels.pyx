@@ -179,7 +179,7 @@ cdef inline void _row(const Net* net, Py_ssize_t layer, Py_ssize_t* n_in, Py_ssi
 
 cdef void _transpose_weights(const double* src, const Net* net, double* dst,
                              bint to_work) noexcept nogil:
-    """Copy ``src`` to ``dst`` transposing every ``W`` (twin: ``_transpose_weights``)."""
+    """Copy ``src`` to ``dst`` transposing every ``W`` (twin: ``_to_work``, in NumPy)."""
     cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at
     cdef const int64_t* last = net.layout + 4 * (net.n_layers - 1)
     memcpy(dst, src, (last[3] + last[1]) * sizeof(double))

@@ -80,33 +80,6 @@ def _derivative(code, out):
 
 
 @jit
-def _starts(layout):
-    """Start of each layer's activations in the flat buffer; the last entry is its size."""
-    at = np.empty(layout.shape[0] + 2, dtype=np.int64)
-    at[0] = 0
-    at[1] = layout[0, 0]
-    for layer in range(layout.shape[0]):
-        at[layer + 2] = at[layer + 1] + layout[layer, 1]
-    return at
-
-
-@jit
-def _transpose_weights(src, layout, dst, to_work):
-    """Copy ``src`` to ``dst`` transposing every ``W`` (to the working layout or back)."""
-    for q in range(src.shape[0]):
-        dst[q] = src[q]
-    for layer in range(layout.shape[0]):
-        n_in, n_out, w_at, _ = layout[layer]
-        for j in range(n_out):
-            for i in range(n_in):
-                row_major, transposed = U(w_at + j * n_in + i), U(w_at + i * n_out + j)
-                if to_work:
-                    dst[transposed] = src[row_major]
-                else:
-                    dst[row_major] = src[transposed]
-
-
-@jit
 def _forward_sample(work, layout, acts, X, s, a, at):
     """Fill ``a`` with every layer's outputs for sample ``s`` (twin: ``_forward_sample``).
 
@@ -263,26 +236,30 @@ def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
 # links a callee's code into its caller's module and optimises and compiles the
 # whole module again, so every level of a call tree pays again for everything
 # beneath it: separate forward/gradients/train entries over nested helpers took
-# twice as long to compile cold (10 s against 5 s).
+# twice as long to compile cold (10 s against 5 s). For the same reason the
+# buffers are allocated, and the weights transposed, by NumPy in Python: in
+# numba each ``np.empty`` and the transposition would be one more function to
+# compile, and they cost microseconds per call out here.
 FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
 
 
 @jit(internal=False)
-def _run(task, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-         velocity, train_bias, out):
-    """Run ``task`` on one network; ``out`` receives outputs, gradient or loss.
+def _run(task, work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum, vel,
+         train_bias, at, a, d, grad, out):
+    """Run ``task`` on one network in the working layout (see ``_to_work``).
 
+    ``at`` holds each layer's start in the activation buffer ``a`` (deltas
+    ``d`` alike); ``grad`` is a buffer of the size of ``work``. ``out``
+    receives the outputs (FORWARD) or the mean loss (LOSS); GRADIENTS leaves the
+    summed gradient in ``grad``; TRAIN updates ``work`` and ``vel`` in place.
     Twin: ``_train_one`` (TRAIN), ``forward``, ``gradients`` and ``mean_loss``
-    in _kernels.pyx. Training writes ``params`` and ``velocity`` in place.
+    in _kernels.pyx.
     """
-    work = np.empty_like(params)
-    _transpose_weights(params, layout, work, True)
-    at = _starts(layout)
-    a, d = np.empty(at[-1]), np.empty(at[-1])
     last = layout.shape[0]
-    if task in (FORWARD, LOSS):
+    n = X.shape[0]
+    if task <= LOSS:
         total = 0.0
-        for s in range(X.shape[0]):
+        for s in range(n):
             _forward_sample(work, layout, acts, X, s, a, at)
             if task == FORWARD:
                 for k in range(out.shape[1]):
@@ -290,21 +267,16 @@ def _run(task, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, 
             else:
                 total += _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
         if task == LOSS:
-            out[0, 0] = total / X.shape[0]
+            out[0, 0] = total / n
     elif task == GRADIENTS:
-        grad = np.zeros(params.shape[0])
-        for s in range(X.shape[0]):
+        for q in range(grad.shape[0]):
+            grad[q] = 0.0
+        for s in range(n):
             _forward_sample(work, layout, acts, X, s, a, at)
             _deltas(work, layout, acts, loss, Y, s, a, at, d)
             _accumulate(layout, a, at, d, grad)
-        for q in range(grad.shape[0]):
-            grad[q] = grad[q] / X.shape[0]
-        _transpose_weights(grad, layout, out[0], False)
     else:
-        vel = np.empty_like(velocity)
-        _transpose_weights(velocity, layout, vel, True)
         shuffled = order.shape[0] == epochs
-        n = X.shape[0]
         if batch_size == 1:
             for epoch in range(epochs):
                 for pos in range(n):
@@ -313,11 +285,11 @@ def _run(task, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, 
                     _deltas(work, layout, acts, loss, Y, s, a, at, d)
                     _step_online(work, layout, a, at, d, lr, momentum, vel, train_bias)
         else:
-            grad = np.empty(params.shape[0])
             for epoch in range(epochs):
                 for start in range(0, n, batch_size):
-                    stop = min(start + batch_size, n)
-                    grad[:] = 0.0
+                    stop = start + batch_size if start + batch_size < n else n
+                    for q in range(grad.shape[0]):
+                        grad[q] = 0.0
                     for pos in range(start, stop):
                         s = order[epoch, pos] if shuffled else pos
                         _forward_sample(work, layout, acts, X, s, a, at)
@@ -325,20 +297,39 @@ def _run(task, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, 
                         _accumulate(layout, a, at, d, grad)
                     _step_batch(work, layout, grad, float(stop - start), lr, momentum, vel,
                                 train_bias)
-        _transpose_weights(work, layout, params, False)
-        _transpose_weights(vel, layout, velocity, False)
+
+
+def _to_work(flat, layout, back=False):
+    """A copy of ``flat`` (parameters, velocities; last axis) with every ``W`` transposed
+    to ``(n_in, n_out)``, the kernels' working layout; ``back=True`` undoes it
+    (twin: ``_transpose_weights`` in _kernels.pyx)."""
+    out = np.array(flat, dtype=np.float64, order="C", copy=True)
+    for n_in, n_out, w_at, b_at in layout.tolist():
+        shape = (n_in, n_out) if back else (n_out, n_in)
+        block = flat[..., w_at:b_at].reshape(*flat.shape[:-1], *shape)
+        out[..., w_at:b_at] = np.swapaxes(block, -1, -2).reshape(*flat.shape[:-1], -1)
+    return out
+
+
+def _buffers(layout):
+    """``at`` (each layer's start in the activation buffer; its size last), and the
+    activation and delta buffers."""
+    at = np.zeros(layout.shape[0] + 2, dtype=np.int64)
+    at[1] = layout[0, 0]
+    at[2:] = layout[0, 0] + np.cumsum(layout[:, 1])
+    return at, np.empty(at[-1]), np.empty(at[-1])
 
 
 _NO_Y = np.empty((0, 0))
 _NO_ORDER = np.empty((0, 0), dtype=np.int64)
-_NO_VELOCITY = np.empty(0)
+_NO_GRAD = np.empty(0)
 
 
 def forward(params, layout, acts, X):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     out = np.empty((X.shape[0], int(layout[-1, 1])))
-    _run(FORWARD, params, layout, acts, 0, X, _NO_Y, 0, _NO_ORDER, 0.0, 1, 0.0, params, False,
-         out)
+    _run(FORWARD, _to_work(params, layout), layout, acts, 0, X, _NO_Y, 0, _NO_ORDER, 0.0, 1,
+         0.0, _NO_GRAD, False, *_buffers(layout), _NO_GRAD, out)
     return out
 
 
@@ -347,16 +338,18 @@ def mean_loss(params, layout, acts, loss, X, Y):
     if numba_unrolled.suitable(layout):
         return numba_unrolled.loss_kernel(layout, acts, loss)(params, X, Y)
     out = np.empty((1, 1))
-    _run(LOSS, params, layout, acts, loss, X, Y, 0, _NO_ORDER, 0.0, 1, 0.0, params, False, out)
+    _run(LOSS, _to_work(params, layout), layout, acts, loss, X, Y, 0, _NO_ORDER, 0.0, 1, 0.0,
+         _NO_GRAD, False, *_buffers(layout), _NO_GRAD, out)
     return out[0, 0]
 
 
 def gradients(params, layout, acts, loss, X, Y):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
-    out = np.empty((1, params.shape[0]))
-    _run(GRADIENTS, params, layout, acts, loss, X, Y, 0, _NO_ORDER, 0.0, 1, 0.0, params, False,
-         out)
-    return out[0]
+    grad = np.empty(params.shape[0])
+    _run(GRADIENTS, _to_work(params, layout), layout, acts, loss, X, Y, 0, _NO_ORDER, 0.0, 1,
+         0.0, _NO_GRAD, False, *_buffers(layout), grad, _NO_Y)
+    # Summed in the working layout; the division is the same elementwise either way.
+    return _to_work(grad, layout, back=True) / X.shape[0]
 
 
 def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
@@ -371,16 +364,22 @@ def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momen
         run = numba_unrolled.kernel(layout, acts, loss, bool(train_bias), momentum != 0.0)
         run(params, X, Y, epochs, order, lr, momentum, velocity)
         return
-    _run(TRAIN, params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-         velocity, bool(train_bias), _NO_Y)
+    work, vel = _to_work(params, layout), _to_work(velocity, layout)
+    grad = np.empty(params.shape[0]) if batch_size > 1 else _NO_GRAD
+    _run(TRAIN, work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum, vel,
+         bool(train_bias), *_buffers(layout), grad, _NO_Y)
+    params[:] = _to_work(work, layout, back=True)
+    velocity[:] = _to_work(vel, layout, back=True)
 
 
 @jit(parallel=True, internal=False)
-def _train_many_generic(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
-                        momentum, velocity, train_bias, out):
-    for k in prange(params.shape[0]):
-        _run(TRAIN, params[k], layout, acts, loss, X, Y, epochs, order, lrs[k], batch_size,
-             momentum, velocity[k], train_bias, out)
+def _train_many_generic(work, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
+                        momentum, vel, train_bias, at, out):
+    for k in prange(work.shape[0]):
+        a, d = np.empty(at[-1]), np.empty(at[-1])
+        grad = np.empty(work.shape[1] if batch_size > 1 else 0)
+        _run(TRAIN, work[k], layout, acts, loss, X, Y, epochs, order, lrs[k], batch_size,
+             momentum, vel[k], train_bias, at, a, d, grad, out)
 
 
 def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size, momentum,
@@ -399,7 +398,10 @@ def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
                                         many=True)
             run(params, X, Y, epochs, order, lrs, momentum, velocity)
         else:
-            _train_many_generic(params, layout, acts, loss, X, Y, epochs, order, lrs,
-                                batch_size, momentum, velocity, bool(train_bias), _NO_Y)
+            work, vel = _to_work(params, layout), _to_work(velocity, layout)
+            _train_many_generic(work, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
+                                momentum, vel, bool(train_bias), _buffers(layout)[0], _NO_Y)
+            params[:] = _to_work(work, layout, back=True)
+            velocity[:] = _to_work(vel, layout, back=True)
     finally:
         set_num_threads(previous)
