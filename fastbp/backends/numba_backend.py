@@ -41,7 +41,7 @@ NAME = "numba"
 U = np.uint64
 
 
-@jit
+@jit(inline="always")
 def _activate(code, z, at, n):
     """Squash ``z[at:at+n]`` in place (twin: ``_activate`` in _kernels.pyx)."""
     if code == LOGISTIC:
@@ -125,7 +125,7 @@ def _forward_sample(work, layout, acts, X, s, a, at):
         _activate(acts[layer], a, net, n_out)
 
 
-@jit
+@jit(inline="always")
 def _sample_loss(loss, out_code, a, out, Y, s):
     """Loss of sample ``s``, its outputs at ``a[out:]`` (twin: ``_sample_loss``); 0 log 0 is 0."""
     total = 0.0
@@ -144,7 +144,7 @@ def _sample_loss(loss, out_code, a, out, Y, s):
     return total
 
 
-@jit
+@jit(inline="always")
 def _deltas(work, layout, acts, loss, Y, s, a, at, d):
     """Every layer's deltas for sample ``s``, from the current weights (twin: ``_deltas``)."""
     last = layout.shape[0] - 1
@@ -179,7 +179,7 @@ def _deltas(work, layout, acts, loss, Y, s, a, at, d):
             d[h + U(j)] = total * _derivative(code, a[h + U(j)])
 
 
-@jit
+@jit(inline="always")
 def _accumulate(layout, a, at, d, grad):
     """grad += this sample's gradient, in the working layout (twin: ``_accumulate``)."""
     for layer in range(layout.shape[0]):
@@ -194,7 +194,7 @@ def _accumulate(layout, a, at, d, grad):
             grad[U(b_at + j)] += d[out + U(j)]
 
 
-@jit
+@jit(inline="always")
 def _step_online(work, layout, a, at, d, lr, momentum, velocity, train_bias):
     """Apply one sample's gradient ``g = (0 + d a) / 1``: ``w -= lr * g``, or with
     momentum ``v = m v - lr g; w += v`` (twin: ``_step_online``).
@@ -216,7 +216,7 @@ def _step_online(work, layout, a, at, d, lr, momentum, velocity, train_bias):
                     work[q] = work[q] + velocity[q]
 
 
-@jit
+@jit(inline="always")
 def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
     """Apply a batch's summed gradient divided by its size (twin: ``_step_batch``)."""
     for layer in range(layout.shape[0]):
@@ -232,14 +232,17 @@ def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
                 work[base + U(q)] = work[base + U(q)] + velocity[base + U(q)]
 
 
-# One compiled entry point runs every task, over helpers one level deep. Numba
-# links a callee's code into its caller's module and optimises and compiles the
-# whole module again, so every level of a call tree pays again for everything
-# beneath it: separate forward/gradients/train entries over nested helpers took
-# twice as long to compile cold (10 s against 5 s). For the same reason the
-# buffers are allocated, and the weights transposed, by NumPy in Python: in
-# numba each ``np.empty`` and the transposition would be one more function to
-# compile, and they cost microseconds per call out here.
+# Cold compilation, not run time, decides the shape of what follows (5 s at most
+# for every kernel). Numba compiles each jitted function as a module of its own,
+# optimised and turned into machine code, then links it into each caller's module
+# and optimises and compiles it again there. So: one compiled entry point for
+# every task, with one loop over samples, in which each helper is called once and
+# inlined into it (``inline="always"``, at numba's IR level) rather than compiled
+# on its own; ``_forward_sample`` stays a function of its own (inlining it saved
+# nothing). Buffers are allocated, and weights transposed, by NumPy in Python:
+# in numba each ``np.empty`` and the transposition would be one more function to
+# compile, and out here they cost microseconds per call. From 10 s, as separate
+# forward/gradients/train entries over nested helpers, to about 4 s.
 FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
 
 
@@ -257,46 +260,35 @@ def _run(task, work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, mo
     """
     last = layout.shape[0]
     n = X.shape[0]
-    if task <= LOSS:
-        total = 0.0
-        for s in range(n):
-            _forward_sample(work, layout, acts, X, s, a, at)
-            if task == FORWARD:
-                for k in range(out.shape[1]):
-                    out[s, k] = a[U(at[last] + k)]
-            else:
-                total += _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
-        if task == LOSS:
-            out[0, 0] = total / n
-    elif task == GRADIENTS:
-        for q in range(grad.shape[0]):
-            grad[q] = 0.0
-        for s in range(n):
-            _forward_sample(work, layout, acts, X, s, a, at)
-            _deltas(work, layout, acts, loss, Y, s, a, at, d)
-            _accumulate(layout, a, at, d, grad)
-    else:
-        shuffled = order.shape[0] == epochs
-        if batch_size == 1:
-            for epoch in range(epochs):
-                for pos in range(n):
-                    s = order[epoch, pos] if shuffled else pos
-                    _forward_sample(work, layout, acts, X, s, a, at)
+    training = task == TRAIN
+    online = training and batch_size == 1
+    shuffled = training and order.shape[0] == epochs
+    chunk = batch_size if training else n  # gradients: one batch of every sample
+    total = 0.0
+    for epoch in range(epochs if training else 1):
+        for start in range(0, n, chunk):
+            stop = start + chunk if start + chunk < n else n
+            for q in range(grad.shape[0]):
+                grad[q] = 0.0
+            for pos in range(start, stop):
+                s = order[epoch, pos] if shuffled else pos
+                _forward_sample(work, layout, acts, X, s, a, at)
+                if task == FORWARD:
+                    for k in range(out.shape[1]):
+                        out[s, k] = a[U(at[last] + k)]
+                elif task == LOSS:
+                    total += _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
+                else:
                     _deltas(work, layout, acts, loss, Y, s, a, at, d)
-                    _step_online(work, layout, a, at, d, lr, momentum, vel, train_bias)
-        else:
-            for epoch in range(epochs):
-                for start in range(0, n, batch_size):
-                    stop = start + batch_size if start + batch_size < n else n
-                    for q in range(grad.shape[0]):
-                        grad[q] = 0.0
-                    for pos in range(start, stop):
-                        s = order[epoch, pos] if shuffled else pos
-                        _forward_sample(work, layout, acts, X, s, a, at)
-                        _deltas(work, layout, acts, loss, Y, s, a, at, d)
+                    if online:
+                        _step_online(work, layout, a, at, d, lr, momentum, vel, train_bias)
+                    else:
                         _accumulate(layout, a, at, d, grad)
-                    _step_batch(work, layout, grad, float(stop - start), lr, momentum, vel,
-                                train_bias)
+            if training and not online:
+                _step_batch(work, layout, grad, float(stop - start), lr, momentum, vel,
+                            train_bias)
+    if task == LOSS:
+        out[0, 0] = total / n
 
 
 def _to_work(flat, layout, back=False):
