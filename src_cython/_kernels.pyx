@@ -22,7 +22,7 @@ registers.
 
 from libc.math cimport exp, log, tanh
 from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 from cython.parallel cimport prange
 
@@ -414,74 +414,80 @@ cdef double* _working_copy(const double[::1] params, const Net* net) except NULL
     return work
 
 
-def forward(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
-            const double[:, ::1] X):
-    """Outputs for every row of ``X`` (twin: ``forward``)."""
+cdef enum:
+    FORWARD = 0
+    LOSS = 1
+    GRADIENTS = 2
+
+
+cdef int _evaluate(int task, const double[::1] params, const int64_t[:, ::1] layout,
+                   const int64_t[::1] acts, int loss, const double[:, ::1] X,
+                   const double[:, ::1] Y, double[:, ::1] out) except -1:
+    """Run ``task`` over every sample of ``X`` (twin: numba's ``_run``): the outputs
+    into ``out`` (FORWARD), the mean loss into ``out[0, 0]`` (LOSS), or the mean
+    gradient, flat like ``params``, into ``out[0]`` (GRADIENTS)."""
     cdef Net net
     _open(&net, layout, acts)
-    cdef Py_ssize_t s, k, last = layout.shape[0]
-    out_array = np.empty((X.shape[0], layout[last - 1, 1]), dtype=np.float64)
-    cdef double[:, ::1] out = out_array
-    cdef double* work
+    cdef Py_ssize_t s, k, q, last = layout.shape[0]
+    cdef double total = 0.0
+    cdef double* work = NULL
+    cdef double* grad = NULL
     try:
         work = _working_copy(params, &net)
+        if task == GRADIENTS:
+            grad = <double*> calloc(params.shape[0], sizeof(double))
+            if grad == NULL:
+                raise MemoryError()
         with nogil:
             for s in range(X.shape[0]):
                 _forward_sample(work, &net, &X[s, 0])
-                for k in range(out.shape[1]):
-                    out[s, k] = net.a[net.at[last] + k]
-        free(work)
+                if task == FORWARD:
+                    for k in range(out.shape[1]):
+                        out[s, k] = net.a[net.at[last] + k]
+                elif task == LOSS:
+                    total += _sample_loss(loss, acts[last - 1], net.a + net.at[last], &Y[s, 0],
+                                          Y.shape[1])
+                else:
+                    _deltas(work, &net, loss, &Y[s, 0])
+                    _accumulate(&net, grad)
+            if task == LOSS:
+                out[0, 0] = total / X.shape[0]
+            elif task == GRADIENTS:
+                for q in range(params.shape[0]):
+                    grad[q] = grad[q] / X.shape[0]
+                _transpose_weights(grad, &net, &out[0, 0], False)
     finally:
+        free(work)
+        free(grad)
         _close(&net)
-    return out_array
+    return 0
+
+
+_NO_Y = np.empty((0, 0))
+
+
+def forward(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
+            const double[:, ::1] X):
+    """Outputs for every row of ``X`` (twin: ``forward``)."""
+    out = np.empty((X.shape[0], layout[layout.shape[0] - 1, 1]), dtype=np.float64)
+    _evaluate(FORWARD, params, layout, acts, 0, X, _NO_Y, out)
+    return out
 
 
 def mean_loss(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
               int loss, const double[:, ::1] X, const double[:, ::1] Y):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
-    cdef Net net
-    _open(&net, layout, acts)
-    cdef Py_ssize_t s, last = layout.shape[0]
-    cdef double total = 0.0
-    cdef double* work
-    try:
-        work = _working_copy(params, &net)
-        with nogil:
-            for s in range(X.shape[0]):
-                _forward_sample(work, &net, &X[s, 0])
-                total += _sample_loss(loss, acts[last - 1], net.a + net.at[last], &Y[s, 0],
-                                      Y.shape[1])
-        free(work)
-    finally:
-        _close(&net)
-    return total / X.shape[0]
+    cdef double[:, ::1] out = np.empty((1, 1), dtype=np.float64)
+    _evaluate(LOSS, params, layout, acts, loss, X, Y, out)
+    return out[0, 0]
 
 
 def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
               int loss, const double[:, ::1] X, const double[:, ::1] Y):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
-    cdef Net net
-    _open(&net, layout, acts)
-    cdef Py_ssize_t s, q
-    grad_array = np.zeros(params.shape[0], dtype=np.float64)
-    out_array = np.empty(params.shape[0], dtype=np.float64)
-    cdef double[::1] grad = grad_array
-    cdef double[::1] out = out_array
-    cdef double* work
-    try:
-        work = _working_copy(params, &net)
-        with nogil:
-            for s in range(X.shape[0]):
-                _forward_sample(work, &net, &X[s, 0])
-                _deltas(work, &net, loss, &Y[s, 0])
-                _accumulate(&net, &grad[0])
-            for q in range(grad.shape[0]):
-                grad[q] = grad[q] / X.shape[0]
-            _transpose_weights(&grad[0], &net, &out[0], False)
-        free(work)
-    finally:
-        _close(&net)
-    return out_array
+    out = np.empty(params.shape[0], dtype=np.float64)
+    _evaluate(GRADIENTS, params, layout, acts, loss, X, Y, out.reshape(1, -1))
+    return out
 
 
 cdef int _train_one(double* params, double* velocity, const int64_t* layout,

@@ -255,8 +255,7 @@ def _run(task, work, layout, acts, loss, X, Y, epochs, order, lr, batch_size, mo
     ``d`` alike); ``grad`` is a buffer of the size of ``work``. ``out``
     receives the outputs (FORWARD) or the mean loss (LOSS); GRADIENTS leaves the
     summed gradient in ``grad``; TRAIN updates ``work`` and ``vel`` in place.
-    Twin: ``_train_one`` (TRAIN), ``forward``, ``gradients`` and ``mean_loss``
-    in _kernels.pyx.
+    Twin: ``_train_one`` (TRAIN) and ``_evaluate`` (the others) in _kernels.pyx.
     """
     last = layout.shape[0]
     n = X.shape[0]
