@@ -1,6 +1,6 @@
 """Build script: the package is declared in pyproject.toml; this adds the Cython kernels.
 
-``src_cython/_kernels.pyx`` compiles into ``fastbp._kernels`` with ``-O3
+``src_cython/_kernels.pyx`` compiles into ``fastbp.kernels._cython`` with ``-O3
 -ffp-contract=off`` (no FMA contraction: the backends agree bit for bit). The
 extension is optional: where it cannot be built, fastbp installs without it
 and says so, and the numba and pure-Python backends still work. Set
@@ -79,7 +79,7 @@ def extensions():
     try:
         from Cython.Build import cythonize
 
-        return cythonize([Extension("fastbp._kernels", ["src_cython/_kernels.pyx"])],
+        return cythonize([Extension("fastbp.kernels._cython", ["src_cython/_kernels.pyx"])],
                          compiler_directives={"language_level": 3})
     except Exception as exc:
         _skip("Cython", exc)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fastbp import bench
-from fastbp.backends import status
+from fastbp.kernels import status
 
 RUNNERS = [*status(), *bench.CONTENDERS]
 CASES = [(w, r) for w in bench.WORKLOADS for r in RUNNERS] + [("digits", "straightforward")]
@@ -41,9 +41,9 @@ def straightforward_runner(w):
         start = time.perf_counter()
         train_online_logistic(net.params, net.layout, X, Y, epochs, w.lr, w.bias == "trainable")
         seconds = time.perf_counter() - start
-        from fastbp.backends import oracle
+        from fastbp.kernels import oracle
 
-        return seconds, oracle.mean_loss(net.params, net.layout, net.activation_codes, 0, X, Y)
+        return seconds, oracle.mean_loss(net.kernel_shape, 0, net.params, X, Y)
     return run
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import tutorial
-from .backends import available as available_backends
-from .backends import status as backends
+from ._version import __version__
+from .kernels import available as available_backends
+from .kernels import status as backends
 from .network import Network
 from .trace import StepTrace, trace
 from .training import (

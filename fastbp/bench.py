@@ -4,34 +4,32 @@ A *runner* trains a fresh copy of a workload's network and returns the
 seconds its training loop took (building the network and measuring the loss
 stay outside) and the final mean loss; :func:`measure` keeps the best of a few
 runs after a warm-up run, so JIT compilation is never timed. Runners exist for
-every fastbp backend and, when they can run here, for contenders: the
-hand-written C reference loop (from a source checkout, compiled on first use),
-PyTorch eager and JAX (``jit`` over a ``fori_loop``). The contenders come with
-the ``compare`` extra; fastbp's core never imports them.
+every fastbp backend and, when they can run here, for the contenders: the
+hand-written C reference loop, PyTorch eager and JAX. Those live with the
+benchmarks, in a source checkout's ``benchmarks/contenders.py`` (PyTorch and JAX
+come with the ``compare`` extra); fastbp's package never imports them.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
+import importlib.util
+import json
 import math
-import os
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from . import tutorial
-from .backends import oracle, status
+from .data import dataset
+from .files import atomic_write, pyplot
+from .kernels import status
 from .network import Network
 from .training import train, train_many
 
-C_SOURCE = Path(__file__).resolve().parents[1] / "benchmarks" / "c_reference" / "tutorial_loop.c"
 CONTENDERS = ("c", "torch", "jax")
 
 
@@ -60,11 +58,8 @@ class Workload:
 
     @functools.cached_property
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.data == "tutorial":
-            return tutorial.INPUTS, tutorial.TARGETS
-        if self.data == "xor":
-            return (np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float),
-                    np.array([[0], [1], [1], [0]], dtype=float))
+        if self.data != "random":
+            return dataset(self.data)
         rng = np.random.default_rng(0)
         X = rng.uniform(0.0, 1.0, size=(self.n_samples, self.sizes[0]))
         Y = np.eye(self.sizes[-1])[rng.integers(0, self.sizes[-1], size=self.n_samples)]
@@ -130,120 +125,24 @@ def _fastbp_runner(backend: str, w: Workload, threads: int | None = None) -> Run
     return run
 
 
+def _contenders() -> ModuleType | None:
+    """``benchmarks/contenders.py`` of the checkout in the current directory, or of the one
+    fastbp runs from (an editable install), imported once; None where neither exists."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        module = _import_file(root / "benchmarks" / "contenders.py")
+        if module is not None:
+            return module
+    return None
+
+
 @functools.cache
-def _c_library() -> Callable:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise RuntimeError("no C compiler")
-    lib = Path(tempfile.mkdtemp(prefix="fastbp-cref-")) / "tutorial_loop.so"
-    subprocess.run([compiler, "-O3", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(lib),
-                    str(C_SOURCE), "-lm"], check=True, capture_output=True)
-    fn = ctypes.CDLL(str(lib)).train_tutorial
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_long] + [ctypes.c_double] * 5
-    fn.restype = None
-    return fn
-
-
-def _c_runner(w: Workload) -> Runner:
-    fn = _c_library()
-
-    (x1, x2), (t1, t2) = w.arrays[0][0], w.arrays[1][0]
-
-    def run(epochs: int, count: int = 1) -> tuple[float, float]:
-        net = w.network()
-        start = time.perf_counter()
-        fn(net.params.ctypes.data, epochs, x1, x2, t1, t2, w.lr)
-        seconds = time.perf_counter() - start
-        return seconds, oracle.mean_loss(net.params, net.layout, net.activation_codes, 0,
-                                         *w.arrays)
-    return run
-
-
-def _torch_runner(w: Workload) -> Runner:
-    import torch
-
-    X, Y = (torch.tensor(a, dtype=torch.float64) for a in w.arrays)
-    n = len(X)
-    size = n if w.batch_size is None else w.batch_size
-
-    def run(epochs: int, count: int = 1) -> tuple[float, float]:
-        net = w.network()
-        weights = [torch.tensor(W, requires_grad=True) for W in net.weights]
-        biases = [torch.tensor(b, requires_grad=w.bias == "trainable") for b in net.biases]
-        trained = weights + (biases if w.bias == "trainable" else [])
-
-        def loss_of(xb, yb):
-            a = xb
-            for W, b in zip(weights, biases):
-                a = torch.sigmoid(a @ W.T + b)
-            return (0.5 * ((yb - a) ** 2).sum(dim=1)).mean()
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # the fastbp kernels use one core
-        try:
-            begin = time.perf_counter()
-            for _ in range(epochs):
-                for start in range(0, n, size):
-                    grads = torch.autograd.grad(loss_of(X[start:start + size],
-                                                        Y[start:start + size]), trained)
-                    with torch.no_grad():
-                        for p, g in zip(trained, grads):
-                            p -= w.lr * g
-            seconds = time.perf_counter() - begin
-            with torch.no_grad():
-                return seconds, float(loss_of(X, Y))
-        finally:
-            torch.set_num_threads(threads)
-    return run
-
-
-def _jax_runner(w: Workload) -> Runner:
-    import jax
-    import jax.numpy as jnp
-
-    jax.config.update("jax_enable_x64", True)
-    X, Y = (jnp.asarray(a) for a in w.arrays)
-    n = len(X)
-    size = n if w.batch_size is None else w.batch_size
-    if n % size:
-        raise RuntimeError(f"the JAX runner needs whole batches ({n} samples, batches of {size})")
-    trainable_bias = w.bias == "trainable"
-
-    def loss_of(params, xb, yb):
-        a = xb
-        for W, b in params:
-            a = jax.nn.sigmoid(a @ W.T + b)
-        return jnp.mean(0.5 * jnp.sum((yb - a) ** 2, axis=1))
-
-    grad = jax.grad(loss_of)
-
-    def fit_lr(params, lr, epochs):
-        def step(i, p):
-            xb = jax.lax.dynamic_slice_in_dim(X, i * size, size)
-            yb = jax.lax.dynamic_slice_in_dim(Y, i * size, size)
-            g = grad(p, xb, yb)
-            return [(W - lr * gW, b - lr * gb if trainable_bias else b)
-                    for (W, b), (gW, gb) in zip(p, g)]
-        return jax.lax.fori_loop(
-            0, epochs, lambda e, p: jax.lax.fori_loop(0, n // size, step, p), params)
-
-    fit = jax.jit(lambda params, epochs: fit_lr(params, w.lr, epochs))
-    many = jax.jit(jax.vmap(fit_lr, in_axes=(0, 0, None)))
-
-    def run(epochs: int, count: int = 1) -> tuple[float, float]:
-        net = w.network()
-        params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(net.weights, net.biases)]
-        if w.networks == 1:
-            start = time.perf_counter()
-            params = jax.block_until_ready(fit(params, epochs))
-            return time.perf_counter() - start, float(loss_of(params, X, Y))
-        stacked = [(jnp.stack([W] * count), jnp.stack([b] * count)) for W, b in params]
-        lrs = jnp.asarray(w.learning_rates(count))
-        start = time.perf_counter()
-        out = jax.block_until_ready(many(stacked, lrs, epochs))
-        last = [(W[-1], b[-1]) for W, b in out]
-        return time.perf_counter() - start, float(loss_of(last, X, Y))
-    return run
+def _import_file(path: Path) -> ModuleType | None:
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("fastbp_contenders", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def runner(name: str, w: Workload) -> Runner:
@@ -253,16 +152,11 @@ def runner(name: str, w: Workload) -> Runner:
                             "c": "the C reference loop trains one network",
                             "torch": "PyTorch eager would take minutes"}[name])
     if name in CONTENDERS:
-        if name == "c":
-            if w.data != "tutorial":
-                raise RuntimeError("the C reference loop is written for the tutorial network")
-            if not C_SOURCE.exists():
-                raise RuntimeError("the C reference loop ships with the source checkout only")
-        try:
-            return {"c": _c_runner, "torch": _torch_runner, "jax": _jax_runner}[name](w)
-        except ImportError as exc:
-            raise RuntimeError(f"{exc.name} is not installed (pip install 'fastbp[compare]')") \
-                from None
+        contenders = _contenders()
+        if contenders is None:
+            raise RuntimeError("the contenders come with fastbp's source: run fastbp bench in a "
+                               "checkout, which has benchmarks/contenders.py")
+        return contenders.runner(name, w)
     state = status().get(name)
     if state is None:
         raise ValueError(f"backends must be fastbp backends or contenders "
@@ -355,18 +249,6 @@ def _times(ratio: float | None) -> str:
     return "" if ratio is None else f"{ratio:,.2f}x"
 
 
-def pyplot():
-    """matplotlib.pyplot drawing off-screen, or a ValueError saying how to install it."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ValueError("--plot needs matplotlib: pip install 'fastbp[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot(rows: list[dict], path: str) -> None:
     """A bar chart of every measured figure, one panel per workload (needs matplotlib)."""
     plt = pyplot()
@@ -382,23 +264,9 @@ def plot(rows: list[dict], path: str) -> None:
         ax.set_ylabel(mine[0]["unit"] + " (lower is faster)", fontsize=8)
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     fig.tight_layout()
-    _atomic(path, lambda tmp: fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png"))
     plt.close(fig)
 
 
-def _atomic(path: str, write: Callable[[str], None]) -> None:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(rows: list[dict], path: str) -> None:
-    import json
-
-    _atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=2) + "\n"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=2) + "\n"))

@@ -26,7 +26,7 @@ def _positive(text: str) -> int:
 
 def _tutorial(args: argparse.Namespace) -> None:
     from . import tutorial
-    from .backends import resolve
+    from .kernels import resolve
 
     name, _ = resolve(args.backend)
     rows = {row.name: row for row in tutorial.reconcile(name)}
@@ -59,7 +59,7 @@ def _tutorial(args: argparse.Namespace) -> None:
 
 
 def _backends(args: argparse.Namespace) -> None:
-    from .backends import available, status
+    from .kernels import available, status
 
     table = status()
     width = max(len(n) for n in table)
@@ -70,7 +70,8 @@ def _backends(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     from . import bench
-    from .backends import status
+    from .files import pyplot
+    from .kernels import status
 
     known = [*status(), *bench.CONTENDERS]
     names = args.backends or known
@@ -79,7 +80,7 @@ def _bench(args: argparse.Namespace) -> None:
             raise ValueError(f"--backends must be among {', '.join(known)}; got {name!r}")
     workloads = args.workloads or list(bench.WORKLOADS)
     if args.plot:
-        bench.pyplot()  # before a long run, not after it
+        pyplot()  # before a long run, not after it
     rows = bench.run_table(workloads, names, quick=args.quick,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     print(bench.format_table(rows))
@@ -143,12 +144,13 @@ def _explain(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from . import bench, sweep
+    from . import sweep
+    from .files import pyplot
 
     lrs = sweep.parse_range(args.lr)
     X, Y = sweep.load_data(args.data, args.targets)
     if args.plot:
-        bench.pyplot()  # before a long run, not after it
+        pyplot()  # before a long run, not after it
     client = None
     if args.scheduler:
         try:

@@ -1,5 +1,10 @@
 """Validation and coercion of user input, in one place; the built-in datasets.
 
+The ``check_*`` and ``as_*`` functions are what every public entry point calls
+(``train``, ``trace``, ``Network``, the CLI), so one kind of bad input gets one
+message everywhere. This module imports nothing else of fastbp but its tables;
+``check_network`` lives beside the class it checks, in :mod:`fastbp.network`.
+
 Every check raises ``ValueError`` or ``TypeError`` naming the argument, what
 was expected and what was received. Arrays are always copied into fresh
 C-contiguous float64 buffers, so nothing the caller passed is ever modified.
@@ -12,6 +17,8 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
+
+from . import functions
 
 
 def _real_array(values: object, name: str) -> np.ndarray:
@@ -113,18 +120,45 @@ def check_sizes(sizes: object) -> tuple[int, ...]:
     return tuple(check_integer(n, f"sizes[{i}]", 1) for i, n in enumerate(sizes))
 
 
-#: The reference text's single training sample.
-TUTORIAL_X = ((0.05, 0.10),)
-TUTORIAL_Y = ((0.01, 0.99),)
+def check_data(net, X: object, Y: object, loss: str = "squared",
+               names: tuple[str, str] = ("X", "Y")) -> tuple[np.ndarray, np.ndarray]:
+    """Copy ``X, Y`` into float64 matrices fitting ``net``, checked for ``loss``.
 
-XOR_X = ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0))
-XOR_Y = ((0.0,), (1.0,), (1.0,), (0.0,))
+    With ``loss="cross_entropy"`` the output layer must be logistic or softmax
+    and ``Y`` must lie in [0, 1]; with softmax, each row of ``Y`` must sum to 1.
+    ``names`` are the arguments' names in the caller's signature, for messages.
+    """
+    x_name, y_name = names
+    X = as_matrix(X, x_name, net.sizes[0])
+    Y = as_matrix(Y, y_name, net.sizes[-1])
+    if len(X) != len(Y):
+        raise ValueError(f"{x_name} and {y_name} must have the same number of rows, "
+                         f"got {len(X)} and {len(Y)}")
+    if loss == "cross_entropy":
+        if net.activations[-1] not in functions.CROSS_ENTROPY_OUTPUTS:
+            raise ValueError(f"loss='cross_entropy' needs a logistic or softmax output layer, "
+                             f"got {net.activations[-1]!r}")
+        if Y.min() < 0.0 or Y.max() > 1.0:
+            raise ValueError(f"{y_name} must lie in [0, 1] with loss='cross_entropy', "
+                             f"got values in [{Y.min()}, {Y.max()}]")
+        sums = Y.sum(axis=1)
+        if net.activations[-1] == "softmax" and (np.abs(sums - 1.0) > 1e-6).any():
+            # The output delta o - t is the gradient only for targets that are distributions.
+            row = int(np.argmax(np.abs(sums - 1.0) > 1e-6))
+            raise ValueError(f"{y_name}'s rows must each sum to 1 with a softmax output and "
+                             f"loss='cross_entropy'; row {row} sums to {sums[row]}")
+    return X, Y
 
-DATASETS = {"tutorial": (TUTORIAL_X, TUTORIAL_Y), "xor": (XOR_X, XOR_Y)}
+
+#: The built-in datasets: the reference text's single training sample, and XOR.
+DATASETS: dict[str, tuple[tuple[tuple[float, ...], ...], tuple[tuple[float, ...], ...]]] = {
+    "tutorial": (((0.05, 0.10),), ((0.01, 0.99),)),
+    "xor": (((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)), ((0.0,), (1.0,), (1.0,), (0.0,))),
+}
 
 
 def dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(X, Y)`` of a built-in dataset: ``"tutorial"`` or ``"xor"``."""
+    """Fresh ``(X, Y)`` arrays of a built-in dataset: ``"tutorial"`` or ``"xor"``."""
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
     x, y = DATASETS[name]

@@ -1,41 +1,116 @@
 """``train_many`` across a dask.distributed cluster: chunks of networks, one task each.
 
-Each worker runs :func:`fastbp.train_many` on its chunk with the compiled
-kernels; every chunk sees the same seeded sample order, so the trained
-networks are identical to a local run. Needs the ``distributed`` extra.
+Each worker runs :func:`fastbp.engine.fit` on its rows with the backend the
+caller resolved, on arrays already validated by :mod:`fastbp.training`. Every
+chunk draws the same seeded sample orders, so the trained networks are those of
+a local run; so is a divergence (see :func:`fit_on`). Needs the ``distributed``
+extra; imported only when ``train_many`` gets a ``client``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
-from .network import Network
+from . import engine
+from .kernels import resolve
+from .kernels.protocol import Rule, Shape
 
 
-def _train_chunk(nets: list[Network], X: np.ndarray, Y: np.ndarray, lrs: np.ndarray,
-                 options: dict, backend: str, threads: int | None):
-    from .training import train_many
+class _Outcome(NamedTuple):
+    """What one chunk's task sends back: its rows, and what fit measured or why it stopped
+    (a DivergenceError's ``(epoch, network, loss)``; exceptions with extra arguments do
+    not survive pickling)."""
 
-    results = train_many(nets, X, Y, lr=lrs, backend=backend, threads=threads, **options)
-    return [net.params for net in nets], results
+    params: np.ndarray
+    fitted: engine.Fitted | None
+    divergence: tuple[int, int, float | None] | None
 
 
-def train_many_on(client, nets: list[Network], X: np.ndarray, Y: np.ndarray, lrs: np.ndarray,
-                  opts, backend: str, threads: int | None) -> list:
-    """Train ``nets`` in place on ``client``'s workers; see :func:`fastbp.train_many`."""
+def _fit_chunk(backend: str, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
+               Y: np.ndarray, lrs: np.ndarray, plan: engine.Plan, threads: int | None,
+               evaluate: bool) -> _Outcome:
+    _, kernels = resolve(backend)
+    params = np.array(params, copy=True)
+    try:
+        fitted = engine.fit(kernels, shape, rule, params, X, Y, lrs, plan, threads=threads,
+                            evaluate=evaluate)
+    except engine.DivergenceError as exc:
+        return _Outcome(params, None, (exc.epoch, exc.network, exc.loss))
+    return _Outcome(params, fitted, None)
+
+
+def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
+           Y: np.ndarray, lrs: np.ndarray, plan: engine.Plan, *, threads: int | None = None,
+           progress: Callable[[int], None] | None = None) -> engine.Fitted:
+    """:func:`fastbp.engine.fit` with the rows of ``params`` spread over ``client``'s workers.
+
+    ``params`` is updated in place, as by ``fit``; ``progress`` is called with the
+    number of networks of each finished chunk. Where a network diverges, every
+    row is left after the epoch a local run leaves it, and the DivergenceError
+    names the same epoch and network: the first event over all chunks (a
+    non-finite parameter before a non-finite loss measured at the same epoch,
+    then the lowest network), with every other chunk brought to that epoch.
+    """
+    from distributed import as_completed
+
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    chunks = [c for c in np.array_split(np.arange(len(nets)), min(len(nets), 2 * workers))
+    chunks = [c for c in np.array_split(np.arange(len(params)), min(len(params), 2 * workers))
               if len(c)]
-    options = {"epochs": opts.epochs, "batch_size": opts.batch_size, "momentum": opts.momentum,
-               "loss": opts.loss, "shuffle": opts.shuffle, "seed": opts.seed,
-               "record_every": opts.record_every}
     X_remote, Y_remote = client.scatter([X, Y], broadcast=True)
-    futures = [client.submit(_train_chunk, [nets[k] for k in chunk], X_remote, Y_remote,
-                             lrs[chunk], options, backend, threads, pure=False)
-               for chunk in chunks]
-    results: list = [None] * len(nets)
-    for chunk, (params, chunk_results) in zip(chunks, client.gather(futures)):
-        for k, row, result in zip(chunk, params, chunk_results):
-            nets[k].params[...] = row
-            results[k] = result
-    return results
+
+    def submit(rows: np.ndarray, run: engine.Plan, evaluate: bool):
+        return client.submit(_fit_chunk, backend, shape, rule, params[rows], X_remote, Y_remote,
+                             lrs[rows], run, threads, evaluate, pure=False)
+
+    start = time.perf_counter()
+    futures = [submit(rows, plan, True) for rows in chunks]
+    where = {future.key: i for i, future in enumerate(futures)}
+    outcomes: list[_Outcome] = [None] * len(chunks)  # type: ignore[list-item]
+    try:
+        for future in as_completed(futures):
+            i = where[future.key]
+            outcomes[i] = future.result()
+            if progress is not None:
+                progress(len(chunks[i]))
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        raise engine.TrainingInterrupted(0) from None  # no row was written back yet
+    seconds = time.perf_counter() - start
+    stopped = [i for i, o in enumerate(outcomes) if o.divergence is not None]
+    if not stopped:
+        for rows, outcome in zip(chunks, outcomes):
+            params[rows] = outcome.params
+        fitted = [o.fitted for o in outcomes]
+        return engine.Fitted(np.concatenate([f.history for f in fitted]),
+                             fitted[0].history_epochs, np.concatenate([f.final for f in fitted]),
+                             seconds)
+
+    def event(i: int) -> tuple[int, bool, int]:
+        epoch, network, loss = outcomes[i].divergence
+        return epoch, loss is not None, int(chunks[i][network])
+
+    first = min(stopped, key=event)
+    epoch, _, network = event(first)
+    loss = outcomes[first].divergence[2]
+    error = (engine.parameter_divergence(epoch, network, len(params)) if loss is None
+             else engine.loss_divergence(loss, epoch, network, len(params)))
+    kept = error.epochs_kept
+    behind = {}
+    for i, outcome in enumerate(outcomes):
+        same = outcome.divergence is not None and _kept(outcome.divergence) == kept
+        if same:
+            params[chunks[i]] = outcome.params
+        else:  # finished, or stopped later: run it again from its start, to `kept` epochs
+            behind[i] = submit(chunks[i], plan._replace(epochs=kept), False)
+    for i, future in behind.items():
+        params[chunks[i]] = future.result().params
+    raise error
+
+
+def _kept(divergence: tuple[int, int, float | None]) -> int:
+    epoch, _, loss = divergence
+    return epoch - 1 if loss is None else epoch

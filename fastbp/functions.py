@@ -1,13 +1,13 @@
-"""The one table of math every backend follows.
+"""The tables of math: names, kernel codes and the formulas fastbp shows.
 
 Activations and losses are named by users and passed to kernels as small
 integer codes. Derivatives are written in terms of a neuron's *output*
 (``o * (1 - o)`` for the logistic), as in the reference text and in
-scikit-learn's ``neural_network._base``; the loss table fixes how an output
-layer's delta is formed. The canonical order of every sum is documented in
-``shared/DESIGN.md`` and in the oracle (:mod:`fastbp.backends.oracle`).
+scikit-learn's ``neural_network._base``. The formula tables are what
+:func:`fastbp.trace` prints, with ``{n}`` standing for a neuron's name; the
+kernels implement the same formulas in the canonical order of arithmetic
+(``docs/design.md``), defined by the oracle (:mod:`fastbp.kernels.oracle`).
 """
-
 from __future__ import annotations
 
 IDENTITY = 0
@@ -23,27 +23,35 @@ ACTIVATIONS: dict[str, int] = {
     "relu": RELU,
     "softmax": SOFTMAX,
 }
-ACTIVATION_NAMES: dict[int, str] = {code: name for name, code in ACTIVATIONS.items()}
 
-#: Derivative of each elementwise activation expressed in its output ``o``.
-DERIVATIVE_IN_OUTPUT: dict[str, str] = {
+#: Each activation's output in terms of its net input, as :func:`fastbp.trace` shows it.
+ACTIVATION_FORMULA: dict[str, str] = {
+    "identity": "net_{n}",
+    "logistic": "1 / (1 + e^(-net_{n}))",
+    "tanh": "tanh(net_{n})",
+    "relu": "max(0, net_{n})",
+    "softmax": "e^(net_{n}) / sum_k e^(net_k)",
+}
+
+#: d out / d net of each elementwise activation, written in its output.
+DERIVATIVE_FORMULA: dict[str, str] = {
     "identity": "1",
-    "logistic": "o * (1 - o)",
-    "tanh": "1 - o * o",
-    "relu": "1 if o > 0 else 0",
+    "logistic": "out_{n} * (1 - out_{n})",
+    "tanh": "1 - out_{n}^2",
+    "relu": "1 if out_{n} > 0 else 0",
 }
 
 SQUARED = 0
 CROSS_ENTROPY = 1
 
 LOSSES: dict[str, int] = {"squared": SQUARED, "cross_entropy": CROSS_ENTROPY}
-LOSS_NAMES: dict[int, str] = {code: name for name, code in LOSSES.items()}
-
-#: Per-sample loss of each loss, as documented to users.
-LOSS_FORMULAS: dict[str, str] = {
-    "squared": "sum_k 1/2 (t_k - o_k)^2",
-    "cross_entropy": "-sum_k [t_k log o_k + (1 - t_k) log(1 - o_k)] (logistic); "
-    "-sum_k t_k log o_k (softmax)",
+#: One output's share of the per-sample loss, by loss and output activation ("any": every
+#: other output layer); a reported loss is the mean over samples of the sum over outputs.
+LOSS_FORMULA: dict[tuple[str, str], str] = {
+    ("squared", "any"): "1/2 * (target_{n} - out_{n})^2",
+    ("cross_entropy", "logistic"):
+        "-(target_{n} * log(out_{n}) + (1 - target_{n}) * log(1 - out_{n}))",
+    ("cross_entropy", "softmax"): "-target_{n} * log(out_{n})",
 }
 
 #: Output activations a cross-entropy loss is defined for.

@@ -6,7 +6,6 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from . import functions
+from ._version import __version__
 from .data import as_array, as_matrix, check_seed, check_sizes
+from .files import atomic_write
+from .kernels.protocol import Shape
 
 FORMAT = "fastbp-network"
 FORMAT_VERSION = 1
@@ -45,6 +47,13 @@ def _activations(activation: object, n_layers: int) -> tuple[str, ...]:
             raise ValueError(f"activation[{layer}] is 'softmax', which is allowed on the output "
                              f"layer only (layer {n_layers - 1})")
     return names
+
+
+def check_network(net: object, name: str = "net") -> Network:
+    """Return ``net`` if it is a :class:`Network`, else raise a TypeError naming ``name``."""
+    if not isinstance(net, Network):
+        raise TypeError(f"{name} must be a fastbp.Network, got {type(net).__name__}")
+    return net
 
 
 class Network:
@@ -118,6 +127,11 @@ class Network:
         return self._params
 
     @property
+    def kernel_shape(self) -> Shape:
+        """The network as the kernels take it: layout table, activation codes, bias mode."""
+        return Shape(self.layout, self.activation_codes, self.bias == "trainable")
+
+    @property
     def weights(self) -> list[np.ndarray]:
         """``W_l`` for each layer, shape ``(n_l, n_{l-1})``: views of ``params``."""
         return self.split(self._params)[0]
@@ -135,11 +149,11 @@ class Network:
 
     def forward(self, X: object, backend: str = "auto") -> np.ndarray:
         """Outputs for each row of ``X`` (2-D in, 2-D out; a 1-D ``X`` is one sample)."""
-        from .backends import resolve
+        from .kernels import resolve
 
         X = as_matrix(X, "X", self.sizes[0])
-        _, module = resolve(backend)
-        return module.forward(self._params, self.layout, self.activation_codes, X)
+        _, kernels = resolve(backend)
+        return kernels.forward(self.kernel_shape, self._params, X)
 
     def copy(self) -> Network:
         """An independent copy with its own parameter buffer."""
@@ -147,8 +161,6 @@ class Network:
                        weights=self.weights, biases=self.biases)
 
     def _metadata(self) -> dict:
-        from . import __version__
-
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "fastbp_version": __version__,
                 "sizes": list(self.sizes), "activations": list(self.activations),
                 "bias": self.bias, "sha256": hashlib.sha256(self._params.tobytes()).hexdigest()}
@@ -159,19 +171,13 @@ class Network:
         The file is written beside ``path`` under a temporary name and renamed
         into place, so ``path`` never holds a half-written network.
         """
-        path = Path(path)
         meta = np.array(json.dumps(self._metadata()))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
                 np.savez(fh, params=self._params, metadata=meta)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return path
+
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench import _atomic, pyplot
 from .data import dataset
+from .files import atomic_write, pyplot
 from .network import Network
 from .training import train_many
 
@@ -97,7 +97,7 @@ def write_csv(rows: list[dict], path: str) -> None:
             writer = csv.DictWriter(fh, fieldnames=["lr", "seed", "final_loss"])
             writer.writeheader()
             writer.writerows(rows)
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def plot(rows: list[dict], path: str) -> None:
@@ -115,5 +115,5 @@ def plot(rows: list[dict], path: str) -> None:
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
-    _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import functions
-from .backends import oracle
-from .data import as_matrix, check_learning_rate
-from .network import Network
-from .training import _check_data, _check_network
+from .data import check_data, check_learning_rate
+from .kernels import oracle
+from .kernels.protocol import Rule
+from .network import Network, check_network
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,6 @@ def _num(v: float) -> str:
     return f"{v:.9g}"
 
 
-_D_FORMULA = {"logistic": "out_{n} * (1 - out_{n})", "tanh": "1 - out_{n}^2",
-              "relu": "1 if out_{n} > 0 else 0", "identity": "1"}
-
-
 def trace(net: Network, x: object, t: object, lr: float = 0.5,
           loss: str = "squared") -> StepTrace:
     """Every quantity of one online step of ``net`` on input ``x``, target ``t``.
@@ -110,10 +106,9 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
         Sections: the forward pass, the total error, the backward pass layer by
         layer from the output, and the error after the update.
     """
-    net = _check_network(net)
+    net = check_network(net)
     code = functions.loss_code(loss)
-    X, Y = _check_data(net, as_matrix(x, "x", net.sizes[0]), as_matrix(t, "t", net.sizes[-1]),
-                       loss)
+    X, Y = check_data(net, x, t, loss, names=("x", "t"))
     if len(X) != 1:
         raise ValueError(f"x must be one sample, got {len(X)}")
     lr = check_learning_rate(lr)
@@ -152,11 +147,9 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
     errors = []
     for k, o in enumerate(out_names):
         value = oracle.sample_loss(code, acts[-1], [outs[-1][k]], [t[k]])
-        formula = ("1/2 * (target_{o} - out_{o})^2" if code == functions.SQUARED else
-                   "-target_{o} * log(out_{o})" if out_act == "softmax" else
-                   "-(target_{o} * log(out_{o}) + (1 - target_{o}) * log(1 - out_{o}))")
-        errors.append(Entry(f"E_{o}", formula.format(o=o),
-                            formula.format(o=o).replace(f"target_{o}", _num(t[k]))
+        formula = functions.LOSS_FORMULA[loss, out_act if loss == "cross_entropy" else "any"]
+        errors.append(Entry(f"E_{o}", formula.format(n=o),
+                            formula.format(n=o).replace(f"target_{o}", _num(t[k]))
                             .replace(f"out_{o}", _num(outs[-1][k])), value))
     total = oracle.sample_loss(code, acts[-1], outs[-1], t)
     errors.append(Entry("E_total", " + ".join(f"E_{o}" for o in out_names),
@@ -194,10 +187,9 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
         sections.append((title, entries))
 
     after = net.copy()
-    oracle.train(after.params, after.layout, after.activation_codes, code, X, Y, 1,
-                 np.zeros((0, 1), dtype=np.int64), lr, 1, 0.0, np.zeros_like(after.params),
-                 trainable)
-    new = oracle.mean_loss(after.params, after.layout, after.activation_codes, code, X, Y)
+    oracle.train(after.kernel_shape, Rule(code), after.params, np.zeros_like(after.params), X, Y,
+                 1, lr)
+    new = oracle.mean_loss(after.kernel_shape, code, after.params, X, Y)
     sections.append(("After the update", [Entry("E_total after", "E_total with the w+",
                                                 _num(new), new)]))
     return StepTrace(sections)
@@ -226,8 +218,7 @@ def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_
             entries.append(Entry(f"delta_{n}", formula.format(n=n), _num(d), d))
             return entries
         deriv = oracle.derivative(net.activation_codes[layer], out)
-        entries.append(Entry(f"dout_{n}/dnet_{n}", _D_FORMULA[act].format(n=n),
-                             _D_FORMULA[act].format(n=n).replace(f"out_{n}", _num(out)), deriv))
+        entries.append(_derivative_entry(act, n, out, deriv))
         if code == functions.SQUARED:
             entries.append(Entry(f"delta_{n}", f"dE_total/dout_{n} * dout_{n}/dnet_{n}",
                                  f"{_num(out - t_j)} * {_num(deriv)}", d))
@@ -253,11 +244,15 @@ def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_
         f"dE_{names[layer + 2][k]}/dout_{n}" for k in range(n_next)),
         " + ".join(_num(v) for v in parts), total))
     deriv = oracle.derivative(net.activation_codes[layer], out)
-    entries += [Entry(f"dout_{n}/dnet_{n}", _D_FORMULA[act].format(n=n),
-                      _D_FORMULA[act].format(n=n).replace(f"out_{n}", _num(out)), deriv),
+    entries += [_derivative_entry(act, n, out, deriv),
                 Entry(f"delta_{n}", f"dE_total/dout_{n} * dout_{n}/dnet_{n}",
                       f"{_num(total)} * {_num(deriv)}", d)]
     return entries
+
+
+def _derivative_entry(act: str, n: str, out: float, value: float) -> Entry:
+    formula = functions.DERIVATIVE_FORMULA[act].format(n=n)
+    return Entry(f"dout_{n}/dnet_{n}", formula, formula.replace(f"out_{n}", _num(out)), value)
 
 
 def _neuron_names(sizes) -> list[list[str]]:
@@ -280,9 +275,7 @@ def _weight_names(net: Network) -> dict[int, str]:
 
 
 def _act_formula(act: str, n: str) -> str:
-    return {"logistic": f"1 / (1 + e^(-net_{n}))", "tanh": f"tanh(net_{n})",
-            "relu": f"max(0, net_{n})", "identity": f"net_{n}",
-            "softmax": f"e^(net_{n}) / sum_k e^(net_k)"}[act]
+    return functions.ACTIVATION_FORMULA[act].format(n=n)
 
 
 def _act_numbers(act: str, z: float, layer_nets: list[float]) -> str:

@@ -19,12 +19,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from .backends import oracle, resolve
+from .data import dataset
 from .functions import LOGISTIC, SQUARED
+from .kernels import oracle, resolve
+from .kernels.protocol import Rule
 from .network import Network
 
-INPUTS = np.array([[0.05, 0.10]])
-TARGETS = np.array([[0.01, 0.99]])
+INPUTS, TARGETS = dataset("tutorial")
 LEARNING_RATE = 0.5
 #: Rounds of training after which the text reports its final figures.
 ROUNDS = 10_000
@@ -118,13 +119,14 @@ def compute(backend: str = "auto", rounds: int = ROUNDS) -> dict[str, float]:
     """
     _, kernels = resolve(backend)
     net = network()
-    lay, acts = net.layout, net.activation_codes
+    shape = net.kernel_shape
     hidden = Network([2, 2], "logistic", bias="fixed", weights=WEIGHTS[:1], biases=BIASES[:1])
-    h = kernels.forward(hidden.params, hidden.layout, hidden.activation_codes, INPUTS)[0].tolist()
-    o = kernels.forward(net.params, lay, acts, INPUTS)[0].tolist()
+    h = kernels.forward(hidden.kernel_shape, hidden.params, INPUTS)[0].tolist()
+    o = kernels.forward(shape, net.params, INPUTS)[0].tolist()
     t = TARGETS[0].tolist()
     x = INPUTS[0].tolist()
-    nets, _ = oracle.forward_sample(net.params.tolist(), lay.tolist(), acts.tolist(), x)
+    nets, _ = oracle.forward_sample(net.params.tolist(), net.layout.tolist(),
+                                    net.activation_codes.tolist(), x)
     w5, w7 = WEIGHTS[1][0][0], WEIGHTS[1][1][0]
     delta_o = oracle.output_deltas(SQUARED, LOGISTIC, o, t)
     dW, db = _gradients(kernels, net)
@@ -133,7 +135,7 @@ def compute(backend: str = "auto", rounds: int = ROUNDS) -> dict[str, float]:
         "out_o1": o[0], "out_o2": o[1],
         "E_o1": oracle.sample_loss(SQUARED, LOGISTIC, o[:1], t[:1]),
         "E_o2": oracle.sample_loss(SQUARED, LOGISTIC, o[1:], t[1:]),
-        "E_total": kernels.mean_loss(net.params, lay, acts, SQUARED, INPUTS, TARGETS),
+        "E_total": kernels.mean_loss(shape, SQUARED, net.params, INPUTS, TARGETS),
         "dE_total/dout_o1": o[0] - t[0],
         "dout_o1/dnet_o1": oracle.derivative(LOGISTIC, o[0]),
         "dnet_o1/dw5": h[0],
@@ -151,7 +153,7 @@ def compute(backend: str = "auto", rounds: int = ROUNDS) -> dict[str, float]:
     _train(kernels, once, 1)
     for k, value in enumerate(once.weights[0].ravel().tolist() + once.weights[1].ravel().tolist()):
         c[f"w{k + 1}+"] = value
-    c["E_total after 1"] = kernels.mean_loss(once.params, lay, acts, SQUARED, INPUTS, TARGETS)
+    c["E_total after 1"] = kernels.mean_loss(shape, SQUARED, once.params, INPUTS, TARGETS)
     _train(kernels, once, rounds - 1)
     error, outputs = _error_and_outputs(kernels, once)
     c[f"E_total after {rounds}"] = error
@@ -168,20 +170,17 @@ def after(rounds: int, backend: str = "auto") -> tuple[float, list[float]]:
 
 
 def _error_and_outputs(kernels, net: Network) -> tuple[float, list[float]]:
-    lay, acts = net.layout, net.activation_codes
-    return (kernels.mean_loss(net.params, lay, acts, SQUARED, INPUTS, TARGETS),
-            kernels.forward(net.params, lay, acts, INPUTS)[0].tolist())
+    return (kernels.mean_loss(net.kernel_shape, SQUARED, net.params, INPUTS, TARGETS),
+            kernels.forward(net.kernel_shape, net.params, INPUTS)[0].tolist())
 
 
 def _gradients(kernels, net: Network) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    return net.split(kernels.gradients(net.params, net.layout, net.activation_codes, SQUARED,
-                                       INPUTS, TARGETS))
+    return net.split(kernels.gradients(net.kernel_shape, SQUARED, net.params, INPUTS, TARGETS))
 
 
 def _train(kernels, net: Network, rounds: int) -> None:
-    kernels.train(net.params, net.layout, net.activation_codes, SQUARED, INPUTS, TARGETS, rounds,
-                  np.zeros((0, 1), dtype=np.int64), LEARNING_RATE, 1, 0.0,
-                  np.zeros_like(net.params), False)
+    kernels.train(net.kernel_shape, Rule(SQUARED), net.params, np.zeros_like(net.params),
+                  INPUTS, TARGETS, rounds, LEARNING_RATE)
 
 
 def train_output_layer_first(net: Network, rounds: int) -> None:
@@ -208,7 +207,7 @@ def train_output_layer_first(net: Network, rounds: int) -> None:
 
 def _text_deltas() -> list[float]:
     net = network()
-    out = oracle.forward(net.params, net.layout, net.activation_codes, INPUTS)[0].tolist()
+    out = oracle.forward(net.kernel_shape, net.params, INPUTS)[0].tolist()
     return oracle.output_deltas(SQUARED, LOGISTIC, out, TARGETS[0].tolist())
 
 

@@ -2,9 +2,9 @@
 # cython: initializedcheck=False, nonecheck=False, cpow=True
 """Cython kernels of the ``"cython"`` backend, bit-identical to the oracle.
 
-Twin of ``fastbp/backends/numba_backend.py``: each function here has a numba
+Twin of ``fastbp/kernels/numba_backend.py``: each function here has a numba
 twin of the same name and follows the canonical order of arithmetic of
-``fastbp/backends/oracle.py``. Built with ``-O3 -ffp-contract=off``: no FMA
+``fastbp/kernels/oracle.py``. Built with ``-O3 -ffp-contract=off``: no FMA
 contraction, no fastmath, ``exp``/``tanh``/``log`` from the C library.
 
 As in the numba kernels, training works on a copy of the parameters whose

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp.backends import MODULES
+from fastbp.kernels import MODULES
 
 REQUIRE_ALL = os.environ.get("FASTBP_REQUIRE_ALL_BACKENDS") == "1"
 

@@ -5,7 +5,7 @@ import pytest
 from conftest import random_data, random_network
 
 import fastbp
-from fastbp.backends import oracle
+from fastbp.kernels import oracle
 
 
 def random_case(rng, width_max):
@@ -60,7 +60,7 @@ def test_wide_random_networks(compiled_backend, seed):
 @pytest.mark.parametrize("case", ["tutorial", "xor-momentum-shuffle"])
 def test_generic_kernel_on_small_networks_too(compiled_backend, case, monkeypatch):
     # Force the generic path where an unrolled kernel would normally run.
-    from fastbp.backends import numba_unrolled
+    from fastbp.kernels import numba_unrolled
 
     monkeypatch.setattr(numba_unrolled, "MAX_PARAMS", 0)
     if case == "tutorial":
@@ -84,8 +84,7 @@ def test_extreme_values_agree(compiled_backend):
                                                         "loss": "squared"})
     saturated = fastbp.Network([1, 1], seed=0, weights=[[[1000.0]]], biases=[[0.0]])
     out = saturated.forward([[-1.0], [1.0]], backend=compiled_backend)
-    assert out.tolist() == oracle.forward(saturated.params, saturated.layout,
-                                          saturated.activation_codes,
+    assert out.tolist() == oracle.forward(saturated.kernel_shape, saturated.params,
                                           np.array([[-1.0], [1.0]])).tolist() == [[0.0], [1.0]]
 
 

@@ -40,3 +40,60 @@ def test_sweep_on_a_scheduler(client, capsys):
     assert main(["sweep", "--sizes", "2,3,1", "--lr", "0.3:0.6:2", "--seeds", "2",
                  "--epochs", "30"]) == 0
     assert capsys.readouterr().out == remote
+
+
+def diverging(lrs):
+    """Networks w -> w - lr (10 w) 10: finite for lr = 1e-4, overflowing for lr >= 50."""
+    nets = [fastbp.Network([1, 1], "identity", bias="fixed", weights=[[[1.0]]], biases=[[0.0]])
+            for _ in lrs]
+    return nets, np.array([[10.0]]), np.array([[0.0]])
+
+
+@pytest.mark.parametrize("lrs", [
+    [1e-4] * 7 + [1000.0],  # the last network diverges
+    [1e-4, 1e-4, 1e-4, 1000.0, 1e-4, 1e-4, 50.0, 1e-4],  # two chunks diverge, at two epochs
+])
+def test_a_divergence_is_the_same_on_the_cluster(client, lrs):
+    remote, X, Y = diverging(lrs)
+    local, _, _ = diverging(lrs)
+    with pytest.raises(fastbp.DivergenceError) as on_cluster:
+        fastbp.train_many(remote, X, Y, epochs=5_000, lr=lrs, client=client)
+    with pytest.raises(fastbp.DivergenceError) as here:
+        fastbp.train_many(local, X, Y, epochs=5_000, lr=lrs, backend="numba")
+    assert str(on_cluster.value) == str(here.value)
+    assert (on_cluster.value.epoch, on_cluster.value.network) == \
+        (here.value.epoch, here.value.network) == (here.value.epoch, lrs.index(1000.0))
+    for a, b in zip(remote, local):
+        assert np.isfinite(a.params).all()
+        assert np.array_equal(a.params, b.params)
+
+
+def test_a_loss_divergence_is_the_same_on_the_cluster(client):
+    # Logistic outputs saturate to exactly 1 under cross-entropy with target 0: the loss is
+    # infinite while the parameters stay finite; it is measured at each record.
+    def nets():
+        return [fastbp.Network([1, 1], bias="fixed", weights=[[[w]]], biases=[[0.0]])
+                for w in (0.1, 0.2, 0.3, 0.4, 0.5)]
+    X, Y = np.array([[1.0]]), np.array([[0.0]])
+    lrs = [0.1] * 5
+    remote, local = nets(), nets()
+    remote[3].weights[0][...] = local[3].weights[0][...] = 40.0  # 1 / (1 + e^-40) == 1.0
+    with pytest.raises(fastbp.DivergenceError) as on_cluster:
+        fastbp.train_many(remote, X, Y, epochs=30, lr=lrs, loss="cross_entropy",
+                          record_every=10, client=client)
+    with pytest.raises(fastbp.DivergenceError) as here:
+        fastbp.train_many(local, X, Y, epochs=30, lr=lrs, loss="cross_entropy",
+                          record_every=10, backend="numba")
+    assert str(on_cluster.value) == str(here.value)
+    assert (on_cluster.value.epoch, on_cluster.value.network) == (10, 3)
+    for a, b in zip(remote, local):
+        assert np.array_equal(a.params, b.params)
+
+
+def test_progress_on_the_cluster_counts_networks(client, capsys):
+    nets = [fastbp.Network([2, 3, 1], seed=s) for s in range(6)]
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    Y = np.array([[0], [1], [1], [0]], dtype=float)
+    fastbp.train_many(nets, X, Y, epochs=20, client=client, progress=True)
+    err = capsys.readouterr().err
+    assert "6/6" in err and "network" in err

@@ -7,8 +7,8 @@ import pytest
 from conftest import random_data
 
 import fastbp
-from fastbp.backends import oracle
 from fastbp.functions import LOSSES
+from fastbp.kernels import oracle
 
 CASES = [(act, "squared") for act in ("logistic", "tanh", "relu", "identity", "softmax")]
 CASES += [("logistic", "cross_entropy"), ("softmax", "cross_entropy")]
@@ -22,8 +22,7 @@ def numeric_gradient(net, X, Y, loss, h=1e-6):
         for step in (h, -h):
             probe = p.copy()
             probe[q] += step
-            values.append(oracle.mean_loss(probe, net.layout, net.activation_codes, LOSSES[loss],
-                                           X, Y))
+            values.append(oracle.mean_loss(net.kernel_shape, LOSSES[loss], probe, X, Y))
         grad[q] = (values[0] - values[1]) / (2 * h)
     return grad
 

@@ -15,13 +15,15 @@ import pytest
 
 import fastbp
 from fastbp import tutorial
-from fastbp.backends import oracle
+from fastbp.functions import SQUARED
+from fastbp.kernels import oracle
+from fastbp.kernels.protocol import Rule
 
 
 def raw_train(net, X, Y, epochs, lr):
     """The oracle kernel alone, without train()'s checks: the state the checks must leave."""
-    oracle.train(net.params, net.layout, net.activation_codes, 0, X, Y, epochs,
-                 np.zeros((0, 1), dtype=np.int64), lr, 1, 0.0, np.zeros_like(net.params), False)
+    oracle.train(net.kernel_shape, Rule(SQUARED), net.params, np.zeros_like(net.params), X, Y,
+                 epochs, lr)
 
 
 def exploding():
@@ -116,7 +118,9 @@ def test_truncated_or_corrupted_files_are_refused(tmp_path):
 READ_ONLY_RUN = """
 import numpy as np, fastbp
 from fastbp import tutorial
-from fastbp.backends import oracle
+from fastbp.functions import SQUARED
+from fastbp.kernels import oracle
+from fastbp.kernels.protocol import Rule
 nets = {b: tutorial.network() for b in fastbp.available_backends()}
 for b, net in nets.items():
     fastbp.train(net, tutorial.INPUTS, tutorial.TARGETS, epochs=300, backend=b)

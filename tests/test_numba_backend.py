@@ -25,7 +25,7 @@ def run_python(code, **env):
 def test_import_fastbp_does_not_import_numba():
     out = run_python("""
         import sys, fastbp
-        loaded = ('numba', 'tqdm', 'fastbp.backends.numba_backend')
+        loaded = ('numba', 'tqdm', 'fastbp.kernels.numba_backend')
         print(*(name in sys.modules for name in loaded))
     """)
     assert out.split() == ["False", "False", "False"]
@@ -56,7 +56,7 @@ def test_works_where_numba_can_cache_nowhere(tmp_path):
 
 
 def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
-    from fastbp.backends import numba_unrolled
+    from fastbp.kernels import numba_unrolled
 
     monkeypatch.setattr(numba_unrolled, "_cache_dirs", lambda: [Path("/dev/null/nowhere")])
     monkeypatch.setattr(numba_unrolled, "_modules", {})
@@ -71,13 +71,26 @@ def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
 
 
 def test_unrolled_source_spells_out_the_canonical_sums():
-    from fastbp.backends import numba_unrolled
+    from fastbp.kernels import numba_codegen, numba_unrolled
 
     net = fastbp.tutorial.network()
-    text = numba_unrolled.source(net.layout, net.activation_codes, 0, False, False)
+    module = numba_codegen.kernel_module(net.layout, net.activation_codes, 0, False, False, "libm")
+    text = module.text
     assert "z1_0 = ((0.0 + p0 * a0_0) + p1 * a0_1) + p4" in text
     assert "d1_0 = ((0.0 + d2_0 * p6) + d2_1 * p8) * (a1_0 * (1.0 - a1_0))" in text
     assert "p6 = p6 - lr * (0.0 + d2_0 * a1_0)" in text
     assert "p4 = p4 -" not in text  # fixed biases are never updated
+    assert module.constants["TRAINED"].tolist() == [0, 1, 2, 3, 6, 7, 8, 9]
     assert numba_unrolled.suitable(net.layout)
     assert not numba_unrolled.suitable(fastbp.Network([64, 32, 10]).layout)
+
+
+def test_statements_know_what_they_read_and_rename_as_sets():
+    from fastbp.kernels.numba_codegen import Stmt, canonical_sum, exposed, expr, var
+
+    total = canonical_sum([expr(var("d2_0"), " * ", var("p6")), expr(var("d2_1"), " * ",
+                                                                     var("p8"))])
+    stmts = [Stmt("t", total), Stmt("p6", expr(var("p6"), " - ", var("lr"), " * ", var("t")))]
+    assert stmts[0].line() == "t = ((0.0 + d2_0 * p6) + d2_1 * p8)"
+    assert exposed(stmts) == ["d2_0", "d2_1", "p6", "p8", "lr"]
+    assert stmts[1].line({"p6": "p6_b", "t": "t_b"}) == "p6_b = p6_b - lr * t_b"

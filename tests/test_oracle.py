@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from conftest import random_data, random_network
 
-from fastbp.backends import oracle
 from fastbp.functions import LOGISTIC, LOSSES, SOFTMAX, SQUARED
+from fastbp.kernels import oracle
+from fastbp.kernels.protocol import Rule, Shape
 
 NUMPY_ACTIVATIONS = {
     "logistic": lambda z: 1 / (1 + np.exp(-z)),
@@ -32,17 +33,16 @@ def test_forward_and_loss_agree_with_numpy(softmax):
     for _ in range(20):
         net = random_network(rng, int(rng.integers(1, 4)), 6, softmax=softmax)
         X, Y = random_data(rng, net, 5, "cross_entropy")
-        out = oracle.forward(net.params, net.layout, net.activation_codes, X)
+        out = oracle.forward(net.kernel_shape, net.params, X)
         np.testing.assert_allclose(out, numpy_forward(net, X), rtol=1e-12, atol=1e-15)
         squared = np.mean(np.sum(0.5 * (Y - out) ** 2, axis=1))
-        assert oracle.mean_loss(net.params, net.layout, net.activation_codes, SQUARED, X, Y) == \
+        assert oracle.mean_loss(net.kernel_shape, SQUARED, net.params, X, Y) == \
             pytest.approx(squared, rel=1e-12)
         if softmax or net.activations[-1] == "logistic":
             o = np.clip(out, 1e-300, 1 - 1e-16)
             xent = -np.sum(Y * np.log(o), axis=1) if softmax else \
                 -np.sum(Y * np.log(o) + (1 - Y) * np.log(1 - o), axis=1)
-            got = oracle.mean_loss(net.params, net.layout, net.activation_codes,
-                                   LOSSES["cross_entropy"], X, Y)
+            got = oracle.mean_loss(net.kernel_shape, LOSSES["cross_entropy"], net.params, X, Y)
             assert got == pytest.approx(np.mean(xent), rel=1e-9)
 
 
@@ -73,6 +73,6 @@ def test_hand_computed_step_on_a_one_neuron_network():
     o = 1.0 / (1.0 + math.exp(-(((0.0 + 0.3 * 0.5) + -0.2 * 1.5) + 0.1)))
     delta = (o - 0.8) * (o * (1.0 - o))
     expected = [0.3 - 0.25 * (delta * 0.5), -0.2 - 0.25 * (delta * 1.5), 0.1 - 0.25 * delta]
-    oracle.train(params, np.array([[2, 1, 0, 2]]), np.array([LOGISTIC]), SQUARED, X, Y, 1,
-                 np.zeros((0, 1), dtype=np.int64), 0.25, 1, 0.0, np.zeros(3), True)
+    shape = Shape(np.array([[2, 1, 0, 2]]), np.array([LOGISTIC]), True)
+    oracle.train(shape, Rule(SQUARED), params, np.zeros(3), X, Y, 1, 0.25)
     assert params.tolist() == expected

@@ -1,7 +1,7 @@
 """The ``"numba"`` backend: JIT-compiled kernels, bit-identical to the oracle.
 
 Each kernel mirrors its Cython twin in ``src_cython/_kernels.pyx`` and follows
-the canonical order of :mod:`fastbp.backends.oracle`. A kernel may run loops in
+the canonical order of :mod:`fastbp.kernels.oracle`. A kernel may run loops in
 another order (several neurons at once, say) so long as every individual sum
 still adds its terms in the canonical order. No fastmath: it would reorder sums
 and break the bitwise contract.
@@ -32,6 +32,7 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from . import numba_unrolled
 from .numba_jit import jit
+from .protocol import Rule, Shape
 
 NAME = "numba"
 
@@ -232,17 +233,16 @@ def _step_batch(work, layout, grad, size, lr, momentum, velocity, train_bias):
                 work[base + U(q)] = work[base + U(q)] + velocity[base + U(q)]
 
 
-# Cold compilation, not run time, decides the shape of what follows (5 s at most
-# for every kernel). Numba compiles each jitted function as a module of its own,
-# optimised and turned into machine code, then links it into each caller's module
-# and optimises and compiles it again there. So: one compiled entry point for
-# every task, with one loop over samples, in which each helper is called once and
-# inlined into it (``inline="always"``, at numba's IR level) rather than compiled
-# on its own; ``_forward_sample`` stays a function of its own (inlining it saved
-# nothing). Buffers are allocated, and weights transposed, by NumPy in Python:
-# in numba each ``np.empty`` and the transposition would be one more function to
-# compile, and out here they cost microseconds per call. From 10 s, as separate
-# forward/gradients/train entries over nested helpers, to about 4 s.
+# Cold compilation, not run time, decides the shape of what follows. Numba
+# compiles each jitted function as a module of its own, optimised and turned into
+# machine code, then links it into each caller's module and optimises and compiles
+# it again there. So there is one compiled entry point for every task, with one
+# loop over samples, in which each helper is called once and inlined into it at
+# numba's IR level (``inline="always"``) rather than compiled on its own;
+# ``_forward_sample`` stays a function of its own, since inlining it saves nothing.
+# Buffers are allocated, and weights transposed, by NumPy in Python: in numba each
+# ``np.empty`` and the transposition would be one more function to compile, and
+# out here they cost microseconds per call.
 FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
 
 
@@ -316,16 +316,18 @@ _NO_ORDER = np.empty((0, 0), dtype=np.int64)
 _NO_GRAD = np.empty(0)
 
 
-def forward(params, layout, acts, X):
+def forward(shape: Shape, params, X):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
+    layout, acts, _ = shape
     out = np.empty((X.shape[0], int(layout[-1, 1])))
     _run(FORWARD, _to_work(params, layout), layout, acts, 0, X, _NO_Y, 0, _NO_ORDER, 0.0, 1,
          0.0, _NO_GRAD, False, *_buffers(layout), _NO_GRAD, out)
     return out
 
 
-def mean_loss(params, layout, acts, loss, X, Y):
+def mean_loss(shape: Shape, loss: int, params, X, Y):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
+    layout, acts, _ = shape
     if numba_unrolled.suitable(layout):
         return numba_unrolled.loss_kernel(layout, acts, loss)(params, X, Y)
     out = np.empty((1, 1))
@@ -334,8 +336,9 @@ def mean_loss(params, layout, acts, loss, X, Y):
     return out[0, 0]
 
 
-def gradients(params, layout, acts, loss, X, Y):
+def gradients(shape: Shape, loss: int, params, X, Y):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
+    layout, acts, _ = shape
     grad = np.empty(params.shape[0])
     _run(GRADIENTS, _to_work(params, layout), layout, acts, loss, X, Y, 0, _NO_ORDER, 0.0, 1,
          0.0, _NO_GRAD, False, *_buffers(layout), grad, _NO_Y)
@@ -343,14 +346,16 @@ def gradients(params, layout, acts, loss, X, Y):
     return _to_work(grad, layout, back=True) / X.shape[0]
 
 
-def train(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-          velocity, train_bias):
+def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
 
     Online training of a small network runs a kernel unrolled for its shape
-    (:mod:`fastbp.backends.numba_unrolled`); everything else the generic one,
+    (:mod:`fastbp.kernels.numba_unrolled`); everything else the generic one,
     on working copies with transposed weights.
     """
+    layout, acts, train_bias = shape
+    loss, batch_size, momentum = rule
+    order = _NO_ORDER if order is None else order
     if batch_size == 1 and numba_unrolled.suitable(layout):
         run = numba_unrolled.kernel(layout, acts, loss, bool(train_bias), momentum != 0.0)
         run(params, X, Y, epochs, order, lr, momentum, velocity)
@@ -373,13 +378,16 @@ def _train_many_generic(work, layout, acts, loss, X, Y, epochs, order, lrs, batc
              momentum, vel[k], train_bias, at, a, d, grad, out)
 
 
-def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size, momentum,
-               velocity, train_bias, threads):
+def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
+               threads=None):
     """``train`` every row of ``params`` with its own ``lrs[k]``, in parallel over rows.
 
-    Small networks run ``kernel_many`` from :mod:`fastbp.backends.numba_unrolled`
+    Small networks run ``kernel_many`` from :mod:`fastbp.kernels.numba_unrolled`
     (several networks interleaved per thread); others the generic kernels.
     """
+    layout, acts, train_bias = shape
+    loss, batch_size, momentum = rule
+    order = _NO_ORDER if order is None else order
     previous = get_num_threads()
     if threads is not None:
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -396,3 +404,9 @@ def train_many(params, layout, acts, loss, X, Y, epochs, order, lrs, batch_size,
             velocity[:] = _to_work(vel, layout, back=True)
     finally:
         set_num_threads(previous)
+
+
+def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
+    """About 5 ns per parameter per sample, the generic kernels' pace (numba's own
+    first-call compilation is not included)."""
+    return 5e-9 * n_samples * shape.n_params

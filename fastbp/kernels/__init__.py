@@ -1,7 +1,7 @@
 """Backend registry: name -> module, imported only when asked for.
 
 Every backend module exposes the same kernels with the same signatures
-(see :mod:`fastbp.backends.oracle` for their definitions): ``forward``,
+(see :mod:`fastbp.kernels.oracle` for their definitions): ``forward``,
 ``mean_loss``, ``gradients`` and ``train``. A module that cannot work here
 raises ``ImportError`` with a sentence saying why, which ``status()`` shows.
 """
@@ -13,9 +13,9 @@ from types import ModuleType
 
 #: Backends in order of preference for ``backend="auto"`` (fastest first).
 MODULES: dict[str, str] = {
-    "python": "fastbp.backends.oracle",
-    "numba": "fastbp.backends.numba_backend",
-    "cython": "fastbp.backends.cython_backend",
+    "python": "fastbp.kernels.oracle",
+    "numba": "fastbp.kernels.numba_backend",
+    "cython": "fastbp.kernels.cython_backend",
 }
 PREFERENCE: tuple[str, ...] = ("numba", "cython", "python")
 

@@ -1,0 +1,60 @@
+"""The ``"cython"`` backend: an adapter over the compiled ``fastbp.kernels._cython`` extension.
+
+The kernels live in ``src_cython/_kernels.pyx`` (each the twin of a numba kernel
+in :mod:`fastbp.kernels.numba_backend`); the functions here unpack the
+:mod:`~fastbp.kernels.protocol` tuples into the extension's typed arguments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .protocol import Rule, Shape
+
+NAME = "cython"
+
+try:
+    from . import _cython
+except ImportError as exc:
+    raise ImportError(
+        f"the compiled extension fastbp.kernels._cython is not built ({exc}). Reinstall fastbp "
+        "where a C compiler is available (pip install --force-reinstall --no-binary fastbp "
+        "fastbp, or pip install . in a checkout); FASTBP_REQUIRE_CYTHON=1 makes a failed build "
+        "an error that shows why") from None
+
+_NO_ORDER = np.empty((0, 0), dtype=np.int64)
+
+
+def forward(shape: Shape, params, X):
+    """Outputs for every row of ``X``."""
+    return _cython.forward(params, shape.layout, shape.acts, X)
+
+
+def mean_loss(shape: Shape, loss: int, params, X, Y) -> float:
+    """Mean per-sample loss, summed in sample order then divided."""
+    return _cython.mean_loss(params, shape.layout, shape.acts, loss, X, Y)
+
+
+def gradients(shape: Shape, loss: int, params, X, Y):
+    """Gradient of the mean loss, flat like ``params``."""
+    return _cython.gradients(params, shape.layout, shape.acts, loss, X, Y)
+
+
+def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None) -> None:
+    """Train in place; the oracle's ``train`` defines every option."""
+    _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
+                  _NO_ORDER if order is None else order, lr, rule.batch_size, rule.momentum,
+                  velocity, shape.train_bias)
+
+
+def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
+               threads=None) -> None:
+    """``train`` every row of ``params`` with its own ``lrs[k]``, OpenMP-parallel over rows."""
+    _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
+                       _NO_ORDER if order is None else order, lrs, rule.batch_size,
+                       rule.momentum, velocity, shape.train_bias, threads)
+
+
+def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
+    """About 5 ns per parameter per sample, the generic kernels' pace."""
+    return 5e-9 * n_samples * shape.n_params

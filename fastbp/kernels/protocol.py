@@ -1,0 +1,73 @@
+"""The contract every backend module fulfils: two small named tuples and one Protocol.
+
+A backend is a module (``oracle``, ``numba_backend``, ``cython_backend``) whose
+functions match :class:`Kernels`. They take a network's :class:`Shape` and, to
+train, its :class:`Rule`; each backend unpacks the tuples only where it calls
+its compiled code. The numbers they return are defined by the oracle, in the
+canonical order of arithmetic of ``docs/design.md``.
+
+Arrays are C-contiguous float64 (``params`` 1-D; ``X``, ``Y`` 2-D), except
+``order``: ``None`` visits samples ``0..n-1`` in every epoch, or an int64 array
+of ``epochs`` rows, each a permutation of ``0..n-1``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+
+class Shape(NamedTuple):
+    """What a network is, as the kernels see it (``Network.kernel_shape``)."""
+
+    #: ``(L, 4)`` int64, a row ``(n_in, n_out, w_offset, b_offset)`` per layer:
+    #: ``W`` row-major at ``w_offset``, then ``b`` at ``b_offset``.
+    layout: np.ndarray
+    #: ``(L,)`` int64 activation codes (:mod:`fastbp.functions`).
+    acts: np.ndarray
+    #: Whether biases are learned (``bias="trainable"``) or fixed.
+    train_bias: bool
+
+    @property
+    def n_params(self) -> int:
+        return int(self.layout[-1, 3] + self.layout[-1, 1])
+
+
+class Rule(NamedTuple):
+    """How a network learns: the loss code, samples per update, classical momentum."""
+
+    loss: int
+    batch_size: int = 1
+    momentum: float = 0.0
+
+
+class Kernels(Protocol):
+    """The functions of a backend module, with one meaning across backends."""
+
+    NAME: str
+
+    def forward(self, shape: Shape, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Outputs for every row of ``X``: array ``(n, n_L)``."""
+
+    def mean_loss(self, shape: Shape, loss: int, params: np.ndarray, X: np.ndarray,
+                  Y: np.ndarray) -> float:
+        """Mean per-sample loss over ``X, Y``: summed in sample order, then divided."""
+
+    def gradients(self, shape: Shape, loss: int, params: np.ndarray, X: np.ndarray,
+                  Y: np.ndarray) -> np.ndarray:
+        """Gradient of the mean loss over ``X, Y``, flat like ``params``."""
+
+    def train(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,
+              X: np.ndarray, Y: np.ndarray, epochs: int, lr: float,
+              order: np.ndarray | None = None) -> None:
+        """Train ``params`` (and the momentum ``velocity``) in place for ``epochs`` epochs."""
+
+    def train_many(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,
+                   X: np.ndarray, Y: np.ndarray, epochs: int, lrs: np.ndarray,
+                   order: np.ndarray | None = None, threads: int | None = None) -> None:
+        """``train`` every row of ``params`` (2-D) with its own ``lrs[k]``, bit-identical to
+        training each alone; ``threads`` caps the threads used (None: all cores)."""
+
+    def epoch_seconds(self, shape: Shape, rule: Rule, n_samples: int) -> float:
+        """A first guess of one network's seconds per epoch, before any is measured."""
