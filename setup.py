@@ -47,10 +47,6 @@ class OptionalBuildExt(build_ext):
             for ext in self.extensions:
                 ext.extra_compile_args = flags + extra
                 ext.extra_link_args = [f for f in extra if "openmp" in f]
-                if not msvc:
-                    # Inline every copy of _two_layer into its one caller (see _small.pxi).
-                    ext.define_macros = [("CYTHON_INLINE",
-                                          "inline __attribute__((always_inline))")]
             try:
                 super().build_extensions()
                 return
@@ -75,10 +71,25 @@ class OptionalBuildExt(build_ext):
             _skip(f"compiling {ext.name}", exc)
 
 
+def render_templates():
+    """Write each ``src_cython/*.tp`` out as the file it names, where its text changed
+    (scikit-learn's way with Tempita); the rendered files are not committed."""
+    from pathlib import Path
+
+    from Cython import Tempita
+
+    for template in Path(__file__).parent.joinpath("src_cython").glob("*.tp"):
+        text = Tempita.sub(template.read_text())
+        target = template.with_suffix("")
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+
+
 def extensions():
     try:
         from Cython.Build import cythonize
 
+        render_templates()
         return cythonize([Extension("fastbp.kernels._cython", ["src_cython/_kernels.pyx"])],
                          compiler_directives={"language_level": 3})
     except Exception as exc:

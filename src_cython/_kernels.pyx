@@ -14,10 +14,9 @@ order. Inner functions take raw pointers; the ``def`` functions at the bottom
 take typed memoryviews and release the GIL for the whole loop.
 
 Online training of the smallest networks (one hidden layer, at most 2 inputs,
-8 hidden neurons and 2 outputs) runs ``_two_layer`` instead: the twin of the
-numba backend's generated kernels. Each shape in ``_small.pxi`` calls it with
-constant sizes, and the compiler unrolls that copy with the parameters in
-registers.
+8 hidden neurons and 2 outputs) runs a copy of one body per shape instead, with
+the sizes as constants: ``_small.pxi``, rendered at build time from the template
+``_small.pxi.tp``; the twin of the numba backend's generated kernels.
 """
 
 from libc.math cimport exp, log, tanh
@@ -329,78 +328,6 @@ cdef inline void _step_batch(double* work, const Net* net, const double* grad, d
             else:
                 velocity[q] = momentum * velocity[q] - lr * g
                 work[q] = work[q] + velocity[q]
-
-
-cdef inline void _two_layer(double* params, double* velocity, const double* X, const double* Y,
-                            const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr,
-                            double momentum, int loss, int64_t a1, int64_t a2,
-                            const Py_ssize_t n0, const Py_ssize_t n1, const Py_ssize_t n2,
-                            const bint train_bias, const bint use_momentum) noexcept nogil:
-    """Online training of an n0-n1-n2 network (twin: numba_unrolled's generated kernel).
-
-    The same arithmetic as the generic kernels, on local copies of the
-    parameters; with constant sizes every loop unrolls and they stay in registers.
-    """
-    cdef double p[64]
-    cdef double v[64]
-    cdef double h[8]
-    cdef double o[2]
-    cdef double d[2]
-    cdef double dh[8]
-    cdef Py_ssize_t b1 = n0 * n1, w2 = n0 * n1 + n1, b2 = n0 * n1 + n1 + n1 * n2
-    cdef Py_ssize_t size = b2 + n2, q, e, pos, s, i, j, k
-    cdef double z, g
-    cdef const double* x
-    cdef const double* t
-    for q in range(size):
-        p[q] = params[q]
-        v[q] = velocity[q] if use_momentum else 0.0
-    for e in range(epochs):
-        for pos in range(n):
-            s = order[e * n + pos] if order != NULL else pos
-            x = X + s * n0
-            t = Y + s * n2
-            for j in range(n1):
-                z = 0.0
-                for i in range(n0):
-                    z += p[j * n0 + i] * x[i]
-                h[j] = z + p[b1 + j]
-            _activate(a1, h, n1)
-            for k in range(n2):
-                z = 0.0
-                for j in range(n1):
-                    z += p[w2 + k * n1 + j] * h[j]
-                o[k] = z + p[b2 + k]
-            _activate(a2, o, n2)
-            _output_deltas(loss, a2, o, t, d, n2)
-            for j in range(n1):
-                z = 0.0
-                for k in range(n2):
-                    z += d[k] * p[w2 + k * n1 + j]
-                dh[j] = z * _derivative(a1, h[j])
-            # Every delta above used the weights from before this step; now update.
-            for q in range(size):
-                if q < b1:
-                    g = 0.0 + dh[q // n0] * x[q % n0]
-                elif q < w2:
-                    if not train_bias:
-                        continue
-                    g = 0.0 + dh[q - b1]
-                elif q < b2:
-                    g = 0.0 + d[(q - w2) // n1] * h[(q - w2) % n1]
-                else:
-                    if not train_bias:
-                        continue
-                    g = 0.0 + d[q - b2]
-                if use_momentum:
-                    v[q] = momentum * v[q] - lr * g
-                    p[q] = p[q] + v[q]
-                else:
-                    p[q] = p[q] - lr * g
-    for q in range(size):
-        params[q] = p[q]
-        if use_momentum:
-            velocity[q] = v[q]
 
 
 include "_small.pxi"
