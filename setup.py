@@ -1,6 +1,8 @@
 """Build script: the package is declared in pyproject.toml; this adds the Cython kernels.
 
-``src_cython/_kernels.pyx`` compiles into ``fastbp.kernels._cython`` with ``-O3
+``src_cython/_kernels.pyx`` compiles into ``fastbp.kernels._cython``, and the catalogue of
+small networks, rendered from ``src_cython/_small.pyx.tp``, into
+``fastbp.kernels._cython_small`` (the two in parallel), with ``-O3
 -ffp-contract=off`` (no FMA contraction: the backends agree bit for bit). The
 extension is optional: where it cannot be built, fastbp installs without it
 and says so, and the numba and pure-Python backends still work. Set
@@ -32,30 +34,35 @@ def _skip(what, exc):
 
 
 class OptionalBuildExt(build_ext):
-    """build_ext that warns instead of failing, unless FASTBP_REQUIRE_CYTHON=1."""
+    """build_ext that warns instead of failing, unless FASTBP_REQUIRE_CYTHON=1, and compiles
+    the extensions in parallel (the catalogue of small networks takes as long as the rest)."""
 
-    def build_extensions(self):
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+    def build_extension(self, ext):
         msvc = self.compiler.compiler_type == "msvc"
         flags = ["/O2", "/fp:precise"] if msvc else ["-O3", "-ffp-contract=off"]
         # Optional, dropped one by one if the compiler refuses them: the CPU target,
         # then OpenMP (train_many's prange; without it, train_many runs serially).
-        optional = [] if msvc else [[f"-march={MARCH}"] if MARCH else [], ["-fopenmp"]]
-        if msvc:
-            optional = [[], ["/openmp"]]
+        optional = [[], ["/openmp"]] if msvc else [[f"-march={MARCH}"] if MARCH else [],
+                                                     ["-fopenmp"]]
         while True:
             extra = [flag for group in optional for flag in group]
-            for ext in self.extensions:
-                ext.extra_compile_args = flags + extra
-                ext.extra_link_args = [f for f in extra if "openmp" in f]
+            ext.extra_compile_args = flags + extra
+            ext.extra_link_args = [f for f in extra if "openmp" in f]
             try:
-                super().build_extensions()
+                super().build_extension(ext)
                 return
-            except Exception:
+            except Exception as exc:
                 dropped = next((group for group in reversed(optional) if group), None)
                 if dropped is None:
-                    raise
-                print(f"WARNING: building with {' '.join(dropped)} failed; retrying without it",
-                      file=sys.stderr)
+                    _skip(f"compiling {ext.name}", exc)
+                    return
+                print(f"WARNING: building {ext.name} with {' '.join(dropped)} failed; "
+                      "retrying without it", file=sys.stderr)
                 optional[optional.index(dropped)] = []
 
     def run(self):
@@ -63,12 +70,6 @@ class OptionalBuildExt(build_ext):
             super().run()
         except Exception as exc:
             _skip("compiling the extension", exc)
-
-    def build_extension(self, ext):
-        try:
-            super().build_extension(ext)
-        except Exception as exc:
-            _skip(f"compiling {ext.name}", exc)
 
 
 def render_templates():
@@ -90,8 +91,9 @@ def extensions():
         from Cython.Build import cythonize
 
         render_templates()
-        return cythonize([Extension("fastbp.kernels._cython", ["src_cython/_kernels.pyx"])],
-                         compiler_directives={"language_level": 3})
+        return cythonize([Extension("fastbp.kernels._cython", ["src_cython/_kernels.pyx"]),
+                          Extension("fastbp.kernels._cython_small", ["src_cython/_small.pyx"])],
+                         include_path=["."], compiler_directives={"language_level": 3})
     except Exception as exc:
         _skip("Cython", exc)
         return []

@@ -15,8 +15,9 @@ take typed memoryviews and release the GIL for the whole loop.
 
 Online training of the smallest networks (one hidden layer, at most 2 inputs,
 8 hidden neurons and 2 outputs) runs a copy of one body per shape instead, with
-the sizes as constants: ``_small.pxi``, rendered at build time from the template
-``_small.pxi.tp``; the twin of the numba backend's generated kernels.
+the sizes as constants: the module ``fastbp.kernels._cython_small``, rendered at
+build time from the template ``_small.pyx.tp`` and compiled beside this one;
+the twin of the numba backend's generated kernels.
 """
 
 from libc.math cimport exp, log, tanh
@@ -37,52 +38,9 @@ cdef extern from *:
 
 import numpy as np
 
-cdef enum:
-    IDENTITY = 0
-    LOGISTIC = 1
-    TANH = 2
-    RELU = 3
-    SOFTMAX = 4
-    SQUARED = 0
+from fastbp.kernels._cython_small cimport _small_online
 
-
-cdef inline void _activate(int64_t code, double* z, Py_ssize_t n) noexcept nogil:
-    """Squash one layer's net inputs in place (twin: ``_activate``)."""
-    cdef Py_ssize_t j
-    cdef double largest, total
-    if code == LOGISTIC:
-        for j in range(n):
-            z[j] = 1.0 / (1.0 + exp(-z[j]))
-    elif code == TANH:
-        for j in range(n):
-            z[j] = tanh(z[j])
-    elif code == RELU:
-        for j in range(n):
-            if not z[j] > 0.0:
-                z[j] = 0.0
-    elif code == SOFTMAX:
-        largest = z[0]
-        for j in range(1, n):
-            if z[j] > largest:
-                largest = z[j]
-        total = 0.0
-        for j in range(n):
-            z[j] = exp(z[j] - largest)
-            total += z[j]
-        for j in range(n):
-            z[j] = z[j] / total
-
-
-cdef inline double _derivative(int64_t code, double out) noexcept nogil:
-    """d out / d net in terms of the output (twin: ``_derivative``)."""
-    if code == LOGISTIC:
-        return out * (1.0 - out)
-    if code == TANH:
-        return 1.0 - out * out
-    if code == RELU:
-        return 1.0 if out > 0.0 else 0.0
-    return 1.0
-
+include "_common.pxi"
 
 cdef inline void _dense(const double* W, const double* b, Py_ssize_t n_in, Py_ssize_t n_out,
                         const double* x, double* net) noexcept nogil:
@@ -222,25 +180,6 @@ cdef inline double _sample_loss(int loss, int64_t out_code, const double* out,
     return total
 
 
-cdef inline void _output_deltas(int loss, int64_t code, const double* o, const double* t,
-                                double* d, Py_ssize_t n) noexcept nogil:
-    """dE/dnet of each output neuron (twin: the first part of numba's ``_deltas``)."""
-    cdef Py_ssize_t k
-    cdef double total
-    if loss != SQUARED:
-        for k in range(n):
-            d[k] = o[k] - t[k]
-    elif code == SOFTMAX:
-        total = 0.0
-        for k in range(n):
-            total += (o[k] - t[k]) * o[k]
-        for k in range(n):
-            d[k] = o[k] * ((o[k] - t[k]) - total)
-    else:
-        for k in range(n):
-            d[k] = (o[k] - t[k]) * _derivative(code, o[k])
-
-
 cdef inline void _deltas(const double* work, Net* net, int loss, const double* t) noexcept nogil:
     """Every layer's deltas for one sample, from the current weights (twin: ``_deltas``)."""
     cdef Py_ssize_t layer, j, k, n_in, n_out, w_at, b_at
@@ -330,7 +269,6 @@ cdef inline void _step_batch(double* work, const Net* net, const double* grad, d
                 work[q] = work[q] + velocity[q]
 
 
-include "_small.pxi"
 
 
 cdef double* _working_copy(const double[::1] params, const Net* net) except NULL:

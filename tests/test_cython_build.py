@@ -76,12 +76,13 @@ def test_thin_wrappers_match_the_oracle():
 @needs_source
 def test_the_small_kernels_are_rendered_from_their_template():
     # Generated at build time, never committed: one copy per shape and activation kind,
-    # and a table that dispatches on one index.
+    # and a table that dispatches on one index; a module of its own, compiled in parallel.
     tempita = pytest.importorskip("Cython.Tempita")
-    text = tempita.sub((ROOT / "src_cython" / "_small.pxi.tp").read_text())
+    text = tempita.sub((ROOT / "src_cython" / "_small.pyx.tp").read_text())
     copies = [line for line in text.splitlines() if line.startswith("cdef void _small_")]
     assert len(copies) == 2 * 8 * 2 * 2
     assert "cdef void _small_2_8_2_l1(" in text and "_SMALL[63] = _small_2_8_2_l1" in text
     assert "cdef Py_ssize_t n0 = 2, n1 = 8, n2 = 2" in text
+    assert "include \"_common.pxi\"" in text
     ignored = (ROOT / ".gitignore").read_text().splitlines()
-    assert "src_cython/_small.pxi" in ignored
+    assert "src_cython/_small.pyx" in ignored
