@@ -205,14 +205,15 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
             kernels.train_many(shape, rule, p, v, X, Y, epochs, lrs, order, threads)
 
     start = time.perf_counter()
-    done = 0
-    snapshot = params.copy()
+    # The state after the last whole chunk, and its epoch, replaced in one assignment: a
+    # Ctrl-C at any moment (in a kernel, a replay or a recording) restores a state that
+    # matches the epoch it reports.
+    committed = (0, params.copy(), velocity.copy())
     try:
-        while done < plan.epochs:
+        while committed[0] < plan.epochs:
+            done, snapshot, saved_velocity = committed
             stop = chunks.next_stop(done)
             order = orders.take(stop - done)
-            np.copyto(snapshot, params)
-            saved_velocity = velocity.copy()
             began = time.perf_counter()
             run(params, velocity, order, stop - done)
             chunks.measured(stop - done, time.perf_counter() - began)
@@ -221,19 +222,17 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
                                                        stop - done)
                 np.copyto(params, low)
                 raise parameter_divergence(done + high, network, count)
+            committed = (stop, params.copy(), velocity.copy())
             if progress is not None:
                 progress(stop - done)
-            done = stop
-            if record_every and done % record_every == 0:
-                history.record(done, mean_losses(kernels, shape, rule.loss, params, X, Y))
+            if record_every and stop % record_every == 0:
+                history.record(stop, mean_losses(kernels, shape, rule.loss, params, X, Y))
+        seconds = time.perf_counter() - start
+        final = mean_losses(kernels, shape, rule.loss, params, X, Y) if evaluate else np.empty(0)
     except KeyboardInterrupt:
-        np.copyto(params, snapshot)  # the state after the last completed chunk
-        raise TrainingInterrupted(done) from None
-    seconds = time.perf_counter() - start
-    final = np.empty(0)
-    if evaluate:
-        final = mean_losses(kernels, shape, rule.loss, params, X, Y)
-        _check_losses(final, plan.epochs)
+        np.copyto(params, committed[1])
+        raise TrainingInterrupted(committed[0]) from None
+    _check_losses(final, plan.epochs)
     return Fitted(*history.arrays(count), final, seconds)
 
 

@@ -65,6 +65,39 @@ def test_a_loss_that_becomes_infinite_is_reported(backend):
         fastbp.train(net, [[1.0]], [[0.0]], epochs=0, loss="cross_entropy", backend=backend)
 
 
+@pytest.mark.parametrize("interrupted_call", [2, 4])  # during a record; during the final loss
+def test_ctrl_c_while_measuring_the_loss_reports_the_state_it_leaves(interrupted_call):
+    from fastbp import engine
+    from fastbp.kernels.protocol import Rule
+
+    class InterruptedLoss:
+        """The oracle, but Ctrl-C arrives in its n-th mean_loss."""
+
+        def __init__(self, n):
+            self.calls, self.n = 0, n
+
+        def __getattr__(self, name):
+            return getattr(oracle, name)
+
+        def mean_loss(self, *args):
+            self.calls += 1
+            if self.calls == self.n:
+                raise KeyboardInterrupt
+            return oracle.mean_loss(*args)
+
+    net = tutorial.network()
+    params = net.params.reshape(1, -1)
+    with pytest.raises(fastbp.TrainingInterrupted) as caught:
+        engine.fit(InterruptedLoss(interrupted_call), net.kernel_shape, Rule(SQUARED), params,
+                   tutorial.INPUTS, tutorial.TARGETS, np.array([0.5]),
+                   engine.Plan(epochs=30, record_every=10))
+    done = caught.value.epochs_done
+    assert done == {2: 20, 4: 30}[interrupted_call]
+    expected = tutorial.network()
+    raw_train(expected, tutorial.INPUTS, tutorial.TARGETS, done, 0.5)
+    assert np.array_equal(net.params, expected.params)
+
+
 def test_ctrl_c_leaves_the_last_completed_chunk(backend):
     net = tutorial.network()
     previous = signal.signal(signal.SIGALRM, signal.default_int_handler)
