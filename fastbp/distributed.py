@@ -101,7 +101,8 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
     kept = error.epochs_kept
     behind = {}
     for i, outcome in enumerate(outcomes):
-        same = outcome.divergence is not None and _kept(outcome.divergence) == kept
+        same = (outcome.divergence is not None
+                and engine.epochs_kept(outcome.divergence[0], outcome.divergence[2]) == kept)
         if same:
             params[chunks[i]] = outcome.params
         else:  # finished, or stopped later: run it again from its start, to `kept` epochs
@@ -110,7 +111,3 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
         params[chunks[i]] = future.result().params
     raise error
 
-
-def _kept(divergence: tuple[int, int, float | None]) -> int:
-    epoch, _, loss = divergence
-    return epoch - 1 if loss is None else epoch

@@ -66,7 +66,13 @@ class DivergenceError(ValueError):
     @property
     def epochs_kept(self) -> int:
         """The epoch after which the networks were left."""
-        return self.epoch - 1 if self.loss is None else self.epoch
+        return epochs_kept(self.epoch, self.loss)
+
+
+def epochs_kept(epoch: int, loss: float | None) -> int:
+    """Where a divergence in ``epoch`` leaves the networks: before a non-finite parameter
+    (``loss`` None), or at the epoch whose non-finite ``loss`` was measured."""
+    return epoch - 1 if loss is None else epoch
 
 
 def parameter_divergence(epoch: int, network: int, count: int) -> DivergenceError:
