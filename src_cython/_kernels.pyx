@@ -41,6 +41,7 @@ import numpy as np
 from fastbp.kernels._cython_small cimport _small_online
 
 include "_common.pxi"
+include "_batched.pxi"
 
 cdef inline void _dense(const double* W, const double* b, Py_ssize_t n_in, Py_ssize_t n_out,
                         const double* x, double* net) noexcept nogil:
@@ -203,27 +204,6 @@ cdef inline void _deltas(const double* work, Net* net, int loss, const double* t
             net.d[net.at[layer] + j] = total * _derivative(code, net.a[net.at[layer] + j])
 
 
-cdef inline void _accumulate(const Net* net, double* grad) noexcept nogil:
-    """grad += this sample's gradient, in the working layout (twin: ``_accumulate``)."""
-    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at
-    cdef const double* x
-    cdef const double* delta
-    cdef double* g
-    cdef double xi
-    for layer in range(net.n_layers):
-        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
-        x = net.a + net.at[layer]
-        delta = net.d + net.at[layer + 1]
-        for i in range(n_in):
-            xi = x[i]
-            g = grad + w_at + i * n_out
-            for j in range(n_out):
-                g[j] += delta[j] * xi
-        g = grad + b_at
-        for j in range(n_out):
-            g[j] += delta[j]
-
-
 cdef inline void _step_online(double* work, const Net* net, double lr, double momentum,
                               double* velocity, bint train_bias) noexcept nogil:
     """One sample's ``g = (0 + d a) / 1``: ``w -= lr * g``, or with momentum
@@ -251,26 +231,6 @@ cdef inline void _step_online(double* work, const Net* net, double lr, double mo
                     work[row + j] = work[row + j] + velocity[row + j]
 
 
-cdef inline void _step_batch(double* work, const Net* net, const double* grad, double size,
-                             double lr, double momentum, double* velocity,
-                             bint train_bias) noexcept nogil:
-    """Apply a batch's summed gradient divided by its size (twin: ``_step_batch``)."""
-    cdef Py_ssize_t layer, q, n_in, n_out, w_at, b_at, end
-    cdef double g
-    for layer in range(net.n_layers):
-        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
-        end = b_at + n_out if train_bias else b_at
-        for q in range(w_at, end):
-            g = grad[q] / size
-            if momentum == 0.0:
-                work[q] = work[q] - lr * g
-            else:
-                velocity[q] = momentum * velocity[q] - lr * g
-                work[q] = work[q] + velocity[q]
-
-
-
-
 cdef double* _working_copy(const double[::1] params, const Net* net) except NULL:
     cdef double* work = <double*> malloc(params.shape[0] * sizeof(double))
     if work == NULL:
@@ -279,53 +239,45 @@ cdef double* _working_copy(const double[::1] params, const Net* net) except NULL
     return work
 
 
-cdef enum:
-    FORWARD = 0
-    LOSS = 1
-    GRADIENTS = 2
-
-
-cdef int _evaluate(int task, const double[::1] params, const int64_t[:, ::1] layout,
-                   const int64_t[::1] acts, int loss, const double[:, ::1] X,
-                   const double[:, ::1] Y, double[:, ::1] out) except -1:
-    """Run ``task`` over every sample of ``X`` (twin: numba's ``_run``): the outputs
-    into ``out`` (FORWARD), the mean loss into ``out[0, 0]`` (LOSS), or the mean
-    gradient, flat like ``params``, into ``out[0]`` (GRADIENTS)."""
+cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] layout,
+                      const int64_t[::1] acts, int loss, const double[:, ::1] X,
+                      const double[:, ::1] Y, double* out) except? -1:
+    """Run ``task`` of ``_run_batches`` over every sample of ``X``, ``CHUNK`` at a time, on
+    working copies of ``params``: the outputs into ``out`` (BATCH_FORWARD), the mean
+    gradient, flat like ``params``, into ``out`` (BATCH_GRADIENTS); the mean loss is
+    returned (BATCH_LOSS)."""
     cdef Net net
     _open(&net, layout, acts)
-    cdef Py_ssize_t s, k, q, last = layout.shape[0]
-    cdef double total = 0.0
+    cdef Py_ssize_t q, last = layout.shape[0], size = params.shape[0]
+    cdef Py_ssize_t rows = CHUNK if X.shape[0] > CHUNK else X.shape[0]
+    cdef double result = 0.0
     cdef double* work = NULL
     cdef double* grad = NULL
+    cdef double* a = NULL
+    cdef double* d = NULL
     try:
         work = _working_copy(params, &net)
-        if task == GRADIENTS:
-            grad = <double*> calloc(params.shape[0], sizeof(double))
-            if grad == NULL:
-                raise MemoryError()
+        grad = <double*> malloc(size * sizeof(double))
+        a = <double*> malloc(rows * net.at[last + 1] * sizeof(double))
+        d = <double*> malloc(rows * net.at[last + 1] * sizeof(double))
+        if grad == NULL or a == NULL or d == NULL:
+            raise MemoryError()
         with nogil:
-            for s in range(X.shape[0]):
-                _forward_sample(work, &net, &X[s, 0])
-                if task == FORWARD:
-                    for k in range(out.shape[1]):
-                        out[s, k] = net.a[net.at[last] + k]
-                elif task == LOSS:
-                    total += _sample_loss(loss, acts[last - 1], net.a + net.at[last], &Y[s, 0],
-                                          Y.shape[1])
-                else:
-                    _deltas(work, &net, loss, &Y[s, 0])
-                    _accumulate(&net, grad)
-            if task == LOSS:
-                out[0, 0] = total / X.shape[0]
-            elif task == GRADIENTS:
-                for q in range(params.shape[0]):
+            result = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
+                                  &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
+                                  X.shape[0], 0, NULL, 0.0, rows, 0.0, NULL, False, net.at, a,
+                                  d, grad, out)
+            if task == BATCH_GRADIENTS:
+                for q in range(size):
                     grad[q] = grad[q] / X.shape[0]
-                _transpose_weights(grad, &net, &out[0, 0], False)
+                _transpose_weights(grad, &net, out, False)
     finally:
         free(work)
         free(grad)
+        free(a)
+        free(d)
         _close(&net)
-    return 0
+    return result
 
 
 _NO_Y = np.empty((0, 0))
@@ -334,25 +286,23 @@ _NO_Y = np.empty((0, 0))
 def forward(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
             const double[:, ::1] X):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
-    out = np.empty((X.shape[0], layout[layout.shape[0] - 1, 1]), dtype=np.float64)
-    _evaluate(FORWARD, params, layout, acts, 0, X, _NO_Y, out)
-    return out
+    cdef double[:, ::1] out = np.empty((X.shape[0], layout[layout.shape[0] - 1, 1]))
+    _evaluate(BATCH_FORWARD, params, layout, acts, 0, X, _NO_Y, &out[0, 0])
+    return out.base
 
 
 def mean_loss(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
               int loss, const double[:, ::1] X, const double[:, ::1] Y):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
-    cdef double[:, ::1] out = np.empty((1, 1), dtype=np.float64)
-    _evaluate(LOSS, params, layout, acts, loss, X, Y, out)
-    return out[0, 0]
+    return _evaluate(BATCH_LOSS, params, layout, acts, loss, X, Y, NULL)
 
 
 def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
               int loss, const double[:, ::1] X, const double[:, ::1] Y):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
-    out = np.empty(params.shape[0], dtype=np.float64)
-    _evaluate(GRADIENTS, params, layout, acts, loss, X, Y, out.reshape(1, -1))
-    return out
+    cdef double[::1] out = np.empty(params.shape[0])
+    _evaluate(BATCH_GRADIENTS, params, layout, acts, loss, X, Y, &out[0])
+    return out.base
 
 
 cdef int _train_one(double* params, double* velocity, const int64_t* layout,
@@ -360,13 +310,15 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                     double lr, Py_ssize_t batch_size, double momentum,
                     bint train_bias) noexcept nogil:
-    """Train one network in place (twin: numba's ``_run``); -1 where memory ran out.
+    """Train one network in place (twin: numba_backend's ``train``); -1 where memory ran
+    out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
 
-    ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
+    The smallest networks train online in ``_cython_small``; online training of others
+    goes one sample at a time here, batches through ``_run_batches``.
     """
     cdef Py_ssize_t n_in = layout[0], n_out = layout[4 * (n_layers - 1) + 1]
     cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_out
-    cdef Py_ssize_t epoch, start, stop, pos, s
+    cdef Py_ssize_t epoch, start, s
     if batch_size == 1 and n_layers == 2:
         if _small_online(params, velocity, X, Y, order, n, epochs, lr, momentum, loss, acts[0],
                          acts[1], layout[0], layout[1], layout[5], train_bias, momentum != 0.0):
@@ -374,44 +326,40 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
+    cdef Py_ssize_t rows = batch_size if batch_size < n else n
     cdef double* work = <double*> malloc(size * sizeof(double))
     cdef double* vel = <double*> malloc(size * sizeof(double))
     cdef double* grad = <double*> malloc(size * sizeof(double))
-    if work == NULL or vel == NULL or grad == NULL:
-        free(work)
-        free(vel)
-        free(grad)
-        _close(&net)
-        return -1
-    _transpose_weights(params, &net, work, True)
-    _transpose_weights(velocity, &net, vel, True)
-    for epoch in range(epochs):
-        start = 0
-        while start < n:
-            stop = start + batch_size if start + batch_size < n else n
-            if batch_size == 1:
-                s = order[epoch * n + start] if order != NULL else start
-                _forward_sample(work, &net, X + s * n_in)
-                _deltas(work, &net, loss, Y + s * n_out)
-                _step_online(work, &net, lr, momentum, vel, train_bias)
-            else:
-                for pos in range(size):
-                    grad[pos] = 0.0
-                for pos in range(start, stop):
-                    s = order[epoch * n + pos] if order != NULL else pos
+    cdef double* orig = <double*> malloc(size * sizeof(double))
+    cdef double* a = <double*> malloc(rows * net.at[n_layers + 1] * sizeof(double))
+    cdef double* d = <double*> malloc(rows * net.at[n_layers + 1] * sizeof(double))
+    cdef int status = 0
+    if work == NULL or vel == NULL or grad == NULL or orig == NULL or a == NULL or d == NULL:
+        status = -1
+    else:
+        _transpose_weights(params, &net, work, True)
+        _transpose_weights(velocity, &net, vel, True)
+        memcpy(orig, params, size * sizeof(double))
+        if batch_size == 1:
+            for epoch in range(epochs):
+                for start in range(n):
+                    s = order[epoch * n + start] if order != NULL else start
                     _forward_sample(work, &net, X + s * n_in)
                     _deltas(work, &net, loss, Y + s * n_out)
-                    _accumulate(&net, grad)
-                _step_batch(work, &net, grad, <double> (stop - start), lr, momentum, vel,
-                            train_bias)
-            start = stop
-    _transpose_weights(work, &net, params, False)
-    _transpose_weights(vel, &net, velocity, False)
+                    _step_online(work, &net, lr, momentum, vel, train_bias)
+        else:
+            _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
+                         order, lr, rows, momentum, vel, train_bias, net.at, a, d, grad, NULL)
+        _transpose_weights(work, &net, params, False)
+        _transpose_weights(vel, &net, velocity, False)
     free(work)
     free(vel)
     free(grad)
+    free(orig)
+    free(a)
+    free(d)
     _close(&net)
-    return 0
+    return status
 
 
 def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,

@@ -1,0 +1,273 @@
+"""Batched numba kernels: a batch's forward pass, deltas and gradient as tiled products.
+
+Every sum of a batch is a matrix product whose terms are added in a fixed order:
+the net inputs ``Z = A Wᵀ`` (over a layer's inputs, then the bias), the hidden
+deltas ``D W`` (over the next layer's neurons) and the gradient ``Σ_s δ_s a_sᵀ``
+(over the batch's samples, in visiting order). :func:`product` computes each
+output element of such a product in a register, from its current value, adding
+the terms in that order: a tile of 6 rows by 8 columns holds 12 ``<4 x double>``
+accumulators, and the loop over the summation index runs inside the tile. No
+sum is split, so every element has the oracle's bits however the tiles fall.
+
+Twin: ``_run_batches`` and ``_product`` in ``src_cython/_kernels.pyx``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..functions import SOFTMAX, SQUARED
+from .numba_jit import jit
+from .numba_math import U, _activate, _derivative, _sample_loss
+from .numba_simd import vload, vmuladd, vsplat, vstore
+
+MR, NR = 6, 8  # a register tile: rows by columns (two vectors of four)
+KC, MC = 256, 48  # a cache block: terms of each sum by rows
+#: Samples per pass of forward, mean_loss and gradients over many samples.
+CHUNK = 256
+
+
+@jit(inline="always")
+def _tile(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, depth):
+    """The 6x8 block at ``out[o_at]``: += Σ_k lhs[l_at + i lr + k lk] rhs[r_at + k rk + j]."""
+    c00 = vload(out, o_at)
+    c01 = vload(out, o_at + 4)
+    c10 = vload(out, o_at + orow)
+    c11 = vload(out, o_at + orow + 4)
+    c20 = vload(out, o_at + 2 * orow)
+    c21 = vload(out, o_at + 2 * orow + 4)
+    c30 = vload(out, o_at + 3 * orow)
+    c31 = vload(out, o_at + 3 * orow + 4)
+    c40 = vload(out, o_at + 4 * orow)
+    c41 = vload(out, o_at + 4 * orow + 4)
+    c50 = vload(out, o_at + 5 * orow)
+    c51 = vload(out, o_at + 5 * orow + 4)
+    for k in range(depth):
+        q = r_at + k * rk
+        w0 = vload(rhs, q)
+        w1 = vload(rhs, q + 4)
+        p = l_at + k * lk
+        x = vsplat(lhs[p])
+        c00 = vmuladd(c00, w0, x)
+        c01 = vmuladd(c01, w1, x)
+        x = vsplat(lhs[p + lr])
+        c10 = vmuladd(c10, w0, x)
+        c11 = vmuladd(c11, w1, x)
+        x = vsplat(lhs[p + 2 * lr])
+        c20 = vmuladd(c20, w0, x)
+        c21 = vmuladd(c21, w1, x)
+        x = vsplat(lhs[p + 3 * lr])
+        c30 = vmuladd(c30, w0, x)
+        c31 = vmuladd(c31, w1, x)
+        x = vsplat(lhs[p + 4 * lr])
+        c40 = vmuladd(c40, w0, x)
+        c41 = vmuladd(c41, w1, x)
+        x = vsplat(lhs[p + 5 * lr])
+        c50 = vmuladd(c50, w0, x)
+        c51 = vmuladd(c51, w1, x)
+    vstore(out, o_at, c00)
+    vstore(out, o_at + 4, c01)
+    vstore(out, o_at + orow, c10)
+    vstore(out, o_at + orow + 4, c11)
+    vstore(out, o_at + 2 * orow, c20)
+    vstore(out, o_at + 2 * orow + 4, c21)
+    vstore(out, o_at + 3 * orow, c30)
+    vstore(out, o_at + 3 * orow + 4, c31)
+    vstore(out, o_at + 4 * orow, c40)
+    vstore(out, o_at + 4 * orow + 4, c41)
+    vstore(out, o_at + 5 * orow, c50)
+    vstore(out, o_at + 5 * orow + 4, c51)
+
+
+@jit
+def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
+    """``out[i, j] += Σ_k L[i, k] R[k, j]`` for ``i < rows, j < cols``, each element's sum
+    continued from its current value with its terms in ``k`` order.
+
+    ``L[i, k] = lhs[l_at + i lr + k lk]``, ``R[k, j] = rhs[r_at + k rk + j]`` and
+    ``out[i, j] = out[o_at + i orow + j]``, all flat float64 arrays. The work goes in
+    blocks of ``KC`` terms and ``MC`` rows, so that what a block reads stays in cache;
+    the blocks of terms go in order, each continuing the sums the last one stored.
+    """
+    for k0 in range(0, depth, KC):
+        kd = min(KC, depth - k0)
+        for i0 in range(0, rows, MC):
+            _block(lhs, l_at + i0 * lr + k0 * lk, lr, lk, rhs, r_at + k0 * rk, rk, out,
+                   o_at + i0 * orow, orow, min(MC, rows - i0), cols, kd)
+
+
+@jit(inline="always")
+def _block(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
+    j = 0
+    while j + NR <= cols:
+        i = 0
+        while i + MR <= rows:
+            _tile(lhs, l_at + i * lr, lr, lk, rhs, r_at + j, rk, out, o_at + i * orow + j,
+                  orow, depth)
+            i += MR
+        while i < rows:  # leftover rows, one at a time, two vectors wide
+            c0 = vload(out, o_at + i * orow + j)
+            c1 = vload(out, o_at + i * orow + j + 4)
+            for k in range(depth):
+                x = vsplat(lhs[l_at + i * lr + k * lk])
+                c0 = vmuladd(c0, vload(rhs, r_at + k * rk + j), x)
+                c1 = vmuladd(c1, vload(rhs, r_at + k * rk + j + 4), x)
+            vstore(out, o_at + i * orow + j, c0)
+            vstore(out, o_at + i * orow + j + 4, c1)
+            i += 1
+        j += NR
+    for i in range(rows):  # leftover columns, one element at a time
+        for jj in range(j, cols):
+            s = out[o_at + i * orow + jj]
+            for k in range(depth):
+                s += rhs[r_at + k * rk + jj] * lhs[l_at + i * lr + k * lk]
+            out[o_at + i * orow + jj] = s
+
+
+FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
+
+
+@jit(internal=False)
+def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+        vel, train_bias, at, a, d, grad, out):
+    """Run ``task`` a batch of ``batch_size`` samples at a time.
+
+    ``work`` holds the parameters with every ``W`` transposed, ``(n_in, n_out)``, for the
+    forward products; ``orig`` the same values in the network's layout, ``(n_out, n_in)``,
+    for the hidden deltas (only the layers after the first are read, and kept equal to
+    ``work`` after each update). ``a`` and ``d`` hold a batch's activations and deltas,
+    layer ``l`` as a ``(rows, width)`` block at ``rows * at[l]``. ``grad`` is summed in
+    the working layout. FORWARD writes the outputs into ``out``, LOSS the mean loss into
+    ``out[0, 0]``; GRADIENTS leaves the summed gradient of every sample in ``grad``;
+    TRAIN updates ``work``, ``orig`` and ``vel``.
+    Twin: ``_run_batches`` in _kernels.pyx.
+    """
+    n, last = X.shape[0], layout.shape[0]
+    training = task == TRAIN
+    shuffled = training and order.shape[0] == epochs
+    unit = np.int64(1)  # a literal 1 would compile one more product for each call
+    if task == GRADIENTS:
+        grad[:] = 0.0
+    total = 0.0
+    for epoch in range(epochs if training else 1):
+        for start in range(0, n, batch_size):
+            rows = min(batch_size, n - start)
+            n0 = layout[0, 0]
+            for r in range(rows):
+                s = order[epoch, start + r] if shuffled else start + r
+                for i in range(n0):
+                    a[r * n0 + i] = X[s, i]
+            for layer in range(last):
+                n_in, n_out, w_at, b_at = layout[layer]
+                z = rows * at[layer + 1]
+                a[z:z + rows * n_out] = 0.0
+                product(a, rows * at[layer], n_in, unit, work, w_at, n_out, a, z, n_out,
+                        rows, n_out, n_in)
+                for r in range(rows):
+                    for j in range(n_out):
+                        a[z + r * n_out + j] += work[b_at + j]
+                    _activate(acts[layer], a, U(z + r * n_out), n_out)
+            top, n_top = rows * at[last], layout[last - 1, 1]
+            if task == FORWARD:
+                for r in range(rows):
+                    for k in range(n_top):
+                        out[start + r, k] = a[top + r * n_top + k]
+                continue
+            if task == LOSS:
+                for r in range(rows):
+                    total += _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y,
+                                          start + r)
+                continue
+            _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, start,
+                           rows, shuffled)
+            for layer in range(last - 1, 0, -1):
+                n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
+                h = rows * at[layer]
+                d[h:h + rows * n_h] = 0.0
+                # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
+                product(d, rows * at[layer + 1], n_next, unit, orig, w_at, n_h, d, h, n_h,
+                        rows, n_h, n_next)
+                code = acts[layer - 1]
+                for q in range(h, h + rows * n_h):
+                    d[q] = d[q] * _derivative(code, a[q])
+            if training and rows == 1:
+                _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias)
+                continue
+            if training:
+                grad[:] = 0.0
+            for layer in range(last):
+                n_in, n_out, w_at, b_at = layout[layer]
+                # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
+                product(a, rows * at[layer], unit, n_in, d, rows * at[layer + 1], n_out,
+                        grad, w_at, n_out, n_in, n_out, rows)
+                for r in range(rows):
+                    for j in range(n_out):
+                        grad[b_at + j] += d[rows * at[layer + 1] + r * n_out + j]
+            if training:
+                _step(work, orig, layout, grad, float(rows), lr, momentum, vel, train_bias)
+    if task == LOSS:
+        out[0, 0] = total / n
+
+
+@jit(inline="always")
+def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, rows, shuffled):
+    """dE/dnet of every output of the batch, as the oracle's ``output_deltas``."""
+    for r in range(rows):
+        s = order[epoch, start + r] if shuffled else start + r
+        o = top + r * n_top
+        if loss != SQUARED:
+            for k in range(n_top):
+                d[o + k] = a[o + k] - Y[s, k]
+        elif code == SOFTMAX:
+            total = 0.0
+            for k in range(n_top):
+                total += (a[o + k] - Y[s, k]) * a[o + k]
+            for k in range(n_top):
+                d[o + k] = a[o + k] * ((a[o + k] - Y[s, k]) - total)
+        else:
+            for k in range(n_top):
+                d[o + k] = (a[o + k] - Y[s, k]) * _derivative(code, a[o + k])
+
+
+@jit(inline="always")
+def _step(work, orig, layout, grad, size, lr, momentum, vel, train_bias):
+    """Apply the summed gradient divided by ``size`` to ``work``, then copy the updated
+    weights the deltas read into ``orig``, in the network's layout."""
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        end = b_at + n_out if train_bias else b_at
+        for q in range(w_at, end):
+            g = grad[q] / size
+            if momentum == 0.0:
+                work[q] = work[q] - lr * g
+            else:
+                vel[q] = momentum * vel[q] - lr * g
+                work[q] = work[q] + vel[q]
+        if layer > 0:
+            for i in range(n_in):
+                for j in range(n_out):
+                    orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
+
+
+@jit(inline="always")
+def _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias):
+    """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` divided by 1
+    is applied as it is computed: ``w -= lr g``, or ``v = m v - lr g; w += v``."""
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        inp, outs = U(at[layer]), U(at[layer + 1])
+        for i in range(n_in + 1 if train_bias else n_in):
+            row, ai = (U(w_at + i * n_out), a[inp + U(i)]) if i < n_in else (U(b_at), 1.0)
+            if momentum == 0.0:
+                for j in range(n_out):
+                    work[row + U(j)] = work[row + U(j)] - lr * (0.0 + d[outs + U(j)] * ai)
+            else:
+                for j in range(n_out):
+                    q = row + U(j)
+                    vel[q] = momentum * vel[q] - lr * (0.0 + d[outs + U(j)] * ai)
+                    work[q] = work[q] + vel[q]
+        if layer > 0:
+            for i in range(n_in):
+                for j in range(n_out):
+                    orig[U(w_at + j * n_in + i)] = work[U(w_at + i * n_out + j)]
+

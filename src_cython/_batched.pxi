@@ -1,0 +1,269 @@
+# A batch's forward pass, deltas and gradient as tiled products (included by _kernels.pyx).
+# Twin: fastbp/kernels/numba_batched.py, function by function. Every output element of
+# a product is summed in a register from its current value, its terms in the order of the
+# summation index, so the bits are the oracle's however the tiles fall. The tile itself
+# is C with GCC's vector extension (multiplies and adds kept apart: -ffp-contract=off);
+# other compilers get the same sums one element at a time.
+
+cdef enum:
+    MR = 6  # a register tile: rows by columns
+    NR = 8
+    KC = 256  # a cache block: terms of each sum by rows
+    MC = 48
+    CHUNK = 256  # samples per pass of forward, mean_loss and gradients
+
+cdef enum:
+    BATCH_FORWARD = 0
+    BATCH_LOSS = 1
+    BATCH_GRADIENTS = 2
+    BATCH_TRAIN = 3
+
+
+cdef extern from *:
+    """
+    /* The 6x8 register tile of _batched.pxi: out[i, j] += sum over k of L[i, k] R[k, j],
+       each of the 48 sums in a vector lane of its own, its terms in k order. Written with
+       GCC's vector extension: twelve 4-double accumulators, multiplies and adds apart
+       (-ffp-contract=off), loads and stores unaligned. Twin: _tile in numba_batched.py. */
+    #if defined(__GNUC__)
+    typedef double fastbp_v4 __attribute__((vector_size(32), aligned(8)));
+    #define FASTBP_ROW(c, p) fastbp_v4 c##0 = *(const fastbp_v4*) (p), \
+                                       c##1 = *(const fastbp_v4*) ((p) + 4)
+    #define FASTBP_STORE(c, p) (*(fastbp_v4*) (p) = c##0, *(fastbp_v4*) ((p) + 4) = c##1)
+    #define FASTBP_MULADD(c, x) (c##0 = c##0 + w0 * (x), c##1 = c##1 + w1 * (x))
+    static inline void fastbp_tile(const double* L, Py_ssize_t lr, Py_ssize_t lk,
+                                   const double* R, Py_ssize_t rk, double* out,
+                                   Py_ssize_t orow, Py_ssize_t depth) {
+        FASTBP_ROW(c0, out); FASTBP_ROW(c1, out + orow); FASTBP_ROW(c2, out + 2 * orow);
+        FASTBP_ROW(c3, out + 3 * orow); FASTBP_ROW(c4, out + 4 * orow);
+        FASTBP_ROW(c5, out + 5 * orow);
+        for (Py_ssize_t k = 0; k < depth; k++) {
+            const double* l = L + k * lk;
+            fastbp_v4 w0 = *(const fastbp_v4*) (R + k * rk);
+            fastbp_v4 w1 = *(const fastbp_v4*) (R + k * rk + 4);
+            FASTBP_MULADD(c0, l[0]); FASTBP_MULADD(c1, l[lr]); FASTBP_MULADD(c2, l[2 * lr]);
+            FASTBP_MULADD(c3, l[3 * lr]); FASTBP_MULADD(c4, l[4 * lr]);
+            FASTBP_MULADD(c5, l[5 * lr]);
+        }
+        FASTBP_STORE(c0, out); FASTBP_STORE(c1, out + orow); FASTBP_STORE(c2, out + 2 * orow);
+        FASTBP_STORE(c3, out + 3 * orow); FASTBP_STORE(c4, out + 4 * orow);
+        FASTBP_STORE(c5, out + 5 * orow);
+    }
+    #else
+    static inline void fastbp_tile(const double* L, Py_ssize_t lr, Py_ssize_t lk,
+                                   const double* R, Py_ssize_t rk, double* out,
+                                   Py_ssize_t orow, Py_ssize_t depth) {
+        for (Py_ssize_t i = 0; i < 6; i++)
+            for (Py_ssize_t j = 0; j < 8; j++) {
+                double s = out[i * orow + j];
+                for (Py_ssize_t k = 0; k < depth; k++)
+                    s = s + R[k * rk + j] * L[i * lr + k * lk];
+                out[i * orow + j] = s;
+            }
+    }
+    #endif
+    """
+    void _tile "fastbp_tile" (const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
+                              Py_ssize_t rk, double* out, Py_ssize_t orow,
+                              Py_ssize_t depth) noexcept nogil
+
+
+cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
+                        Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
+                        Py_ssize_t cols, Py_ssize_t depth) noexcept nogil:
+    cdef Py_ssize_t i, j = 0, jj, k
+    cdef double c[NR]
+    cdef double x, s
+    cdef const double* r
+    while j + NR <= cols:
+        i = 0
+        while i + MR <= rows:
+            _tile(L + i * lr, lr, lk, R + j, rk, out + i * orow + j, orow, depth)
+            i += MR
+        while i < rows:  # leftover rows, one at a time, a tile wide
+            for jj in range(NR):
+                c[jj] = out[i * orow + j + jj]
+            for k in range(depth):
+                x = L[i * lr + k * lk]
+                r = R + k * rk + j
+                for jj in range(NR):
+                    c[jj] = c[jj] + r[jj] * x
+            for jj in range(NR):
+                out[i * orow + j + jj] = c[jj]
+            i += 1
+        j += NR
+    for i in range(rows):  # leftover columns, one element at a time
+        for jj in range(j, cols):
+            s = out[i * orow + jj]
+            for k in range(depth):
+                s = s + R[k * rk + jj] * L[i * lr + k * lk]
+            out[i * orow + jj] = s
+
+
+cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
+                   Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
+                   Py_ssize_t cols, Py_ssize_t depth) noexcept nogil:
+    """``out[i, j] += Σ_k L[i, k] R[k, j]``, each sum continued in ``k`` order, with
+    ``L[i, k] = L[i lr + k lk]``, ``R[k, j] = R[k rk + j]``, ``out[i, j] = out[i orow + j]``
+    (twin: ``product``), in blocks of ``KC`` terms by ``MC`` rows."""
+    cdef Py_ssize_t k0, i0, kd, md
+    k0 = 0
+    while k0 < depth:
+        kd = KC if depth - k0 > KC else depth - k0
+        i0 = 0
+        while i0 < rows:
+            md = MC if rows - i0 > MC else rows - i0
+            _block(L + i0 * lr + k0 * lk, lr, lk, R + k0 * rk, rk, out + i0 * orow, orow, md,
+                   cols, kd)
+            i0 += MC
+        k0 += KC
+
+
+cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
+                       const double* a, const double* d, const Py_ssize_t* at, double lr,
+                       double momentum, double* vel, bint train_bias) noexcept nogil:
+    """A batch of one sample: its gradient ``(0 + δ a) / 1`` applied as it is computed
+    (twin: ``_step_sample``)."""
+    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, row
+    cdef const double* delta
+    cdef double xi
+    for layer in range(last):
+        n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
+            layout[4 * layer + 2], layout[4 * layer + 3]
+        delta = d + at[layer + 1]
+        for i in range(n_in + 1 if train_bias else n_in):
+            if i < n_in:
+                row, xi = w_at + i * n_out, a[at[layer] + i]
+            else:
+                row, xi = b_at, 1.0
+            if momentum == 0.0:
+                for j in range(n_out):
+                    work[row + j] = work[row + j] - lr * (0.0 + delta[j] * xi)
+            else:
+                for j in range(n_out):
+                    vel[row + j] = momentum * vel[row + j] - lr * (0.0 + delta[j] * xi)
+                    work[row + j] = work[row + j] + vel[row + j]
+        if layer > 0:
+            for i in range(n_in):
+                for j in range(n_out):
+                    orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
+
+
+cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
+                const double* grad, double size, double lr, double momentum, double* vel,
+                bint train_bias) noexcept nogil:
+    """Apply the summed gradient divided by ``size``, then refresh the weights the deltas
+    read in ``orig`` (twin: ``_step``)."""
+    cdef Py_ssize_t layer, q, i, j, n_in, n_out, w_at, b_at, end
+    cdef double g
+    for layer in range(last):
+        n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
+            layout[4 * layer + 2], layout[4 * layer + 3]
+        end = b_at + n_out if train_bias else b_at
+        for q in range(w_at, end):
+            g = grad[q] / size
+            if momentum == 0.0:
+                work[q] = work[q] - lr * g
+            else:
+                vel[q] = momentum * vel[q] - lr * g
+                work[q] = work[q] + vel[q]
+        if layer > 0:
+            for i in range(n_in):
+                for j in range(n_out):
+                    orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
+
+
+cdef double _run_batches(int task, double* work, double* orig, const int64_t* layout,
+                         Py_ssize_t last, const int64_t* acts, int loss, const double* X,
+                         const double* Y, Py_ssize_t n, Py_ssize_t epochs,
+                         const int64_t* order, double lr, Py_ssize_t batch_size,
+                         double momentum, double* vel, bint train_bias, const Py_ssize_t* at,
+                         double* a, double* d, double* grad, double* out) noexcept nogil:
+    """Run ``task`` ``batch_size`` samples at a time (twin: numba_batched's ``run``).
+
+    ``work`` holds the parameters with every ``W`` transposed, ``orig`` the same values in
+    the network's layout (the layers after the first are read, and kept equal to
+    ``work``). Layer ``l`` of a batch's activations ``a`` and deltas ``d`` is a
+    ``(rows, width)`` block at ``rows * at[l]``. FORWARD writes the outputs into ``out``
+    (n rows); GRADIENTS leaves the summed gradient in ``grad``, working layout; TRAIN
+    updates ``work``, ``orig`` and ``vel``. Returns the mean loss for LOSS, else 0.
+    """
+    cdef Py_ssize_t n0 = layout[0], n_top = layout[4 * (last - 1) + 1]
+    cdef Py_ssize_t size = layout[4 * (last - 1) + 3] + n_top
+    cdef Py_ssize_t epoch, start, rows, r, s, i, j, q, layer, z, h, top, n_in, n_out, w_at
+    cdef Py_ssize_t b_at, n_h, n_next
+    cdef int64_t code
+    cdef bint training = task == BATCH_TRAIN
+    cdef double total = 0.0
+    if task == BATCH_GRADIENTS:
+        for q in range(size):
+            grad[q] = 0.0
+    for epoch in range(epochs if training else 1):
+        start = 0
+        while start < n:
+            rows = batch_size if n - start > batch_size else n - start
+            for r in range(rows):
+                s = order[epoch * n + start + r] if training and order != NULL else start + r
+                for i in range(n0):
+                    a[r * n0 + i] = X[s * n0 + i]
+            for layer in range(last):
+                n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
+                    layout[4 * layer + 2], layout[4 * layer + 3]
+                z = rows * at[layer + 1]
+                for q in range(rows * n_out):
+                    a[z + q] = 0.0
+                _product(a + rows * at[layer], n_in, 1, work + w_at, n_out, a + z, n_out, rows,
+                         n_out, n_in)
+                for r in range(rows):
+                    for j in range(n_out):
+                        a[z + r * n_out + j] = a[z + r * n_out + j] + work[b_at + j]
+                    _activate(acts[layer], a + z + r * n_out, n_out)
+            top = rows * at[last]
+            if task == BATCH_FORWARD:
+                for r in range(rows):
+                    for j in range(n_top):
+                        out[(start + r) * n_top + j] = a[top + r * n_top + j]
+            elif task == BATCH_LOSS:
+                for r in range(rows):
+                    total += _sample_loss(loss, acts[last - 1], a + top + r * n_top,
+                                          Y + (start + r) * n_top, n_top)
+            else:
+                for r in range(rows):
+                    s = order[epoch * n + start + r] if training and order != NULL \
+                        else start + r
+                    _output_deltas(loss, acts[last - 1], a + top + r * n_top, Y + s * n_top,
+                                   d + top + r * n_top, n_top)
+                for layer in range(last - 1, 0, -1):
+                    n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
+                        layout[4 * layer + 2]
+                    h = rows * at[layer]
+                    for q in range(rows * n_h):
+                        d[h + q] = 0.0
+                    # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
+                    _product(d + rows * at[layer + 1], n_next, 1, orig + w_at, n_h, d + h, n_h,
+                             rows, n_h, n_next)
+                    code = acts[layer - 1]
+                    for q in range(h, h + rows * n_h):
+                        d[q] = d[q] * _derivative(code, a[q])
+                if training and rows == 1:
+                    _step_sample(work, orig, layout, last, a, d, at, lr, momentum, vel,
+                                 train_bias)
+                else:
+                    if training:
+                        for q in range(size):
+                            grad[q] = 0.0
+                    for layer in range(last):
+                        n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
+                            layout[4 * layer + 2], layout[4 * layer + 3]
+                        # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
+                        _product(a + rows * at[layer], 1, n_in, d + rows * at[layer + 1], n_out,
+                                 grad + w_at, n_out, n_in, n_out, rows)
+                        for r in range(rows):
+                            for j in range(n_out):
+                                grad[b_at + j] = grad[b_at + j] \
+                                    + d[rows * at[layer + 1] + r * n_out + j]
+                    if training:
+                        _step(work, orig, layout, last, grad, <double> rows, lr, momentum, vel,
+                              train_bias)
+            start += rows
+    return total / n if task == BATCH_LOSS else 0.0

@@ -1,0 +1,76 @@
+"""Batched kernels: every tile edge, batch size and block gives the oracle's bits.
+
+The compiled backends compute a batch as tiled products: register tiles of 6 rows by
+8 columns, blocks of 48 rows and of 256 terms per sum (see numba_batched.py and
+_batched.pxi). These cases put a layer's width, a batch's size and a sum's length on
+each side of those edges.
+"""
+
+import numpy as np
+import pytest
+from conftest import random_data
+from test_backends_agree import assert_same_as_oracle
+
+import fastbp
+from fastbp.kernels import resolve
+
+TILE_ROWS, TILE_COLS, BLOCK_ROWS, BLOCK_TERMS = 6, 8, 48, 256
+
+
+def _case(seed, sizes, batch_size, n, **options):
+    rng = np.random.default_rng(seed)
+    pool = ["logistic", "tanh", "relu", "identity"]
+    acts = [pool[int(rng.integers(4))] for _ in sizes[1:]]
+    net = fastbp.Network(sizes, acts, bias=["fixed", "trainable"][seed % 2], seed=seed)
+    X, Y = random_data(rng, net, n)
+    defaults = {"epochs": 2, "lr": 0.3, "batch_size": batch_size, "momentum": 0.0,
+                "shuffle": bool(seed % 3), "seed": seed, "loss": "squared"}
+    return net, X, Y, {**defaults, **options}
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, TILE_ROWS - 1, TILE_ROWS, TILE_ROWS + 1, None])
+@pytest.mark.parametrize("width", [TILE_COLS - 1, TILE_COLS, TILE_COLS + 1, 2 * TILE_COLS + 3])
+def test_tile_edges(compiled_backend, batch_size, width):
+    seed = width * 10 + (batch_size or 0)
+    sizes = [width + 2, width, width - 1, TILE_COLS + 1]
+    assert_same_as_oracle(compiled_backend, *_case(seed, sizes, batch_size, 2 * TILE_ROWS + 1,
+                                                   momentum=[0.0, 0.5][seed % 2]))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_depths(compiled_backend, depth):
+    sizes = [11, 17, 9, 8, 3][:depth + 1]
+    assert_same_as_oracle(compiled_backend, *_case(depth, sizes, 7, 20))
+
+
+def test_blocks_of_rows_and_terms(compiled_backend):
+    # Full batches longer than a block of rows; an input wider than a block of terms, so
+    # every sum is continued from one block of terms to the next.
+    sizes = [BLOCK_TERMS + 5, TILE_COLS * 2 + 1, 4]
+    net, X, Y, options = _case(7, sizes, None, BLOCK_ROWS + TILE_ROWS + 1, epochs=1)
+    assert_same_as_oracle(compiled_backend, net, X, Y, options)
+
+
+@pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
+def test_softmax_batches(compiled_backend, loss):
+    rng = np.random.default_rng(3)
+    net = fastbp.Network([9, 12, 10], ["tanh", "softmax"], seed=3)
+    X, Y = random_data(rng, net, 15, loss)
+    assert_same_as_oracle(compiled_backend, net, X, Y,
+                          {"epochs": 3, "lr": 0.2, "batch_size": 4, "momentum": 0.9,
+                           "shuffle": True, "seed": 1, "loss": loss})
+
+
+def test_evaluation_longer_than_a_chunk(compiled_backend):
+    # forward, mean_loss and gradients go 256 samples at a time.
+    rng = np.random.default_rng(5)
+    net = fastbp.Network([13, 10, 2], seed=5)
+    X, Y = random_data(rng, net, 600)
+    assert np.array_equal(net.forward(X, backend=compiled_backend),
+                          net.forward(X, backend="python"))
+    for got, want in zip(fastbp.gradients(net, X, Y, backend=compiled_backend),
+                         fastbp.gradients(net, X, Y, backend="python")):
+        assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    losses = [resolve(name)[1].mean_loss(net.kernel_shape, 0, net.params, X, Y)
+              for name in (compiled_backend, "python")]
+    assert losses[0] == losses[1]
