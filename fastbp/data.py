@@ -77,6 +77,11 @@ def check_integer(value: object, name: str, minimum: int) -> int:
     return int(value)
 
 
+def check_threads(threads: object) -> int | None:
+    """``threads``: None (the backend decides) or an integer >= 1."""
+    return None if threads is None else check_integer(threads, "threads", 1)
+
+
 def check_real(value: object, name: str) -> float:
     """Return ``value`` as float, requiring a real number (not bool)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

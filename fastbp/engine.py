@@ -158,9 +158,9 @@ def _check_losses(losses: np.ndarray, epoch: int) -> None:
 
 
 def mean_losses(kernels: Kernels, shape: Shape, loss: int, params: np.ndarray, X: np.ndarray,
-                Y: np.ndarray) -> np.ndarray:
+                Y: np.ndarray, threads: int | None = None) -> np.ndarray:
     """The mean loss of every row of ``params`` over ``X, Y``."""
-    return np.array([kernels.mean_loss(shape, loss, row, X, Y) for row in params],
+    return np.array([kernels.mean_loss(shape, loss, row, X, Y, threads) for row in params],
                     dtype=np.float64)
 
 
@@ -178,7 +178,7 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     plan : Plan
         Epochs, shuffling and recording.
     threads : int, optional
-        Passed to ``kernels.train_many`` when ``K > 1``.
+        Passed to the kernels: ``train`` (``K == 1``) or ``train_many``, and ``mean_loss``.
     progress : callable, optional
         Called with the number of epochs of each finished chunk; chunks then
         end at least every hundredth of the run.
@@ -206,9 +206,12 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
 
     def run(p: np.ndarray, v: np.ndarray, order: np.ndarray | None, epochs: int) -> None:
         if count == 1:
-            kernels.train(shape, rule, p[0], v[0], X, Y, epochs, lrs[0], order)
+            kernels.train(shape, rule, p[0], v[0], X, Y, epochs, lrs[0], order, threads)
         else:
             kernels.train_many(shape, rule, p, v, X, Y, epochs, lrs, order, threads)
+
+    def losses() -> np.ndarray:
+        return mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
 
     start = time.perf_counter()
     # The state after the last whole chunk, and its epoch, replaced in one assignment: a
@@ -232,9 +235,9 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
             if progress is not None:
                 progress(stop - done)
             if record_every and stop % record_every == 0:
-                history.record(stop, mean_losses(kernels, shape, rule.loss, params, X, Y))
+                history.record(stop, losses())
         seconds = time.perf_counter() - start
-        final = mean_losses(kernels, shape, rule.loss, params, X, Y) if evaluate else np.empty(0)
+        final = losses() if evaluate else np.empty(0)
     except KeyboardInterrupt:
         np.copyto(params, committed[1])
         raise TrainingInterrupted(committed[0]) from None

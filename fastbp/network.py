@@ -14,7 +14,7 @@ import numpy as np
 
 from . import functions
 from ._version import __version__
-from .data import as_array, as_matrix, check_seed, check_sizes
+from .data import as_array, as_matrix, check_seed, check_sizes, check_threads
 from .files import atomic_write
 from .kernels.protocol import Shape
 
@@ -147,13 +147,18 @@ class Network:
         return ([flat[w: w + n_in * n_out].reshape(n_out, n_in) for n_in, n_out, w, _ in rows],
                 [flat[b: b + n_out] for _, n_out, _, b in rows])
 
-    def forward(self, X: object, backend: str = "auto") -> np.ndarray:
-        """Outputs for each row of ``X`` (2-D in, 2-D out; a 1-D ``X`` is one sample)."""
+    def forward(self, X: object, backend: str = "auto",
+                threads: int | None = None) -> np.ndarray:
+        """Outputs for each row of ``X`` (2-D in, 2-D out; a 1-D ``X`` is one sample).
+
+        ``threads`` as in :func:`fastbp.train`: the same bits for every count.
+        """
         from .kernels import resolve
 
         X = as_matrix(X, "X", self.sizes[0])
+        threads = check_threads(threads)
         _, kernels = resolve(backend)
-        return kernels.forward(self.kernel_shape, self._params, X)
+        return kernels.forward(self.kernel_shape, self._params, X, threads)
 
     def copy(self) -> Network:
         """An independent copy with its own parameter buffer."""

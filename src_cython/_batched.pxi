@@ -68,6 +68,29 @@ cdef extern from *:
                               Py_ssize_t depth) noexcept nogil
 
 
+cdef extern from *:
+    """
+    /* Wait for every thread of the enclosing OpenMP parallel region (twin: numba_sync's
+       barrier); nothing to wait for in one thread or without OpenMP. */
+    static inline void fastbp_barrier(int parts) {
+    #ifdef _OPENMP
+        if (parts > 1) {
+            _Pragma("omp barrier")
+        }
+    #endif
+    }
+    """
+    void _barrier "fastbp_barrier" (int parts) noexcept nogil
+
+
+cdef inline void _share(Py_ssize_t total, int part, int parts, Py_ssize_t unit,
+                        Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """``part``'s range of ``0..total`` in whole ``unit``s (twin: numba_sync's ``share``)."""
+    cdef Py_ssize_t units = (total + unit - 1) // unit
+    lo[0] = min(units * part // parts * unit, total)
+    hi[0] = min(units * (part + 1) // parts * unit, total)
+
+
 cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
                         Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
                         Py_ssize_t cols, Py_ssize_t depth) noexcept nogil:
@@ -149,26 +172,36 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
                     orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
 
 
+cdef inline void _update(double* work, const double* grad, double* vel, Py_ssize_t lo,
+                         Py_ssize_t hi, double size, double lr, double momentum) noexcept nogil:
+    """``w -= lr g`` or ``v = m v - lr g; w += v``, ``g = grad / size`` (twin: ``_update``)."""
+    cdef Py_ssize_t q
+    cdef double g
+    for q in range(lo, hi):
+        g = grad[q] / size
+        if momentum == 0.0:
+            work[q] = work[q] - lr * g
+        else:
+            vel[q] = momentum * vel[q] - lr * g
+            work[q] = work[q] + vel[q]
+
+
 cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
                 const double* grad, double size, double lr, double momentum, double* vel,
-                bint train_bias) noexcept nogil:
-    """Apply the summed gradient divided by ``size``, then refresh the weights the deltas
-    read in ``orig`` (twin: ``_step``)."""
-    cdef Py_ssize_t layer, q, i, j, n_in, n_out, w_at, b_at, end
-    cdef double g
+                bint train_bias, int part, int parts) noexcept nogil:
+    """Apply the summed gradient divided by ``size`` to this thread's rows of each ``W``
+    and share of the biases, and copy those rows into ``orig`` (twin: ``_step``)."""
+    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, i0, i1, j0 = 0, j1 = 0
     for layer in range(last):
         n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
             layout[4 * layer + 2], layout[4 * layer + 3]
-        end = b_at + n_out if train_bias else b_at
-        for q in range(w_at, end):
-            g = grad[q] / size
-            if momentum == 0.0:
-                work[q] = work[q] - lr * g
-            else:
-                vel[q] = momentum * vel[q] - lr * g
-                work[q] = work[q] + vel[q]
+        _share(n_in, part, parts, 1, &i0, &i1)
+        if train_bias:
+            _share(n_out, part, parts, 1, &j0, &j1)
+        _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum)
+        _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum)
         if layer > 0:
-            for i in range(n_in):
+            for i in range(i0, i1):
                 for j in range(n_out):
                     orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
 
@@ -178,92 +211,119 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                          const double* Y, Py_ssize_t n, Py_ssize_t epochs,
                          const int64_t* order, double lr, Py_ssize_t batch_size,
                          double momentum, double* vel, bint train_bias, const Py_ssize_t* at,
-                         double* a, double* d, double* grad, double* out) noexcept nogil:
-    """Run ``task`` ``batch_size`` samples at a time (twin: numba_batched's ``run``).
+                         double* a, double* d, double* grad, double* out, int part,
+                         int parts) noexcept nogil:
+    """Run ``task`` ``batch_size`` samples at a time, as thread ``part`` of the ``parts`` of
+    an OpenMP parallel region (twin: numba_batched's ``run``, which says how the work is
+    shared).
 
     ``work`` holds the parameters with every ``W`` transposed, ``orig`` the same values in
     the network's layout (the layers after the first are read, and kept equal to
     ``work``). Layer ``l`` of a batch's activations ``a`` and deltas ``d`` is a
     ``(rows, width)`` block at ``rows * at[l]``. FORWARD writes the outputs into ``out``
-    (n rows); GRADIENTS leaves the summed gradient in ``grad``, working layout; TRAIN
-    updates ``work``, ``orig`` and ``vel``. Returns the mean loss for LOSS, else 0.
+    (n rows); GRADIENTS adds the summed gradient to ``grad``, working layout; TRAIN
+    updates ``work``, ``orig`` and ``vel``. Returns the mean loss for LOSS (in part 0),
+    else 0.
     """
     cdef Py_ssize_t n0 = layout[0], n_top = layout[4 * (last - 1) + 1]
-    cdef Py_ssize_t size = layout[4 * (last - 1) + 3] + n_top
     cdef Py_ssize_t epoch, start, rows, r, s, i, j, q, layer, z, h, top, n_in, n_out, w_at
-    cdef Py_ssize_t b_at, n_h, n_next
+    cdef Py_ssize_t b_at, n_h, n_next, r0, r1, j0, j1, i0, i1
     cdef int64_t code
     cdef bint training = task == BATCH_TRAIN
-    cdef double total = 0.0
-    if task == BATCH_GRADIENTS:
-        for q in range(size):
-            grad[q] = 0.0
+    cdef double total = 0.0, g
     for epoch in range(epochs if training else 1):
         start = 0
         while start < n:
             rows = batch_size if n - start > batch_size else n - start
-            for r in range(rows):
+            _share(rows, part, parts, 1, &r0, &r1)
+            for r in range(r0, r1):
                 s = order[epoch * n + start + r] if training and order != NULL else start + r
                 for i in range(n0):
                     a[r * n0 + i] = X[s * n0 + i]
+            _barrier(parts)
             for layer in range(last):
                 n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
                     layout[4 * layer + 2], layout[4 * layer + 3]
                 z = rows * at[layer + 1]
-                for q in range(rows * n_out):
-                    a[z + q] = 0.0
-                _product(a + rows * at[layer], n_in, 1, work + w_at, n_out, a + z, n_out, rows,
-                         n_out, n_in)
+                _share(n_out, part, parts, NR, &j0, &j1)
                 for r in range(rows):
-                    for j in range(n_out):
+                    for j in range(j0, j1):
+                        a[z + r * n_out + j] = 0.0
+                _product(a + rows * at[layer], n_in, 1, work + w_at + j0, n_out, a + z + j0,
+                         n_out, rows, j1 - j0, n_in)
+                for r in range(rows):
+                    for j in range(j0, j1):
                         a[z + r * n_out + j] = a[z + r * n_out + j] + work[b_at + j]
+                _barrier(parts)
+                for r in range(r0, r1):
                     _activate(acts[layer], a + z + r * n_out, n_out)
+                _barrier(parts)
             top = rows * at[last]
             if task == BATCH_FORWARD:
-                for r in range(rows):
+                for r in range(r0, r1):
                     for j in range(n_top):
                         out[(start + r) * n_top + j] = a[top + r * n_top + j]
-            elif task == BATCH_LOSS:
+                start += rows
+                continue
+            if task == BATCH_LOSS:
+                for r in range(r0, r1):
+                    d[r] = _sample_loss(loss, acts[last - 1], a + top + r * n_top,
+                                        Y + (start + r) * n_top, n_top)
+                _barrier(parts)
+                if part == 0:
+                    for r in range(rows):
+                        total += d[r]
+                start += rows
+                continue
+            for r in range(r0, r1):
+                s = order[epoch * n + start + r] if training and order != NULL else start + r
+                _output_deltas(loss, acts[last - 1], a + top + r * n_top, Y + s * n_top,
+                               d + top + r * n_top, n_top)
+            _barrier(parts)
+            for layer in range(last - 1, 0, -1):
+                n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
+                    layout[4 * layer + 2]
+                h = rows * at[layer]
+                _share(n_h, part, parts, NR, &j0, &j1)
                 for r in range(rows):
-                    total += _sample_loss(loss, acts[last - 1], a + top + r * n_top,
-                                          Y + (start + r) * n_top, n_top)
-            else:
+                    for j in range(j0, j1):
+                        d[h + r * n_h + j] = 0.0
+                # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
+                _product(d + rows * at[layer + 1], n_next, 1, orig + w_at + j0, n_h,
+                         d + h + j0, n_h, rows, j1 - j0, n_next)
+                code = acts[layer - 1]
                 for r in range(rows):
-                    s = order[epoch * n + start + r] if training and order != NULL \
-                        else start + r
-                    _output_deltas(loss, acts[last - 1], a + top + r * n_top, Y + s * n_top,
-                                   d + top + r * n_top, n_top)
-                for layer in range(last - 1, 0, -1):
-                    n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
-                        layout[4 * layer + 2]
-                    h = rows * at[layer]
-                    for q in range(rows * n_h):
-                        d[h + q] = 0.0
-                    # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
-                    _product(d + rows * at[layer + 1], n_next, 1, orig + w_at, n_h, d + h, n_h,
-                             rows, n_h, n_next)
-                    code = acts[layer - 1]
-                    for q in range(h, h + rows * n_h):
+                    for j in range(j0, j1):
+                        q = h + r * n_h + j
                         d[q] = d[q] * _derivative(code, a[q])
-                if training and rows == 1:
+                _barrier(parts)
+            if training and rows == 1:
+                if part == 0:
                     _step_sample(work, orig, layout, last, a, d, at, lr, momentum, vel,
                                  train_bias)
-                else:
-                    if training:
-                        for q in range(size):
-                            grad[q] = 0.0
-                    for layer in range(last):
-                        n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
-                            layout[4 * layer + 2], layout[4 * layer + 3]
-                        # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
-                        _product(a + rows * at[layer], 1, n_in, d + rows * at[layer + 1], n_out,
-                                 grad + w_at, n_out, n_in, n_out, rows)
-                        for r in range(rows):
-                            for j in range(n_out):
-                                grad[b_at + j] = grad[b_at + j] \
-                                    + d[rows * at[layer + 1] + r * n_out + j]
-                    if training:
-                        _step(work, orig, layout, last, grad, <double> rows, lr, momentum, vel,
-                              train_bias)
+                _barrier(parts)
+                start += rows
+                continue
+            for layer in range(last):
+                n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
+                    layout[4 * layer + 2], layout[4 * layer + 3]
+                _share(n_in, part, parts, MR, &i0, &i1)
+                if training:
+                    for q in range(w_at + i0 * n_out, w_at + i1 * n_out):
+                        grad[q] = 0.0
+                # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
+                _product(a + rows * at[layer] + i0, 1, n_in, d + rows * at[layer + 1], n_out,
+                         grad + w_at + i0 * n_out, n_out, i1 - i0, n_out, rows)
+                _share(n_out, part, parts, 1, &j0, &j1)
+                for j in range(j0, j1):
+                    g = 0.0 if training else grad[b_at + j]
+                    for r in range(rows):
+                        g = g + d[rows * at[layer + 1] + r * n_out + j]
+                    grad[b_at + j] = g
+            if training:
+                _barrier(parts)
+                _step(work, orig, layout, last, grad, <double> rows, lr, momentum, vel,
+                      train_bias, part, parts)
+            _barrier(parts)
             start += rows
     return total / n if task == BATCH_LOSS else 0.0

@@ -24,7 +24,7 @@ from libc.math cimport exp, log, tanh
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange, threadid
 
 cdef extern from *:
     """
@@ -32,9 +32,11 @@ cdef extern from *:
     #include <omp.h>
     #else
     static int omp_get_max_threads(void) { return 1; }
+    static int omp_get_num_threads(void) { return 1; }
     #endif
     """
     int omp_get_max_threads() noexcept nogil
+    int omp_get_num_threads() noexcept nogil
 
 import numpy as np
 
@@ -241,32 +243,39 @@ cdef double* _working_copy(const double[::1] params, const Net* net) except NULL
 
 cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] layout,
                       const int64_t[::1] acts, int loss, const double[:, ::1] X,
-                      const double[:, ::1] Y, double* out) except? -1:
+                      const double[:, ::1] Y, double* out, int threads) except? -1:
     """Run ``task`` of ``_run_batches`` over every sample of ``X``, ``CHUNK`` at a time, on
     working copies of ``params``: the outputs into ``out`` (BATCH_FORWARD), the mean
     gradient, flat like ``params``, into ``out`` (BATCH_GRADIENTS); the mean loss is
-    returned (BATCH_LOSS)."""
+    returned (BATCH_LOSS). ``threads`` threads share each batch."""
     cdef Net net
     _open(&net, layout, acts)
     cdef Py_ssize_t q, last = layout.shape[0], size = params.shape[0]
     cdef Py_ssize_t rows = CHUNK if X.shape[0] > CHUNK else X.shape[0]
-    cdef double result = 0.0
+    cdef double result[1]
+    cdef double value
+    cdef int part
     cdef double* work = NULL
     cdef double* grad = NULL
     cdef double* a = NULL
     cdef double* d = NULL
     try:
         work = _working_copy(params, &net)
-        grad = <double*> malloc(size * sizeof(double))
+        grad = <double*> calloc(size, sizeof(double))
         a = <double*> malloc(rows * net.at[last + 1] * sizeof(double))
         d = <double*> malloc(rows * net.at[last + 1] * sizeof(double))
         if grad == NULL or a == NULL or d == NULL:
             raise MemoryError()
+        # Evaluation writes nothing into ``orig``: ``params`` can stand in for it.
+        with nogil, parallel(num_threads=threads):
+            part = threadid()
+            value = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
+                                 &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
+                                 X.shape[0], 0, NULL, 0.0, rows, 0.0, NULL, False, net.at, a, d,
+                                 grad, out, part, omp_get_num_threads())
+            if part == 0:
+                result[0] = value
         with nogil:
-            result = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
-                                  &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
-                                  X.shape[0], 0, NULL, 0.0, rows, 0.0, NULL, False, net.at, a,
-                                  d, grad, out)
             if task == BATCH_GRADIENTS:
                 for q in range(size):
                     grad[q] = grad[q] / X.shape[0]
@@ -277,31 +286,32 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
         free(a)
         free(d)
         _close(&net)
-    return result
+    return result[0]
 
 
 _NO_Y = np.empty((0, 0))
+EVALUATION_CHUNK = CHUNK
 
 
 def forward(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
-            const double[:, ::1] X):
+            const double[:, ::1] X, int threads=1):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     cdef double[:, ::1] out = np.empty((X.shape[0], layout[layout.shape[0] - 1, 1]))
-    _evaluate(BATCH_FORWARD, params, layout, acts, 0, X, _NO_Y, &out[0, 0])
+    _evaluate(BATCH_FORWARD, params, layout, acts, 0, X, _NO_Y, &out[0, 0], threads)
     return out.base
 
 
 def mean_loss(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
-              int loss, const double[:, ::1] X, const double[:, ::1] Y):
+              int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
-    return _evaluate(BATCH_LOSS, params, layout, acts, loss, X, Y, NULL)
+    return _evaluate(BATCH_LOSS, params, layout, acts, loss, X, Y, NULL, threads)
 
 
 def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
-              int loss, const double[:, ::1] X, const double[:, ::1] Y):
+              int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
     cdef double[::1] out = np.empty(params.shape[0])
-    _evaluate(BATCH_GRADIENTS, params, layout, acts, loss, X, Y, &out[0])
+    _evaluate(BATCH_GRADIENTS, params, layout, acts, loss, X, Y, &out[0], threads)
     return out.base
 
 
@@ -309,16 +319,18 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                     const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                     double lr, Py_ssize_t batch_size, double momentum,
-                    bint train_bias) noexcept nogil:
+                    bint train_bias, int threads) noexcept nogil:
     """Train one network in place (twin: numba_backend's ``train``); -1 where memory ran
     out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
 
     The smallest networks train online in ``_cython_small``; online training of others
-    goes one sample at a time here, batches through ``_run_batches``.
+    goes one sample at a time here, batches through ``_run_batches``, ``threads``
+    threads sharing each batch.
     """
     cdef Py_ssize_t n_in = layout[0], n_out = layout[4 * (n_layers - 1) + 1]
     cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_out
     cdef Py_ssize_t epoch, start, s
+    cdef int part
     if batch_size == 1 and n_layers == 2:
         if _small_online(params, velocity, X, Y, order, n, epochs, lr, momentum, loss, acts[0],
                          acts[1], layout[0], layout[1], layout[5], train_bias, momentum != 0.0):
@@ -347,9 +359,16 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     _forward_sample(work, &net, X + s * n_in)
                     _deltas(work, &net, loss, Y + s * n_out)
                     _step_online(work, &net, lr, momentum, vel, train_bias)
-        else:
+        elif threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
-                         order, lr, rows, momentum, vel, train_bias, net.at, a, d, grad, NULL)
+                         order, lr, rows, momentum, vel, train_bias, net.at, a, d, grad, NULL,
+                         0, 1)
+        else:
+            with parallel(num_threads=threads):
+                part = threadid()
+                _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n,
+                             epochs, order, lr, rows, momentum, vel, train_bias, net.at, a, d,
+                             grad, NULL, part, omp_get_num_threads())
         _transpose_weights(work, &net, params, False)
         _transpose_weights(vel, &net, velocity, False)
     free(work)
@@ -365,7 +384,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
 def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,
           const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
           const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, double momentum,
-          double[::1] velocity, bint train_bias):
+          double[::1] velocity, bint train_bias, int threads=1):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``)."""
     cdef const int64_t* visits = &order[0, 0] if order.shape[0] == epochs and epochs > 0 \
         else NULL
@@ -373,7 +392,7 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
     with nogil:
         status = _train_one(&params[0], &velocity[0], &layout[0, 0], layout.shape[0], &acts[0],
                             loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lr,
-                            batch_size, momentum, train_bias)
+                            batch_size, momentum, train_bias, threads)
     if status != 0:
         raise MemoryError()
 
@@ -394,7 +413,7 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
     for k in prange(params.shape[0], nogil=True, schedule="dynamic", num_threads=n_threads):
         if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
                       &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k],
-                      batch_size, momentum, train_bias) != 0:
+                      batch_size, momentum, train_bias, 1) != 0:
             failed = 1
     if failed:
         raise MemoryError()

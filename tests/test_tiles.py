@@ -74,3 +74,49 @@ def test_evaluation_longer_than_a_chunk(compiled_backend):
     losses = [resolve(name)[1].mean_loss(net.kernel_shape, 0, net.params, X, Y)
               for name in (compiled_backend, "python")]
     assert losses[0] == losses[1]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+@pytest.mark.parametrize("batch_size", [2, TILE_ROWS + 1, None])
+def test_threads_change_no_bits(compiled_backend, threads, batch_size):
+    sizes = [TILE_COLS + 3, 2 * TILE_COLS + 1, TILE_COLS - 1, 3]
+    net, X, Y, options = _case(threads, sizes, batch_size, 3 * TILE_ROWS + 2,
+                               momentum=0.5, shuffle=True, lr=0.05)
+    ours, reference = net.copy(), net.copy()
+    got = fastbp.train(ours, X, Y, backend=compiled_backend, threads=threads, record_every=1,
+                       **options)
+    want = fastbp.train(reference, X, Y, backend="python", record_every=1, **options)
+    assert np.array_equal(ours.params, reference.params)
+    assert np.array_equal(got.history, want.history)
+    assert np.array_equal(net.forward(X, backend=compiled_backend, threads=threads),
+                          net.forward(X, backend="python"))
+    for g, w in zip(fastbp.gradients(net, X, Y, backend=compiled_backend, threads=threads),
+                    fastbp.gradients(net, X, Y, backend="python")):
+        assert all(np.array_equal(a, b) for a, b in zip(g, w))
+
+
+def test_threads_on_a_large_batch(compiled_backend):
+    # Large enough that threads=None shares it among every core.
+    rng = np.random.default_rng(11)
+    net = fastbp.Network([40, 30, 10], seed=11)
+    X, Y = random_data(rng, net, 300)
+    results = []
+    for threads in (None, 1, 2):
+        copy = net.copy()
+        fastbp.train(copy, X, Y, epochs=2, batch_size=100, lr=0.2, backend=compiled_backend,
+                     threads=threads)
+        results.append(copy.params)
+    assert all(np.array_equal(results[0], r) for r in results[1:])
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_bad_threads(threads):
+    net = fastbp.Network([2, 2, 1], seed=0)
+    X, Y = np.zeros((2, 2)), np.zeros((2, 1))
+    error = ValueError if isinstance(threads, int) and not isinstance(threads, bool) \
+        else TypeError
+    for call in (lambda: fastbp.train(net, X, Y, threads=threads),
+                 lambda: fastbp.gradients(net, X, Y, threads=threads),
+                 lambda: net.forward(X, threads=threads)):
+        with pytest.raises(error, match="threads"):
+            call()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .protocol import Rule, Shape
+from .threads import parts
 
 NAME = "cython"
 
@@ -23,28 +24,39 @@ except ImportError as exc:
         "an error that shows why") from None
 
 _NO_ORDER = np.empty((0, 0), dtype=np.int64)
+CHUNK = _cython.EVALUATION_CHUNK  # samples per pass of forward, mean_loss and gradients
 
 
-def forward(shape: Shape, params, X):
+def _parts(threads, rows: int, shape: Shape) -> int:
+    # OpenMP may start fewer; the kernels share the work among those it starts.
+    return parts(threads, rows, shape.n_params)
+
+
+def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X``."""
-    return _cython.forward(params, shape.layout, shape.acts, X)
+    return _cython.forward(params, shape.layout, shape.acts, X,
+                           _parts(threads, min(len(X), CHUNK), shape))
 
 
-def mean_loss(shape: Shape, loss: int, params, X, Y) -> float:
+def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None) -> float:
     """Mean per-sample loss, summed in sample order then divided."""
-    return _cython.mean_loss(params, shape.layout, shape.acts, loss, X, Y)
+    return _cython.mean_loss(params, shape.layout, shape.acts, loss, X, Y,
+                             _parts(threads, min(len(X), CHUNK), shape))
 
 
-def gradients(shape: Shape, loss: int, params, X, Y):
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None):
     """Gradient of the mean loss, flat like ``params``."""
-    return _cython.gradients(params, shape.layout, shape.acts, loss, X, Y)
+    return _cython.gradients(params, shape.layout, shape.acts, loss, X, Y,
+                             _parts(threads, min(len(X), CHUNK), shape))
 
 
-def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None) -> None:
+def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
+          threads=None) -> None:
     """Train in place; the oracle's ``train`` defines every option."""
+    count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                   _NO_ORDER if order is None else order, lr, rule.batch_size, rule.momentum,
-                  velocity, shape.train_bias)
+                  velocity, shape.train_bias, count)
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,

@@ -16,7 +16,6 @@ the callers have checked every argument.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -29,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
 
 from . import numba_batched, numba_unrolled
 from .protocol import Rule, Shape
+from .threads import cores, parts
 
 NAME = "numba"
 
@@ -59,18 +59,30 @@ _NO_GRAD = np.empty(0)
 
 
 def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, lr=0.0,
-             order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y):
+             order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y, threads=None):
     """Run a task of :func:`numba_batched.run` on working copies of ``params`` (and
-    ``velocity``); return them, back in the network's layout, after TRAIN."""
+    ``velocity``) with ``parts`` threads; return them, back in the network's layout,
+    after TRAIN."""
     layout, acts, train_bias = shape
     loss, batch_size, momentum = rule
     at = _starts(layout)
     rows = min(len(X), batch_size)
     work = _to_work(params, layout)
     vel = _to_work(velocity, layout) if task == numba_batched.TRAIN else velocity
-    numba_batched.run(task, work, params.copy(), layout, acts, loss, X, Y, epochs, order, lr,
-                      rows, momentum, vel, bool(train_bias), at, np.empty(rows * at[-1]),
-                      np.empty(rows * at[-1]), grad, out)
+    args = (task, work, params.copy(), layout, acts, loss, X, Y, epochs, order, lr, rows,
+            momentum, vel, bool(train_bias), at, np.empty(rows * at[-1]),
+            np.empty(rows * at[-1]), grad, out)
+    count, sync = parts(threads, rows, shape.n_params), np.zeros(2, dtype=np.int64)
+    if count == 1:
+        numba_batched.run(*args, 0, 1, sync)
+    else:
+        # Every part must run at once (they wait for each other): one thread each.
+        with ThreadPoolExecutor(count - 1) as pool:
+            others = [pool.submit(numba_batched.run, *args, k, count, sync)
+                      for k in range(1, count)]
+            numba_batched.run(*args, 0, count, sync)
+            for other in others:
+                other.result()
     if task == numba_batched.TRAIN:
         return _to_work(work, layout, back=True), _to_work(vel, layout, back=True)
     return None
@@ -79,39 +91,42 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
 _EVALUATE = Rule(0, numba_batched.CHUNK)  # forward, mean_loss and gradients
 
 
-def forward(shape: Shape, params, X):
+def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     out = np.empty((X.shape[0], int(shape.layout[-1, 1])))
-    _batched(numba_batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y, out=out)
+    _batched(numba_batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y, out=out,
+             threads=threads)
     return out
 
 
-def mean_loss(shape: Shape, loss: int, params, X, Y):
+def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
     layout, acts, _ = shape
     if numba_unrolled.suitable(layout):
         return numba_unrolled.loss_kernel(layout, acts, loss)(params, X, Y)
     out = np.empty((1, 1))
     _batched(numba_batched.LOSS, shape, _EVALUATE._replace(loss=loss), params, _NO_GRAD, X,
-             Y, out=out)
+             Y, out=out, threads=threads)
     return out[0, 0]
 
 
-def gradients(shape: Shape, loss: int, params, X, Y):
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
-    grad = np.empty(params.shape[0])
+    grad = np.zeros(params.shape[0])
     _batched(numba_batched.GRADIENTS, shape, _EVALUATE._replace(loss=loss), params, _NO_GRAD,
-             X, Y, grad=grad)
+             X, Y, grad=grad, threads=threads)
     # Summed in the working layout; the division is the same elementwise either way.
     return _to_work(grad, shape.layout, back=True) / X.shape[0]
 
 
-def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None):
+def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
+          threads=None):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
 
     Online training of a small network runs a kernel unrolled for its shape
     (:mod:`fastbp.kernels.numba_unrolled`); everything else the batched kernel
-    (:mod:`fastbp.kernels.numba_batched`), on working copies with transposed weights.
+    (:mod:`fastbp.kernels.numba_batched`), on working copies with transposed weights,
+    with ``parts(threads, ...)`` threads.
     """
     layout, acts, train_bias = shape
     order = _NO_ORDER if order is None else order
@@ -121,7 +136,8 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
         run(params, X, Y, epochs, order, lr, rule.momentum, velocity)
         return
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
-                                      Y, epochs, lr, order, grad=np.empty(params.shape[0]))
+                                      Y, epochs, lr, order, grad=np.empty(params.shape[0]),
+                                      threads=threads)
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
@@ -136,8 +152,8 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     order = _NO_ORDER if order is None else order
     if not (rule.batch_size == 1 and numba_unrolled.suitable(layout)):
         def one(k):
-            train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order)
-        workers = min(threads or os.cpu_count() or 1, len(params))
+            train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1)
+        workers = min(threads or cores(), len(params))
         if workers <= 1:
             for k in range(len(params)):
                 one(k)

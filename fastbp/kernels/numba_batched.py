@@ -20,6 +20,7 @@ from ..functions import SOFTMAX, SQUARED
 from .numba_jit import jit
 from .numba_math import U, _activate, _derivative, _sample_loss
 from .numba_simd import vload, vmuladd, vsplat, vstore
+from .numba_sync import barrier, share
 
 MR, NR = 6, 8  # a register tile: rows by columns (two vectors of four)
 KC, MC = 256, 48  # a cache block: terms of each sum by rows
@@ -129,8 +130,9 @@ FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
 
 @jit(internal=False)
 def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-        vel, train_bias, at, a, d, grad, out):
-    """Run ``task`` a batch of ``batch_size`` samples at a time.
+        vel, train_bias, at, a, d, grad, out, part, parts, sync):
+    """Run ``task`` a batch of ``batch_size`` samples at a time, as thread ``part`` of
+    ``parts``.
 
     ``work`` holds the parameters with every ``W`` transposed, ``(n_in, n_out)``, for the
     forward products; ``orig`` the same values in the network's layout, ``(n_out, n_in)``,
@@ -138,81 +140,113 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     ``work`` after each update). ``a`` and ``d`` hold a batch's activations and deltas,
     layer ``l`` as a ``(rows, width)`` block at ``rows * at[l]``. ``grad`` is summed in
     the working layout. FORWARD writes the outputs into ``out``, LOSS the mean loss into
-    ``out[0, 0]``; GRADIENTS leaves the summed gradient of every sample in ``grad``;
+    ``out[0, 0]``; GRADIENTS adds the summed gradient of every sample to ``grad``;
     TRAIN updates ``work``, ``orig`` and ``vel``.
-    Twin: ``_run_batches`` in _kernels.pyx.
+
+    Every thread runs this loop over the same arguments; it computes its own share of each
+    product's outputs (columns of the net inputs and deltas, rows of the gradient), of
+    the samples for the per-sample work and of the parameters for the update, and waits
+    at ``barrier(sync, parts)`` before a phase reads another thread's results. No sum is
+    split between threads, so the bits do not depend on ``parts``.
+    Twin: ``_run_batches`` in _batched.pxi.
     """
     n, last = X.shape[0], layout.shape[0]
     training = task == TRAIN
     shuffled = training and order.shape[0] == epochs
     unit = np.int64(1)  # a literal 1 would compile one more product for each call
-    if task == GRADIENTS:
-        grad[:] = 0.0
     total = 0.0
     for epoch in range(epochs if training else 1):
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
+            r0, r1 = share(rows, part, parts, 1)
             n0 = layout[0, 0]
-            for r in range(rows):
+            for r in range(r0, r1):
                 s = order[epoch, start + r] if shuffled else start + r
                 for i in range(n0):
                     a[r * n0 + i] = X[s, i]
+            barrier(sync, parts)
             for layer in range(last):
                 n_in, n_out, w_at, b_at = layout[layer]
                 z = rows * at[layer + 1]
-                a[z:z + rows * n_out] = 0.0
-                product(a, rows * at[layer], n_in, unit, work, w_at, n_out, a, z, n_out,
-                        rows, n_out, n_in)
+                j0, j1 = share(n_out, part, parts, NR)
                 for r in range(rows):
-                    for j in range(n_out):
+                    for j in range(j0, j1):
+                        a[z + r * n_out + j] = 0.0
+                product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a, z + j0,
+                        n_out, rows, j1 - j0, n_in)
+                for r in range(rows):
+                    for j in range(j0, j1):
                         a[z + r * n_out + j] += work[b_at + j]
+                barrier(sync, parts)
+                for r in range(r0, r1):
                     _activate(acts[layer], a, U(z + r * n_out), n_out)
+                barrier(sync, parts)
             top, n_top = rows * at[last], layout[last - 1, 1]
             if task == FORWARD:
-                for r in range(rows):
+                for r in range(r0, r1):
                     for k in range(n_top):
                         out[start + r, k] = a[top + r * n_top + k]
                 continue
             if task == LOSS:
-                for r in range(rows):
-                    total += _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y,
-                                          start + r)
+                for r in range(r0, r1):
+                    d[r] = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y, start + r)
+                barrier(sync, parts)
+                if part == 0:
+                    for r in range(rows):
+                        total += d[r]
                 continue
             _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, start,
-                           rows, shuffled)
+                           r0, r1, shuffled)
+            barrier(sync, parts)
             for layer in range(last - 1, 0, -1):
                 n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
                 h = rows * at[layer]
-                d[h:h + rows * n_h] = 0.0
+                j0, j1 = share(n_h, part, parts, NR)
+                for r in range(rows):
+                    for j in range(j0, j1):
+                        d[h + r * n_h + j] = 0.0
                 # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
-                product(d, rows * at[layer + 1], n_next, unit, orig, w_at, n_h, d, h, n_h,
-                        rows, n_h, n_next)
+                product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d, h + j0,
+                        n_h, rows, j1 - j0, n_next)
                 code = acts[layer - 1]
-                for q in range(h, h + rows * n_h):
-                    d[q] = d[q] * _derivative(code, a[q])
+                for r in range(rows):
+                    for j in range(j0, j1):
+                        q = h + r * n_h + j
+                        d[q] = d[q] * _derivative(code, a[q])
+                barrier(sync, parts)
             if training and rows == 1:
-                _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias)
+                if part == 0:
+                    _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias)
+                barrier(sync, parts)
                 continue
-            if training:
-                grad[:] = 0.0
             for layer in range(last):
                 n_in, n_out, w_at, b_at = layout[layer]
+                i0, i1 = share(n_in, part, parts, MR)
+                if training:
+                    grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
                 # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
-                product(a, rows * at[layer], unit, n_in, d, rows * at[layer + 1], n_out,
-                        grad, w_at, n_out, n_in, n_out, rows)
-                for r in range(rows):
-                    for j in range(n_out):
-                        grad[b_at + j] += d[rows * at[layer + 1] + r * n_out + j]
+                product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1], n_out,
+                        grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows)
+                j0, j1 = share(n_out, part, parts, 1)
+                for j in range(j0, j1):
+                    g = 0.0 if training else grad[b_at + j]
+                    for r in range(rows):
+                        g += d[rows * at[layer + 1] + r * n_out + j]
+                    grad[b_at + j] = g
             if training:
-                _step(work, orig, layout, grad, float(rows), lr, momentum, vel, train_bias)
-    if task == LOSS:
+                barrier(sync, parts)
+                _step(work, orig, layout, grad, float(rows), lr, momentum, vel, train_bias,
+                      part, parts)
+            barrier(sync, parts)
+    if task == LOSS and part == 0:
         out[0, 0] = total / n
 
 
 @jit(inline="always")
-def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, rows, shuffled):
-    """dE/dnet of every output of the batch, as the oracle's ``output_deltas``."""
-    for r in range(rows):
+def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, r0, r1, shuffled):
+    """dE/dnet of the outputs of the batch's samples ``r0..r1``, as the oracle's
+    ``output_deltas``."""
+    for r in range(r0, r1):
         s = order[epoch, start + r] if shuffled else start + r
         o = top + r * n_top
         if loss != SQUARED:
@@ -230,23 +264,32 @@ def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, rows, s
 
 
 @jit(inline="always")
-def _step(work, orig, layout, grad, size, lr, momentum, vel, train_bias):
-    """Apply the summed gradient divided by ``size`` to ``work``, then copy the updated
-    weights the deltas read into ``orig``, in the network's layout."""
+def _step(work, orig, layout, grad, size, lr, momentum, vel, train_bias, part, parts):
+    """Apply the summed gradient divided by ``size`` to this thread's share of ``work``
+    (rows of each transposed ``W``, then biases), and copy those rows into ``orig``, in the
+    network's layout, where the deltas read them."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
-        end = b_at + n_out if train_bias else b_at
-        for q in range(w_at, end):
-            g = grad[q] / size
-            if momentum == 0.0:
-                work[q] = work[q] - lr * g
-            else:
-                vel[q] = momentum * vel[q] - lr * g
-                work[q] = work[q] + vel[q]
+        i0, i1 = share(n_in, part, parts, 1)
+        j0, j1 = share(n_out, part, parts, 1) if train_bias else (0, 0)
+        _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum)
+        _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum)
         if layer > 0:
-            for i in range(n_in):
+            for i in range(i0, i1):
                 for j in range(n_out):
                     orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
+
+
+@jit(inline="always")
+def _update(work, grad, vel, lo, hi, size, lr, momentum):
+    """``w -= lr g`` or ``v = m v - lr g; w += v`` with ``g = grad / size``, over lo..hi."""
+    for q in range(lo, hi):
+        g = grad[q] / size
+        if momentum == 0.0:
+            work[q] = work[q] - lr * g
+        else:
+            vel[q] = momentum * vel[q] - lr * g
+            work[q] = work[q] + vel[q]
 
 
 @jit(inline="always")

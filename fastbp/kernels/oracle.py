@@ -166,14 +166,15 @@ def _lists(shape: Shape, params):
             [int(c) for c in shape.acts])
 
 
-def forward(shape: Shape, params, X):
-    """Outputs of the network for every row of ``X``: array ``(n, n_L)``."""
+def forward(shape: Shape, params, X, threads=None):
+    """Outputs of the network for every row of ``X``: array ``(n, n_L)``. The oracle
+    runs in one thread whatever ``threads`` says, here and below."""
     p, lay, ac = _lists(shape, params)
     return np.array([layer_outputs(p, lay, ac, x)[-1] for x in X.tolist()],
                     dtype=np.float64).reshape(len(X), lay[-1][1])
 
 
-def mean_loss(shape: Shape, loss: int, params, X, Y) -> float:
+def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None) -> float:
     """Mean over samples (summed in order, then divided) of the per-sample loss."""
     p, lay, ac = _lists(shape, params)
     total = 0.0
@@ -182,7 +183,7 @@ def mean_loss(shape: Shape, loss: int, params, X, Y) -> float:
     return total / len(X)
 
 
-def gradients(shape: Shape, loss: int, params, X, Y):
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None):
     """Gradient of the mean loss over all samples, as a flat buffer like ``params``."""
     p, lay, ac = _lists(shape, params)
     grad = [0.0] * len(p)
@@ -193,7 +194,7 @@ def gradients(shape: Shape, loss: int, params, X, Y):
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,
-          order=None) -> None:
+          order=None, threads=None) -> None:
     """Train in place for ``epochs`` epochs of mini-batch gradient descent.
 
     Epoch ``e`` visits samples ``order[e]``, or ``0..n-1`` when ``order`` is

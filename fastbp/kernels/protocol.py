@@ -47,20 +47,24 @@ class Kernels(Protocol):
 
     NAME: str
 
-    def forward(self, shape: Shape, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+    # ``threads`` everywhere: how many threads may share the work (None: every core,
+    # where the work is large enough to pay). The results never depend on it.
+
+    def forward(self, shape: Shape, params: np.ndarray, X: np.ndarray,
+                threads: int | None = None) -> np.ndarray:
         """Outputs for every row of ``X``: array ``(n, n_L)``."""
 
     def mean_loss(self, shape: Shape, loss: int, params: np.ndarray, X: np.ndarray,
-                  Y: np.ndarray) -> float:
+                  Y: np.ndarray, threads: int | None = None) -> float:
         """Mean per-sample loss over ``X, Y``: summed in sample order, then divided."""
 
     def gradients(self, shape: Shape, loss: int, params: np.ndarray, X: np.ndarray,
-                  Y: np.ndarray) -> np.ndarray:
+                  Y: np.ndarray, threads: int | None = None) -> np.ndarray:
         """Gradient of the mean loss over ``X, Y``, flat like ``params``."""
 
     def train(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,
               X: np.ndarray, Y: np.ndarray, epochs: int, lr: float,
-              order: np.ndarray | None = None) -> None:
+              order: np.ndarray | None = None, threads: int | None = None) -> None:
         """Train ``params`` (and the momentum ``velocity``) in place for ``epochs`` epochs."""
 
     def train_many(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,

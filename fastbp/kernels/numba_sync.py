@@ -1,0 +1,87 @@
+"""A barrier for numba kernels run by several threads at once.
+
+Python starts the threads (the kernels release the GIL); each runs the same kernel on
+its share of every phase and waits at a barrier before the next phase reads what the
+others wrote. The barrier counts arrivals in ``sync[0]`` and the phases passed in
+``sync[1]``, with sequentially consistent atomic operations; a waiting thread spins a
+while, then yields its core (a machine with fewer cores than threads still progresses).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .numba_jit import jit
+
+_I64 = ir.IntType(64)
+
+
+def _slot(context, builder, array_type, array, index):
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.gep(data, [index])
+
+
+@intrinsic
+def atomic_add(typingctx, array, index, value):
+    """``array[index] += value`` atomically (int64 array); returns the old value."""
+    def codegen(context, builder, sig, args):
+        return builder.atomic_rmw("add", _slot(context, builder, sig.args[0], *args[:2]),
+                                  args[2], "seq_cst")
+    return types.int64(array, index, value), codegen
+
+
+@intrinsic
+def atomic_load(typingctx, array, index):
+    """``array[index]`` read atomically (int64 array)."""
+    def codegen(context, builder, sig, args):
+        return builder.load_atomic(_slot(context, builder, sig.args[0], *args), "seq_cst", 8)
+    return types.int64(array, index), codegen
+
+
+@intrinsic
+def atomic_store(typingctx, array, index, value):
+    """``array[index] = value`` atomically (int64 array)."""
+    def codegen(context, builder, sig, args):
+        builder.store_atomic(args[2], _slot(context, builder, sig.args[0], *args[:2]),
+                             "seq_cst", 8)
+    return types.void(array, index, value), codegen
+
+
+@intrinsic
+def yield_core(typingctx):
+    """Give the core to another thread: POSIX ``sched_yield``."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
+                                            "sched_yield")
+        builder.call(fn, [])
+    return types.void(), codegen
+
+
+@jit(inline="always")
+def barrier(sync, parts):
+    """Wait until all ``parts`` threads have arrived (``sync``: two int64, zero at first)."""
+    if parts == 1:
+        return
+    phase = atomic_load(sync, 1)
+    if atomic_add(sync, 0, 1) == parts - 1:
+        atomic_store(sync, 0, 0)
+        atomic_add(sync, 1, 1)
+        return
+    spins = 0
+    while atomic_load(sync, 1) == phase:
+        spins += 1
+        if spins > 2000:
+            yield_core()
+
+
+@jit(inline="always")
+def share(total, part, parts, unit):
+    """``part``'s range ``[lo, hi)`` of ``0..total``, cut in whole ``unit``s, as even as
+    can be: the same cut for the same arguments, whatever thread asks."""
+    units = (total + unit - 1) // unit
+    lo = units * part // parts * unit
+    hi = units * (part + 1) // parts * unit
+    return min(lo, total), min(hi, total)

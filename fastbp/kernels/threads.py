@@ -1,0 +1,29 @@
+"""How many threads share one network's batches, for every compiled backend.
+
+The work of a batch is shared out by output blocks, never by the terms of a sum, so
+the count changes the speed only, never a bit (see ``numba_batched.run``).
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Multiply-adds of a batch (samples times parameters) from which threads pay for the
+#: few microseconds that starting them and waiting at each phase cost.
+THREADS_PAY = 100_000
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def parts(threads: int | None, rows: int, n_params: int) -> int:
+    """Threads for batches of ``rows`` samples: ``threads`` (None: every core, where the
+    batch is large enough to pay), never more than a batch has samples."""
+    if threads is None:
+        threads = cores() if rows * n_params >= THREADS_PAY else 1
+    return max(1, min(int(threads), rows))
