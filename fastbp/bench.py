@@ -16,6 +16,9 @@ import functools
 import importlib.util
 import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +82,13 @@ class Workload:
         """ns per step (online; per network-step for ensembles) or µs per sample."""
         visits = epochs * len(self.arrays[0]) * count
         return seconds / visits * (1e9 if self.online else 1e6)
+
+    @property
+    def flops_per_sample(self) -> int:
+        """Floating-point operations of one sample's training step in the products: the
+        net inputs, the hidden deltas and the gradient (a multiply and an add each)."""
+        pairs = [a * b for a, b in zip(self.sizes, self.sizes[1:])]
+        return 2 * (2 * sum(pairs) + sum(pairs[1:]))
 
     @property
     def unit(self) -> str:
@@ -218,6 +228,9 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
             figures[name] = w.figure(seconds, epochs, count)
             rows.append({**row, "status": "ok", "epochs": epochs, "seconds": seconds,
                          "figure": figures[name], "final_loss": loss})
+            if not w.online:
+                visits = epochs * len(w.arrays[0]) * count
+                rows[-1]["gflops"] = w.flops_per_sample * visits / seconds / 1e9
         for row in rows:
             if row["workload"] == wname and row["status"] == "ok":
                 for ref in ("python", "c"):
@@ -228,21 +241,45 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
 
 def format_table(rows: list[dict]) -> str:
     """The rows as an aligned text table, then the pairs that did not run and why."""
-    head = ("workload", "backend", "epochs", "figure", "unit", "vs python", "vs C", "final loss")
+    head = ("workload", "backend", "epochs", "figure", "unit", "GFLOP/s", "vs python", "vs C",
+            "final loss")
     body = []
     for r in rows:
         if r["status"] != "ok":
             continue
+        gflops = f"{r['gflops']:.1f}" if "gflops" in r else ""
         body.append((r["workload"], r["backend"], f"{r['epochs']:,}", f"{r['figure']:,.1f}",
-                     r["unit"], _times(r.get("vs_python")), _times(r.get("vs_c")),
+                     r["unit"], gflops, _times(r.get("vs_python")), _times(r.get("vs_c")),
                      f"{r['final_loss']:.6g}"))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    lines = ["  ".join(str(x).rjust(n) if i in (2, 3, 5, 6) else str(x).ljust(n)
+    lines = ["  ".join(str(x).rjust(n) if i in (2, 3, 5, 6, 7) else str(x).ljust(n)
                        for i, (x, n) in enumerate(zip(line, widths)))
              for line in (head, *body)]
     skipped = [f"  {r['workload']} / {r['backend']}: {r['status']}" for r in rows
                if r["status"] != "ok"]
     return "\n".join(lines + (["", "not run:", *skipped] if skipped else []))
+
+
+MATMUL = """
+import time, numpy as np
+a, b = np.random.default_rng(0).uniform(size=(2, {n}, {n}))
+a @ b
+times = []
+for _ in range(5):
+    t = time.perf_counter(); a @ b; times.append(time.perf_counter() - t)
+print(2 * {n} ** 3 / min(times) / 1e9)
+"""
+
+
+def matmul_gflops(n: int = 512) -> float:
+    """The machine's own single-thread NumPy matmul speed (float64, ``n x n``), GFLOP/s:
+    what the BLAS it links does with every trick (FMA included) on one core. Measured in
+    a child process, where the BLAS's thread count can still be set."""
+    one = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                         "BLIS_NUM_THREADS"), "1")
+    done = subprocess.run([sys.executable, "-c", MATMUL.format(n=n)], capture_output=True,
+                          text=True, env={**os.environ, **one}, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def _times(ratio: float | None) -> str:

@@ -84,6 +84,10 @@ def _bench(args: argparse.Namespace) -> None:
     rows = bench.run_table(workloads, names, quick=args.quick,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     print(bench.format_table(rows))
+    if any("gflops" in row for row in rows):
+        print(f"\nGFLOP/s: the products of a training step (net inputs, hidden deltas, "
+              f"gradient). For scale, NumPy's float64 matmul on one thread here: "
+              f"{bench.matmul_gflops():.1f} GFLOP/s (its BLAS, FMA included).")
     if args.json:
         bench.write_json(rows, args.json)
     if args.plot:

@@ -23,13 +23,14 @@ def _case(seed, sizes, batch_size, n, **options):
     acts = [pool[int(rng.integers(4))] for _ in sizes[1:]]
     net = fastbp.Network(sizes, acts, bias=["fixed", "trainable"][seed % 2], seed=seed)
     X, Y = random_data(rng, net, n)
-    defaults = {"epochs": 2, "lr": 0.3, "batch_size": batch_size, "momentum": 0.0,
+    defaults = {"epochs": 2, "lr": 0.05, "batch_size": batch_size, "momentum": 0.0,
                 "shuffle": bool(seed % 3), "seed": seed, "loss": "squared"}
     return net, X, Y, {**defaults, **options}
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, TILE_ROWS - 1, TILE_ROWS, TILE_ROWS + 1, None])
-@pytest.mark.parametrize("width", [TILE_COLS - 1, TILE_COLS, TILE_COLS + 1, 2 * TILE_COLS + 3])
+@pytest.mark.parametrize("width", [TILE_COLS - 1, TILE_COLS, TILE_COLS + 1, 2 * TILE_COLS + 3,
+                                   3 * TILE_COLS + 1])
 def test_tile_edges(compiled_backend, batch_size, width):
     seed = width * 10 + (batch_size or 0)
     sizes = [width + 2, width, width - 1, TILE_COLS + 1]

@@ -99,30 +99,71 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
 
 @jit(inline="always")
 def _block(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
-    j = 0
-    while j + NR <= cols:
-        i = 0
-        while i + MR <= rows:
+    """:func:`product` within one cache block. Each shape of leftover has a loop that
+    keeps several independent sums in flight (one sum waits for its last add)."""
+    tiled, whole = cols - cols % NR, rows - rows % MR
+    for j in range(0, tiled, NR):
+        for i in range(0, whole, MR):
             _tile(lhs, l_at + i * lr, lr, lk, rhs, r_at + j, rk, out, o_at + i * orow + j,
                   orow, depth)
-            i += MR
-        while i < rows:  # leftover rows, one at a time, two vectors wide
-            c0 = vload(out, o_at + i * orow + j)
-            c1 = vload(out, o_at + i * orow + j + 4)
+    for i in range(whole, rows):  # leftover rows, one at a time: 24, then 8 columns wide
+        p, o = l_at + i * lr, o_at + i * orow
+        j = 0
+        while j + 3 * NR <= tiled:
+            _row24(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
+            j += 3 * NR
+        while j < tiled:
+            c0 = vload(out, o + j)
+            c1 = vload(out, o + j + 4)
             for k in range(depth):
-                x = vsplat(lhs[l_at + i * lr + k * lk])
+                x = vsplat(lhs[p + k * lk])
                 c0 = vmuladd(c0, vload(rhs, r_at + k * rk + j), x)
                 c1 = vmuladd(c1, vload(rhs, r_at + k * rk + j + 4), x)
-            vstore(out, o_at + i * orow + j, c0)
-            vstore(out, o_at + i * orow + j + 4, c1)
-            i += 1
-        j += NR
-    for i in range(rows):  # leftover columns, one element at a time
-        for jj in range(j, cols):
-            s = out[o_at + i * orow + jj]
+            vstore(out, o + j, c0)
+            vstore(out, o + j + 4, c1)
+            j += NR
+    for jj in range(tiled, cols):  # leftover columns: four rows at a time, then one
+        q = r_at + jj
+        i = 0
+        while i + 4 <= rows:
+            p, o = l_at + i * lr, o_at + i * orow + jj
+            s0, s1 = out[o], out[o + orow]
+            s2, s3 = out[o + 2 * orow], out[o + 3 * orow]
             for k in range(depth):
-                s += rhs[r_at + k * rk + jj] * lhs[l_at + i * lr + k * lk]
-            out[o_at + i * orow + jj] = s
+                w = rhs[q + k * rk]
+                s0 += w * lhs[p + k * lk]
+                s1 += w * lhs[p + lr + k * lk]
+                s2 += w * lhs[p + 2 * lr + k * lk]
+                s3 += w * lhs[p + 3 * lr + k * lk]
+            out[o], out[o + orow], out[o + 2 * orow], out[o + 3 * orow] = s0, s1, s2, s3
+            i += 4
+        for r in range(i, rows):
+            s = out[o_at + r * orow + jj]
+            for k in range(depth):
+                s += rhs[q + k * rk] * lhs[l_at + r * lr + k * lk]
+            out[o_at + r * orow + jj] = s
+
+
+@jit(inline="always")
+def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
+    """One row, 24 columns: ``out[o + j] += Σ_k lhs[p + k lk] rhs[r_at + k rk + j]``."""
+    c0, c1, c2 = vload(out, o), vload(out, o + 4), vload(out, o + 8)
+    c3, c4, c5 = vload(out, o + 12), vload(out, o + 16), vload(out, o + 20)
+    for k in range(depth):
+        x = vsplat(lhs[p + k * lk])
+        q = r_at + k * rk
+        c0 = vmuladd(c0, vload(rhs, q), x)
+        c1 = vmuladd(c1, vload(rhs, q + 4), x)
+        c2 = vmuladd(c2, vload(rhs, q + 8), x)
+        c3 = vmuladd(c3, vload(rhs, q + 12), x)
+        c4 = vmuladd(c4, vload(rhs, q + 16), x)
+        c5 = vmuladd(c5, vload(rhs, q + 20), x)
+    vstore(out, o, c0)
+    vstore(out, o + 4, c1)
+    vstore(out, o + 8, c2)
+    vstore(out, o + 12, c3)
+    vstore(out, o + 16, c4)
+    vstore(out, o + 20, c5)
 
 
 FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3

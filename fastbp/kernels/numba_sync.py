@@ -60,7 +60,7 @@ def yield_core(typingctx):
     return types.void(), codegen
 
 
-@jit(inline="always")
+@jit
 def barrier(sync, parts):
     """Wait until all ``parts`` threads have arrived (``sync``: two int64, zero at first)."""
     if parts == 1:
@@ -77,7 +77,7 @@ def barrier(sync, parts):
             yield_core()
 
 
-@jit(inline="always")
+@jit
 def share(total, part, parts, unit):
     """``part``'s range ``[lo, hi)`` of ``0..total``, cut in whole ``unit``s, as even as
     can be: the same cut for the same arguments, whatever thread asks."""
