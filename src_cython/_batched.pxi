@@ -96,8 +96,10 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                         Py_ssize_t cols, Py_ssize_t depth) noexcept nogil:
     cdef Py_ssize_t i, j = 0, jj, k
     cdef double c[NR]
-    cdef double x, s
+    cdef double x, s, s0, s1, s2, s3, w
     cdef const double* r
+    cdef const double* l
+    cdef double* o
     while j + NR <= cols:
         i = 0
         while i + MR <= rows:
@@ -115,12 +117,26 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                 out[i * orow + j + jj] = c[jj]
             i += 1
         j += NR
-    for i in range(rows):  # leftover columns, one element at a time
-        for jj in range(j, cols):
+    for jj in range(j, cols):  # leftover columns: four rows at a time, then one
+        i = 0
+        while i + 4 <= rows:
+            o = out + i * orow + jj
+            l = L + i * lr
+            s0, s1, s2, s3 = o[0], o[orow], o[2 * orow], o[3 * orow]
+            for k in range(depth):
+                w = R[k * rk + jj]
+                s0 = s0 + w * l[k * lk]
+                s1 = s1 + w * l[lr + k * lk]
+                s2 = s2 + w * l[2 * lr + k * lk]
+                s3 = s3 + w * l[3 * lr + k * lk]
+            o[0], o[orow], o[2 * orow], o[3 * orow] = s0, s1, s2, s3
+            i += 4
+        while i < rows:
             s = out[i * orow + jj]
             for k in range(depth):
                 s = s + R[k * rk + jj] * L[i * lr + k * lk]
             out[i * orow + jj] = s
+            i += 1
 
 
 cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,

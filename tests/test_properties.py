@@ -15,9 +15,9 @@ ANY = [*SMOOTH, "relu"]
 
 
 @st.composite
-def cases(draw, activations=ANY):
-    depth = draw(st.integers(1, 3))
-    sizes = [draw(st.integers(1, 5)) for _ in range(depth + 1)]
+def cases(draw, activations=ANY, width=5, samples=4, depth=3):
+    depth = draw(st.integers(1, depth))
+    sizes = [draw(st.integers(1, width)) for _ in range(depth + 1)]
     hidden = [draw(st.sampled_from(activations)) for _ in range(depth - 1)]
     output = draw(st.sampled_from([*activations, *(["softmax"] if sizes[-1] >= 2 else [])]))
     loss = draw(st.sampled_from(["squared", "cross_entropy"])) \
@@ -25,7 +25,7 @@ def cases(draw, activations=ANY):
     net = fastbp.Network(sizes, [*hidden, output], bias=draw(st.sampled_from(["fixed",
                                                                               "trainable"])),
                          seed=draw(st.integers(0, 2**16)))
-    n = draw(st.integers(1, 4))
+    n = draw(st.integers(1, samples))
     X = draw(arrays(np.float64, (n, sizes[0]), elements=st.floats(-3, 3, width=64)))
     Y = draw(arrays(np.float64, (n, sizes[-1]), elements=st.floats(0, 1, width=64)))
     if output == "softmax" and loss == "cross_entropy":  # targets must be distributions
@@ -37,11 +37,12 @@ def cases(draw, activations=ANY):
     return net, X, Y, options
 
 
-def outcome(net, X, Y, options, backend):
+def outcome(net, X, Y, options, backend, threads=None):
     """Parameters and history after training, or the divergence's epoch."""
     copy = net.copy()
     try:
-        result = fastbp.train(copy, X, Y, backend=backend, record_every=1, **options)
+        result = fastbp.train(copy, X, Y, backend=backend, record_every=1, threads=threads,
+                              **options)
     except fastbp.DivergenceError as exc:
         return ("diverged", exc.epoch, copy.params.tobytes())
     return ("trained", copy.params.tobytes(), result.history.tobytes())
@@ -60,6 +61,15 @@ def test_every_backend_equals_the_oracle(compiled_backend, case, monkeypatch):
         monkeypatch.setattr(numba_unrolled, "MAX_PARAMS", 0)
     net, X, Y, options = case
     assert outcome(net, X, Y, options, compiled_backend) == outcome(net, X, Y, options, "python")
+
+
+@settings(FUZZ, max_examples=40)
+@given(case=cases(width=20, samples=16, depth=4), threads=st.integers(1, 3))
+def test_wide_batched_networks_equal_the_oracle(compiled_backend, case, threads):
+    # Widths and batches that cross the batched kernels' tiles, shared among threads.
+    net, X, Y, options = case
+    assert outcome(net, X, Y, options, compiled_backend, threads) == \
+        outcome(net, X, Y, options, "python")
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
