@@ -235,111 +235,117 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
 
     ``work`` holds the parameters with every ``W`` transposed, ``orig`` the same values in
     the network's layout (the layers after the first are read, and kept equal to
-    ``work``). Layer ``l`` of a batch's activations ``a`` and deltas ``d`` is a
-    ``(rows, width)`` block at ``rows * at[l]``. FORWARD writes the outputs into ``out``
+    ``work``). Layer ``l`` of a chunk's activations ``a`` and deltas ``d`` is a
+    ``(rows, width)`` block at ``rows * at[l]``, ``rows`` at most ``CHUNK``. FORWARD writes the outputs into ``out``
     (n rows); GRADIENTS adds the summed gradient to ``grad``, working layout; TRAIN
     updates ``work``, ``orig`` and ``vel``. Returns the mean loss for LOSS (in part 0),
     else 0.
     """
     cdef Py_ssize_t n0 = layout[0], n_top = layout[4 * (last - 1) + 1]
     cdef Py_ssize_t epoch, start, rows, r, s, i, j, q, layer, z, h, top, n_in, n_out, w_at
-    cdef Py_ssize_t b_at, n_h, n_next, r0, r1, j0, j1, i0, i1
+    cdef Py_ssize_t b_at, n_h, n_next, r0, r1, j0, j1, i0, i1, size, first
     cdef int64_t code
     cdef bint training = task == BATCH_TRAIN
     cdef double total = 0.0, g
     for epoch in range(epochs if training else 1):
         start = 0
         while start < n:
-            rows = batch_size if n - start > batch_size else n - start
-            _share(rows, part, parts, 1, &r0, &r1)
-            for r in range(r0, r1):
-                s = order[epoch * n + start + r] if training and order != NULL else start + r
-                for i in range(n0):
-                    a[r * n0 + i] = X[s * n0 + i]
-            _barrier(parts)
-            for layer in range(last):
-                n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
-                    layout[4 * layer + 2], layout[4 * layer + 3]
-                z = rows * at[layer + 1]
-                _share(n_out, part, parts, NR, &j0, &j1)
-                for r in range(rows):
-                    for j in range(j0, j1):
-                        a[z + r * n_out + j] = 0.0
-                _product(a + rows * at[layer], n_in, 1, work + w_at + j0, n_out, a + z + j0,
-                         n_out, rows, j1 - j0, n_in)
-                for r in range(rows):
-                    for j in range(j0, j1):
-                        a[z + r * n_out + j] = a[z + r * n_out + j] + work[b_at + j]
-                _barrier(parts)
+            size = batch_size if n - start > batch_size else n - start
+            first = start
+            while first < start + size:  # CHUNK samples at a time (see numba_batched)
+                rows = CHUNK if start + size - first > CHUNK else start + size - first
+                _share(rows, part, parts, 1, &r0, &r1)
                 for r in range(r0, r1):
-                    _activate(acts[layer], a + z + r * n_out, n_out)
+                    s = order[epoch * n + first + r] if training and order != NULL \
+                        else first + r
+                    for i in range(n0):
+                        a[r * n0 + i] = X[s * n0 + i]
                 _barrier(parts)
-            top = rows * at[last]
-            if task == BATCH_FORWARD:
-                for r in range(r0, r1):
-                    for j in range(n_top):
-                        out[(start + r) * n_top + j] = a[top + r * n_top + j]
-                start += rows
-                continue
-            if task == BATCH_LOSS:
-                for r in range(r0, r1):
-                    d[r] = _sample_loss(loss, acts[last - 1], a + top + r * n_top,
-                                        Y + (start + r) * n_top, n_top)
-                _barrier(parts)
-                if part == 0:
+                for layer in range(last):
+                    n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
+                        layout[4 * layer + 2], layout[4 * layer + 3]
+                    z = rows * at[layer + 1]
+                    _share(n_out, part, parts, NR, &j0, &j1)
                     for r in range(rows):
-                        total += d[r]
-                start += rows
-                continue
-            for r in range(r0, r1):
-                s = order[epoch * n + start + r] if training and order != NULL else start + r
-                _output_deltas(loss, acts[last - 1], a + top + r * n_top, Y + s * n_top,
-                               d + top + r * n_top, n_top)
-            _barrier(parts)
-            for layer in range(last - 1, 0, -1):
-                n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
-                    layout[4 * layer + 2]
-                h = rows * at[layer]
-                _share(n_h, part, parts, NR, &j0, &j1)
-                for r in range(rows):
-                    for j in range(j0, j1):
-                        d[h + r * n_h + j] = 0.0
-                # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
-                _product(d + rows * at[layer + 1], n_next, 1, orig + w_at + j0, n_h,
-                         d + h + j0, n_h, rows, j1 - j0, n_next)
-                code = acts[layer - 1]
-                for r in range(rows):
-                    for j in range(j0, j1):
-                        q = h + r * n_h + j
-                        d[q] = d[q] * _derivative(code, a[q])
-                _barrier(parts)
-            if training and rows == 1:
-                if part == 0:
-                    _step_sample(work, orig, layout, last, a, d, at, lr, momentum, vel,
-                                 train_bias)
-                _barrier(parts)
-                start += rows
-                continue
-            for layer in range(last):
-                n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
-                    layout[4 * layer + 2], layout[4 * layer + 3]
-                _share(n_in, part, parts, MR, &i0, &i1)
-                if training:
-                    for q in range(w_at + i0 * n_out, w_at + i1 * n_out):
-                        grad[q] = 0.0
-                # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
-                _product(a + rows * at[layer] + i0, 1, n_in, d + rows * at[layer + 1], n_out,
-                         grad + w_at + i0 * n_out, n_out, i1 - i0, n_out, rows)
-                _share(n_out, part, parts, 1, &j0, &j1)
-                for j in range(j0, j1):
-                    g = 0.0 if training else grad[b_at + j]
+                        for j in range(j0, j1):
+                            a[z + r * n_out + j] = 0.0
+                    _product(a + rows * at[layer], n_in, 1, work + w_at + j0, n_out,
+                             a + z + j0, n_out, rows, j1 - j0, n_in)
                     for r in range(rows):
-                        g = g + d[rows * at[layer + 1] + r * n_out + j]
-                    grad[b_at + j] = g
-            if training:
+                        for j in range(j0, j1):
+                            a[z + r * n_out + j] = a[z + r * n_out + j] + work[b_at + j]
+                    _barrier(parts)
+                    for r in range(r0, r1):
+                        _activate(acts[layer], a + z + r * n_out, n_out)
+                    _barrier(parts)
+                top = rows * at[last]
+                if task == BATCH_FORWARD:
+                    for r in range(r0, r1):
+                        for j in range(n_top):
+                            out[(first + r) * n_top + j] = a[top + r * n_top + j]
+                    first += rows
+                    continue
+                if task == BATCH_LOSS:
+                    for r in range(r0, r1):
+                        d[r] = _sample_loss(loss, acts[last - 1], a + top + r * n_top,
+                                            Y + (first + r) * n_top, n_top)
+                    _barrier(parts)
+                    if part == 0:
+                        for r in range(rows):
+                            total += d[r]
+                    first += rows
+                    continue
+                for r in range(r0, r1):
+                    s = order[epoch * n + first + r] if training and order != NULL \
+                        else first + r
+                    _output_deltas(loss, acts[last - 1], a + top + r * n_top, Y + s * n_top,
+                                   d + top + r * n_top, n_top)
                 _barrier(parts)
-                _step(work, orig, layout, last, grad, <double> rows, lr, momentum, vel,
+                for layer in range(last - 1, 0, -1):
+                    n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
+                        layout[4 * layer + 2]
+                    h = rows * at[layer]
+                    _share(n_h, part, parts, NR, &j0, &j1)
+                    for r in range(rows):
+                        for j in range(j0, j1):
+                            d[h + r * n_h + j] = 0.0
+                    # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
+                    _product(d + rows * at[layer + 1], n_next, 1, orig + w_at + j0, n_h,
+                             d + h + j0, n_h, rows, j1 - j0, n_next)
+                    code = acts[layer - 1]
+                    for r in range(rows):
+                        for j in range(j0, j1):
+                            q = h + r * n_h + j
+                            d[q] = d[q] * _derivative(code, a[q])
+                    _barrier(parts)
+                if training and size == 1:
+                    if part == 0:
+                        _step_sample(work, orig, layout, last, a, d, at, lr, momentum, vel,
+                                     train_bias)
+                    _barrier(parts)
+                    first += rows
+                    continue
+                for layer in range(last):
+                    n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
+                        layout[4 * layer + 2], layout[4 * layer + 3]
+                    _share(n_in, part, parts, MR, &i0, &i1)
+                    if training and first == start:
+                        for q in range(w_at + i0 * n_out, w_at + i1 * n_out):
+                            grad[q] = 0.0
+                    # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
+                    _product(a + rows * at[layer] + i0, 1, n_in, d + rows * at[layer + 1],
+                             n_out, grad + w_at + i0 * n_out, n_out, i1 - i0, n_out, rows)
+                    _share(n_out, part, parts, 1, &j0, &j1)
+                    for j in range(j0, j1):
+                        g = 0.0 if training and first == start else grad[b_at + j]
+                        for r in range(rows):
+                            g = g + d[rows * at[layer + 1] + r * n_out + j]
+                        grad[b_at + j] = g
+                _barrier(parts)
+                first += rows
+            if training and size > 1:
+                _step(work, orig, layout, last, grad, <double> size, lr, momentum, vel,
                       train_bias, part, parts)
-            _barrier(parts)
-            start += rows
+                _barrier(parts)
+            start += size
     return total / n if task == BATCH_LOSS else 0.0

@@ -338,7 +338,8 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
-    cdef Py_ssize_t rows = batch_size if batch_size < n else n
+    cdef Py_ssize_t batch = batch_size if batch_size < n else n
+    cdef Py_ssize_t rows = batch if batch < CHUNK else CHUNK  # the buffers hold a chunk
     cdef double* work = <double*> malloc(size * sizeof(double))
     cdef double* vel = <double*> malloc(size * sizeof(double))
     cdef double* grad = <double*> malloc(size * sizeof(double))
@@ -361,13 +362,13 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     _step_online(work, &net, lr, momentum, vel, train_bias)
         elif threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
-                         order, lr, rows, momentum, vel, train_bias, net.at, a, d, grad, NULL,
+                         order, lr, batch, momentum, vel, train_bias, net.at, a, d, grad, NULL,
                          0, 1)
         else:
             with parallel(num_threads=threads):
                 part = threadid()
                 _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n,
-                             epochs, order, lr, rows, momentum, vel, train_bias, net.at, a, d,
+                             epochs, order, lr, batch, momentum, vel, train_bias, net.at, a, d,
                              grad, NULL, part, omp_get_num_threads())
         _transpose_weights(work, &net, params, False)
         _transpose_weights(vel, &net, velocity, False)

@@ -121,3 +121,18 @@ def test_bad_threads(threads):
                  lambda: net.forward(X, threads=threads)):
         with pytest.raises(error, match="threads"):
             call()
+
+
+@pytest.mark.parametrize("batch_size", [257, None])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batches_longer_than_a_chunk(compiled_backend, batch_size, threads):
+    # A batch goes 256 samples at a time; its gradient sums continue across the chunks.
+    rng = np.random.default_rng(9)
+    net = fastbp.Network([13, 10, 2], ["tanh", "logistic"], seed=9)
+    X, Y = random_data(rng, net, 600)
+    options = {"epochs": 2, "lr": 0.3, "batch_size": batch_size, "momentum": 0.5,
+               "shuffle": True, "seed": 4}
+    ours, reference = net.copy(), net.copy()
+    fastbp.train(ours, X, Y, backend=compiled_backend, threads=threads, **options)
+    fastbp.train(reference, X, Y, backend="python", **options)
+    assert np.array_equal(ours.params, reference.params)

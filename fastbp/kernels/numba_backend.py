@@ -66,13 +66,15 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     layout, acts, train_bias = shape
     loss, batch_size, momentum = rule
     at = _starts(layout)
-    rows = min(len(X), batch_size)
+    size = min(len(X), batch_size)
+    rows = min(size, numba_batched.CHUNK)  # the buffers hold a chunk of a batch
     work = _to_work(params, layout)
     vel = _to_work(velocity, layout) if task == numba_batched.TRAIN else velocity
-    args = (task, work, params.copy(), layout, acts, loss, X, Y, epochs, order, lr, rows,
+    args = (task, work, params.copy(), layout, acts, loss, X, Y, epochs, order, lr, size,
             momentum, vel, bool(train_bias), at, np.empty(rows * at[-1]),
             np.empty(rows * at[-1]), grad, out)
-    count, sync = parts(threads, rows, shape.n_params), np.zeros(2, dtype=np.int64)
+    count = parts(threads, size, shape.n_params)
+    sync = np.zeros(2, dtype=np.int64)
     if count == 1:
         numba_batched.run(*args, 0, 1, sync)
     else:

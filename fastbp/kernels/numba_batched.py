@@ -19,7 +19,7 @@ import numpy as np
 from ..functions import SOFTMAX, SQUARED
 from .numba_jit import jit
 from .numba_math import U, _activate, _derivative, _sample_loss
-from .numba_simd import vload, vmuladd, vsplat, vstore
+from .numba_simd import load, vbroadcast, vload, vmuladd, vstore
 from .numba_sync import barrier, share
 
 MR, NR = 6, 8  # a register tile: rows by columns (two vectors of four)
@@ -43,29 +43,30 @@ def _tile(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, depth):
     c41 = vload(out, o_at + 4 * orow + 4)
     c50 = vload(out, o_at + 5 * orow)
     c51 = vload(out, o_at + 5 * orow + 4)
-    for k in range(depth):
-        q = r_at + k * rk
+    p, q = l_at, r_at
+    for _ in range(depth):
         w0 = vload(rhs, q)
         w1 = vload(rhs, q + 4)
-        p = l_at + k * lk
-        x = vsplat(lhs[p])
+        x = vbroadcast(lhs, p)
         c00 = vmuladd(c00, w0, x)
         c01 = vmuladd(c01, w1, x)
-        x = vsplat(lhs[p + lr])
+        x = vbroadcast(lhs, p + lr)
         c10 = vmuladd(c10, w0, x)
         c11 = vmuladd(c11, w1, x)
-        x = vsplat(lhs[p + 2 * lr])
+        x = vbroadcast(lhs, p + 2 * lr)
         c20 = vmuladd(c20, w0, x)
         c21 = vmuladd(c21, w1, x)
-        x = vsplat(lhs[p + 3 * lr])
+        x = vbroadcast(lhs, p + 3 * lr)
         c30 = vmuladd(c30, w0, x)
         c31 = vmuladd(c31, w1, x)
-        x = vsplat(lhs[p + 4 * lr])
+        x = vbroadcast(lhs, p + 4 * lr)
         c40 = vmuladd(c40, w0, x)
         c41 = vmuladd(c41, w1, x)
-        x = vsplat(lhs[p + 5 * lr])
+        x = vbroadcast(lhs, p + 5 * lr)
         c50 = vmuladd(c50, w0, x)
         c51 = vmuladd(c51, w1, x)
+        p += lk
+        q += rk
     vstore(out, o_at, c00)
     vstore(out, o_at + 4, c01)
     vstore(out, o_at + orow, c10)
@@ -115,10 +116,13 @@ def _block(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth)
         while j < tiled:
             c0 = vload(out, o + j)
             c1 = vload(out, o + j + 4)
-            for k in range(depth):
-                x = vsplat(lhs[p + k * lk])
-                c0 = vmuladd(c0, vload(rhs, r_at + k * rk + j), x)
-                c1 = vmuladd(c1, vload(rhs, r_at + k * rk + j + 4), x)
+            pk, q = p, r_at + j
+            for _ in range(depth):
+                x = vbroadcast(lhs, pk)
+                c0 = vmuladd(c0, vload(rhs, q), x)
+                c1 = vmuladd(c1, vload(rhs, q + 4), x)
+                pk += lk
+                q += rk
             vstore(out, o + j, c0)
             vstore(out, o + j + 4, c1)
             j += NR
@@ -129,18 +133,21 @@ def _block(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth)
             p, o = l_at + i * lr, o_at + i * orow + jj
             s0, s1 = out[o], out[o + orow]
             s2, s3 = out[o + 2 * orow], out[o + 3 * orow]
-            for k in range(depth):
-                w = rhs[q + k * rk]
-                s0 += w * lhs[p + k * lk]
-                s1 += w * lhs[p + lr + k * lk]
-                s2 += w * lhs[p + 2 * lr + k * lk]
-                s3 += w * lhs[p + 3 * lr + k * lk]
+            qk = q
+            for _ in range(depth):
+                w = load(rhs, qk)
+                s0 += w * load(lhs, p)
+                s1 += w * load(lhs, p + lr)
+                s2 += w * load(lhs, p + 2 * lr)
+                s3 += w * load(lhs, p + 3 * lr)
+                p += lk
+                qk += rk
             out[o], out[o + orow], out[o + 2 * orow], out[o + 3 * orow] = s0, s1, s2, s3
             i += 4
         for r in range(i, rows):
             s = out[o_at + r * orow + jj]
             for k in range(depth):
-                s += rhs[q + k * rk] * lhs[l_at + r * lr + k * lk]
+                s += load(rhs, q + k * rk) * load(lhs, l_at + r * lr + k * lk)
             out[o_at + r * orow + jj] = s
 
 
@@ -149,15 +156,17 @@ def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
     """One row, 24 columns: ``out[o + j] += Σ_k lhs[p + k lk] rhs[r_at + k rk + j]``."""
     c0, c1, c2 = vload(out, o), vload(out, o + 4), vload(out, o + 8)
     c3, c4, c5 = vload(out, o + 12), vload(out, o + 16), vload(out, o + 20)
-    for k in range(depth):
-        x = vsplat(lhs[p + k * lk])
-        q = r_at + k * rk
+    q = r_at
+    for _ in range(depth):
+        x = vbroadcast(lhs, p)
         c0 = vmuladd(c0, vload(rhs, q), x)
         c1 = vmuladd(c1, vload(rhs, q + 4), x)
         c2 = vmuladd(c2, vload(rhs, q + 8), x)
         c3 = vmuladd(c3, vload(rhs, q + 12), x)
         c4 = vmuladd(c4, vload(rhs, q + 16), x)
         c5 = vmuladd(c5, vload(rhs, q + 20), x)
+        p += lk
+        q += rk
     vstore(out, o, c0)
     vstore(out, o + 4, c1)
     vstore(out, o + 8, c2)
@@ -172,17 +181,17 @@ FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
 @jit(internal=False)
 def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
         vel, train_bias, at, a, d, grad, out, part, parts, sync):
-    """Run ``task`` a batch of ``batch_size`` samples at a time, as thread ``part`` of
-    ``parts``.
+    """Run ``task`` a batch of ``batch_size`` samples at a time (``CHUNK`` at a time
+    within a batch), as thread ``part`` of ``parts``.
 
     ``work`` holds the parameters with every ``W`` transposed, ``(n_in, n_out)``, for the
     forward products; ``orig`` the same values in the network's layout, ``(n_out, n_in)``,
     for the hidden deltas (only the layers after the first are read, and kept equal to
     ``work`` after each update). ``a`` and ``d`` hold a batch's activations and deltas,
-    layer ``l`` as a ``(rows, width)`` block at ``rows * at[l]``. ``grad`` is summed in
-    the working layout. FORWARD writes the outputs into ``out``, LOSS the mean loss into
-    ``out[0, 0]``; GRADIENTS adds the summed gradient of every sample to ``grad``;
-    TRAIN updates ``work``, ``orig`` and ``vel``.
+    layer ``l`` as a ``(rows, width)`` block at ``rows * at[l]`` (``rows`` at most
+    ``CHUNK``). ``grad`` is summed in the working layout. FORWARD writes the outputs
+    into ``out``, LOSS the mean loss into ``out[0, 0]``; GRADIENTS adds the summed
+    gradient of every sample to ``grad``; TRAIN updates ``work``, ``orig`` and ``vel``.
 
     Every thread runs this loop over the same arguments; it computes its own share of each
     product's outputs (columns of the net inputs and deltas, rows of the gradient), of
@@ -198,87 +207,94 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     total = 0.0
     for epoch in range(epochs if training else 1):
         for start in range(0, n, batch_size):
-            rows = min(batch_size, n - start)
-            r0, r1 = share(rows, part, parts, 1)
-            n0 = layout[0, 0]
-            for r in range(r0, r1):
-                s = order[epoch, start + r] if shuffled else start + r
-                for i in range(n0):
-                    a[r * n0 + i] = X[s, i]
-            barrier(sync, parts)
-            for layer in range(last):
-                n_in, n_out, w_at, b_at = layout[layer]
-                z = rows * at[layer + 1]
-                j0, j1 = share(n_out, part, parts, NR)
-                for r in range(rows):
-                    for j in range(j0, j1):
-                        a[z + r * n_out + j] = 0.0
-                product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a, z + j0,
-                        n_out, rows, j1 - j0, n_in)
-                for r in range(rows):
-                    for j in range(j0, j1):
-                        a[z + r * n_out + j] += work[b_at + j]
-                barrier(sync, parts)
+            size = min(batch_size, n - start)
+            # A batch goes CHUNK samples at a time, so that what one phase writes is
+            # still in cache when the next reads it; the gradient sums continue from
+            # one chunk to the next, in sample order.
+            for first in range(start, start + size, CHUNK):
+                rows = min(CHUNK, start + size - first)
+                r0, r1 = share(rows, part, parts, 1)
+                n0 = layout[0, 0]
                 for r in range(r0, r1):
-                    _activate(acts[layer], a, U(z + r * n_out), n_out)
+                    s = order[epoch, first + r] if shuffled else first + r
+                    for i in range(n0):
+                        a[r * n0 + i] = X[s, i]
                 barrier(sync, parts)
-            top, n_top = rows * at[last], layout[last - 1, 1]
-            if task == FORWARD:
-                for r in range(r0, r1):
-                    for k in range(n_top):
-                        out[start + r, k] = a[top + r * n_top + k]
-                continue
-            if task == LOSS:
-                for r in range(r0, r1):
-                    d[r] = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y, start + r)
-                barrier(sync, parts)
-                if part == 0:
+                for layer in range(last):
+                    n_in, n_out, w_at, b_at = layout[layer]
+                    z = rows * at[layer + 1]
+                    j0, j1 = share(n_out, part, parts, NR)
                     for r in range(rows):
-                        total += d[r]
-                continue
-            _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, start,
-                           r0, r1, shuffled)
-            barrier(sync, parts)
-            for layer in range(last - 1, 0, -1):
-                n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
-                h = rows * at[layer]
-                j0, j1 = share(n_h, part, parts, NR)
-                for r in range(rows):
-                    for j in range(j0, j1):
-                        d[h + r * n_h + j] = 0.0
-                # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
-                product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d, h + j0,
-                        n_h, rows, j1 - j0, n_next)
-                code = acts[layer - 1]
-                for r in range(rows):
-                    for j in range(j0, j1):
-                        q = h + r * n_h + j
-                        d[q] = d[q] * _derivative(code, a[q])
-                barrier(sync, parts)
-            if training and rows == 1:
-                if part == 0:
-                    _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias)
-                barrier(sync, parts)
-                continue
-            for layer in range(last):
-                n_in, n_out, w_at, b_at = layout[layer]
-                i0, i1 = share(n_in, part, parts, MR)
-                if training:
-                    grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
-                # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
-                product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1], n_out,
-                        grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows)
-                j0, j1 = share(n_out, part, parts, 1)
-                for j in range(j0, j1):
-                    g = 0.0 if training else grad[b_at + j]
+                        for j in range(j0, j1):
+                            a[z + r * n_out + j] = 0.0
+                    product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a,
+                            z + j0, n_out, rows, j1 - j0, n_in)
                     for r in range(rows):
-                        g += d[rows * at[layer + 1] + r * n_out + j]
-                    grad[b_at + j] = g
-            if training:
+                        for j in range(j0, j1):
+                            a[z + r * n_out + j] += work[b_at + j]
+                    barrier(sync, parts)
+                    for r in range(r0, r1):
+                        _activate(acts[layer], a, U(z + r * n_out), n_out)
+                    barrier(sync, parts)
+                top, n_top = rows * at[last], layout[last - 1, 1]
+                if task == FORWARD:
+                    for r in range(r0, r1):
+                        for k in range(n_top):
+                            out[first + r, k] = a[top + r * n_top + k]
+                    continue
+                if task == LOSS:
+                    for r in range(r0, r1):
+                        d[r] = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y,
+                                            first + r)
+                    barrier(sync, parts)
+                    if part == 0:
+                        for r in range(rows):
+                            total += d[r]
+                    continue
+                _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, first,
+                               r0, r1, shuffled)
                 barrier(sync, parts)
-                _step(work, orig, layout, grad, float(rows), lr, momentum, vel, train_bias,
+                for layer in range(last - 1, 0, -1):
+                    n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
+                    h = rows * at[layer]
+                    j0, j1 = share(n_h, part, parts, NR)
+                    for r in range(rows):
+                        for j in range(j0, j1):
+                            d[h + r * n_h + j] = 0.0
+                    # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
+                    product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d,
+                            h + j0, n_h, rows, j1 - j0, n_next)
+                    code = acts[layer - 1]
+                    for r in range(rows):
+                        for j in range(j0, j1):
+                            q = h + r * n_h + j
+                            d[q] = d[q] * _derivative(code, a[q])
+                    barrier(sync, parts)
+                if training and size == 1:
+                    if part == 0:
+                        _step_sample(work, orig, layout, a, d, at, lr, momentum, vel,
+                                     train_bias)
+                    barrier(sync, parts)
+                    continue
+                for layer in range(last):
+                    n_in, n_out, w_at, b_at = layout[layer]
+                    i0, i1 = share(n_in, part, parts, MR)
+                    if training and first == start:
+                        grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
+                    # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
+                    product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1],
+                            n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows)
+                    j0, j1 = share(n_out, part, parts, 1)
+                    for j in range(j0, j1):
+                        g = 0.0 if training and first == start else grad[b_at + j]
+                        for r in range(rows):
+                            g += d[rows * at[layer + 1] + r * n_out + j]
+                        grad[b_at + j] = g
+                barrier(sync, parts)
+            if training and size > 1:
+                _step(work, orig, layout, grad, float(size), lr, momentum, vel, train_bias,
                       part, parts)
-            barrier(sync, parts)
+                barrier(sync, parts)
     if task == LOSS and part == 0:
         out[0, 0] = total / n
 

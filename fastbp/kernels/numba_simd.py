@@ -65,6 +65,30 @@ def vsplat(typingctx, x):
 
 
 @intrinsic
+def load(typingctx, array, index):
+    """``array[index]`` of a float64 array, unchecked: no test of a negative index, which
+    takes registers and instructions from the loops around it."""
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        return builder.load(builder.gep(data, [args[1]]), align=8)
+    return types.float64(array, index), codegen
+
+
+@intrinsic
+def vbroadcast(typingctx, array, index):
+    """Four copies of ``array[index]`` (a float64 array; unchecked, like ``vload``)."""
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        value = builder.load(builder.gep(data, [args[1]]), align=8)
+        one = builder.insert_element(ir.Constant(_VEC, ir.Undefined), value,
+                                     ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(one, ir.Constant(_VEC, ir.Undefined),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), WIDTH),
+                                                  [0] * WIDTH))
+    return f64x4(array, index), codegen
+
+
+@intrinsic
 def vmuladd(typingctx, acc, a, b):
     """``acc + a * b`` lane by lane, the product rounded before the sum (not an FMA)."""
     def codegen(context, builder, sig, args):
