@@ -257,6 +257,10 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 for layer in range(last - 1, 0, -1):
                     n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
                     h = rows * at[layer]
+                    if batch_size == 1:  # online: the same sums, read from ``work``
+                        _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1], n_next, w_at,
+                                       acts[layer - 1])
+                        continue
                     j0, j1 = share(n_h, part, parts, NR)
                     for r in range(rows):
                         for j in range(j0, j1):
@@ -273,7 +277,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 if training and size == 1:
                     if part == 0:
                         _step_sample(work, orig, layout, a, d, at, lr, momentum, vel,
-                                     train_bias)
+                                     train_bias, batch_size > 1)
                     barrier(sync, parts)
                     continue
                 for layer in range(last):
@@ -350,9 +354,10 @@ def _update(work, grad, vel, lo, hi, size, lr, momentum):
 
 
 @jit(inline="always")
-def _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias):
+def _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias, refresh):
     """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` divided by 1
-    is applied as it is computed: ``w -= lr g``, or ``v = m v - lr g; w += v``."""
+    is applied as it is computed: ``w -= lr g``, or ``v = m v - lr g; w += v``. ``orig``
+    is brought up to date where later batches read it (``refresh``)."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         inp, outs = U(at[layer]), U(at[layer + 1])
@@ -366,8 +371,20 @@ def _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias):
                     q = row + U(j)
                     vel[q] = momentum * vel[q] - lr * (0.0 + d[outs + U(j)] * ai)
                     work[q] = work[q] + vel[q]
-        if layer > 0:
+        if refresh and layer > 0:
             for i in range(n_in):
                 for j in range(n_out):
                     orig[U(w_at + j * n_in + i)] = work[U(w_at + i * n_out + j)]
+
+
+@jit(inline="always")
+def _sample_deltas(work, d, a, h, n_h, nxt, n_next, w_at, code):
+    """One sample's hidden deltas ``d[h + j] = (Σ_k δ_k W[k, j]) f'(a[h + j])``, the sum
+    over the next layer's neurons in order, ``W[k, j]`` read from the transposed copy."""
+    for j in range(n_h):
+        row = U(w_at + j * n_next)
+        total = 0.0
+        for k in range(n_next):
+            total += load(d, nxt + k) * load(work, row + U(k))
+        d[U(h + j)] = total * _derivative(code, a[U(h + j)])
 
