@@ -44,6 +44,7 @@ from fastbp.kernels._cython_small cimport _small_online
 
 include "_common.pxi"
 include "_batched.pxi"
+include "_lanes.pxi"
 
 cdef inline void _dense(const double* W, const double* b, Py_ssize_t n_in, Py_ssize_t n_out,
                         const double* x, double* net) noexcept nogil:
@@ -398,24 +399,50 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
         raise MemoryError()
 
 
+#: Networks of at most this many parameters train online side by side, one per lane.
+LANES_MAX_PARAMS = 128
+
+
+def lanes(Py_ssize_t n_params):
+    """Networks per group of ``_train_lanes`` (twin: numba_codegen's ``lanes``)."""
+    return 32 if n_params <= 32 else 16 if n_params <= 64 else 8
+
+
 def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
                int loss, const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
                const int64_t[:, ::1] order, const double[::1] lrs, Py_ssize_t batch_size,
-               double momentum, double[:, ::1] velocity, bint train_bias, threads):
+               double momentum, double[:, ::1] velocity, bint train_bias, threads,
+               int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None):
     """``train`` every row of ``params`` with its own ``lrs[k]`` (twin: ``train_many``).
 
     Parallel over rows with OpenMP where the extension was built with it, else serial.
+    Small networks trained online go ``lanes`` at a time, one per vector lane, with the
+    exp ``exp_build`` says (EXP_FMA or EXP_PLAIN need glibc's table, ``exp_table``).
     """
     cdef const int64_t* visits = &order[0, 0] if order.shape[0] == epochs and epochs > 0 \
         else NULL
-    cdef Py_ssize_t k
+    cdef Py_ssize_t k, group, count = params.shape[0], size = params.shape[1], G, groups
     cdef int failed = 0
     cdef int n_threads = threads if threads is not None else openmp_threads()
-    for k in prange(params.shape[0], nogil=True, schedule="dynamic", num_threads=n_threads):
-        if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
-                      &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k],
-                      batch_size, momentum, train_bias, 1) != 0:
-            failed = 1
+    cdef const uint64_t* tab = &exp_table[0] if exp_table is not None else NULL
+    if exp_build != EXP_LIBM and tab == NULL:
+        raise ValueError("exp_table is required with an inline exp")
+    if batch_size == 1 and size <= LANES_MAX_PARAMS:
+        G = lanes(size)
+        groups = (count + G - 1) // G
+        for group in prange(groups, nogil=True, schedule="dynamic", num_threads=n_threads):
+            if _train_lanes(&params[group * G, 0], &velocity[group * G, 0], size,
+                            &layout[0, 0], layout.shape[0], &acts[0], loss, &X[0, 0],
+                            &Y[0, 0], X.shape[0], epochs, visits, &lrs[group * G],
+                            min(G, count - group * G), G, momentum, train_bias, exp_build,
+                            tab) != 0:
+                failed = 1
+    else:
+        for k in prange(count, nogil=True, schedule="dynamic", num_threads=n_threads):
+            if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
+                          &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
+                          lrs[k], batch_size, momentum, train_bias, 1) != 0:
+                failed = 1
     if failed:
         raise MemoryError()
 

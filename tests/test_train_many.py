@@ -13,6 +13,9 @@ CASES = [
      {"epochs": 60, "momentum": 0.9, "shuffle": True, "seed": 4, "record_every": 20}),
     ([3, 6, 2], ["relu", "softmax"], "trainable", {"epochs": 20, "loss": "cross_entropy"}),
     ([4, 12, 3], ["tanh", "identity"], "trainable", {"epochs": 10}),  # generic kernels
+    # Deeper, and softmax under the squared loss: Cython's lanes kernel is generic.
+    ([3, 4, 4, 2], ["tanh", "relu", "logistic"], "trainable", {"epochs": 12, "momentum": 0.5}),
+    ([2, 3, 3], ["logistic", "softmax"], "fixed", {"epochs": 12, "shuffle": True, "seed": 2}),
     ([3, 9, 2], ["logistic", "logistic"], "fixed", {"epochs": 15, "batch_size": 2,
                                                     "momentum": 0.5, "shuffle": True, "seed": 8}),
 ]

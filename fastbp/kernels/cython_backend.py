@@ -61,10 +61,18 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
                threads=None) -> None:
-    """``train`` every row of ``params`` with its own ``lrs[k]``, OpenMP-parallel over rows."""
+    """``train`` every row of ``params`` with its own ``lrs[k]``, OpenMP-parallel over rows;
+    small networks trained online go several per thread, one per vector lane, with glibc's
+    ``exp`` inlined where :func:`fastbp.kernels.libm_exp.variant` has verified it."""
+    exp_build, table = 0, None  # EXP_LIBM
+    if rule.batch_size == 1 and shape.n_params <= _cython.LANES_MAX_PARAMS:
+        from . import libm_exp
+
+        exp_build = {"libm": 0, "fma": 1, "plain": 2}[libm_exp.variant()]
+        table = libm_exp.TAB if exp_build else None
     _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                        _NO_ORDER if order is None else order, lrs, rule.batch_size,
-                       rule.momentum, velocity, shape.train_bias, threads)
+                       rule.momentum, velocity, shape.train_bias, threads, exp_build, table)
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
