@@ -93,7 +93,8 @@ def extensions():
         render_templates()
         return cythonize([Extension("fastbp.kernels._cython", ["src_cython/_kernels.pyx"]),
                           Extension("fastbp.kernels._cython_small", ["src_cython/_small.pyx"])],
-                         include_path=["."], compiler_directives={"language_level": 3})
+                         include_path=["."], compiler_directives={"language_level": 3},
+                         nthreads=min(2, os.cpu_count() or 1))
     except Exception as exc:
         _skip("Cython", exc)
         return []
