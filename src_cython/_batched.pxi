@@ -93,7 +93,9 @@ cdef inline void _share(Py_ssize_t total, int part, int parts, Py_ssize_t unit,
 
 cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
                         Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
-                        Py_ssize_t cols, Py_ssize_t depth) noexcept nogil:
+                        Py_ssize_t cols, Py_ssize_t depth, bint tiles) noexcept nogil:
+    """One block of ``_product``; its whole tiles only where ``tiles`` (else the caller
+    has run them on packed copies), then the leftover rows and columns."""
     cdef Py_ssize_t i, j = 0, jj, k
     cdef double c[NR]
     cdef double x, s, s0, s1, s2, s3, w
@@ -103,7 +105,8 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
     while j + NR <= cols:
         i = 0
         while i + MR <= rows:
-            _tile(L + i * lr, lr, lk, R + j, rk, out + i * orow + j, orow, depth)
+            if tiles:
+                _tile(L + i * lr, lr, lk, R + j, rk, out + i * orow + j, orow, depth)
             i += MR
         while i < rows:  # leftover rows, one at a time, a tile wide
             for jj in range(NR):
@@ -141,19 +144,40 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
 
 cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
                    Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
-                   Py_ssize_t cols, Py_ssize_t depth) noexcept nogil:
+                   Py_ssize_t cols, Py_ssize_t depth, double* pack) noexcept nogil:
     """``out[i, j] += Σ_k L[i, k] R[k, j]``, each sum continued in ``k`` order, with
     ``L[i, k] = L[i lr + k lk]``, ``R[k, j] = R[k rk + j]``, ``out[i, j] = out[i orow + j]``
-    (twin: ``product``), in blocks of ``KC`` terms by ``MC`` rows."""
-    cdef Py_ssize_t k0, i0, kd, md
+    (twin: ``product``), in blocks of ``KC`` terms by ``MC`` rows. The tiles read copies
+    packed into ``pack`` (``KC * cols + MC * KC`` values) in the order they read them;
+    with ``pack`` NULL they read ``L`` and ``R`` as they are."""
+    cdef Py_ssize_t k0, i0, kd, md, i, j, k, ii, whole
+    cdef Py_ssize_t tiled = cols - cols % NR
+    cdef double* lp = pack + KC * tiled if pack != NULL else NULL
     k0 = 0
     while k0 < depth:
         kd = KC if depth - k0 > KC else depth - k0
+        if pack != NULL:  # R's block, panel by panel: pack[j kd + k NR + jj]
+            for j in range(tiled):
+                for k in range(kd):
+                    pack[(j - j % NR) * kd + k * NR + j % NR] = R[(k0 + k) * rk + j]
         i0 = 0
         while i0 < rows:
             md = MC if rows - i0 > MC else rows - i0
+            if pack != NULL:  # L's block, tile by tile: lp[i kd + k MR + ii]
+                whole = md - md % MR
+                for i in range(whole):
+                    for k in range(kd):
+                        lp[(i - i % MR) * kd + k * MR + i % MR] = L[(i0 + i) * lr + (k0 + k) * lk]
+                j = 0
+                while j < tiled:
+                    i = 0
+                    while i < whole:
+                        _tile(lp + i * kd, 1, MR, pack + j * kd, NR,
+                              out + (i0 + i) * orow + j, orow, kd)
+                        i += MR
+                    j += NR
             _block(L + i0 * lr + k0 * lk, lr, lk, R + k0 * rk, rk, out + i0 * orow, orow, md,
-                   cols, kd)
+                   cols, kd, pack == NULL)
             i0 += MC
         k0 += KC
 
@@ -247,6 +271,11 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     cdef int64_t code
     cdef bint training = task == BATCH_TRAIN
     cdef double total = 0.0, g
+    cdef Py_ssize_t widest = n0
+    for layer in range(last):
+        widest = max(widest, layout[4 * layer + 1])
+    # This thread's scratch for packed copies; without it the tiles read in place.
+    cdef double* pack = <double*> malloc((KC * widest + MC * KC) * sizeof(double))
     for epoch in range(epochs if training else 1):
         start = 0
         while start < n:
@@ -270,7 +299,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                         for j in range(j0, j1):
                             a[z + r * n_out + j] = 0.0
                     _product(a + rows * at[layer], n_in, 1, work + w_at + j0, n_out,
-                             a + z + j0, n_out, rows, j1 - j0, n_in)
+                             a + z + j0, n_out, rows, j1 - j0, n_in, pack)
                     for r in range(rows):
                         for j in range(j0, j1):
                             a[z + r * n_out + j] = a[z + r * n_out + j] + work[b_at + j]
@@ -311,7 +340,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                             d[h + r * n_h + j] = 0.0
                     # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
                     _product(d + rows * at[layer + 1], n_next, 1, orig + w_at + j0, n_h,
-                             d + h + j0, n_h, rows, j1 - j0, n_next)
+                             d + h + j0, n_h, rows, j1 - j0, n_next, pack)
                     code = acts[layer - 1]
                     for r in range(rows):
                         for j in range(j0, j1):
@@ -334,7 +363,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                             grad[q] = 0.0
                     # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
                     _product(a + rows * at[layer] + i0, 1, n_in, d + rows * at[layer + 1],
-                             n_out, grad + w_at + i0 * n_out, n_out, i1 - i0, n_out, rows)
+                             n_out, grad + w_at + i0 * n_out, n_out, i1 - i0, n_out, rows,
+                             pack)
                     _share(n_out, part, parts, 1, &j0, &j1)
                     for j in range(j0, j1):
                         g = 0.0 if training and first == start else grad[b_at + j]
@@ -348,4 +378,5 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                       train_bias, part, parts)
                 _barrier(parts)
             start += size
+    free(pack)
     return total / n if task == BATCH_LOSS else 0.0

@@ -74,6 +74,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
             momentum, vel, bool(train_bias), at, np.empty(rows * at[-1]),
             np.empty(rows * at[-1]), grad, out)
     count = parts(threads, size, shape.n_params)
+    args += (np.empty(count * numba_batched.pack_size(layout)),)
     sync = np.zeros(2, dtype=np.int64)
     if count == 1:
         numba_batched.run(*args, 0, 1, sync)

@@ -82,7 +82,8 @@ def _tile(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, depth):
 
 
 @jit
-def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
+def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth, pack,
+            p_at):
     """``out[i, j] += Σ_k L[i, k] R[k, j]`` for ``i < rows, j < cols``, each element's sum
     continued from its current value with its terms in ``k`` order.
 
@@ -90,23 +91,42 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
     ``out[i, j] = out[o_at + i orow + j]``, all flat float64 arrays. The work goes in
     blocks of ``KC`` terms and ``MC`` rows, so that what a block reads stays in cache;
     the blocks of terms go in order, each continuing the sums the last one stored.
+    Within a block the tiles read copies packed in ``pack[p_at:]`` (``KC * cols +
+    MC * KC`` values), in the order they read them: a copy changes no bit.
     """
+    tiled = cols - cols % NR
     for k0 in range(0, depth, KC):
         kd = min(KC, depth - k0)
+        # R's block, panel by panel of NR columns: pack[p_at + (j kd + k NR) + jj].
+        for j in range(0, tiled, NR):
+            for k in range(kd):
+                src, dst = r_at + (k0 + k) * rk + j, p_at + j * kd + k * NR
+                for jj in range(NR):
+                    pack[dst + jj] = load(rhs, src + jj)
+        lp = p_at + KC * tiled
         for i0 in range(0, rows, MC):
-            _block(lhs, l_at + i0 * lr + k0 * lk, lr, lk, rhs, r_at + k0 * rk, rk, out,
-                   o_at + i0 * orow, orow, min(MC, rows - i0), cols, kd)
+            md = min(MC, rows - i0)
+            whole = md - md % MR
+            # L's block, tile by tile of MR rows: pack[lp + (i kd + k MR) + ii].
+            for i in range(0, whole, MR):
+                for k in range(kd):
+                    src, dst = l_at + (i0 + i) * lr + (k0 + k) * lk, lp + i * kd + k * MR
+                    for ii in range(MR):
+                        pack[dst + ii] = load(lhs, src + ii * lr)
+            for j in range(0, tiled, NR):
+                for i in range(0, whole, MR):
+                    _tile(pack, lp + i * kd, 1, MR, pack, p_at + j * kd, NR, out,
+                          o_at + (i0 + i) * orow + j, orow, kd)
+            _leftovers(lhs, l_at + i0 * lr + k0 * lk, lr, lk, rhs, r_at + k0 * rk, rk, out,
+                       o_at + i0 * orow, orow, md, cols, kd)
 
 
 @jit(inline="always")
-def _block(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
-    """:func:`product` within one cache block. Each shape of leftover has a loop that
-    keeps several independent sums in flight (one sum waits for its last add)."""
+def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
+    """What the tiles of one block of :func:`product` leave: rows and columns short of a
+    tile. Each shape has a loop that keeps several independent sums in flight (one sum
+    waits for its last add)."""
     tiled, whole = cols - cols % NR, rows - rows % MR
-    for j in range(0, tiled, NR):
-        for i in range(0, whole, MR):
-            _tile(lhs, l_at + i * lr, lr, lk, rhs, r_at + j, rk, out, o_at + i * orow + j,
-                  orow, depth)
     for i in range(whole, rows):  # leftover rows, one at a time: 24, then 8 columns wide
         p, o = l_at + i * lr, o_at + i * orow
         j = 0
@@ -178,9 +198,14 @@ def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
 FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
 
 
+def pack_size(layout) -> int:
+    """Scratch one thread's products need for their packed copies."""
+    return KC * int(max(layout[0, 0], layout[:, 1].max())) + MC * KC
+
+
 @jit(internal=False)
 def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-        vel, train_bias, at, a, d, grad, out, part, parts, sync):
+        vel, train_bias, at, a, d, grad, out, pack, part, parts, sync):
     """Run ``task`` a batch of ``batch_size`` samples at a time (``CHUNK`` at a time
     within a batch), as thread ``part`` of ``parts``.
 
@@ -204,6 +229,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     training = task == TRAIN
     shuffled = training and order.shape[0] == epochs
     unit = np.int64(1)  # a literal 1 would compile one more product for each call
+    scratch = pack.shape[0] // parts * part  # this thread's share of ``pack``
     total = 0.0
     for epoch in range(epochs if training else 1):
         for start in range(0, n, batch_size):
@@ -228,7 +254,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                         for j in range(j0, j1):
                             a[z + r * n_out + j] = 0.0
                     product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a,
-                            z + j0, n_out, rows, j1 - j0, n_in)
+                            z + j0, n_out, rows, j1 - j0, n_in, pack, scratch)
                     for r in range(rows):
                         for j in range(j0, j1):
                             a[z + r * n_out + j] += work[b_at + j]
@@ -267,7 +293,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                             d[h + r * n_h + j] = 0.0
                     # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
                     product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d,
-                            h + j0, n_h, rows, j1 - j0, n_next)
+                            h + j0, n_h, rows, j1 - j0, n_next, pack, scratch)
                     code = acts[layer - 1]
                     for r in range(rows):
                         for j in range(j0, j1):
@@ -287,7 +313,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                         grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
                     # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
                     product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1],
-                            n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows)
+                            n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows, pack,
+                            scratch)
                     j0, j1 = share(n_out, part, parts, 1)
                     for j in range(j0, j1):
                         g = 0.0 if training and first == start else grad[b_at + j]
