@@ -156,7 +156,7 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
     k0 = 0
     while k0 < depth:
         kd = KC if depth - k0 > KC else depth - k0
-        if pack != NULL:  # R's block, panel by panel: pack[j kd + k NR + jj]
+        if pack != NULL and rows >= MR:  # R's block, panel by panel: pack[j kd + k NR + jj]
             for j in range(tiled):
                 for k in range(kd):
                     pack[(j - j % NR) * kd + k * NR + j % NR] = R[(k0 + k) * rk + j]

@@ -97,8 +97,9 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
     tiled = cols - cols % NR
     for k0 in range(0, depth, KC):
         kd = min(KC, depth - k0)
-        # R's block, panel by panel of NR columns: pack[p_at + (j kd + k NR) + jj].
-        for j in range(0, tiled, NR):
+        # R's block, panel by panel of NR columns: pack[p_at + (j kd + k NR) + jj]; not
+        # where no whole tile reads it (a batch of fewer than MR samples).
+        for j in range(0, tiled if rows >= MR else 0, NR):
             for k in range(kd):
                 src, dst = r_at + (k0 + k) * rk + j, p_at + j * kd + k * NR
                 for jj in range(NR):
