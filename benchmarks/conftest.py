@@ -31,6 +31,13 @@ RATIOS = [
     ("ensemble: cython 1 thread / 2 threads", ("ensemble", "cython-1"),
      ("ensemble", "cython-2")),
     ("ensemble: jax vmap / numba", ("ensemble", "jax"), ("ensemble", "numba")),
+    # Issue 14: batches and wide layers, Cython at par.
+    *[(f"{w}: {a} / {b}", (w, a), (w, b))
+      for w in ("mnist", "minibatch") for a in ("numba", "cython") for b in ("jax", "torch")],
+    *[(f"{w}: cython / numba", (w, "cython"), (w, "numba"))
+      for w in ("tutorial-1M", "xor", "digits", "minibatch", "mnist", "ensemble")],
+    ("mnist: numba 1 thread / 2 threads", ("mnist", "numba-1"), ("mnist", "numba-2")),
+    ("mnist: cython 1 thread / 2 threads", ("mnist", "cython-1"), ("mnist", "cython-2")),
 ]
 
 

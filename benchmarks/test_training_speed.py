@@ -71,6 +71,8 @@ def test_workload(benchmark, keep, workload, name):
     benchmark.extra_info.update({"epochs": epochs, "networks": count,
                                  w.unit.replace("/", "_per_"): w.figure(best, epochs, count),
                                  "samples_per_second": visits / best})
+    if not w.online:
+        benchmark.extra_info["gflops"] = w.flops_per_sample * visits / best / 1e9
 
     # What was timed is right.
     assert all(np.isfinite(losses))
@@ -99,3 +101,21 @@ def test_ensemble_scaling(benchmark, keep, name, threads):
                        iterations=1)
     keep("ensemble", f"{name}-{threads}", w.figure(min(times), w.epochs, w.networks))
     benchmark.extra_info["ns_per_network_step"] = w.figure(min(times), w.epochs, w.networks)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", [n for n in RUNNERS if n in ("numba", "cython")])
+def test_batch_threads(benchmark, keep, name, threads):
+    """The full batch of mnist on 1 and on 2 threads (the same bits: tests/test_tiles.py)."""
+    w = bench.WORKLOADS["mnist"]
+    try:
+        bench.runner(name, w)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    run = bench._fastbp_runner(name, w, threads=threads)
+    benchmark.group = "mnist full batch: 1 vs 2 threads"
+    run(1)
+    times = []
+    benchmark.pedantic(lambda: times.append(run(w.epochs)[0]), rounds=3, iterations=1)
+    keep("mnist", f"{name}-{threads}", w.figure(min(times), w.epochs))
+    benchmark.extra_info["us_per_sample"] = w.figure(min(times), w.epochs)

@@ -126,7 +126,7 @@ def _fastbp_runner(backend: str, w: Workload, threads: int | None = None) -> Run
     def run(epochs: int, count: int = 1) -> tuple[float, float]:
         if w.networks == 1:
             result = train(w.network(), X, Y, epochs=epochs, lr=w.lr, batch_size=w.batch_size,
-                           backend=backend)
+                           backend=backend, threads=threads)
         else:
             result = train_many([w.network() for _ in range(count)], X, Y, epochs=epochs,
                                 lr=w.learning_rates(count), batch_size=w.batch_size,
