@@ -251,8 +251,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                          const double* Y, Py_ssize_t n, Py_ssize_t epochs,
                          const int64_t* order, double lr, Py_ssize_t batch_size,
                          double momentum, double* vel, bint train_bias, const Py_ssize_t* at,
-                         double* a, double* d, double* grad, double* out, int part,
-                         int parts) noexcept nogil:
+                         double* a, double* d, double* grad, double* out, int exp_build,
+                         const uint64_t* tab, int part, int parts) noexcept nogil:
     """Run ``task`` ``batch_size`` samples at a time, as thread ``part`` of the ``parts`` of
     an OpenMP parallel region (twin: numba_batched's ``run``, which says how the work is
     shared).
@@ -305,7 +305,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                             a[z + r * n_out + j] = a[z + r * n_out + j] + work[b_at + j]
                     _barrier(parts)
                     for r in range(r0, r1):
-                        _activate(acts[layer], a + z + r * n_out, n_out)
+                        _squash(acts[layer], a + z + r * n_out, n_out, exp_build, tab)
                     _barrier(parts)
                 top = rows * at[last]
                 if task == BATCH_FORWARD:

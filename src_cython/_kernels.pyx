@@ -43,8 +43,8 @@ import numpy as np
 from fastbp.kernels._cython_small cimport _small_online
 
 include "_common.pxi"
-include "_batched.pxi"
 include "_lanes.pxi"
+include "_batched.pxi"
 
 cdef inline void _dense(const double* W, const double* b, Py_ssize_t n_in, Py_ssize_t n_out,
                         const double* x, double* net) noexcept nogil:
@@ -94,6 +94,8 @@ cdef struct Net:
     Py_ssize_t* at            # start of each layer's activations in a / d; at[L+1] = size
     double* a                 # every layer's outputs, the input first
     double* d                 # every layer's deltas, laid out as a
+    int exp_build             # the logistic's exp: EXP_LIBM, or inlined (EXP_FMA, EXP_PLAIN)
+    const uint64_t* exp_table # glibc's table, for an inlined exp
 
 
 cdef int _open_raw(Net* net, const int64_t* layout, Py_ssize_t n_layers,
@@ -104,6 +106,7 @@ cdef int _open_raw(Net* net, const int64_t* layout, Py_ssize_t n_layers,
     net.layout = layout
     net.acts = acts
     net.a = net.d = NULL
+    net.exp_build, net.exp_table = EXP_LIBM, NULL
     net.at = <Py_ssize_t*> malloc((n_layers + 2) * sizeof(Py_ssize_t))
     if net.at == NULL:
         return -1
@@ -163,7 +166,8 @@ cdef inline void _forward_sample(const double* work, Net* net, const double* x) 
         _row(net, layer, &n_in, &n_out, &w_at, &b_at)
         _dense(work + w_at, work + b_at, n_in, n_out, net.a + net.at[layer],
                net.a + net.at[layer + 1])
-        _activate(net.acts[layer], net.a + net.at[layer + 1], n_out)
+        _squash(net.acts[layer], net.a + net.at[layer + 1], n_out, net.exp_build,
+                net.exp_table)
 
 
 cdef inline double _sample_loss(int loss, int64_t out_code, const double* out,
@@ -244,7 +248,8 @@ cdef double* _working_copy(const double[::1] params, const Net* net) except NULL
 
 cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] layout,
                       const int64_t[::1] acts, int loss, const double[:, ::1] X,
-                      const double[:, ::1] Y, double* out, int threads) except? -1:
+                      const double[:, ::1] Y, double* out, int threads, int exp_build,
+                      const uint64_t* tab) except? -1:
     """Run ``task`` of ``_run_batches`` over every sample of ``X``, ``CHUNK`` at a time, on
     working copies of ``params``: the outputs into ``out`` (BATCH_FORWARD), the mean
     gradient, flat like ``params``, into ``out`` (BATCH_GRADIENTS); the mean loss is
@@ -273,7 +278,7 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
             value = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
                                  &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
                                  X.shape[0], 0, NULL, 0.0, rows, 0.0, NULL, False, net.at, a, d,
-                                 grad, out, part, omp_get_num_threads())
+                                 grad, out, exp_build, tab, part, omp_get_num_threads())
             if part == 0:
                 result[0] = value
         with nogil:
@@ -294,25 +299,40 @@ _NO_Y = np.empty((0, 0))
 EVALUATION_CHUNK = CHUNK
 
 
+cdef const uint64_t* _table(int exp_build, const uint64_t[::1] exp_table) except? NULL:
+    """glibc's table, which an inlined exp needs; NULL for the library's."""
+    if exp_build == EXP_LIBM:
+        return NULL
+    if exp_table is None or exp_table.shape[0] != 256:
+        raise ValueError("exp_table must be glibc's table of 256 entries with an inlined exp")
+    return &exp_table[0]
+
+
 def forward(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
-            const double[:, ::1] X, int threads=1):
+            const double[:, ::1] X, int threads=1, int exp_build=EXP_LIBM,
+            const uint64_t[::1] exp_table=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     cdef double[:, ::1] out = np.empty((X.shape[0], layout[layout.shape[0] - 1, 1]))
-    _evaluate(BATCH_FORWARD, params, layout, acts, 0, X, _NO_Y, &out[0, 0], threads)
+    _evaluate(BATCH_FORWARD, params, layout, acts, 0, X, _NO_Y, &out[0, 0], threads, exp_build,
+              _table(exp_build, exp_table))
     return out.base
 
 
 def mean_loss(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
-              int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1):
+              int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1,
+              int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
-    return _evaluate(BATCH_LOSS, params, layout, acts, loss, X, Y, NULL, threads)
+    return _evaluate(BATCH_LOSS, params, layout, acts, loss, X, Y, NULL, threads, exp_build,
+                     _table(exp_build, exp_table))
 
 
 def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
-              int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1):
+              int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1,
+              int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
     cdef double[::1] out = np.empty(params.shape[0])
-    _evaluate(BATCH_GRADIENTS, params, layout, acts, loss, X, Y, &out[0], threads)
+    _evaluate(BATCH_GRADIENTS, params, layout, acts, loss, X, Y, &out[0], threads, exp_build,
+              _table(exp_build, exp_table))
     return out.base
 
 
@@ -320,7 +340,8 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                     const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                     double lr, Py_ssize_t batch_size, double momentum,
-                    bint train_bias, int threads) noexcept nogil:
+                    bint train_bias, int threads, int exp_build,
+                    const uint64_t* tab) noexcept nogil:
     """Train one network in place (twin: numba_backend's ``train``); -1 where memory ran
     out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
 
@@ -339,6 +360,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
+    net.exp_build, net.exp_table = exp_build, tab
     cdef Py_ssize_t batch = batch_size if batch_size < n else n
     cdef Py_ssize_t rows = batch if batch < CHUNK else CHUNK  # the buffers hold a chunk
     cdef double* work = <double*> malloc(size * sizeof(double))
@@ -364,13 +386,13 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
         elif threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
                          order, lr, batch, momentum, vel, train_bias, net.at, a, d, grad, NULL,
-                         0, 1)
+                         exp_build, tab, 0, 1)
         else:
             with parallel(num_threads=threads):
                 part = threadid()
                 _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n,
                              epochs, order, lr, batch, momentum, vel, train_bias, net.at, a, d,
-                             grad, NULL, part, omp_get_num_threads())
+                             grad, NULL, exp_build, tab, part, omp_get_num_threads())
         _transpose_weights(work, &net, params, False)
         _transpose_weights(vel, &net, velocity, False)
     free(work)
@@ -386,15 +408,18 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
 def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,
           const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
           const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, double momentum,
-          double[::1] velocity, bint train_bias, int threads=1):
-    """Train in place; the oracle's ``train`` defines every option (twin: ``train``)."""
+          double[::1] velocity, bint train_bias, int threads=1, int exp_build=EXP_LIBM,
+          const uint64_t[::1] exp_table=None):
+    """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
+    ``exp_build`` picks the logistic's exp (an inlined one needs glibc's ``exp_table``)."""
+    cdef const uint64_t* tab = _table(exp_build, exp_table)
     cdef const int64_t* visits = &order[0, 0] if order.shape[0] == epochs and epochs > 0 \
         else NULL
     cdef int status
     with nogil:
         status = _train_one(&params[0], &velocity[0], &layout[0, 0], layout.shape[0], &acts[0],
                             loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lr,
-                            batch_size, momentum, train_bias, threads)
+                            batch_size, momentum, train_bias, threads, exp_build, tab)
     if status != 0:
         raise MemoryError()
 
@@ -424,9 +449,7 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
     cdef Py_ssize_t k, group, count = params.shape[0], size = params.shape[1], G, groups
     cdef int failed = 0
     cdef int n_threads = threads if threads is not None else openmp_threads()
-    cdef const uint64_t* tab = &exp_table[0] if exp_table is not None else NULL
-    if exp_build != EXP_LIBM and tab == NULL:
-        raise ValueError("exp_table is required with an inline exp")
+    cdef const uint64_t* tab = _table(exp_build, exp_table)
     if batch_size == 1 and size <= LANES_MAX_PARAMS:
         G = lanes(size)
         groups = (count + G - 1) // G
@@ -441,7 +464,7 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
         for k in prange(count, nogil=True, schedule="dynamic", num_threads=n_threads):
             if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
                           &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
-                          lrs[k], batch_size, momentum, train_bias, 1) != 0:
+                          lrs[k], batch_size, momentum, train_bias, 1, exp_build, tab) != 0:
                 failed = 1
     if failed:
         raise MemoryError()

@@ -84,6 +84,15 @@ cdef void _logistic_lanes(double* z, Py_ssize_t g, int exp_build,
             z[lane] = 1.0 / (1.0 + _exp_plain(-z[lane], tab))
 
 
+cdef inline void _squash(int64_t code, double* z, Py_ssize_t n, int exp_build,
+                         const uint64_t* tab) noexcept nogil:
+    """``_activate`` with the logistic's exp as ``exp_build`` says (the same bits)."""
+    if code == LOGISTIC:
+        _logistic_lanes(z, n, exp_build, tab)
+    else:
+        _activate(code, z, n)
+
+
 cdef void _activate_lanes(int64_t code, double* z, Py_ssize_t n, Py_ssize_t G,
                           Py_ssize_t g, int exp_build, const uint64_t* tab) noexcept nogil:
     """Squash the ``n`` rows of net inputs at ``z`` (row j at ``z + j G``), lane by lane

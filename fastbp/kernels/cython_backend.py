@@ -7,8 +7,11 @@ in :mod:`fastbp.kernels.numba_backend`); the functions here unpack the
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from . import glibc_exp
 from .protocol import Rule, Shape
 from .threads import parts
 
@@ -32,22 +35,31 @@ def _parts(threads, rows: int, shape: Shape) -> int:
     return parts(threads, rows, shape.n_params)
 
 
+@functools.cache
+def _exp() -> tuple[int, np.ndarray | None]:
+    """The logistic's exp for the extension: glibc's, inlined, in the build that
+    :func:`fastbp.kernels.glibc_exp.variant` verified here (with its table), else the
+    library's (0)."""
+    build = {"libm": 0, "fma": 1, "plain": 2}[glibc_exp.variant()]
+    return build, glibc_exp.TAB if build else None
+
+
 def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X``."""
     return _cython.forward(params, shape.layout, shape.acts, X,
-                           _parts(threads, min(len(X), CHUNK), shape))
+                           _parts(threads, min(len(X), CHUNK), shape), *_exp())
 
 
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None) -> float:
     """Mean per-sample loss, summed in sample order then divided."""
     return _cython.mean_loss(params, shape.layout, shape.acts, loss, X, Y,
-                             _parts(threads, min(len(X), CHUNK), shape))
+                             _parts(threads, min(len(X), CHUNK), shape), *_exp())
 
 
 def gradients(shape: Shape, loss: int, params, X, Y, threads=None):
     """Gradient of the mean loss, flat like ``params``."""
     return _cython.gradients(params, shape.layout, shape.acts, loss, X, Y,
-                             _parts(threads, min(len(X), CHUNK), shape))
+                             _parts(threads, min(len(X), CHUNK), shape), *_exp())
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
@@ -56,23 +68,18 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                   _NO_ORDER if order is None else order, lr, rule.batch_size, rule.momentum,
-                  velocity, shape.train_bias, count)
+                  velocity, shape.train_bias, count, *_exp())
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
                threads=None) -> None:
     """``train`` every row of ``params`` with its own ``lrs[k]``, OpenMP-parallel over rows;
-    small networks trained online go several per thread, one per vector lane, with glibc's
-    ``exp`` inlined where :func:`fastbp.kernels.libm_exp.variant` has verified it."""
-    exp_build, table = 0, None  # EXP_LIBM
-    if rule.batch_size == 1 and shape.n_params <= _cython.LANES_MAX_PARAMS:
-        from . import libm_exp
-
-        exp_build = {"libm": 0, "fma": 1, "plain": 2}[libm_exp.variant()]
-        table = libm_exp.TAB if exp_build else None
+    small networks trained online go several per thread, one per vector lane. The
+    logistic's ``exp`` is glibc's, inlined, where :func:`fastbp.kernels.glibc_exp.variant`
+    has verified it."""
     _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                        _NO_ORDER if order is None else order, lrs, rule.batch_size,
-                       rule.momentum, velocity, shape.train_bias, threads, exp_build, table)
+                       rule.momentum, velocity, shape.train_bias, threads, *_exp())
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
