@@ -94,3 +94,31 @@ def test_statements_know_what_they_read_and_rename_as_sets():
     assert stmts[0].line() == "t = ((0.0 + d2_0 * p6) + d2_1 * p8)"
     assert exposed(stmts) == ["d2_0", "d2_1", "p6", "p8", "lr"]
     assert stmts[1].line({"p6": "p6_b", "t": "t_b"}) == "p6_b = p6_b - lr * t_b"
+
+
+def test_a_share_left_alone_returns_when_the_run_is_abandoned():
+    # Part 1 of 2 starts, part 0 never does (a Ctrl-C before it began): once sync[2] says
+    # the run is abandoned, part 1 stops waiting at its barrier and returns.
+    import threading
+    import time
+
+    from fastbp.kernels import numba_backend as nb
+    from fastbp.kernels import numba_batched
+
+    net = fastbp.Network([9, 16, 3], seed=1)
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(64, 9)), rng.uniform(size=(64, 3))
+    layout, acts = net.layout, net.activation_codes
+    at, size = nb._starts(layout), net.params.shape[0]
+    args = (numba_batched.TRAIN, nb._to_work(net.params, layout), net.params.copy(), layout,
+            acts, 0, X, Y, 1000, nb._NO_ORDER, 0.1, 32, 0.0, np.zeros(size), True, at,
+            np.empty(32 * at[-1]), np.empty(32 * at[-1]), np.empty(size), nb._NO_Y,
+            np.empty(2 * numba_batched.pack_size(layout)))
+    sync = np.zeros(3, dtype=np.int64)
+    alone = threading.Thread(target=numba_batched.run, args=(*args, 1, 2, sync))
+    alone.start()
+    time.sleep(0.5)
+    assert alone.is_alive()  # waiting for part 0 at the first barrier
+    sync[2] = 1
+    alone.join(timeout=60)
+    assert not alone.is_alive()

@@ -75,17 +75,21 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
             np.empty(rows * at[-1]), grad, out)
     count = parts(threads, size, shape.n_params)
     args += (np.empty(count * numba_batched.pack_size(layout)),)
-    sync = np.zeros(2, dtype=np.int64)
+    sync = np.zeros(3, dtype=np.int64)
     if count == 1:
         numba_batched.run(*args, 0, 1, sync)
     else:
         # Every part must run at once (they wait for each other): one thread each.
         with ThreadPoolExecutor(count - 1) as pool:
-            others = [pool.submit(numba_batched.run, *args, k, count, sync)
-                      for k in range(1, count)]
-            numba_batched.run(*args, 0, count, sync)
-            for other in others:
-                other.result()
+            try:
+                others = [pool.submit(numba_batched.run, *args, k, count, sync)
+                          for k in range(1, count)]
+                numba_batched.run(*args, 0, count, sync)
+                for other in others:
+                    other.result()
+            except BaseException:
+                sync[2] = 1  # Ctrl-C: nobody waits for this thread's share any more
+                raise
     if task == numba_batched.TRAIN:
         return _to_work(work, layout, back=True), _to_work(vel, layout, back=True)
     return None

@@ -20,7 +20,7 @@ from ..functions import SOFTMAX, SQUARED
 from .numba_jit import jit
 from .numba_math import U, _activate, _derivative, _sample_loss
 from .numba_simd import load, vbroadcast, vload, vmuladd, vstore
-from .numba_sync import barrier, share
+from .numba_sync import abandoned, barrier, share
 
 MR, NR = 6, 8  # a register tile: rows by columns (two vectors of four)
 KC, MC = 256, 48  # a cache block: terms of each sum by rows
@@ -238,6 +238,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
             # A batch goes CHUNK samples at a time, so that what one phase writes is
             # still in cache when the next reads it; the gradient sums continue from
             # one chunk to the next, in sample order.
+            if parts > 1 and abandoned(sync):
+                return
             for first in range(start, start + size, CHUNK):
                 rows = min(CHUNK, start + size - first)
                 r0, r1 = share(rows, part, parts, 1)

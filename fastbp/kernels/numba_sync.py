@@ -5,6 +5,8 @@ its share of every phase and waits at a barrier before the next phase reads what
 others wrote. The barrier counts arrivals in ``sync[0]`` and the phases passed in
 ``sync[1]``, with sequentially consistent atomic operations; a waiting thread spins a
 while, then yields its core (a machine with fewer cores than threads still progresses).
+``sync[2]`` set means the caller gave up (Ctrl-C before its own share began): nobody
+waits any more, and the kernels return at their next batch.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def yield_core(typingctx):
 
 @jit
 def barrier(sync, parts):
-    """Wait until all ``parts`` threads have arrived (``sync``: two int64, zero at first)."""
+    """Wait until all ``parts`` threads have arrived (``sync``: three int64, zero at first),
+    or the run is abandoned."""
     if parts == 1:
         return
     phase = atomic_load(sync, 1)
@@ -71,10 +74,16 @@ def barrier(sync, parts):
         atomic_add(sync, 1, 1)
         return
     spins = 0
-    while atomic_load(sync, 1) == phase:
+    while atomic_load(sync, 1) == phase and atomic_load(sync, 2) == 0:
         spins += 1
         if spins > 2000:
             yield_core()
+
+
+@jit
+def abandoned(sync):
+    """Has the caller given the run up?"""
+    return atomic_load(sync, 2) != 0
 
 
 @jit
