@@ -29,6 +29,26 @@ def test_quick_table_and_json(tmp_path, capsys):
             assert r["unit"] == "ns/step" and r["figure"] > 0
 
 
+def test_batched_workloads_show_gflops_beside_numpys_matmul(capsys):
+    assert main(["bench", "--quick", "--workloads", "minibatch", "--backends", "numba"]) == 0
+    out = capsys.readouterr().out
+    header, row = out.splitlines()[:2]
+    assert header.split()[5] == "GFLOP/s"
+    figure = float(row.split()[3])  # µs per sample
+    gflops = float(row.split()[5])
+    w = bench.WORKLOADS["minibatch"]
+    assert gflops == pytest.approx(w.flops_per_sample / figure / 1e3, rel=0.02)
+    assert "NumPy's float64 matmul on one thread here:" in out
+    assert bench.matmul_gflops(64) > 0
+
+
+def test_flops_per_sample_counts_the_three_products():
+    # 784-128-10: forward 2 (784*128 + 128*10), the gradient the same, the hidden deltas
+    # 2 (128*10).
+    assert bench.WORKLOADS["mnist"].flops_per_sample == 2 * (2 * (784 * 128 + 128 * 10)
+                                                             + 128 * 10)
+
+
 def test_workloads_the_oracle_cannot_run_are_listed_not_hidden(capsys):
     assert main(["bench", "--quick", "--workloads", "digits", "--backends", "python"]) == 0
     out = capsys.readouterr().out
