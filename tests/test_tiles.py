@@ -136,3 +136,22 @@ def test_batches_longer_than_a_chunk(compiled_backend, batch_size, threads):
     fastbp.train(ours, X, Y, backend=compiled_backend, threads=threads, **options)
     fastbp.train(reference, X, Y, backend="python", **options)
     assert np.array_equal(ours.params, reference.params)
+
+
+@pytest.mark.parametrize("scale", [0.0, 2000.0])
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_rare_exp_inputs_in_a_batch(compiled_backend, scale, batch_size):
+    # Net inputs of exactly 0 and in the thousands, where glibc's exp takes another path
+    # than the one the kernels inline: the library's then, the same bits.
+    rng = np.random.default_rng(12)
+    net = fastbp.Network([10, 12, 9], seed=12)
+    net.params[:] *= scale
+    net.params[: net.params.size // 2] = rng.normal(size=net.params.size // 2)
+    X, Y = random_data(rng, net, 15)
+    options = {"epochs": 2, "lr": 0.1, "batch_size": batch_size}
+    ours, reference = net.copy(), net.copy()
+    fastbp.train(ours, X, Y, backend=compiled_backend, **options)
+    fastbp.train(reference, X, Y, backend="python", **options)
+    assert np.array_equal(ours.params, reference.params, equal_nan=True)
+    assert np.array_equal(net.forward(X * 1000.0, backend=compiled_backend),
+                          net.forward(X * 1000.0, backend="python"), equal_nan=True)

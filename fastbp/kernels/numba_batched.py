@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functions import SOFTMAX, SQUARED
+from ..functions import LOGISTIC, SOFTMAX, SQUARED
+from .libm_exp import exp_fma, exp_fma_unchecked, exp_plain, exp_plain_unchecked, special
 from .numba_jit import jit
 from .numba_math import U, _activate, _derivative, _sample_loss
 from .numba_simd import load, vbroadcast, vload, vmuladd, vstore
@@ -197,6 +198,30 @@ def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
 
 
 FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
+EXP_LIBM, EXP_FMA, EXP_PLAIN = 0, 1, 2  # as in _lanes.pxi
+
+
+@jit(inline="always")
+def _squash(code, z, at, n, exp_build):
+    """``_activate``, with the logistic's exp glibc's, inlined, where ``exp_build`` says
+    so: without its branch for rare inputs (a loop that vectorises) where the row has
+    none, else with it (twin: ``_squash`` in _lanes.pxi)."""
+    if code != LOGISTIC or exp_build == EXP_LIBM:
+        _activate(code, z, at, n)
+        return
+    rare = 0
+    for j in range(n):
+        rare += special(-z[at + U(j)])
+    if rare:
+        for j in range(n):
+            x = -z[at + U(j)]
+            z[at + U(j)] = 1.0 / (1.0 + (exp_fma(x) if exp_build == EXP_FMA else exp_plain(x)))
+    elif exp_build == EXP_FMA:
+        for j in range(n):
+            z[at + U(j)] = 1.0 / (1.0 + exp_fma_unchecked(-z[at + U(j)]))
+    else:
+        for j in range(n):
+            z[at + U(j)] = 1.0 / (1.0 + exp_plain_unchecked(-z[at + U(j)]))
 
 
 def pack_size(layout) -> int:
@@ -206,7 +231,7 @@ def pack_size(layout) -> int:
 
 @jit(internal=False)
 def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-        vel, train_bias, at, a, d, grad, out, pack, part, parts, sync):
+        vel, train_bias, at, a, d, grad, out, pack, exp_build, part, parts, sync):
     """Run ``task`` a batch of ``batch_size`` samples at a time (``CHUNK`` at a time
     within a batch), as thread ``part`` of ``parts``.
 
@@ -263,7 +288,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                             a[z + r * n_out + j] += work[b_at + j]
                     barrier(sync, parts)
                     for r in range(r0, r1):
-                        _activate(acts[layer], a, U(z + r * n_out), n_out)
+                        _squash(acts[layer], a, U(z + r * n_out), n_out, exp_build)
                     barrier(sync, parts)
                 top, n_top = rows * at[last], layout[last - 1, 1]
                 if task == FORWARD:

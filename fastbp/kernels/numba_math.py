@@ -44,7 +44,7 @@ def _activate(code, z, at, n):
             z[at + U(j)] = z[at + U(j)] / total
 
 
-@jit
+@jit(inline="always")
 def _derivative(code, out):
     """d out / d net in terms of the output (twin: ``_derivative``)."""
     if code == LOGISTIC:
