@@ -272,20 +272,22 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 for r in range(r0, r1):
                     s = order[epoch, first + r] if shuffled else first + r
                     for i in range(n0):
-                        a[r * n0 + i] = X[s, i]
+                        a[U(r * n0 + i)] = X[s, i]
                 barrier(sync, parts)
                 for layer in range(last):
                     n_in, n_out, w_at, b_at = layout[layer]
                     z = rows * at[layer + 1]
                     j0, j1 = share(n_out, part, parts, NR)
                     for r in range(rows):
+                        o = U(z + r * n_out)
                         for j in range(j0, j1):
-                            a[z + r * n_out + j] = 0.0
+                            a[o + U(j)] = 0.0
                     product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a,
                             z + j0, n_out, rows, j1 - j0, n_in, pack, scratch)
                     for r in range(rows):
+                        o = U(z + r * n_out)
                         for j in range(j0, j1):
-                            a[z + r * n_out + j] += work[b_at + j]
+                            a[o + U(j)] += load(work, b_at + j)
                     barrier(sync, parts)
                     for r in range(r0, r1):
                         _squash(acts[layer], a, U(z + r * n_out), n_out, exp_build)
@@ -317,16 +319,17 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                         continue
                     j0, j1 = share(n_h, part, parts, NR)
                     for r in range(rows):
+                        o = U(h + r * n_h)
                         for j in range(j0, j1):
-                            d[h + r * n_h + j] = 0.0
+                            d[o + U(j)] = 0.0
                     # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
                     product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d,
                             h + j0, n_h, rows, j1 - j0, n_next, pack, scratch)
                     code = acts[layer - 1]
                     for r in range(rows):
+                        o = U(h + r * n_h)
                         for j in range(j0, j1):
-                            q = h + r * n_h + j
-                            d[q] = d[q] * _derivative(code, a[q])
+                            d[o + U(j)] = d[o + U(j)] * _derivative(code, a[o + U(j)])
                     barrier(sync, parts)
                 if training and size == 1:
                     if part == 0:
@@ -347,7 +350,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                     for j in range(j0, j1):
                         g = 0.0 if training and first == start else grad[b_at + j]
                         for r in range(rows):
-                            g += d[rows * at[layer + 1] + r * n_out + j]
+                            g += load(d, rows * at[layer + 1] + r * n_out + j)
                         grad[b_at + j] = g
                 barrier(sync, parts)
             if training and size > 1:
@@ -364,19 +367,19 @@ def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, r0, r1,
     ``output_deltas``."""
     for r in range(r0, r1):
         s = order[epoch, start + r] if shuffled else start + r
-        o = top + r * n_top
+        o = U(top + r * n_top)
         if loss != SQUARED:
             for k in range(n_top):
-                d[o + k] = a[o + k] - Y[s, k]
+                d[o + U(k)] = a[o + U(k)] - Y[s, k]
         elif code == SOFTMAX:
             total = 0.0
             for k in range(n_top):
-                total += (a[o + k] - Y[s, k]) * a[o + k]
+                total += (a[o + U(k)] - Y[s, k]) * a[o + U(k)]
             for k in range(n_top):
-                d[o + k] = a[o + k] * ((a[o + k] - Y[s, k]) - total)
+                d[o + U(k)] = a[o + U(k)] * ((a[o + U(k)] - Y[s, k]) - total)
         else:
             for k in range(n_top):
-                d[o + k] = (a[o + k] - Y[s, k]) * _derivative(code, a[o + k])
+                d[o + U(k)] = (a[o + U(k)] - Y[s, k]) * _derivative(code, a[o + U(k)])
 
 
 @jit(inline="always")
@@ -399,13 +402,13 @@ def _step(work, orig, layout, grad, size, lr, momentum, vel, train_bias, part, p
 @jit(inline="always")
 def _update(work, grad, vel, lo, hi, size, lr, momentum):
     """``w -= lr g`` or ``v = m v - lr g; w += v`` with ``g = grad / size``, over lo..hi."""
-    for q in range(lo, hi):
-        g = grad[q] / size
-        if momentum == 0.0:
-            work[q] = work[q] - lr * g
-        else:
-            vel[q] = momentum * vel[q] - lr * g
-            work[q] = work[q] + vel[q]
+    if momentum == 0.0:
+        for q in range(lo, hi):
+            work[U(q)] = work[U(q)] - lr * (grad[U(q)] / size)
+    else:
+        for q in range(lo, hi):
+            vel[U(q)] = momentum * vel[U(q)] - lr * (grad[U(q)] / size)
+            work[U(q)] = work[U(q)] + vel[U(q)]
 
 
 @jit(inline="always")
