@@ -10,8 +10,8 @@ Online training of a small network runs a kernel generated and unrolled for its
 shape (:mod:`fastbp.kernels.numba_unrolled`). Everything else runs
 :mod:`fastbp.kernels.numba_batched`, which computes a batch's sums as tiled
 products, on a copy of the parameters in which each ``W_l`` is stored transposed,
-``(n_in, n_out)``. This module only validates nothing, copies and dispatches:
-the callers have checked every argument.
+``(n_in, n_out)``. This module validates nothing (the callers have checked every
+argument): it makes the working copies, starts the threads and dispatches.
 """
 
 from __future__ import annotations
