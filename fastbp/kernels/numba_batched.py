@@ -254,7 +254,9 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     n, last = X.shape[0], layout.shape[0]
     training = task == TRAIN
     shuffled = training and order.shape[0] == epochs
-    unit = np.int64(1)  # a literal 1 would compile one more product for each call
+    # Literal integers as arguments would compile one more ``product`` (or ``share``)
+    # for each distinct value: pass variables.
+    unit = np.int64(1)
     scratch = pack.shape[0] // parts * part  # this thread's share of ``pack``
     total = 0.0
     for epoch in range(epochs if training else 1):
@@ -267,7 +269,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 return
             for first in range(start, start + size, CHUNK):
                 rows = min(CHUNK, start + size - first)
-                r0, r1 = share(rows, part, parts, 1)
+                r0, r1 = share(rows, part, parts, unit)
                 n0 = layout[0, 0]
                 for r in range(r0, r1):
                     s = order[epoch, first + r] if shuffled else first + r
@@ -277,7 +279,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 for layer in range(last):
                     n_in, n_out, w_at, b_at = layout[layer]
                     z = rows * at[layer + 1]
-                    j0, j1 = share(n_out, part, parts, NR)
+                    j0, j1 = share(n_out, part, parts, unit * NR)
                     for r in range(rows):
                         o = U(z + r * n_out)
                         for j in range(j0, j1):
@@ -317,7 +319,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                         _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1], n_next, w_at,
                                        acts[layer - 1])
                         continue
-                    j0, j1 = share(n_h, part, parts, NR)
+                    j0, j1 = share(n_h, part, parts, unit * NR)
                     for r in range(rows):
                         o = U(h + r * n_h)
                         for j in range(j0, j1):
@@ -339,14 +341,14 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                     continue
                 for layer in range(last):
                     n_in, n_out, w_at, b_at = layout[layer]
-                    i0, i1 = share(n_in, part, parts, MR)
+                    i0, i1 = share(n_in, part, parts, unit * MR)
                     if training and first == start:
                         grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
                     # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
                     product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1],
                             n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows, pack,
                             scratch)
-                    j0, j1 = share(n_out, part, parts, 1)
+                    j0, j1 = share(n_out, part, parts, unit)
                     for j in range(j0, j1):
                         g = 0.0 if training and first == start else grad[b_at + j]
                         for r in range(rows):
@@ -389,8 +391,9 @@ def _step(work, orig, layout, grad, size, lr, momentum, vel, train_bias, part, p
     network's layout, where the deltas read them."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
-        i0, i1 = share(n_in, part, parts, 1)
-        j0, j1 = share(n_out, part, parts, 1) if train_bias else (0, 0)
+        one = np.int64(1)
+        i0, i1 = share(n_in, part, parts, one)
+        j0, j1 = share(n_out, part, parts, one) if train_bias else (0, 0)
         _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum)
         _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum)
         if layer > 0:
