@@ -184,9 +184,13 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
 
 cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
                        const double* a, const double* d, const Py_ssize_t* at, double lr,
-                       double momentum, double* vel, bint train_bias) noexcept nogil:
-    """A batch of one sample: its gradient ``(0 + δ a) / 1`` applied as it is computed
-    (twin: ``_step_sample``)."""
+                       double momentum, double* vel, bint train_bias,
+                       bint refresh) noexcept nogil:
+    """One sample's gradient ``(0 + δ a) / 1`` applied as it is computed: ``w -= lr g``,
+    or ``v = m v - lr g; w += v``; ``orig`` brought up to date where later batches read it
+    (``refresh``). Layer ``l``'s outputs are ``a + at[l]``, its deltas ``d + at[l]``
+    (twin: ``_step_sample``). The momentum test stays outside the innermost loops, which
+    then vectorise."""
     cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, row
     cdef const double* delta
     cdef double xi
@@ -206,10 +210,18 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
                 for j in range(n_out):
                     vel[row + j] = momentum * vel[row + j] - lr * (0.0 + delta[j] * xi)
                     work[row + j] = work[row + j] + vel[row + j]
-        if layer > 0:
-            for i in range(n_in):
-                for j in range(n_out):
-                    orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
+        if refresh and layer > 0:
+            _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
+
+
+cdef inline void _refresh(double* orig, const double* work, Py_ssize_t w_at, Py_ssize_t n_in,
+                          Py_ssize_t n_out, Py_ssize_t i0, Py_ssize_t i1) noexcept nogil:
+    """Rows ``i0..i1`` of a transposed ``W`` at ``work + w_at`` copied into ``orig``, in
+    the network's layout, where the deltas read them (twin: ``_refresh``)."""
+    cdef Py_ssize_t i, j
+    for i in range(i0, i1):
+        for j in range(n_out):
+            orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
 
 
 cdef inline void _update(double* work, const double* grad, double* vel, Py_ssize_t lo,
@@ -231,7 +243,7 @@ cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t la
                 bint train_bias, int part, int parts) noexcept nogil:
     """Apply the summed gradient divided by ``size`` to this thread's rows of each ``W``
     and share of the biases, and copy those rows into ``orig`` (twin: ``_step``)."""
-    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, i0, i1, j0 = 0, j1 = 0
+    cdef Py_ssize_t layer, n_in, n_out, w_at, b_at, i0, i1, j0 = 0, j1 = 0
     for layer in range(last):
         n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
             layout[4 * layer + 2], layout[4 * layer + 3]
@@ -241,9 +253,7 @@ cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t la
         _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum)
         _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum)
         if layer > 0:
-            for i in range(i0, i1):
-                for j in range(n_out):
-                    orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
+            _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 
 
 cdef double _run_batches(int task, double* work, double* orig, const int64_t* layout,
@@ -350,7 +360,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                 if training and size == 1:
                     if part == 0:
                         _step_sample(work, orig, layout, last, a, d, at, lr, momentum, vel,
-                                     train_bias)
+                                     train_bias, batch_size > 1)
                     _barrier(parts)
                     first += rows
                     continue

@@ -211,33 +211,6 @@ cdef inline void _deltas(const double* work, Net* net, int loss, const double* t
             net.d[net.at[layer] + j] = total * _derivative(code, net.a[net.at[layer] + j])
 
 
-cdef inline void _step_online(double* work, const Net* net, double lr, double momentum,
-                              double* velocity, bint train_bias) noexcept nogil:
-    """One sample's ``g = (0 + d a) / 1``: ``w -= lr * g``, or with momentum
-    ``v = m v - lr g; w += v`` (twin: ``_step_online``).
-
-    The momentum test stays outside the innermost loops, which then vectorise.
-    """
-    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, row
-    cdef const double* delta
-    cdef double xi
-    for layer in range(net.n_layers):
-        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
-        delta = net.d + net.at[layer + 1]
-        for i in range(n_in + 1 if train_bias else n_in):
-            if i < n_in:
-                row, xi = w_at + i * n_out, net.a[net.at[layer] + i]
-            else:
-                row, xi = b_at, 1.0
-            if momentum == 0.0:
-                for j in range(n_out):
-                    work[row + j] = work[row + j] - lr * (0.0 + delta[j] * xi)
-            else:
-                for j in range(n_out):
-                    velocity[row + j] = momentum * velocity[row + j] - lr * (0.0 + delta[j] * xi)
-                    work[row + j] = work[row + j] + velocity[row + j]
-
-
 cdef double* _working_copy(const double[::1] params, const Net* net) except NULL:
     cdef double* work = <double*> malloc(params.shape[0] * sizeof(double))
     if work == NULL:
@@ -382,7 +355,8 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     s = order[epoch * n + start] if order != NULL else start
                     _forward_sample(work, &net, X + s * n_in)
                     _deltas(work, &net, loss, Y + s * n_out)
-                    _step_online(work, &net, lr, momentum, vel, train_bias)
+                    _step_sample(work, NULL, layout, n_layers, net.a, net.d, net.at, lr,
+                                 momentum, vel, train_bias, False)
         elif threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
                          order, lr, batch, momentum, vel, train_bias, net.at, a, d, grad, NULL,

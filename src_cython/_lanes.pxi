@@ -2,7 +2,7 @@
 # _kernels.pyx). Twin: kernel_many of numba_codegen.py. Every value of a group of G
 # networks lives in one scratch array, row by row (S[row * G + lane]); each step is loops
 # over the lanes, innermost, which the C compiler vectorises, glibc's exp inlined in them
-# (fastbp_exp_*, where libm_exp.variant() has verified it). Each lane does exactly the
+# (fastbp_exp_*, where glibc_exp.variant() has verified it). Each lane does exactly the
 # scalar operations of the oracle, so every network has the bits of training it alone.
 
 from libc.stdint cimport uint64_t
@@ -14,7 +14,7 @@ cdef extern from *:
     #include <math.h>
     /* glibc's exp (sysdeps/ieee754/dbl-64/e_exp.c) without its branch for rare inputs:
        the twin of libm_exp.exp_fma_unchecked / exp_plain_unchecked, with the table that
-       libm_exp.table() computes, passed in at run time. */
+       glibc_exp.table() computes, passed in at run time. */
     static inline uint64_t fastbp_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
     static inline double fastbp_double(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
     #define FASTBP_INVLN2N 0x1.71547652b82fep0 * 128
@@ -98,22 +98,12 @@ cdef void _activate_lanes(int64_t code, double* z, Py_ssize_t n, Py_ssize_t G,
     """Squash the ``n`` rows of net inputs at ``z`` (row j at ``z + j G``), lane by lane
     (twin: ``_activate``)."""
     cdef Py_ssize_t j, lane
-    cdef double* row
     if code == SOFTMAX:
         for lane in range(g):
             _softmax_lane(z + lane, n, G)
         return
-    for j in range(n):
-        row = z + j * G
-        if code == LOGISTIC:
-            _logistic_lanes(row, g, exp_build, tab)
-        elif code == TANH:
-            for lane in range(g):
-                row[lane] = tanh(row[lane])
-        elif code == RELU:
-            for lane in range(g):
-                if not row[lane] > 0.0:
-                    row[lane] = 0.0
+    for j in range(n):  # elementwise: each row's lanes as one layer of g neurons
+        _squash(code, z + j * G, g, exp_build, tab)
 
 
 cdef inline void _softmax_lane(double* z, Py_ssize_t n, Py_ssize_t G) noexcept nogil:
@@ -139,7 +129,7 @@ cdef int _train_lanes(double* P, double* V, Py_ssize_t stride, const int64_t* la
     cdef Py_ssize_t n0 = layout[0], n_top = layout[4 * (last - 1) + 1]
     cdef Py_ssize_t size = layout[4 * (last - 1) + 3] + n_top
     cdef Py_ssize_t layer, width = 0, rows, q, lane, e, pos, s, i, j, k
-    cdef Py_ssize_t n_in, n_out, w_at, b_at, a_in, a_out, d_out, n_h, n_next
+    cdef Py_ssize_t n_in, n_out, w_at, b_at, a_out, n_h, n_next
     for layer in range(last):
         width += layout[4 * layer + 1]
     # Rows: parameters, velocities, every layer's outputs, every layer's deltas, lr.
