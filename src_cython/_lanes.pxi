@@ -58,7 +58,7 @@ cdef extern from *:
     double _exp_plain "fastbp_exp_plain" (double x, const uint64_t* tab) noexcept nogil
 
 
-cdef enum:
+cdef enum:  # glibc_exp.CODES
     EXP_LIBM = 0
     EXP_FMA = 1
     EXP_PLAIN = 2

@@ -39,9 +39,9 @@ def _parts(threads, rows: int, shape: Shape) -> int:
 def _exp() -> tuple[int, np.ndarray | None]:
     """The logistic's exp for the extension: glibc's, inlined, in the build that
     :func:`fastbp.kernels.glibc_exp.variant` verified here (with its table), else the
-    library's (0)."""
-    build = {"libm": 0, "fma": 1, "plain": 2}[glibc_exp.variant()]
-    return build, glibc_exp.TAB if build else None
+    library's."""
+    build = glibc_exp.variant_code()
+    return build, glibc_exp.TAB if build != glibc_exp.CODES["libm"] else None
 
 
 def forward(shape: Shape, params, X, threads=None):

@@ -17,6 +17,8 @@ import numpy as np
 
 #: The build names :func:`variant` may answer.
 VARIANTS = ("fma", "plain", "libm")
+#: The numbers the compiled kernels know them by (numba_batched, src_cython/_lanes.pxi).
+CODES = {"libm": 0, "fma": 1, "plain": 2}
 
 # glibc's constants (e_exp_data.c, EXP_TABLE_BITS = 7, EXP_POLY_ORDER = 5).
 _N = 128
@@ -109,3 +111,8 @@ def variant() -> str:
         raise ValueError(f"FASTBP_EXP={forced}, but that exp does not give the C library's "
                          f"bits on this machine (the one that does: {found})")
     return forced
+
+
+def variant_code() -> int:
+    """:func:`variant`'s answer as the compiled kernels take it (:data:`CODES`)."""
+    return CODES[variant()]

@@ -74,7 +74,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
             momentum, vel, bool(train_bias), at, np.empty(rows * at[-1]),
             np.empty(rows * at[-1]), grad, out)
     count = parts(threads, size, shape.n_params)
-    args += (np.empty(count * numba_batched.pack_size(layout)), _exp_build())
+    args += (np.empty(count * numba_batched.pack_size(layout)), glibc_exp.variant_code())
     sync = np.zeros(3, dtype=np.int64)
     if count == 1:
         numba_batched.run(*args, 0, 1, sync)
@@ -93,13 +93,6 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     if task == numba_batched.TRAIN:
         return _to_work(work, layout, back=True), _to_work(vel, layout, back=True)
     return None
-
-
-def _exp_build() -> int:
-    """The logistic's exp in the batched kernel: glibc's inlined, in the build
-    :func:`fastbp.kernels.glibc_exp.variant` verified here, else the library's."""
-    return {"libm": numba_batched.EXP_LIBM, "fma": numba_batched.EXP_FMA,
-            "plain": numba_batched.EXP_PLAIN}[glibc_exp.variant()]
 
 
 _EVALUATE = Rule(0, numba_batched.CHUNK)  # forward, mean_loss and gradients

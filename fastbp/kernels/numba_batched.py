@@ -9,7 +9,7 @@ the terms in that order: a tile of 6 rows by 8 columns holds 12 ``<4 x double>``
 accumulators, and the loop over the summation index runs inside the tile. No
 sum is split, so every element has the oracle's bits however the tiles fall.
 
-Twin: ``_run_batches`` and ``_product`` in ``src_cython/_kernels.pyx``.
+Twin: ``src_cython/_batched.pxi``, function by function.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..functions import LOGISTIC, SOFTMAX, SQUARED
+from .glibc_exp import CODES
 from .libm_exp import exp_fma, exp_fma_unchecked, exp_plain, exp_plain_unchecked, special
 from .numba_jit import jit
 from .numba_math import U, _activate, _derivative, _sample_loss
@@ -198,7 +199,7 @@ def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
 
 
 FORWARD, LOSS, GRADIENTS, TRAIN = 0, 1, 2, 3
-EXP_LIBM, EXP_FMA, EXP_PLAIN = 0, 1, 2  # as in _lanes.pxi
+EXP_LIBM, EXP_FMA, EXP_PLAIN = CODES["libm"], CODES["fma"], CODES["plain"]
 
 
 @jit(inline="always")
@@ -262,11 +263,11 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     for epoch in range(epochs if training else 1):
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
+            if parts > 1 and abandoned(sync):
+                return
             # A batch goes CHUNK samples at a time, so that what one phase writes is
             # still in cache when the next reads it; the gradient sums continue from
             # one chunk to the next, in sample order.
-            if parts > 1 and abandoned(sync):
-                return
             for first in range(start, start + size, CHUNK):
                 rows = min(CHUNK, start + size - first)
                 r0, r1 = share(rows, part, parts, unit)
@@ -389,17 +390,15 @@ def _step(work, orig, layout, grad, size, lr, momentum, vel, train_bias, part, p
     """Apply the summed gradient divided by ``size`` to this thread's share of ``work``
     (rows of each transposed ``W``, then biases), and copy those rows into ``orig``, in the
     network's layout, where the deltas read them."""
+    one = np.int64(1)  # not a literal: see ``run``
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
-        one = np.int64(1)
         i0, i1 = share(n_in, part, parts, one)
         j0, j1 = share(n_out, part, parts, one) if train_bias else (0, 0)
         _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum)
         _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum)
         if layer > 0:
-            for i in range(i0, i1):
-                for j in range(n_out):
-                    orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
+            _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 
 
 @jit(inline="always")
@@ -433,9 +432,16 @@ def _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias, re
                     vel[q] = momentum * vel[q] - lr * (0.0 + d[outs + U(j)] * ai)
                     work[q] = work[q] + vel[q]
         if refresh and layer > 0:
-            for i in range(n_in):
-                for j in range(n_out):
-                    orig[U(w_at + j * n_in + i)] = work[U(w_at + i * n_out + j)]
+            _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
+
+
+@jit(inline="always")
+def _refresh(orig, work, w_at, n_in, n_out, i0, i1):
+    """Rows ``i0..i1`` of a transposed ``W`` at ``work[w_at:]`` copied into ``orig``, in
+    the network's layout, where the deltas read them."""
+    for i in range(i0, i1):
+        for j in range(n_out):
+            orig[U(w_at + j * n_in + i)] = work[U(w_at + i * n_out + j)]
 
 
 @jit(inline="always")
