@@ -86,36 +86,22 @@ def test_workload(benchmark, keep, workload, name):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", [n for n in RUNNERS if n in ("numba", "cython")])
-def test_ensemble_scaling(benchmark, keep, name, threads):
-    """The ensemble workload on 1 and on 2 threads: the scaling table of the README."""
-    w = bench.WORKLOADS["ensemble"]
+@pytest.mark.parametrize("workload", ["ensemble", "mnist"])
+def test_thread_scaling(benchmark, keep, workload, name, threads):
+    """The ensemble (networks shared among threads) and mnist's full batch (one batch's
+    outputs shared among threads; the same bits, tests/test_tiles.py) on 1 and 2 threads:
+    the scaling tables of the README."""
+    w = bench.WORKLOADS[workload]
     try:
         bench.runner(name, w)
     except RuntimeError as exc:
         pytest.skip(str(exc))
     run = bench._fastbp_runner(name, w, threads=threads)
-    benchmark.group = "ensemble scaling: 1 vs 2 threads"
+    benchmark.group = f"{workload}: 1 vs 2 threads"
     run(1, w.networks)
     times = []
     benchmark.pedantic(lambda: times.append(run(w.epochs, w.networks)[0]), rounds=3,
                        iterations=1)
-    keep("ensemble", f"{name}-{threads}", w.figure(min(times), w.epochs, w.networks))
-    benchmark.extra_info["ns_per_network_step"] = w.figure(min(times), w.epochs, w.networks)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("name", [n for n in RUNNERS if n in ("numba", "cython")])
-def test_batch_threads(benchmark, keep, name, threads):
-    """The full batch of mnist on 1 and on 2 threads (the same bits: tests/test_tiles.py)."""
-    w = bench.WORKLOADS["mnist"]
-    try:
-        bench.runner(name, w)
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    run = bench._fastbp_runner(name, w, threads=threads)
-    benchmark.group = "mnist full batch: 1 vs 2 threads"
-    run(1)
-    times = []
-    benchmark.pedantic(lambda: times.append(run(w.epochs)[0]), rounds=3, iterations=1)
-    keep("mnist", f"{name}-{threads}", w.figure(min(times), w.epochs))
-    benchmark.extra_info["us_per_sample"] = w.figure(min(times), w.epochs)
+    figure = w.figure(min(times), w.epochs, w.networks)
+    keep(workload, f"{name}-{threads}", figure)
+    benchmark.extra_info[w.unit.replace("/", "_per_")] = figure
