@@ -68,9 +68,12 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     at = _starts(layout)
     size = min(len(X), batch_size)
     rows = min(size, numba_batched.CHUNK)  # the buffers hold a chunk of a batch
+    training = task == numba_batched.TRAIN
     work = _to_work(params, layout)
-    vel = _to_work(velocity, layout) if task == numba_batched.TRAIN else velocity
-    args = (task, work, params.copy(), layout, acts, loss, X, Y, epochs, order, lr, size,
+    vel = _to_work(velocity, layout) if training else velocity
+    # Only training writes ``orig``: evaluation reads the caller's parameters in place.
+    orig = params.copy() if training else params
+    args = (task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, size,
             momentum, vel, bool(train_bias), at, np.empty(rows * at[-1]),
             np.empty(rows * at[-1]), grad, out)
     count = parts(threads, size, shape.n_params)
@@ -90,7 +93,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
             except BaseException:
                 sync[2] = 1  # Ctrl-C: nobody waits for this thread's share any more
                 raise
-    if task == numba_batched.TRAIN:
+    if training:
         return _to_work(work, layout, back=True), _to_work(vel, layout, back=True)
     return None
 
