@@ -32,12 +32,12 @@ class _Outcome(NamedTuple):
 
 def _fit_chunk(backend: str, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
                Y: np.ndarray, lrs: np.ndarray, plan: engine.Plan, threads: int | None,
-               evaluate: bool) -> _Outcome:
+               evaluate: bool, on_divergence: str) -> _Outcome:
     _, kernels = resolve(backend)
     params = np.array(params, copy=True)
     try:
         fitted = engine.fit(kernels, shape, rule, params, X, Y, lrs, plan, threads=threads,
-                            evaluate=evaluate)
+                            evaluate=evaluate, on_divergence=on_divergence)
     except engine.DivergenceError as exc:
         return _Outcome(params, None, (exc.epoch, exc.network, exc.loss))
     return _Outcome(params, fitted, None)
@@ -45,11 +45,15 @@ def _fit_chunk(backend: str, shape: Shape, rule: Rule, params: np.ndarray, X: np
 
 def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
            Y: np.ndarray, lrs: np.ndarray, plan: engine.Plan, *, threads: int | None = None,
-           progress: Callable[[int], None] | None = None) -> engine.Fitted:
+           progress: Callable[[int, np.ndarray | None], None] | None = None,
+           on_divergence: str = "raise") -> engine.Fitted:
     """:func:`fastbp.engine.fit` with the rows of ``params`` spread over ``client``'s workers.
 
     ``params`` is updated in place, as by ``fit``; ``progress`` is called with the
-    number of networks of each finished chunk. Where a network diverges, every
+    number of networks of each finished chunk. A task whose worker dies is run again
+    on another worker by the scheduler, from the same arguments, so it gives the same
+    bits. With ``on_divergence="stop"`` a network that diverges stops alone, as in
+    ``fit``. With "raise", where a network diverges, every
     row is left after the epoch a local run leaves it, and the DivergenceError
     names the same epoch and network: the first event over all chunks (a
     non-finite parameter before a non-finite loss measured at the same epoch,
@@ -60,11 +64,13 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     chunks = [c for c in np.array_split(np.arange(len(params)), min(len(params), 2 * workers))
               if len(c)]
-    X_remote, Y_remote = client.scatter([X, Y], broadcast=True)
+    # hash=False: keys of this call's own; two calls with the same data would otherwise
+    # share keys, and the first to finish could release them under the second.
+    X_remote, Y_remote = client.scatter([X, Y], broadcast=True, hash=False)
 
     def submit(rows: np.ndarray, run: engine.Plan, evaluate: bool):
         return client.submit(_fit_chunk, backend, shape, rule, params[rows], X_remote, Y_remote,
-                             lrs[rows], run, threads, evaluate, pure=False)
+                             lrs[rows], run, threads, evaluate, on_divergence, pure=False)
 
     start = time.perf_counter()
     futures = [submit(rows, plan, True) for rows in chunks]
@@ -75,7 +81,7 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
             i = where[future.key]
             outcomes[i] = future.result()
             if progress is not None:
-                progress(len(chunks[i]))
+                progress(len(chunks[i]), None)
     except KeyboardInterrupt:
         client.cancel(futures)
         raise engine.TrainingInterrupted(0) from None  # no row was written back yet
@@ -87,7 +93,8 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
         fitted = [o.fitted for o in outcomes]
         return engine.Fitted(np.concatenate([f.history for f in fitted]),
                              fitted[0].history_epochs, np.concatenate([f.final for f in fitted]),
-                             seconds)
+                             seconds, np.concatenate([f.diverged for f in fitted]),
+                             np.concatenate([f.kept for f in fitted]))
 
     def event(i: int) -> tuple[int, bool, int]:
         epoch, network, loss = outcomes[i].divergence

@@ -16,6 +16,7 @@ orders are drawn row by row from one generator.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -46,6 +47,28 @@ class Fitted(NamedTuple):
     history_epochs: np.ndarray  #: (R,) the epochs after which they were measured
     final: np.ndarray  #: (K,) mean loss after the last epoch (empty when not evaluated)
     seconds: float  #: wall time of the training loop
+    diverged: np.ndarray  #: (K,) the epoch each network diverged in, 0 for none
+    kept: np.ndarray  #: (K,) the epoch each network was left after
+
+
+class State(NamedTuple):
+    """A run between two chunks: everything :func:`fit` needs to continue it exactly.
+
+    ``rng`` is the shuffle generator's ``bit_generator.state`` before the order of
+    epoch ``done + 1`` is drawn (None without shuffling). A network that diverged
+    (``diverged[k] > 0``, see :class:`Fitted`) trains no more; its history holds NaN
+    after it stopped.
+    """
+
+    done: int
+    params: np.ndarray
+    velocity: np.ndarray
+    rng: dict | None
+    history: np.ndarray
+    history_epochs: np.ndarray
+    diverged: np.ndarray
+    kept: np.ndarray
+    seconds: float
 
 
 class DivergenceError(ValueError):
@@ -92,12 +115,23 @@ def loss_divergence(value: float, epoch: int, network: int, count: int) -> Diver
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during training: the network holds its parameters after ``epochs_done`` epochs."""
+    """Ctrl-C or SIGTERM during training: the network holds its parameters after
+    ``epochs_done`` epochs.
 
-    def __init__(self, epochs_done: int) -> None:
-        super().__init__(f"training interrupted: the network holds its parameters after epoch "
-                         f"{epochs_done}, the last completed chunk")
-        self.epochs_done = epochs_done
+    ``signum`` is the signal that stopped the run (``signal.SIGINT`` for Ctrl-C);
+    ``checkpoint`` the file written at the interruption, if the run had one.
+    """
+
+    def __init__(self, epochs_done: int, signum: int = signal.SIGINT,
+                 checkpoint: str | None = None) -> None:
+        how = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        text = (f"training interrupted ({how}): the network holds its parameters after epoch "
+                f"{epochs_done}, the last completed chunk")
+        if checkpoint is not None:
+            text += (f"; checkpoint written to {checkpoint}: continue exactly with "
+                     f"fastbp.resume({checkpoint!r}, X, Y)")
+        super().__init__(text)
+        self.epochs_done, self.signum, self.checkpoint = epochs_done, signum, checkpoint
 
 
 class _Chunks:
@@ -121,9 +155,11 @@ class _Orders:
     """The visiting order of each epoch: None (0..n-1), or rows of ``rng.permuted``
     drawn in epoch order from one generator, however the epochs are chunked."""
 
-    def __init__(self, plan: Plan, n: int) -> None:
+    def __init__(self, plan: Plan, n: int, state: dict | None = None) -> None:
         self.n = n
         self.rng = np.random.default_rng(plan.seed) if plan.shuffle and n > 1 else None
+        if self.rng is not None and state is not None:
+            self.rng = generator(state)
         self.per_table = max(1, ORDER_ENTRIES // n) if self.rng is not None else None
 
     def take(self, epochs: int) -> np.ndarray | None:
@@ -132,22 +168,41 @@ class _Orders:
         table = np.tile(np.arange(self.n, dtype=np.int64), (epochs, 1))
         return self.rng.permuted(table, axis=1)
 
+    def state(self) -> dict | None:
+        """Where the generator stands: a ``bit_generator.state`` (a copy), or None."""
+        return None if self.rng is None else self.rng.bit_generator.state
+
+
+def generator(state: dict) -> np.random.Generator:
+    """A new Generator whose bit generator is at ``state`` (a ``bit_generator.state``)."""
+    kind = getattr(np.random, str(state.get("bit_generator")), None)
+    if not (isinstance(kind, type) and issubclass(kind, np.random.BitGenerator)):
+        raise ValueError(f"unknown bit generator {state.get('bit_generator')!r}")
+    bits = kind()
+    bits.state = state
+    return np.random.Generator(bits)
+
 
 class _History:
-    """Mean losses of every network after each recorded epoch."""
+    """Mean losses of every network after each recorded epoch (NaN for a network that had
+    stopped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: State | None) -> None:
         self.rows: list[np.ndarray] = []
         self.epochs: list[int] = []
+        if start is not None:
+            self.rows = [np.array(column) for column in start.history.T]
+            self.epochs = [int(e) for e in start.history_epochs]
 
     def record(self, epoch: int, losses: np.ndarray) -> None:
-        _check_losses(losses, epoch)
         self.rows.append(losses)
         self.epochs.append(epoch)
 
-    def arrays(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        history = np.array(self.rows, dtype=np.float64).reshape(len(self.rows), count).T
-        return np.ascontiguousarray(history), np.array(self.epochs, dtype=np.int64)
+    def arrays(self, count: int, rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``rows`` records (default: all) as ``(K, R)`` losses and ``(R,)`` epochs."""
+        rows = len(self.rows) if rows is None else rows
+        history = np.array(self.rows[:rows], dtype=np.float64).reshape(rows, count).T
+        return np.ascontiguousarray(history), np.array(self.epochs[:rows], dtype=np.int64)
 
 
 def _check_losses(losses: np.ndarray, epoch: int) -> None:
@@ -164,9 +219,24 @@ def mean_losses(kernels: Kernels, shape: Shape, loss: int, params: np.ndarray, X
                     dtype=np.float64)
 
 
+class _Committed(NamedTuple):
+    """The state after the last whole chunk (``records``: how many history rows it has)."""
+
+    done: int
+    params: np.ndarray
+    velocity: np.ndarray
+    rng: dict | None
+    records: int
+    diverged: np.ndarray
+    kept: np.ndarray
+    seconds: float
+
+
 def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
         Y: np.ndarray, lrs: np.ndarray, plan: Plan, *, threads: int | None = None,
-        progress: Callable[[int], None] | None = None, evaluate: bool = True) -> Fitted:
+        progress: Callable[[int, np.ndarray | None], None] | None = None,
+        evaluate: bool = True, on_divergence: str = "raise", start: State | None = None,
+        commit: Callable[[State, bool], None] | None = None) -> Fitted:
     """Train the rows of ``params`` (networks of one ``shape``) in place, in chunks of epochs.
 
     Parameters
@@ -178,93 +248,171 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     plan : Plan
         Epochs, shuffling and recording.
     threads : int, optional
-        Passed to the kernels: ``train`` (``K == 1``) or ``train_many``, and ``mean_loss``.
+        Passed to the kernels: ``train`` (one row) or ``train_many``, and ``mean_loss``.
     progress : callable, optional
-        Called with the number of epochs of each finished chunk; chunks then
-        end at least every hundredth of the run.
+        Called with the number of epochs of each finished chunk and the losses
+        recorded after it (None where none was); chunks then end at least every
+        hundredth of the run.
     evaluate : bool, default True
         Record the history, check for divergence and measure the final losses.
         With False, only the epochs run (``final`` is empty): used to bring
         networks to a known epoch, where a divergence is impossible.
+    on_divergence : {"raise", "stop"}
+        "raise": the first divergence stops every row (see :class:`DivergenceError`).
+        "stop": a row that diverges stops alone, at its last finite state (the
+        epoch before a non-finite parameter, or the epoch of a non-finite loss), and
+        the others train on with the same bits; ``Fitted.diverged`` says which.
+    start : State, optional
+        Continue the run this state describes (``params`` must hold ``start.params``).
+    commit : callable, optional
+        Called as ``commit(state, final)`` after every chunk (``final`` False), at the
+        end, and at an interruption, before TrainingInterrupted is raised (``final``
+        True): where checkpoints are written.
 
     Raises
     ------
     DivergenceError
-        A parameter or a measured loss became non-finite; every row is left after
-        the same epoch (see :class:`DivergenceError`).
+        With "raise": a parameter or a measured loss became non-finite; every row is
+        left after the same epoch (see :class:`DivergenceError`).
     TrainingInterrupted
-        Ctrl-C; every row is left after the last completed chunk.
+        Ctrl-C or SIGTERM; every row is left after the last completed chunk.
     """
     count, n = len(params), len(X)
-    velocity = np.zeros_like(params)
-    orders = _Orders(plan, n)
+    velocity = np.zeros_like(params) if start is None else np.array(start.velocity, copy=True)
+    orders = _Orders(plan, n, None if start is None else start.rng)
     progress_every = max(1, plan.epochs // 100) if progress is not None else None
     record_every = plan.record_every if evaluate else None
     chunks = _Chunks(plan.epochs, (record_every, progress_every, orders.per_table),
                      kernels.epoch_seconds(shape, rule, n) * count)
-    history = _History()
+    history = _History(start)
+    alone = on_divergence == "stop"
+    if start is None:
+        diverged, kept, done = np.zeros(count, np.int64), np.zeros(count, np.int64), 0
+    else:
+        diverged, kept, done = start.diverged.copy(), start.kept.copy(), start.done
 
-    def run(p: np.ndarray, v: np.ndarray, order: np.ndarray | None, epochs: int) -> None:
-        if count == 1:
-            kernels.train(shape, rule, p[0], v[0], X, Y, epochs, lrs[0], order, threads)
+    def train_rows(rows: np.ndarray, p: np.ndarray, v: np.ndarray, order: np.ndarray | None,
+                   epochs: int) -> None:
+        if len(rows) == 1:
+            kernels.train(shape, rule, p[0], v[0], X, Y, epochs, lrs[rows[0]], order, threads)
         else:
-            kernels.train_many(shape, rule, p, v, X, Y, epochs, lrs, order, threads)
+            kernels.train_many(shape, rule, p, v, X, Y, epochs, lrs[rows], order, threads)
 
-    def losses() -> np.ndarray:
-        return mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
+    def losses(rows: np.ndarray) -> np.ndarray:
+        values = np.full(count, np.nan)
+        values[rows] = mean_losses(kernels, shape, rule.loss, params[rows], X, Y, threads)
+        return values
 
-    start = time.perf_counter()
+    def state(c: _Committed) -> State:
+        return State(c.done, c.params, c.velocity, c.rng, *history.arrays(count, c.records),
+                     c.diverged, np.where(c.diverged > 0, c.kept, c.done), c.seconds)
+
+    began_run = time.perf_counter()
+    before = 0.0 if start is None else start.seconds
+
+    def snapshot(epoch: int) -> _Committed:
+        return _Committed(epoch, params.copy(), velocity.copy(), orders.state(),
+                          len(history.rows), diverged.copy(), kept.copy(),
+                          before + time.perf_counter() - began_run)
+
     # The state after the last whole chunk, and its epoch, replaced in one assignment: a
     # Ctrl-C at any moment (in a kernel, a replay or a recording) restores a state that
     # matches the epoch it reports.
-    committed = (0, params.copy(), velocity.copy())
+    committed = snapshot(done)
     try:
-        while committed[0] < plan.epochs:
-            done, snapshot, saved_velocity = committed
+        while committed.done < plan.epochs:
+            done = committed.done
+            rows = np.flatnonzero(diverged == 0)
+            if not len(rows):
+                committed = committed._replace(done=plan.epochs)
+                break
             stop = chunks.next_stop(done)
             order = orders.take(stop - done)
             began = time.perf_counter()
-            run(params, velocity, order, stop - done)
+            if len(rows) == count:
+                train_rows(rows, params, velocity, order, stop - done)
+            else:
+                p, v = params[rows], velocity[rows]
+                train_rows(rows, p, v, order, stop - done)
+                params[rows], velocity[rows] = p, v
             chunks.measured(stop - done, time.perf_counter() - began)
-            if evaluate and not np.isfinite(params).all():
-                low, high, network = _first_divergence(run, snapshot, saved_velocity, order,
-                                                       stop - done)
-                np.copyto(params, low)
-                raise parameter_divergence(done + high, network, count)
-            committed = (stop, params.copy(), velocity.copy())
-            if progress is not None:
-                progress(stop - done)
+            if evaluate and not np.isfinite(params[rows]).all():
+                replay = _Replay(train_rows, committed, order, stop - done)
+                if not alone:
+                    low, low_velocity, high, network = replay.first_divergence(rows)
+                    np.copyto(params, low)
+                    raise parameter_divergence(done + high, network, count)
+                bad = rows[~np.isfinite(params[rows]).all(axis=1)]
+                for k in bad:
+                    low, low_velocity, high, _ = replay.first_divergence(np.array([k]))
+                    params[k], velocity[k] = low[0], low_velocity[0]
+                    diverged[k], kept[k] = done + high, done + high - 1
+                rows = np.flatnonzero(diverged == 0)
+            measured = None
             if record_every and stop % record_every == 0:
-                history.record(stop, losses())
-        seconds = time.perf_counter() - start
-        final = losses() if evaluate else np.empty(0)
-    except KeyboardInterrupt:
-        np.copyto(params, committed[1])
-        raise TrainingInterrupted(committed[0]) from None
-    _check_losses(final, plan.epochs)
-    return Fitted(*history.arrays(count), final, seconds)
+                measured = losses(rows)
+                if not alone:
+                    _check_losses(measured[rows], stop)
+                bad = rows[~np.isfinite(measured[rows])]
+                diverged[bad], kept[bad] = stop, stop
+                history.record(stop, measured)
+            committed = snapshot(stop)
+            if progress is not None:
+                progress(stop - done, measured)
+            if commit is not None:
+                commit(state(committed), False)
+        seconds = before + time.perf_counter() - began_run
+        rows = np.flatnonzero(diverged == 0)
+        final = losses(rows) if evaluate else np.empty(0)
+        if evaluate:
+            if not alone:
+                _check_losses(final, plan.epochs)
+            bad = rows[~np.isfinite(final[rows])]
+            diverged[bad], kept[bad] = plan.epochs, plan.epochs
+            final[diverged > 0] = np.nan
+        committed = committed._replace(diverged=diverged.copy(), kept=kept.copy(),
+                                       seconds=seconds)
+        if commit is not None:
+            commit(state(committed), True)
+    except KeyboardInterrupt as exc:
+        np.copyto(params, committed.params)
+        if commit is not None:
+            commit(state(committed), True)
+        raise TrainingInterrupted(committed.done, getattr(exc, "signum", signal.SIGINT)) \
+            from None
+    return Fitted(*history.arrays(count), final, seconds, diverged,
+                  np.where(diverged > 0, kept, plan.epochs))
 
 
-def _first_divergence(run, snapshot: np.ndarray, velocity: np.ndarray,
-                      order: np.ndarray | None, chunk: int) -> tuple[np.ndarray, int, int]:
-    """Replay a chunk that ended with a non-finite parameter, bisecting on its epochs.
+class _Replay:
+    """Replays of a chunk that ended with a non-finite parameter, from its committed start.
 
-    Returns the parameters after the last epoch with every row finite, the
-    chunk's first epoch with a non-finite parameter (1-based), and the first row
-    holding one. Replays are bit-exact, so this finds what the chunk did.
+    Replays are bit-exact (rows train independently, on any kernel), so bisecting on the
+    chunk's epochs finds what the chunk did.
     """
-    def replay(epochs: int) -> np.ndarray:
-        p, v = snapshot.copy(), velocity.copy()
-        if epochs:
-            run(p, v, None if order is None else order[:epochs], epochs)
-        return p
 
-    low, high = 0, chunk  # finite after `low` epochs, not after `high`
-    while high - low > 1:
-        middle = (low + high) // 2
-        if np.isfinite(replay(middle)).all():
-            low = middle
-        else:
-            high = middle
-    network = int(np.argmax(~np.isfinite(replay(high)).all(axis=1)))
-    return replay(low), high, network
+    def __init__(self, train_rows, committed: _Committed, order: np.ndarray | None,
+                 epochs: int) -> None:
+        self.train_rows, self.committed, self.order = train_rows, committed, order
+        self.epochs = epochs
+
+    def run(self, rows: np.ndarray, epochs: int) -> tuple[np.ndarray, np.ndarray]:
+        p, v = self.committed.params[rows], self.committed.velocity[rows]
+        if epochs:
+            self.train_rows(rows, p, v, None if self.order is None else self.order[:epochs],
+                            epochs)
+        return p, v
+
+    def first_divergence(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """The parameters and velocities of ``rows`` after the chunk's last epoch with all
+        of them finite, the chunk's first epoch (1-based) with a non-finite parameter,
+        and the first of ``rows`` holding one then."""
+        low, high = 0, self.epochs  # finite after `low` epochs, not after `high`
+        while high - low > 1:
+            middle = (low + high) // 2
+            if np.isfinite(self.run(rows, middle)[0]).all():
+                low = middle
+            else:
+                high = middle
+        network = int(rows[np.argmax(~np.isfinite(self.run(rows, high)[0]).all(axis=1))])
+        return (*self.run(rows, low), high, network)
