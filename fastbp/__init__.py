@@ -13,6 +13,7 @@ from .training import (
                        TrainingInterrupted,
                        TrainResult,
                        gradients,
+                       resume,
                        train,
                        train_many,
 )
@@ -27,6 +28,7 @@ __all__ = [
            "available_backends",
            "backends",
            "gradients",
+           "resume",
            "trace",
            "train",
            "train_many",

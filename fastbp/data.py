@@ -109,6 +109,13 @@ def check_seed(seed: object, name: str = "seed") -> int | np.random.Generator | 
     return check_integer(seed, name, 0)
 
 
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """``value``, one of the strings ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
 def check_flag(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
@@ -125,6 +132,22 @@ def check_sizes(sizes: object) -> tuple[int, ...]:
     return tuple(check_integer(n, f"sizes[{i}]", 1) for i, n in enumerate(sizes))
 
 
+def _targets_2d(Y: object, name: str, rows: int, outputs: int) -> object:
+    """A 1-D ``Y`` read as scikit-learn reads ``y``: n values for a network with one output
+    are a column; ``outputs`` values for one sample are a row; anything else is an error
+    saying how to reshape."""
+    raw = _real_array(Y, name)
+    if raw.ndim != 1 or (rows == 1 and len(raw) == outputs):
+        return raw
+    if outputs == 1 and len(raw) == rows:
+        return raw.reshape(-1, 1)
+    hint = (f"; for {len(raw)} class labels, one-hot encode them: np.eye({outputs})[labels]"
+            if len(raw) == rows else "")
+    raise ValueError(f"{name} is 1-D with {len(raw)} values, which is neither a column of "
+                     f"{rows} targets (for a network with one output) nor one sample's "
+                     f"{outputs} targets: pass shape ({rows}, {outputs}){hint}")
+
+
 def check_data(net, X: object, Y: object, loss: str = "squared",
                names: tuple[str, str] = ("X", "Y")) -> tuple[np.ndarray, np.ndarray]:
     """Copy ``X, Y`` into float64 matrices fitting ``net``, checked for ``loss``.
@@ -135,7 +158,7 @@ def check_data(net, X: object, Y: object, loss: str = "squared",
     """
     x_name, y_name = names
     X = as_matrix(X, x_name, net.sizes[0])
-    Y = as_matrix(Y, y_name, net.sizes[-1])
+    Y = as_matrix(_targets_2d(Y, y_name, len(X), net.sizes[-1]), y_name, net.sizes[-1])
     if len(X) != len(Y):
         raise ValueError(f"{x_name} and {y_name} must have the same number of rows, "
                          f"got {len(X)} and {len(Y)}")

@@ -20,6 +20,24 @@ def _mode_for(target: Path) -> int:
         return 0o666 & ~mask
 
 
+def check_output_path(path: object, name: str) -> Path:
+    """``path`` as a Path whose directory exists and is writable, before any work is done;
+    a ValueError naming ``name`` and the user's path otherwise."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path, got {type(path).__name__}")
+    target = Path(path)
+    directory = target.parent
+    if not directory.is_dir():
+        raise ValueError(f"{name}: cannot write {os.fspath(path)!r}: directory "
+                         f"{os.fspath(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: cannot write {os.fspath(path)!r}: directory "
+                         f"{os.fspath(directory)!r} is not writable")
+    if target.is_dir():
+        raise ValueError(f"{name}: cannot write {os.fspath(path)!r}: it is a directory")
+    return target
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Write ``path`` by calling ``write(tmp)`` on a temporary file beside it, then renaming.
 
@@ -28,6 +46,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     raises, the temporary file is removed and ``path`` is untouched.
     """
     target = Path(path)
+    if not target.parent.is_dir():  # mkstemp's error would name its temporary file
+        raise FileNotFoundError(2, f"cannot write {os.fspath(path)!r}: directory "
+                                f"{os.fspath(target.parent)!r} does not exist", os.fspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:

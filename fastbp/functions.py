@@ -79,3 +79,8 @@ def activation_code(name: object, argument: str = "activation") -> int:
 def loss_code(name: object) -> int:
     """Return the kernel code of a loss name, or raise a clear error."""
     return _code(LOSSES, name, "loss", "a loss")
+
+
+def loss_name(code: int) -> str:
+    """The name of a loss code (the inverse of :func:`loss_code`)."""
+    return next(name for name, value in LOSSES.items() if value == code)

@@ -3,29 +3,35 @@ hand arrays to :mod:`fastbp.engine` (or, for a cluster, to :mod:`fastbp.distribu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checkpoint as checkpoint_file
 from . import engine, functions
 from .data import (
+    check_choice,
     check_data,
     check_flag,
     check_integer,
     check_learning_rate,
     check_momentum,
+    check_real,
     check_seed,
     check_threads,
 )
 from .engine import DivergenceError, TrainingInterrupted
+from .files import check_output_path
 from .kernels import resolve
-from .kernels.protocol import Rule
+from .kernels.protocol import Kernels, Rule, Shape
 from .network import Network, check_network
+from .signals import terminate_as_interrupt
 
-__all__ = ["DivergenceError", "TrainResult", "TrainingInterrupted", "gradients", "train",
-           "train_many"]
+__all__ = ["DivergenceError", "TrainResult", "TrainingInterrupted", "gradients", "resume",
+           "train", "train_many"]
 
 
 @dataclass
@@ -41,14 +47,22 @@ class TrainResult:
         The epoch after which each ``history`` entry was measured.
     final_loss : float
         Mean per-sample loss over ``X, Y`` after training.
+        NaN for a network that diverged.
     epochs : int
-        Epochs run.
+        Epochs the network was trained for: the planned number, or, where it
+        diverged, the epoch it was left after.
     seconds : float
-        Wall time of the training loop.
+        Wall time of the training loop (of every part, for a resumed run).
     backend : str
         The backend that ran (what ``"auto"`` resolved to).
     loss : str
         The loss trained on and reported.
+    diverged : bool
+        The network diverged and stopped alone (``on_divergence="stop"``); its
+        ``history`` is NaN after it stopped.
+    diverged_epoch : int or None
+        The epoch in which it diverged: its first non-finite parameter (it is left
+        after the epoch before), or its first non-finite loss (left after it).
     """
 
     history: np.ndarray
@@ -58,13 +72,17 @@ class TrainResult:
     seconds: float
     backend: str
     loss: str = field(default="squared")
+    diverged: bool = False
+    diverged_epoch: int | None = None
 
 
 def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.5,
           batch_size: int | None = 1, momentum: float = 0.0, loss: str = "squared",
           shuffle: bool = False, seed: int | np.random.Generator | None = None,
           backend: str = "auto", record_every: int | None = None,
-          progress: bool = False, threads: int | None = None) -> TrainResult:
+          progress: bool = False, threads: int | None = None,
+          checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
+          on_divergence: str = "raise") -> TrainResult:
     """Train ``net`` in place by gradient descent on the mean loss over ``X, Y``.
 
     Parameters
@@ -72,7 +90,8 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     net : Network
         Trained in place.
     X, Y : array_like, shapes ``(n, n_inputs)`` and ``(n, n_outputs)``
-        Samples and targets (a 1-D array is one sample). Copied, never modified.
+        Samples and targets (a 1-D ``X`` is one sample; for a network with one
+        output, a 1-D ``Y`` of n values is a column). Copied, never modified.
     epochs : int, default 1
         Passes over the data; each visits every sample once.
     lr : float, default 0.5
@@ -102,28 +121,166 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
         core, where a batch is large enough to pay (samples times parameters of
         100,000 or more), else one; the oracle is serial. The results are the same
         bits for every count: threads split a batch's outputs, never a sum.
+    checkpoint : path, optional
+        Write the run's whole state to this file (see :func:`resume`): at most every
+        ``checkpoint_every`` seconds, at the end, and when Ctrl-C or SIGTERM stops
+        the run. Each write replaces the file atomically.
+    checkpoint_every : float, default 60
+        Seconds of training between two checkpoints (0: after every chunk of epochs,
+        about four a second).
+    on_divergence : {"raise", "stop"}, default "raise"
+        When a parameter or the measured loss becomes NaN or infinite: raise
+        :class:`DivergenceError`, or stop and return a result with ``diverged=True``.
+        Either way the network is left at its last finite state.
 
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    Two successive calls are not one longer run: the second starts with zero
+    momentum velocity, and with ``shuffle`` draws its orders afresh from ``seed``.
+    To continue a run exactly, train with ``checkpoint=`` and call :func:`resume`.
+
+    SIGTERM is handled like Ctrl-C while training runs in the main thread (unless
+    the program installed its own handler): the network is left after the last
+    whole chunk of epochs, the checkpoint is written, and
+    :class:`TrainingInterrupted` says how to resume.
     """
     net = check_network(net)
     X, Y, rule, plan = _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle,
-                                      seed, record_every)
+                                      seed, record_every, on_divergence)
     lrs = np.array([check_learning_rate(lr)])
     progress = check_flag(progress, "progress")
     name, kernels = resolve(backend)
     threads = check_threads(threads)
+    writer = _checkpoint_writer(checkpoint, checkpoint_every, "train", net, rule, plan, name,
+                                threads, on_divergence, lrs, X, Y)
     params = net.params.reshape(1, -1)
-    with _progress_bar(progress, plan.epochs, "epoch", name) as tick:
-        fitted = engine.fit(kernels, net.kernel_shape, rule, params, X, Y, lrs, plan,
-                            threads=threads, progress=tick)
+    fitted = _fit(kernels, name, net.kernel_shape, rule, params, X, Y, lrs, plan, threads,
+                  progress, on_divergence, writer)
     return _results(fitted, plan, name, loss)[0]
 
 
+def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None = None,
+           backend: str | None = None, progress: bool = False,
+           threads: int | None = None) -> tuple[Network, TrainResult] | tuple[
+               list[Network], list[TrainResult]]:
+    """Continue a run from its checkpoint, exactly as if it had never stopped.
+
+    Parameters
+    ----------
+    path : path
+        A checkpoint written by ``train(..., checkpoint=path)`` or ``train_many``;
+        the continued run keeps writing it, as often as the first part did.
+    X, Y : array_like
+        The data the run was trained on: the same values (their sha256 fingerprint
+        must match the checkpoint's).
+    epochs : int, optional
+        The total number of epochs to reach; by default the run's own plan.
+    backend : str, optional
+        By default the backend that ran before; any other gives the same bits.
+    progress : bool, default False
+        Show a tqdm progress bar.
+    threads : int, optional
+        As in :func:`train`; the bits do not depend on it.
+
+    Returns
+    -------
+    (Network, TrainResult), or (list of Network, list of TrainResult) for a checkpoint
+    of ``train_many``
+        The trained network(s) and result(s): parameters, history and final loss
+        bit-identical to the run that was never interrupted.
+
+    Raises
+    ------
+    ValueError
+        The file is not a readable fastbp checkpoint (damaged, foreign, another
+        format version), or ``X, Y`` are not the data it was trained on, or
+        ``epochs`` is below the epochs already done. Nothing is trained then.
+    """
+    saved = checkpoint_file.read(path)
+    template = Network(**saved.network)
+    X, Y = check_data(template, X, Y, saved.options["loss"])
+    if checkpoint_file.fingerprint(X, Y) != saved.data:
+        raise ValueError(f"X, Y are not the data the checkpoint {os.fspath(path)!r} was "
+                         f"trained on (their sha256 fingerprints differ)")
+    options, state = dict(saved.options), saved.state
+    if epochs is not None:
+        epochs = check_integer(epochs, "epochs", 0)
+        if epochs < state.done:
+            raise ValueError(f"epochs must be at least the {state.done} epochs already done, "
+                             f"got {epochs}")
+        options["epochs"] = epochs
+    progress = check_flag(progress, "progress")
+    threads = check_threads(threads)
+    name, kernels = resolve(options["backend"] if backend is None else backend)
+    options["backend"] = name
+    rule = Rule(functions.loss_code(options["loss"]), options["batch_size"], options["momentum"])
+    plan = engine.Plan(options["epochs"], options["shuffle"], options["seed"],
+                       options["record_every"])
+    nets = [Network(**saved.network) for _ in state.params]
+    params = np.array(state.params, copy=True)
+    writer = checkpoint_file.Writer(path, options["checkpoint_every"], saved.kind,
+                                    saved.network, options, saved.lrs, saved.data)
+    try:
+        fitted = _fit(kernels, name, template.kernel_shape, rule, params, X, Y, saved.lrs, plan,
+                      threads, progress, options["on_divergence"], writer, start=state)
+    finally:
+        for net, row in zip(nets, params):
+            net.params[...] = row
+    results = _results(fitted, plan, name, options["loss"])
+    return (nets[0], results[0]) if saved.kind == "train" else (nets, results)
+
+
+def _checkpoint_writer(path: object, every: object, kind: str, net: Network, rule: Rule,
+                       plan: engine.Plan, name: str, threads: int | None, on_divergence: str,
+                       lrs: np.ndarray, X: np.ndarray,
+                       Y: np.ndarray) -> checkpoint_file.Writer | None:
+    """The engine's commit hook for ``checkpoint=path``, its options checked; None without."""
+    every = check_real(every, "checkpoint_every")
+    if not every >= 0:  # inf: only at the end and at an interruption
+        raise ValueError(f"checkpoint_every must be a number of seconds >= 0, got {every}")
+    if path is None:
+        return None
+    path = check_output_path(path, "checkpoint")
+    options = {"epochs": plan.epochs, "batch_size": rule.batch_size, "momentum": rule.momentum,
+               "loss": functions.loss_name(rule.loss), "shuffle": plan.shuffle,
+               "seed": plan.seed if isinstance(plan.seed, int) else None,
+               "record_every": plan.record_every, "backend": name, "threads": threads,
+               "checkpoint_every": every, "on_divergence": on_divergence}
+    network = {"sizes": list(net.sizes), "activation": list(net.activations), "bias": net.bias}
+    return checkpoint_file.Writer(path, every, kind, network, options, lrs,
+                                  checkpoint_file.fingerprint(X, Y))
+
+
+def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarray,
+         X: np.ndarray, Y: np.ndarray, lrs: np.ndarray, plan: engine.Plan,
+         threads: int | None, progress: bool, on_divergence: str,
+         writer: checkpoint_file.Writer | None, start: engine.State | None = None
+         ) -> engine.Fitted:
+    """engine.fit with SIGTERM as Ctrl-C, a progress bar, and the checkpoint named in the
+    interruption."""
+    done = 0 if start is None else start.done
+    with terminate_as_interrupt(), _progress_bar(progress, plan.epochs, "epoch", name,
+                                                 done) as tick:
+        try:
+            return engine.fit(kernels, shape, rule, params, X, Y, lrs, plan, threads=threads,
+                              progress=tick, on_divergence=on_divergence, start=start,
+                              commit=writer)
+        except TrainingInterrupted as exc:
+            if writer is None:
+                raise
+            raise TrainingInterrupted(exc.epochs_done, exc.signum, os.fspath(writer.path)) \
+                from None
+
+
 def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
-                   record_every) -> tuple[np.ndarray, np.ndarray, Rule, engine.Plan]:
+                   record_every, on_divergence) -> tuple[np.ndarray, np.ndarray, Rule,
+                                                         engine.Plan]:
     code = functions.loss_code(loss)
+    check_choice(on_divergence, "on_divergence", DIVERGENCE_ACTIONS)
     X, Y = check_data(net, X, Y, loss)
     n = len(X)
     epochs = check_integer(epochs, "epochs", 0)
@@ -139,17 +296,28 @@ def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
         epochs, check_flag(shuffle, "shuffle"), check_seed(seed), record_every)
 
 
+#: What train and train_many may do when a network diverges.
+DIVERGENCE_ACTIONS = ("raise", "stop")
+
+
 @contextmanager
-def _progress_bar(show: bool, total: int, unit: str, backend: str):
+def _progress_bar(show: bool, total: int, unit: str, backend: str, initial: int = 0):
     """A tqdm bar counting ``unit``s: yields the callable that advances it, or None."""
     if not show:
         yield None
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, unit=unit, desc=f"fastbp[{backend}]")
+    bar = tqdm(total=total, initial=initial, unit=unit, desc=f"fastbp[{backend}]")
+
+    def tick(count: int, losses: np.ndarray | None = None) -> None:
+        if losses is not None and np.isfinite(losses).any():
+            label = "loss" if len(losses) == 1 else "best loss"
+            bar.set_postfix({label: f"{np.nanmin(losses):.6g}"}, refresh=False)
+        bar.update(count)
+
     try:
-        yield bar.update
+        yield tick
     finally:
         bar.close()
 
@@ -162,8 +330,9 @@ def _results(fitted: engine.Fitted, plan: engine.Plan, name: str,
             history, epochs = np.array([final]), np.array([plan.epochs], dtype=np.int64)
         else:
             history, epochs = fitted.history[k].copy(), fitted.history_epochs.copy()
-        results.append(TrainResult(history, epochs, final, plan.epochs, fitted.seconds, name,
-                                   loss))
+        diverged = int(fitted.diverged[k])
+        results.append(TrainResult(history, epochs, final, int(fitted.kept[k]), fitted.seconds,
+                                   name, loss, diverged > 0, diverged or None))
     return results
 
 
@@ -172,7 +341,9 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
                loss: str = "squared", shuffle: bool = False,
                seed: int | np.random.Generator | None = None, backend: str = "auto",
                record_every: int | None = None, progress: bool = False,
-               threads: int | None = None, client: object = None) -> list[TrainResult]:
+               threads: int | None = None, client: object = None,
+               checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
+               on_divergence: str = "stop") -> list[TrainResult]:
     """Train many same-shape networks on the same data, in place, in parallel.
 
     Takes every option of :func:`train`; each network ends bit-identical to
@@ -189,9 +360,16 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
         Threads for the compiled backends (default: all cores); the oracle is serial.
     client : dask.distributed.Client, optional
         Split the networks into chunks across the cluster's workers, each running
-        the backend chosen here. Everything is as in a local run, a divergence
-        included (same epoch, same network, every network left after the same
-        epoch); ``progress`` then counts the networks done.
+        the backend chosen here, with the results of a local run. A chunk whose
+        worker dies runs again on another; ``progress`` then counts the networks
+        done. Not with ``checkpoint``.
+    checkpoint, checkpoint_every : as in :func:`train`
+        One file for all the networks; :func:`resume` continues them.
+    on_divergence : {"stop", "raise"}, default "stop"
+        "stop": a network that diverges stops alone at its last finite state
+        (its result says ``diverged=True`` and when), and the others train on to
+        the end with unchanged bits. "raise": the first divergence raises
+        :class:`DivergenceError`, every network left after the same epoch.
 
     Returns
     -------
@@ -200,24 +378,29 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
     """
     nets = _check_networks(nets)
     X, Y, rule, plan = _check_options(nets[0], X, Y, epochs, batch_size, momentum, loss,
-                                      shuffle, seed, record_every)
+                                      shuffle, seed, record_every, on_divergence)
     lrs = _check_learning_rates(lr, len(nets))
     progress = check_flag(progress, "progress")
     threads = check_threads(threads)
     name, kernels = resolve(backend)
+    writer = _checkpoint_writer(checkpoint, checkpoint_every, "train_many", nets[0], rule, plan,
+                                name, threads, on_divergence, lrs, X, Y)
+    if writer is not None and client is not None:
+        raise ValueError("checkpoint is not available with client: the networks train on "
+                         "the cluster's workers (a lost worker's chunk is run again)")
     shape = nets[0].kernel_shape
     params = np.stack([net.params for net in nets])
     try:
         if client is None:
-            with _progress_bar(progress, plan.epochs, "epoch", name) as tick:
-                fitted = engine.fit(kernels, shape, rule, params, X, Y, lrs, plan,
-                                    threads=threads, progress=tick)
+            fitted = _fit(kernels, name, shape, rule, params, X, Y, lrs, plan, threads,
+                          progress, on_divergence, writer)
         else:
             from .distributed import fit_on
 
-            with _progress_bar(progress, len(nets), "network", name) as tick:
+            with terminate_as_interrupt(), _progress_bar(progress, len(nets), "network",
+                                                         name) as tick:
                 fitted = fit_on(client, name, shape, rule, params, X, Y, lrs, plan,
-                                threads=threads, progress=tick)
+                                threads=threads, progress=tick, on_divergence=on_divergence)
     finally:  # also after a divergence or Ctrl-C: the engine leaves every row consistent
         for net, row in zip(nets, params):
             net.params[...] = row
