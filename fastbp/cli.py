@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import textwrap
 from collections.abc import Sequence
+
+from . import cli_train
+from ._version import __version__
+from .cli_train import Stopped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -149,10 +154,13 @@ def _explain(args: argparse.Namespace) -> None:
 
 def _sweep(args: argparse.Namespace) -> None:
     from . import sweep
-    from .files import pyplot
+    from .files import check_output_path, pyplot
 
     lrs = sweep.parse_range(args.lr)
-    X, Y = sweep.load_data(args.data, args.targets)
+    X, Y = sweep.load_data(args.data, args.targets, args.one_hot)
+    for path, name in [(args.csv, "--csv"), (args.plot, "--plot")]:
+        if path:
+            check_output_path(path, name)
     if args.plot:
         pyplot()  # before a long run, not after it
     client = None
@@ -170,6 +178,12 @@ def _sweep(args: argparse.Namespace) -> None:
                          activation=activation, bias=args.bias, loss=args.loss,
                          batch_size=args.batch_size, momentum=args.momentum,
                          backend=args.backend, threads=args.threads, progress=True)
+    except sweep.SweepInterrupted as exc:
+        if args.csv:
+            sweep.write_csv(exc.rows, args.csv)
+        where = f"; the rows so far are in {args.csv}" if args.csv else ""
+        raise Stopped(exc.cause.signum, f"interrupted after epoch {exc.cause.epochs_done}"
+                                         f"{where}") from None
     finally:
         if client is not None:
             client.close()
@@ -180,10 +194,18 @@ def _sweep(args: argparse.Namespace) -> None:
         sweep.plot(rows, args.plot)
 
 
+def _sigterm_raises():
+    """SIGTERM as Ctrl-C for the whole command, so both end it with one line."""
+    from .signals import terminate_as_interrupt
+
+    return terminate_as_interrupt()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastbp`` command; return its exit status."""
     parser = _Parser(prog="fastbp", description="Small neural networks trained by "
                      "backpropagation, fast and provably right.")
+    parser.add_argument("--version", action="version", version=f"fastbp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("tutorial", help="the reference text's worked example, number by number")
     p.add_argument("--backend", default="auto", help="backend to compute with (default: auto)")
@@ -208,26 +230,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--activation", help="one name, or one per layer separated by commas")
     p.add_argument("--format", default="text", choices=["text", "markdown", "json"])
     p.set_defaults(run=_explain)
-    p = sub.add_parser("sweep", help="train a grid of learning rates x seeds, in parallel")
+    p = sub.add_parser("sweep", help="train a grid of learning rates x seeds, in parallel",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Train one network per (learning rate, seed) with "
+                       "train_many. A network that diverges stops alone; its row says when.")
     p.add_argument("--sizes", type=_sizes, required=True, help="layer sizes, e.g. 2,5,1")
     p.add_argument("--data", default="xor",
-                   help="tutorial, xor, or FILE.csv with --targets (default: xor)")
-    p.add_argument("--targets", help="the target columns of FILE.csv (names or 0-based indices)")
+                   help="tutorial, xor, or a data file (CSV, .npy, .npz) with --targets")
+    p.add_argument("--targets", help="the target columns of the file (names or 0-based indices)")
+    p.add_argument("--one-hot", action="store_true",
+                   help="the one target column holds class labels: one output per class")
     p.add_argument("--lr", default="0.5", help="a learning rate or START:STOP:COUNT")
     p.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 per learning rate")
-    p.add_argument("--epochs", type=_positive, default=1000)
-    p.add_argument("--activation", help="one name, or one per layer separated by commas")
+    p.add_argument("--epochs", type=_positive, default=1000, help="epochs per network")
+    p.add_argument("--activation", default="logistic",
+                   help="one name, or one per layer separated by commas")
     p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
     p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
-    p.add_argument("--batch-size", type=_positive, default=1)
-    p.add_argument("--momentum", type=float, default=0.0)
-    p.add_argument("--backend", default="auto")
+    p.add_argument("--batch-size", type=_positive, default=1, help="samples per update")
+    p.add_argument("--momentum", type=float, default=0.0, help="classical momentum")
+    p.add_argument("--backend", default="auto", help="a backend name")
     p.add_argument("--threads", type=_positive, help="threads for the compiled backends")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a dask.distributed scheduler to spread the networks over")
-    p.add_argument("--csv", metavar="FILE", help="write lr, seed, final_loss rows")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write lr, seed, final_loss, epochs, status rows")
     p.add_argument("--plot", metavar="FILE.png", help="final loss against learning rate")
     p.set_defaults(run=_sweep)
+    cli_train.add_parser(sub, _positive, _sizes)
     p = sub.add_parser("bench", help="time every backend (and contenders) on every workload")
     p.add_argument("--quick", action="store_true", help="short runs: under a minute in all")
     p.add_argument("--backends", nargs="+", metavar="NAME",
@@ -239,13 +269,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     try:
-        args.run(args)
+        with _sigterm_raises():
+            args.run(args)
         sys.stdout.flush()
     except (ValueError, TypeError) as exc:
         print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Stopped as exc:
+        print(f"fastbp {args.command}: {exc}", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt as exc:  # outside training: nothing to keep
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"fastbp {args.command}: interrupted", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:  # output piped into `head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # a file that cannot be written after all (disk full, ...)
+        print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

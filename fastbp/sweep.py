@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import csv
-import io
-from pathlib import Path
 
 import numpy as np
 
-from .data import dataset
+from . import datafile
+from .data import DATASETS, dataset
 from .files import atomic_write, pyplot
 from .network import Network
-from .training import train_many
+from .training import TrainingInterrupted, train_many
 
 
 def parse_range(text: str) -> np.ndarray:
@@ -29,72 +28,87 @@ def parse_range(text: str) -> np.ndarray:
     raise ValueError(f"--lr must be a number or START:STOP:COUNT, got {text!r}")
 
 
-def load_data(name: str, targets: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """A built-in dataset, or a CSV file whose ``targets`` columns (names or 0-based indices)
-    are the targets and every other column an input."""
-    if not name.endswith(".csv"):
-        if targets:
-            raise ValueError("--targets goes with --data FILE.csv")
+def load_data(name: str, targets: str | None,
+              onehot: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A built-in dataset ("tutorial", "xor"), or a data file read by :func:`fastbp.datafile.load`
+    (CSV, .npy, .npz) whose ``targets`` columns are the targets."""
+    if name in DATASETS:
+        if targets or onehot:
+            raise ValueError("--targets and --one-hot go with --data FILE")
         return dataset(name)
-    if not targets:
-        raise ValueError("--data FILE.csv needs --targets (the target columns)")
-    try:
-        rows = list(csv.reader(io.StringIO(Path(name).read_text(encoding="utf-8"))))
-    except OSError as exc:
-        raise ValueError(f"--data: cannot read {name}: {exc}") from None
-    rows = [r for r in rows if r]
-    header = None
-    try:
-        [float(v) for v in rows[0]]
-    except (ValueError, IndexError):
-        header, rows = rows[0], rows[1:]
-    wanted = [c.strip() for c in targets.split(",")]
-    columns = []
-    for c in wanted:
-        if c.isdigit():
-            columns.append(int(c))
-        elif header is not None and c in header:
-            columns.append(header.index(c))
-        else:
-            raise ValueError(f"--targets: no column {c!r} in {name}")
-    try:
-        table = np.array(rows, dtype=np.float64)
-    except ValueError as exc:
-        raise ValueError(f"--data: {name} must hold numbers: {exc}") from None
-    if table.ndim != 2 or max(columns) >= table.shape[1]:
-        raise ValueError(f"--targets: {name} has {table.shape[-1]} columns")
-    inputs = [i for i in range(table.shape[1]) if i not in columns]
-    return table[:, inputs], table[:, columns]
+    return datafile.load(name, targets, onehot)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a sweep: ``rows`` hold every network's state when it stopped
+    (``status`` "interrupted at epoch N"), ``cause`` the TrainingInterrupted."""
+
+    def __init__(self, rows: list[dict], cause: TrainingInterrupted) -> None:
+        super().__init__(str(cause))
+        self.rows, self.cause = rows, cause
 
 
 def run(sizes, X, Y, lrs, seeds: int, epochs: int, client=None, **options) -> list[dict]:
-    """Train one network per (learning rate, seed); one row per setting."""
-    settings = [(lr, seed) for lr in lrs for seed in range(seeds)]
+    """Train one network per (learning rate, seed); one row per setting.
+
+    A network that diverges stops alone: its row has ``final_loss`` NaN and ``status``
+    "diverged at epoch N". Ctrl-C or SIGTERM raises :class:`SweepInterrupted` with
+    the rows as they stand.
+    """
+    settings = [(float(lr), seed) for lr in lrs for seed in range(seeds)]
     activation = options.pop("activation", "logistic")
     bias = options.pop("bias", "trainable")
     nets = [Network(sizes, activation, bias=bias, seed=seed) for _, seed in settings]
-    results = train_many(nets, X, Y, epochs=epochs, lr=np.array([lr for lr, _ in settings]),
-                         client=client, **options)
-    return [{"lr": float(lr), "seed": seed, "final_loss": r.final_loss}
+    try:
+        results = train_many(nets, X, Y, epochs=epochs, lr=np.array([lr for lr, _ in settings]),
+                             client=client, on_divergence="stop", **options)
+    except TrainingInterrupted as exc:
+        loss = options.get("loss", "squared")
+        rows = [{"lr": lr, "seed": seed, "final_loss": _loss(net, X, Y, loss),
+                 "epochs": exc.epochs_done, "status": f"interrupted at epoch {exc.epochs_done}"}
+                for (lr, seed), net in zip(settings, nets)]
+        raise SweepInterrupted(rows, exc) from None
+    return [{"lr": lr, "seed": seed, "final_loss": r.final_loss, "epochs": r.epochs,
+             "status": f"diverged at epoch {r.diverged_epoch}" if r.diverged else "done"}
             for (lr, seed), r in zip(settings, results)]
 
 
+def _loss(net: Network, X: np.ndarray, Y: np.ndarray, loss: str) -> float:
+    """The mean loss of ``net`` as it stands (the oracle: no kernel to compile)."""
+    from . import functions
+    from .kernels import oracle
+
+    return float(oracle.mean_loss(net.kernel_shape, functions.loss_code(loss), net.params,
+                                  np.asarray(X, dtype=np.float64), np.asarray(Y, np.float64)))
+
+
 def format_rows(rows: list[dict]) -> str:
-    """One line per learning rate: the final loss of each seed, then their mean."""
+    """One line per learning rate: the final loss of each seed, then their mean (NaN where a
+    seed diverged), and a note on the seeds that diverged or were interrupted."""
     lrs = list(dict.fromkeys(r["lr"] for r in rows))
     seeds = sorted({r["seed"] for r in rows})
-    loss = {(r["lr"], r["seed"]): r["final_loss"] for r in rows}
-    head = ["lr", *(f"seed {s}" for s in seeds), "mean"]
-    body = [[f"{lr:.4g}", *(f"{loss[lr, s]:.6g}" for s in seeds),
-             f"{np.mean([loss[lr, s] for s in seeds]):.6g}"] for lr in lrs]
+    by = {(r["lr"], r["seed"]): r for r in rows}
+    head = ["lr", *(f"seed {s}" for s in seeds), "mean", "note"]
+    body = []
+    for lr in lrs:
+        losses = [by[lr, s]["final_loss"] for s in seeds]
+        notes = [f"seed {s} {by[lr, s]['status']}" for s in seeds
+                 if by[lr, s].get("status", "done") != "done"]
+        body.append([f"{lr:.4g}", *(f"{v:.6g}" for v in losses), f"{np.mean(losses):.6g}",
+                     "; ".join(notes)])
+    if not any(row[-1] for row in body):
+        head, body = head[:-1], [row[:-1] for row in body]
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    return "\n".join("  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in [head, *body])
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(row, widths)).rstrip()
+                     for row in [head, *body])
 
 
 def write_csv(rows: list[dict], path: str) -> None:
+    """lr, seed, final_loss, epochs, status: one row per network."""
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["lr", "seed", "final_loss"])
+            writer = csv.DictWriter(fh, fieldnames=["lr", "seed", "final_loss", "epochs",
+                                                    "status"])
             writer.writeheader()
             writer.writerows(rows)
     atomic_write(path, write)
