@@ -57,14 +57,28 @@ def test_a_divergence_is_the_same_on_the_cluster(client, lrs):
     remote, X, Y = diverging(lrs)
     local, _, _ = diverging(lrs)
     with pytest.raises(fastbp.DivergenceError) as on_cluster:
-        fastbp.train_many(remote, X, Y, epochs=5_000, lr=lrs, client=client)
+        fastbp.train_many(remote, X, Y, epochs=5_000, lr=lrs, client=client,
+                          on_divergence="raise")
     with pytest.raises(fastbp.DivergenceError) as here:
-        fastbp.train_many(local, X, Y, epochs=5_000, lr=lrs, backend="numba")
+        fastbp.train_many(local, X, Y, epochs=5_000, lr=lrs, backend="numba",
+                          on_divergence="raise")
     assert str(on_cluster.value) == str(here.value)
     assert (on_cluster.value.epoch, on_cluster.value.network) == \
         (here.value.epoch, here.value.network) == (here.value.epoch, lrs.index(1000.0))
     for a, b in zip(remote, local):
         assert np.isfinite(a.params).all()
+        assert np.array_equal(a.params, b.params)
+
+
+def test_diverging_networks_stop_alone_on_the_cluster(client):
+    lrs = [1e-4, 1e-4, 1e-4, 1000.0, 1e-4, 1e-4, 50.0, 1e-4]
+    remote, X, Y = diverging(lrs)
+    local, _, _ = diverging(lrs)
+    on_cluster = fastbp.train_many(remote, X, Y, epochs=5_000, lr=lrs, client=client)
+    here = fastbp.train_many(local, X, Y, epochs=5_000, lr=lrs, backend="numba")
+    assert [r.diverged_epoch for r in on_cluster] == [r.diverged_epoch for r in here]
+    assert [r.diverged for r in here] == [lr > 1 for lr in lrs]
+    for a, b in zip(remote, local):
         assert np.array_equal(a.params, b.params)
 
 
@@ -80,10 +94,10 @@ def test_a_loss_divergence_is_the_same_on_the_cluster(client):
     remote[3].weights[0][...] = local[3].weights[0][...] = 40.0  # 1 / (1 + e^-40) == 1.0
     with pytest.raises(fastbp.DivergenceError) as on_cluster:
         fastbp.train_many(remote, X, Y, epochs=30, lr=lrs, loss="cross_entropy",
-                          record_every=10, client=client)
+                          record_every=10, client=client, on_divergence="raise")
     with pytest.raises(fastbp.DivergenceError) as here:
         fastbp.train_many(local, X, Y, epochs=30, lr=lrs, loss="cross_entropy",
-                          record_every=10, backend="numba")
+                          record_every=10, backend="numba", on_divergence="raise")
     assert str(on_cluster.value) == str(here.value)
     assert (on_cluster.value.epoch, on_cluster.value.network) == (10, 3)
     for a, b in zip(remote, local):
@@ -97,3 +111,41 @@ def test_progress_on_the_cluster_counts_networks(client, capsys):
     fastbp.train_many(nets, X, Y, epochs=20, client=client, progress=True)
     err = capsys.readouterr().err
     assert "6/6" in err and "network" in err
+
+
+def test_a_lost_worker_changes_nothing():
+    """A worker process killed while it trains a chunk: the scheduler runs the chunk again
+    elsewhere and train_many returns the bits of a local run."""
+    import os
+    import signal
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(32, 4)), rng.uniform(size=(32, 2))
+    lrs = [0.1, 0.2, 0.3, 0.4]
+    options = {"epochs": 30_000, "momentum": 0.5, "record_every": 10_000, "backend": "numba"}
+    remote = [fastbp.Network([4, 16, 2], seed=s) for s in range(4)]
+    local = [net.copy() for net in remote]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        client.run(lambda: fastbp.train(fastbp.Network([4, 16, 2]), X, Y, backend="numba"))
+        got = {}
+        run = threading.Thread(target=lambda: got.update(results=fastbp.train_many(
+            remote, X, Y, lr=lrs, client=client, **options)))
+        run.start()
+        deadline = time.monotonic() + 60
+        while not any(client.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        busy = [w for w, keys in client.processing().items() if keys]
+        assert busy, "no task was running"
+        pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+        os.kill(pid, signal.SIGKILL)
+        run.join(timeout=300)
+        assert not run.is_alive()
+    want = fastbp.train_many(local, X, Y, lr=lrs, **options)
+    for a, b, r, w in zip(remote, local, got["results"], want):
+        assert np.array_equal(a.params, b.params)
+        assert np.array_equal(r.history, w.history) and r.final_loss == w.final_loss

@@ -48,10 +48,9 @@ def test_parse_range():
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["sweep", "--sizes", "2,2,1", "--lr", "a:b"], "--lr must be a number or START:STOP:COUNT"),
-    (["sweep", "--sizes", "2,2,1", "--data", "x.csv"], "needs --targets"),
-    (["sweep", "--sizes", "2,2,1", "--data", "xor", "--targets", "y"], "--targets goes with"),
+    (["sweep", "--sizes", "2,2,1", "--data", "xor", "--targets", "y"], "--targets and --one-hot"),
     (["sweep", "--sizes", "2,2,1", "--data", "/nonexistent.csv", "--targets", "y"],
-     "--data: cannot read"),
+     "--data: /nonexistent.csv does not exist"),
     (["sweep", "--sizes", "3,2,1", "--data", "xor"], "X must have 3 columns"),
     (["sweep", "--sizes", "2,2,1", "--lr", "0:1:3"], "lr must be finite and > 0"),
 ])
