@@ -269,3 +269,67 @@ def test_a_killed_process_resumes_exactly(backend, signum, tmp_path):
                             seed=1, batch_size=5, record_every=500, backend=backend)
     assert np.array_equal(net.params, whole.params)
     same_result(result, expected)
+
+
+LARGE = """
+import sys, numpy as np, fastbp
+from pathlib import Path
+X, Y = np.load(sys.argv[1])["X"], np.load(sys.argv[1])["Y"]
+path = Path(sys.argv[2])
+print("ready", flush=True)
+if path.exists():
+    fastbp.resume(path, X, Y, backend="numba")
+else:
+    fastbp.train(fastbp.Network([300, 256, 10], seed=0), X, Y, epochs=100000, lr=0.05,
+                 momentum=0.5, shuffle=True, seed=1, record_every=1, checkpoint=path,
+                 checkpoint_every=0, backend="numba")
+"""
+
+
+def test_kill_9_again_and_again_never_leaves_an_unreadable_checkpoint(tmp_path):
+    """A large network (2.1 MB of parameters and velocity) checkpointed after every epoch:
+    SIGKILL at random moments, many during a write; each time the checkpoint reads, and
+    the run resumed from it, killed again, ..., finally ends as if never stopped."""
+    rng = np.random.default_rng(7)
+    X, Y = rng.normal(size=(4, 300)), rng.uniform(size=(4, 10))
+    np.savez(tmp_path / "data.npz", X=X, Y=Y)
+    path = tmp_path / "big.ckpt"
+    dones = []
+    for _ in range(4):
+        before = path.stat().st_mtime_ns if path.exists() else None
+        child = subprocess.Popen([sys.executable, "-c", LARGE, str(tmp_path / "data.npz"),
+                                  str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert child.stdout.readline().strip() == b"ready"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (
+                not path.exists() or path.stat().st_mtime_ns == before):  # one more write
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.4))
+        child.kill()
+        child.wait(timeout=60)
+        dones.append(checkpoint_file.read(path).state.done)  # readable after every kill
+    assert dones == sorted(dones) and dones[-1] > 0
+    net, result = fastbp.resume(path, X, Y, epochs=dones[-1] + 3, backend="cython")
+    whole = fastbp.Network([300, 256, 10], seed=0)
+    expected = fastbp.train(whole, X, Y, epochs=dones[-1] + 3, lr=0.05, momentum=0.5,
+                            shuffle=True, seed=1, record_every=1, backend="numba")
+    assert np.array_equal(net.params, whole.params)
+    same_result(result, expected)
+
+
+@pytest.mark.parametrize("threads", [(1, 2), (2, 1), (3, None)])
+def test_resume_with_another_thread_count(compiled_backend, threads, monkeypatch, tmp_path):
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(64, 40)), rng.uniform(size=(64, 12))
+    options = {"epochs": 12, "lr": 0.1, "batch_size": 16, "momentum": 0.5, "record_every": 1}
+    whole = fastbp.Network([40, 30, 12], seed=4)
+    expected = fastbp.train(whole, X, Y, backend="python", **options)
+    path = tmp_path / "t.ckpt"
+    with monkeypatch.context() as patch:
+        interrupting(patch, 5)
+        with pytest.raises(fastbp.TrainingInterrupted):
+            fastbp.train(fastbp.Network([40, 30, 12], seed=4), X, Y, backend=compiled_backend,
+                         threads=threads[0], checkpoint=path, **options)
+    net, result = fastbp.resume(path, X, Y, threads=threads[1])
+    assert np.array_equal(net.params, whole.params)
+    same_result(result, expected)

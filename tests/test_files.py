@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fastbp.files import atomic_write
+from fastbp.files import atomic_write, check_output_path
 
 
 def mode(path):
@@ -44,3 +44,14 @@ def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path):
         atomic_write(path, half_then_fail)
     assert path.read_text() == "intact"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.txt"]
+
+
+def test_a_missing_directory_is_named_as_the_user_wrote_it(tmp_path):
+    target = tmp_path / "no" / "such" / "net.npz"
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "no" / "such")) as caught:
+        atomic_write(target, lambda tmp: None)
+    assert ".tmp" not in str(caught.value)
+    with pytest.raises(ValueError, match=r"--save: cannot write .*net.npz.*does not exist"):
+        check_output_path(target, "--save")
+    with pytest.raises(ValueError, match="it is a directory"):
+        check_output_path(tmp_path, "--save")

@@ -171,3 +171,26 @@ def test_readme_states_the_sweep_defaults():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert "--lr 0.1:1.0:10 --seeds 5 --epochs 10000" not in readme
     assert "defaults: `--lr 0.5`, `--seeds 1`, `--epochs 1000`" in readme
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_ends_a_sweep_with_one_line_and_the_rows_so_far(tmp_path, signum, code):
+    run = fastbp_cli("sweep", "--sizes", "2,8,1", "--lr", "0.1:0.9:4", "--seeds", "2",
+                     "--epochs", "50000000", "--csv", "rows.csv", cwd=tmp_path)
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: run.stderr.read(64), "")))
+    reader.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "epoch/s" not in "".join(seen):  # training
+        time.sleep(0.05)
+    run.send_signal(signum)
+    run.wait(timeout=120)
+    reader.join()
+    err = "".join(seen)
+    assert run.returncode == code, err[-2000:]
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("fastbp sweep: interrupted after epoch ") and "rows.csv" in last
+    rows = list(csv.DictReader((tmp_path / "rows.csv").open()))
+    assert len(rows) == 8 and all(r["status"].startswith("interrupted at epoch") for r in rows)
+    assert all(np.isfinite(float(r["final_loss"])) for r in rows)

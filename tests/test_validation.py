@@ -118,3 +118,30 @@ def test_unusual_arrays_are_accepted_and_never_modified(backend, make):
     assert np.array_equal(net.params, reference.params)
     assert np.array_equal(Xs, snapshot[0]) and np.array_equal(Ys, snapshot[1])
     assert (Xs.flags.f_contiguous, Xs.dtype) == snapshot[2:]
+
+
+def test_a_1d_target_is_a_column_for_one_output(backend):
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    a, b = fastbp.Network([2, 3, 1], seed=0), fastbp.Network([2, 3, 1], seed=0)
+    ra = fastbp.train(a, X, y, epochs=20, backend=backend)
+    rb = fastbp.train(b, X, y.reshape(-1, 1), epochs=20, backend=backend)
+    assert np.array_equal(a.params, b.params) and ra.final_loss == rb.final_loss
+    dw1, _ = fastbp.gradients(a, X, y, backend=backend)
+    dw2, _ = fastbp.gradients(a, X, y[:, None], backend=backend)
+    assert all(np.array_equal(p, q) for p, q in zip(dw1, dw2))
+
+
+@pytest.mark.parametrize(("sizes", "n", "y", "pattern"), [
+    ([2, 3, 10], 5, np.arange(5), r"1-D with 5 values.*pass shape \(5, 10\).*one-hot encode"),
+    ([2, 3, 1], 5, np.arange(4), r"1-D with 4 values.*pass shape \(5, 1\)"),
+    ([2, 3, 3], 1, np.arange(2), r"1-D with 2 values.*pass shape \(1, 3\)"),
+])
+def test_an_ambiguous_1d_target_says_how_to_reshape(sizes, n, y, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        fastbp.train(fastbp.Network(sizes), np.ones((n, 2)), y)
+
+
+def test_one_sample_with_1d_arrays_still_works():
+    net = fastbp.Network([2, 2, 2], seed=0)
+    fastbp.train(net, [0.05, 0.10], [0.01, 0.99], epochs=2)
