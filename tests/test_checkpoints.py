@@ -244,12 +244,14 @@ def test_a_killed_process_resumes_exactly(backend, signum, tmp_path):
     np.savez(tmp_path / "data.npz", X=X, Y=Y)
     path = tmp_path / "run.ckpt"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # cwd: `python -c` puts it first on sys.path, and the checkout's fastbp may be unbuilt.
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "data.npz"),
                               str(path), backend], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
-    assert child.stdout.readline().strip() == "ready"
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    assert child.stdout.readline().strip() == "ready", child.communicate()[1]
     deadline = time.monotonic() + 120
     while not path.exists() and time.monotonic() < deadline:  # a first chunk done
+        assert child.poll() is None, child.communicate()[1]
         time.sleep(0.02)
     time.sleep(rng.uniform(0.1, 0.8))
     child.send_signal(signum)
@@ -298,11 +300,13 @@ def test_kill_9_again_and_again_never_leaves_an_unreadable_checkpoint(tmp_path):
     for _ in range(4):
         before = path.stat().st_mtime_ns if path.exists() else None
         child = subprocess.Popen([sys.executable, "-c", LARGE, str(tmp_path / "data.npz"),
-                                  str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert child.stdout.readline().strip() == b"ready"
+                                  str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 cwd=tmp_path)
+        assert child.stdout.readline().strip() == b"ready", child.communicate()[1]
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (
                 not path.exists() or path.stat().st_mtime_ns == before):  # one more write
+            assert child.poll() is None, child.communicate()[1]
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.4))
         child.kill()
