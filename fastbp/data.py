@@ -103,6 +103,13 @@ def check_momentum(momentum: object) -> float:
     return value
 
 
+def check_weight_decay(weight_decay: object) -> float:
+    value = check_real(weight_decay, "weight_decay")
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {value}")
+    return value
+
+
 def check_seed(seed: object, name: str = "seed") -> int | np.random.Generator | None:
     if seed is None or isinstance(seed, np.random.Generator):
         return seed

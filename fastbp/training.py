@@ -22,6 +22,7 @@ from .data import (
     check_real,
     check_seed,
     check_threads,
+    check_weight_decay,
 )
 from .engine import DivergenceError, TrainingInterrupted
 from .files import check_output_path
@@ -82,7 +83,7 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
           backend: str = "auto", record_every: int | None = None,
           progress: bool = False, threads: int | None = None,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
-          on_divergence: str = "raise") -> TrainResult:
+          on_divergence: str = "raise", weight_decay: float = 0.0) -> TrainResult:
     """Train ``net`` in place by gradient descent on the mean loss over ``X, Y``.
 
     Parameters
@@ -102,6 +103,11 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
         divided by its size; the last batch of an epoch may be smaller.
     momentum : float in [0, 1), default 0
         Classical momentum: ``v = momentum * v - lr * g; w += v``.
+    weight_decay : float >= 0, default 0
+        L2 penalty on the weights (not the biases), as scikit-learn's ``alpha``: each
+        batch's summed weight gradient gets ``weight_decay * w`` added before the
+        division by the batch size, so ``g = (sum + weight_decay * w) / size``. The
+        reported losses do not include the penalty.
     loss : {"squared", "cross_entropy"}
         Per-sample loss: ``sum 1/2 (t - o)^2`` (the text's E_total), or
         cross-entropy for logistic or softmax outputs.
@@ -150,7 +156,7 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     """
     net = check_network(net)
     X, Y, rule, plan = _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle,
-                                      seed, record_every, on_divergence)
+                                      seed, record_every, on_divergence, weight_decay)
     lrs = np.array([check_learning_rate(lr)])
     progress = check_flag(progress, "progress")
     name, kernels = resolve(backend)
@@ -217,7 +223,8 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
     threads = check_threads(threads)
     name, kernels = resolve(options["backend"] if backend is None else backend)
     options["backend"] = name
-    rule = Rule(functions.loss_code(options["loss"]), options["batch_size"], options["momentum"])
+    rule = Rule(functions.loss_code(options["loss"]), options["batch_size"], options["momentum"],
+                options.get("weight_decay", 0.0))
     plan = engine.Plan(options["epochs"], options["shuffle"], options["seed"],
                        options["record_every"])
     nets = [Network(**saved.network) for _ in state.params]
@@ -246,6 +253,7 @@ def _checkpoint_writer(path: object, every: object, kind: str, net: Network, rul
         return None
     path = check_output_path(path, "checkpoint")
     options = {"epochs": plan.epochs, "batch_size": rule.batch_size, "momentum": rule.momentum,
+               "weight_decay": rule.weight_decay,
                "loss": functions.loss_name(rule.loss), "shuffle": plan.shuffle,
                "seed": plan.seed if isinstance(plan.seed, int) else None,
                "record_every": plan.record_every, "backend": name, "threads": threads,
@@ -277,8 +285,8 @@ def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarr
 
 
 def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
-                   record_every, on_divergence) -> tuple[np.ndarray, np.ndarray, Rule,
-                                                         engine.Plan]:
+                   record_every, on_divergence, weight_decay) -> tuple[np.ndarray, np.ndarray,
+                                                                       Rule, engine.Plan]:
     code = functions.loss_code(loss)
     check_choice(on_divergence, "on_divergence", DIVERGENCE_ACTIONS)
     X, Y = check_data(net, X, Y, loss)
@@ -292,7 +300,8 @@ def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
                          f"got {batch_size}")
     if record_every is not None:
         record_every = check_integer(record_every, "record_every", 1)
-    return X, Y, Rule(code, batch_size, check_momentum(momentum)), engine.Plan(
+    return X, Y, Rule(code, batch_size, check_momentum(momentum),
+                      check_weight_decay(weight_decay)), engine.Plan(
         epochs, check_flag(shuffle, "shuffle"), check_seed(seed), record_every)
 
 
@@ -343,7 +352,7 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
                record_every: int | None = None, progress: bool = False,
                threads: int | None = None, client: object = None,
                checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
-               on_divergence: str = "stop") -> list[TrainResult]:
+               on_divergence: str = "stop", weight_decay: float = 0.0) -> list[TrainResult]:
     """Train many same-shape networks on the same data, in place, in parallel.
 
     Takes every option of :func:`train`; each network ends bit-identical to
@@ -378,7 +387,7 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
     """
     nets = _check_networks(nets)
     X, Y, rule, plan = _check_options(nets[0], X, Y, epochs, batch_size, momentum, loss,
-                                      shuffle, seed, record_every, on_divergence)
+                                      shuffle, seed, record_every, on_divergence, weight_decay)
     lrs = _check_learning_rates(lr, len(nets))
     progress = check_flag(progress, "progress")
     threads = check_threads(threads)
@@ -442,11 +451,14 @@ def _check_learning_rates(lr: object, count: int) -> np.ndarray:
 
 
 def gradients(net: Network, X: object, Y: object, loss: str = "squared",
-              backend: str = "auto",
-              threads: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+              backend: str = "auto", threads: int | None = None,
+              weight_decay: float = 0.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Gradient of the mean loss over ``X, Y`` with respect to every weight and bias.
 
-    ``threads`` as in :func:`train`: the same bits for every count.
+    ``threads`` as in :func:`train`: the same bits for every count. With
+    ``weight_decay``, the gradient of the mean loss plus ``weight_decay / (2 n)`` times
+    the sum of the squared weights (scikit-learn's L2 term): a weight's is
+    ``(sum + weight_decay * w) / n``, the one :func:`train` applies for a full batch.
 
     Returns
     -------
@@ -459,5 +471,7 @@ def gradients(net: Network, X: object, Y: object, loss: str = "squared",
     code = functions.loss_code(loss)
     X, Y = check_data(net, X, Y, loss)
     threads = check_threads(threads)
+    decay = check_weight_decay(weight_decay)
     _, kernels = resolve(backend)
-    return net.split(kernels.gradients(net.kernel_shape, code, net.params, X, Y, threads))
+    return net.split(kernels.gradients(net.kernel_shape, code, net.params, X, Y, threads,
+                                       decay))

@@ -184,16 +184,17 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
 
 cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
                        const double* a, const double* d, const Py_ssize_t* at, double lr,
-                       double momentum, double* vel, bint train_bias,
+                       double momentum, double decay, double* vel, bint train_bias,
                        bint refresh) noexcept nogil:
-    """One sample's gradient ``(0 + δ a) / 1`` applied as it is computed: ``w -= lr g``,
+    """One sample's gradient ``(0 + δ a) / 1`` (``(0 + δ a + decay w) / 1`` for a weight
+    where ``decay`` is not 0) applied as it is computed: ``w -= lr g``,
     or ``v = m v - lr g; w += v``; ``orig`` brought up to date where later batches read it
     (``refresh``). Layer ``l``'s outputs are ``a + at[l]``, its deltas ``d + at[l]``
     (twin: ``_step_sample``). The momentum test stays outside the innermost loops, which
     then vectorise."""
     cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, row
     cdef const double* delta
-    cdef double xi
+    cdef double xi, g
     for layer in range(last):
         n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
             layout[4 * layer + 2], layout[4 * layer + 3]
@@ -203,7 +204,15 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
                 row, xi = w_at + i * n_out, a[at[layer] + i]
             else:
                 row, xi = b_at, 1.0
-            if momentum == 0.0:
+            if decay != 0.0 and i < n_in:
+                for j in range(n_out):
+                    g = (0.0 + delta[j] * xi) + decay * work[row + j]
+                    if momentum == 0.0:
+                        work[row + j] = work[row + j] - lr * g
+                    else:
+                        vel[row + j] = momentum * vel[row + j] - lr * g
+                        work[row + j] = work[row + j] + vel[row + j]
+            elif momentum == 0.0:
                 for j in range(n_out):
                     work[row + j] = work[row + j] - lr * (0.0 + delta[j] * xi)
             else:
@@ -225,12 +234,14 @@ cdef inline void _refresh(double* orig, const double* work, Py_ssize_t w_at, Py_
 
 
 cdef inline void _update(double* work, const double* grad, double* vel, Py_ssize_t lo,
-                         Py_ssize_t hi, double size, double lr, double momentum) noexcept nogil:
-    """``w -= lr g`` or ``v = m v - lr g; w += v``, ``g = grad / size`` (twin: ``_update``)."""
+                         Py_ssize_t hi, double size, double lr, double momentum,
+                         double decay) noexcept nogil:
+    """``w -= lr g`` or ``v = m v - lr g; w += v``, ``g = grad / size``, or
+    ``(grad + decay w) / size`` where ``decay`` is not 0 (twin: ``_update``)."""
     cdef Py_ssize_t q
     cdef double g
     for q in range(lo, hi):
-        g = grad[q] / size
+        g = (grad[q] + decay * work[q]) / size if decay != 0.0 else grad[q] / size
         if momentum == 0.0:
             work[q] = work[q] - lr * g
         else:
@@ -239,8 +250,8 @@ cdef inline void _update(double* work, const double* grad, double* vel, Py_ssize
 
 
 cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
-                const double* grad, double size, double lr, double momentum, double* vel,
-                bint train_bias, int part, int parts) noexcept nogil:
+                const double* grad, double size, double lr, double momentum, double decay,
+                double* vel, bint train_bias, int part, int parts) noexcept nogil:
     """Apply the summed gradient divided by ``size`` to this thread's rows of each ``W``
     and share of the biases, and copy those rows into ``orig`` (twin: ``_step``)."""
     cdef Py_ssize_t layer, n_in, n_out, w_at, b_at, i0, i1, j0 = 0, j1 = 0
@@ -250,8 +261,9 @@ cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t la
         _share(n_in, part, parts, 1, &i0, &i1)
         if train_bias:
             _share(n_out, part, parts, 1, &j0, &j1)
-        _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum)
-        _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum)
+        _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum,
+                decay)
+        _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum, 0.0)
         if layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 
@@ -260,7 +272,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                          Py_ssize_t last, const int64_t* acts, int loss, const double* X,
                          const double* Y, Py_ssize_t n, Py_ssize_t epochs,
                          const int64_t* order, double lr, Py_ssize_t batch_size,
-                         double momentum, double* vel, bint train_bias, const Py_ssize_t* at,
+                         double momentum, double decay, double* vel, bint train_bias,
+                         const Py_ssize_t* at,
                          double* a, double* d, double* grad, double* out, int exp_build,
                          const uint64_t* tab, int part, int parts) noexcept nogil:
     """Run ``task`` ``batch_size`` samples at a time, as thread ``part`` of the ``parts`` of
@@ -359,8 +372,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                     _barrier(parts)
                 if training and size == 1:
                     if part == 0:
-                        _step_sample(work, orig, layout, last, a, d, at, lr, momentum, vel,
-                                     train_bias, batch_size > 1)
+                        _step_sample(work, orig, layout, last, a, d, at, lr, momentum, decay,
+                                     vel, train_bias, batch_size > 1)
                     _barrier(parts)
                     first += rows
                     continue
@@ -384,8 +397,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                 _barrier(parts)
                 first += rows
             if training and size > 1:
-                _step(work, orig, layout, last, grad, <double> size, lr, momentum, vel,
-                      train_bias, part, parts)
+                _step(work, orig, layout, last, grad, <double> size, lr, momentum, decay,
+                      vel, train_bias, part, parts)
                 _barrier(parts)
             start += size
     free(pack)

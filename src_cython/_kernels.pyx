@@ -157,6 +157,19 @@ cdef void _transpose_weights(const double* src, const Net* net, double* dst,
                     dst[w_at + j * n_in + i] = src[w_at + i * n_out + j]
 
 
+cdef void _add_decay(double* grad, const double* work, const Net* net,
+                     double decay) noexcept nogil:
+    """``grad += decay * w`` over every weight (both in the working layout), where
+    ``decay`` is not 0."""
+    cdef Py_ssize_t layer, q, n_in, n_out, w_at, b_at
+    if decay == 0.0:
+        return
+    for layer in range(net.n_layers):
+        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
+        for q in range(w_at, w_at + n_in * n_out):
+            grad[q] = grad[q] + decay * work[q]
+
+
 cdef inline void _forward_sample(const double* work, Net* net, const double* x) noexcept nogil:
     """Fill ``net.a`` with every layer's outputs for one sample (twin: ``_forward_sample``)."""
     cdef Py_ssize_t layer, i, n_in, n_out, w_at, b_at
@@ -222,7 +235,7 @@ cdef double* _working_copy(const double[::1] params, const Net* net) except NULL
 cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] layout,
                       const int64_t[::1] acts, int loss, const double[:, ::1] X,
                       const double[:, ::1] Y, double* out, int threads, int exp_build,
-                      const uint64_t* tab) except? -1:
+                      const uint64_t* tab, double decay=0.0) except? -1:
     """Run ``task`` of ``_run_batches`` over every sample of ``X``, ``CHUNK`` at a time, on
     working copies of ``params``: the outputs into ``out`` (BATCH_FORWARD), the mean
     gradient, flat like ``params``, into ``out`` (BATCH_GRADIENTS); the mean loss is
@@ -250,12 +263,13 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
             part = threadid()
             value = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
                                  &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
-                                 X.shape[0], 0, NULL, 0.0, rows, 0.0, NULL, False, net.at, a, d,
-                                 grad, out, exp_build, tab, part, omp_get_num_threads())
+                                 X.shape[0], 0, NULL, 0.0, rows, 0.0, 0.0, NULL, False, net.at, a,
+                                 d, grad, out, exp_build, tab, part, omp_get_num_threads())
             if part == 0:
                 result[0] = value
         with nogil:
             if task == BATCH_GRADIENTS:
+                _add_decay(grad, work, &net, decay)
                 for q in range(size):
                     grad[q] = grad[q] / X.shape[0]
                 _transpose_weights(grad, &net, out, False)
@@ -301,24 +315,27 @@ def mean_loss(const double[::1] params, const int64_t[:, ::1] layout, const int6
 
 def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
               int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1,
-              int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None):
-    """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
+              int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
+              double weight_decay=0.0):
+    """Gradient of the mean loss, flat like ``params``: each sum, plus ``weight_decay * w``
+    for a weight, divided by the number of samples (twin: ``gradients``)."""
     cdef double[::1] out = np.empty(params.shape[0])
     _evaluate(BATCH_GRADIENTS, params, layout, acts, loss, X, Y, &out[0], threads, exp_build,
-              _table(exp_build, exp_table))
+              _table(exp_build, exp_table), weight_decay)
     return out.base
 
 
 cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                     const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
-                    double lr, Py_ssize_t batch_size, double momentum,
+                    double lr, Py_ssize_t batch_size, double momentum, double decay,
                     bint train_bias, int threads, int exp_build,
                     const uint64_t* tab) noexcept nogil:
     """Train one network in place (twin: numba_backend's ``train``); -1 where memory ran
     out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
 
-    The smallest networks train online in ``_cython_small``; online training of others
+    The smallest networks train online, without weight decay, in ``_cython_small``;
+    online training of others
     goes one sample at a time here, batches through ``_run_batches``, ``threads``
     threads sharing each batch.
     """
@@ -326,7 +343,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_out
     cdef Py_ssize_t epoch, start, s
     cdef int part
-    if batch_size == 1 and n_layers == 2:
+    if batch_size == 1 and n_layers == 2 and decay == 0.0:
         if _small_online(params, velocity, X, Y, order, n, epochs, lr, momentum, loss, acts[0],
                          acts[1], layout[0], layout[1], layout[5], train_bias, momentum != 0.0):
             return 0
@@ -356,17 +373,17 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     _forward_sample(work, &net, X + s * n_in)
                     _deltas(work, &net, loss, Y + s * n_out)
                     _step_sample(work, NULL, layout, n_layers, net.a, net.d, net.at, lr,
-                                 momentum, vel, train_bias, False)
+                                 momentum, decay, vel, train_bias, False)
         elif threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
-                         order, lr, batch, momentum, vel, train_bias, net.at, a, d, grad, NULL,
-                         exp_build, tab, 0, 1)
+                         order, lr, batch, momentum, decay, vel, train_bias, net.at, a, d, grad,
+                         NULL, exp_build, tab, 0, 1)
         else:
             with parallel(num_threads=threads):
                 part = threadid()
                 _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n,
-                             epochs, order, lr, batch, momentum, vel, train_bias, net.at, a, d,
-                             grad, NULL, exp_build, tab, part, omp_get_num_threads())
+                             epochs, order, lr, batch, momentum, decay, vel, train_bias, net.at,
+                             a, d, grad, NULL, exp_build, tab, part, omp_get_num_threads())
         _transpose_weights(work, &net, params, False)
         _transpose_weights(vel, &net, velocity, False)
     free(work)
@@ -383,7 +400,7 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
           const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
           const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, double momentum,
           double[::1] velocity, bint train_bias, int threads=1, int exp_build=EXP_LIBM,
-          const uint64_t[::1] exp_table=None):
+          const uint64_t[::1] exp_table=None, double weight_decay=0.0):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
     ``exp_build`` picks the logistic's exp (an inlined one needs glibc's ``exp_table``)."""
     cdef const uint64_t* tab = _table(exp_build, exp_table)
@@ -393,7 +410,8 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
     with nogil:
         status = _train_one(&params[0], &velocity[0], &layout[0, 0], layout.shape[0], &acts[0],
                             loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lr,
-                            batch_size, momentum, train_bias, threads, exp_build, tab)
+                            batch_size, momentum, weight_decay, train_bias, threads, exp_build,
+                            tab)
     if status != 0:
         raise MemoryError()
 
@@ -411,7 +429,8 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
                int loss, const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
                const int64_t[:, ::1] order, const double[::1] lrs, Py_ssize_t batch_size,
                double momentum, double[:, ::1] velocity, bint train_bias, threads,
-               int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None):
+               int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
+               double weight_decay=0.0):
     """``train`` every row of ``params`` with its own ``lrs[k]`` (twin: ``train_many``).
 
     Parallel over rows with OpenMP where the extension was built with it, else serial.
@@ -424,7 +443,7 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
     cdef int failed = 0
     cdef int n_threads = threads if threads is not None else openmp_threads()
     cdef const uint64_t* tab = _table(exp_build, exp_table)
-    if batch_size == 1 and size <= LANES_MAX_PARAMS:
+    if batch_size == 1 and size <= LANES_MAX_PARAMS and weight_decay == 0.0:
         G = lanes(size)
         groups = (count + G - 1) // G
         for group in prange(groups, nogil=True, schedule="dynamic", num_threads=n_threads):
@@ -438,7 +457,8 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
         for k in prange(count, nogil=True, schedule="dynamic", num_threads=n_threads):
             if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
                           &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
-                          lrs[k], batch_size, momentum, train_bias, 1, exp_build, tab) != 0:
+                          lrs[k], batch_size, momentum, weight_decay, train_bias, 1, exp_build,
+                          tab) != 0:
                 failed = 1
     if failed:
         raise MemoryError()

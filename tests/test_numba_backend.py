@@ -111,7 +111,7 @@ def test_a_share_left_alone_returns_when_the_run_is_abandoned():
     layout, acts = net.layout, net.activation_codes
     at, size = nb._starts(layout), net.params.shape[0]
     args = (numba_batched.TRAIN, nb._to_work(net.params, layout), net.params.copy(), layout,
-            acts, 0, X, Y, 1000, nb._NO_ORDER, 0.1, 32, 0.0, np.zeros(size), True, at,
+            acts, 0, X, Y, 1000, nb._NO_ORDER, 0.1, 32, 0.0, 0.0, np.zeros(size), True, at,
             np.empty(32 * at[-1]), np.empty(32 * at[-1]), np.empty(size), nb._NO_Y,
             np.empty(2 * numba_batched.pack_size(layout)), 0)
     sync = np.zeros(3, dtype=np.int64)

@@ -56,10 +56,11 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None) -> float:
                              _parts(threads, min(len(X), CHUNK), shape), *_exp())
 
 
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None):
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
     """Gradient of the mean loss, flat like ``params``."""
     return _cython.gradients(params, shape.layout, shape.acts, loss, X, Y,
-                             _parts(threads, min(len(X), CHUNK), shape), *_exp())
+                             _parts(threads, min(len(X), CHUNK), shape), *_exp(),
+                             weight_decay)
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
@@ -68,7 +69,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                   _NO_ORDER if order is None else order, lr, rule.batch_size, rule.momentum,
-                  velocity, shape.train_bias, count, *_exp())
+                  velocity, shape.train_bias, count, *_exp(), rule.weight_decay)
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
@@ -79,7 +80,8 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     has verified it."""
     _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                        _NO_ORDER if order is None else order, lrs, rule.batch_size,
-                       rule.momentum, velocity, shape.train_bias, threads, *_exp())
+                       rule.momentum, velocity, shape.train_bias, threads, *_exp(),
+                       rule.weight_decay)
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:

@@ -64,17 +64,18 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
     after TRAIN."""
     layout, acts, train_bias = shape
-    loss, batch_size, momentum = rule
+    loss, batch_size, momentum, decay = rule
     at = _starts(layout)
     size = min(len(X), batch_size)
     rows = min(size, numba_batched.CHUNK)  # the buffers hold a chunk of a batch
     training = task == numba_batched.TRAIN
     work = _to_work(params, layout)
     vel = _to_work(velocity, layout) if training else velocity
-    # Only training writes ``orig``: evaluation reads the caller's parameters in place.
-    orig = params.copy() if training else params
+    # Only training writes ``orig``: evaluation reads the caller's parameters in place
+    # (numba types a read-only array apart, and ``run`` writes ``orig``: copy that one).
+    orig = params.copy() if training or not params.flags.writeable else params
     args = (task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, size,
-            momentum, vel, bool(train_bias), at, np.empty(rows * at[-1]),
+            momentum, decay, vel, bool(train_bias), at, np.empty(rows * at[-1]),
             np.empty(rows * at[-1]), grad, out)
     count = parts(threads, size, shape.n_params)
     args += (np.empty(count * numba_batched.pack_size(layout)), glibc_exp.variant_code())
@@ -120,27 +121,32 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     return out[0, 0]
 
 
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None):
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
     grad = np.zeros(params.shape[0])
     _batched(numba_batched.GRADIENTS, shape, _EVALUATE._replace(loss=loss), params, _NO_GRAD,
              X, Y, grad=grad, threads=threads)
-    # Summed in the working layout; the division is the same elementwise either way.
-    return _to_work(grad, shape.layout, back=True) / X.shape[0]
+    # Summed in the working layout; the rest is elementwise, the same in either layout.
+    grad = _to_work(grad, shape.layout, back=True)
+    if weight_decay != 0.0:
+        for n_in, n_out, w_at, _ in shape.layout:
+            w = slice(w_at, w_at + n_in * n_out)
+            grad[w] += weight_decay * params[w]  # two roundings, as the kernels' (g + a w)
+    return grad / X.shape[0]
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
           threads=None):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
 
-    Online training of a small network runs a kernel unrolled for its shape
-    (:mod:`fastbp.kernels.numba_unrolled`); everything else the batched kernel
+    Online training of a small network without weight decay runs a kernel unrolled for
+    its shape (:mod:`fastbp.kernels.numba_unrolled`); everything else the batched kernel
     (:mod:`fastbp.kernels.numba_batched`), on working copies with transposed weights,
     with ``parts(threads, ...)`` threads.
     """
     layout, acts, train_bias = shape
     order = _NO_ORDER if order is None else order
-    if rule.batch_size == 1 and numba_unrolled.suitable(layout):
+    if _unrolled(rule, layout):
         run = numba_unrolled.kernel(layout, acts, rule.loss, bool(train_bias),
                                     rule.momentum != 0.0)
         run(params, X, Y, epochs, order, lr, rule.momentum, velocity)
@@ -160,7 +166,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     """
     layout, acts, train_bias = shape
     order = _NO_ORDER if order is None else order
-    if not (rule.batch_size == 1 and numba_unrolled.suitable(layout)):
+    if not _unrolled(rule, layout):
         def one(k):
             train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1)
         workers = min(threads or cores(), len(params))
@@ -180,6 +186,11 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         run(params, X, Y, epochs, order, lrs, rule.momentum, velocity)
     finally:
         set_num_threads(previous)
+
+
+def _unrolled(rule: Rule, layout) -> bool:
+    """Does an unrolled kernel train this? (Online, small, and without weight decay.)"""
+    return rule.batch_size == 1 and rule.weight_decay == 0.0 and numba_unrolled.suitable(layout)
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:

@@ -232,7 +232,7 @@ def pack_size(layout) -> int:
 
 @jit(internal=False)
 def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
-        vel, train_bias, at, a, d, grad, out, pack, exp_build, part, parts, sync):
+        decay, vel, train_bias, at, a, d, grad, out, pack, exp_build, part, parts, sync):
     """Run ``task`` a batch of ``batch_size`` samples at a time (``CHUNK`` at a time
     within a batch), as thread ``part`` of ``parts``.
 
@@ -243,7 +243,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     layer ``l`` as a ``(rows, width)`` block at ``rows * at[l]`` (``rows`` at most
     ``CHUNK``). ``grad`` is summed in the working layout. FORWARD writes the outputs
     into ``out``, LOSS the mean loss into ``out[0, 0]``; GRADIENTS adds the summed
-    gradient of every sample to ``grad``; TRAIN updates ``work``, ``orig`` and ``vel``.
+    gradient of every sample to ``grad``; TRAIN updates ``work``, ``orig`` and ``vel``,
+    adding ``decay * w`` to each weight's summed gradient before the division.
 
     Every thread runs this loop over the same arguments; it computes its own share of each
     product's outputs (columns of the net inputs and deltas, rows of the gradient), of
@@ -336,7 +337,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                     barrier(sync, parts)
                 if training and size == 1:
                     if part == 0:
-                        _step_sample(work, orig, layout, a, d, at, lr, momentum, vel,
+                        _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel,
                                      train_bias, batch_size > 1)
                     barrier(sync, parts)
                     continue
@@ -357,8 +358,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                         grad[b_at + j] = g
                 barrier(sync, parts)
             if training and size > 1:
-                _step(work, orig, layout, grad, float(size), lr, momentum, vel, train_bias,
-                      part, parts)
+                _step(work, orig, layout, grad, float(size), lr, momentum, decay, vel,
+                      train_bias, part, parts)
                 barrier(sync, parts)
     if task == LOSS and part == 0:
         out[0, 0] = total / n
@@ -386,25 +387,35 @@ def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, r0, r1,
 
 
 @jit(inline="always")
-def _step(work, orig, layout, grad, size, lr, momentum, vel, train_bias, part, parts):
-    """Apply the summed gradient divided by ``size`` to this thread's share of ``work``
-    (rows of each transposed ``W``, then biases), and copy those rows into ``orig``, in the
-    network's layout, where the deltas read them."""
+def _step(work, orig, layout, grad, size, lr, momentum, decay, vel, train_bias, part, parts):
+    """Apply the summed gradient (plus ``decay * w`` for a weight) divided by ``size`` to
+    this thread's share of ``work`` (rows of each transposed ``W``, then biases), and copy
+    those rows into ``orig``, in the network's layout, where the deltas read them."""
     one = np.int64(1)  # not a literal: see ``run``
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         i0, i1 = share(n_in, part, parts, one)
         j0, j1 = share(n_out, part, parts, one) if train_bias else (0, 0)
-        _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum)
-        _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum)
+        _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum,
+                decay)
+        _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum, 0.0)
         if layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 
 
 @jit(inline="always")
-def _update(work, grad, vel, lo, hi, size, lr, momentum):
-    """``w -= lr g`` or ``v = m v - lr g; w += v`` with ``g = grad / size``, over lo..hi."""
-    if momentum == 0.0:
+def _update(work, grad, vel, lo, hi, size, lr, momentum, decay):
+    """``w -= lr g`` or ``v = m v - lr g; w += v`` with ``g = grad / size``, or
+    ``g = (grad + decay w) / size`` where ``decay`` is not 0, over lo..hi."""
+    if decay != 0.0:
+        for q in range(lo, hi):
+            g = (grad[U(q)] + decay * work[U(q)]) / size
+            if momentum == 0.0:
+                work[U(q)] = work[U(q)] - lr * g
+            else:
+                vel[U(q)] = momentum * vel[U(q)] - lr * g
+                work[U(q)] = work[U(q)] + vel[U(q)]
+    elif momentum == 0.0:
         for q in range(lo, hi):
             work[U(q)] = work[U(q)] - lr * (grad[U(q)] / size)
     else:
@@ -414,16 +425,26 @@ def _update(work, grad, vel, lo, hi, size, lr, momentum):
 
 
 @jit(inline="always")
-def _step_sample(work, orig, layout, a, d, at, lr, momentum, vel, train_bias, refresh):
-    """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` divided by 1
-    is applied as it is computed: ``w -= lr g``, or ``v = m v - lr g; w += v``. ``orig``
-    is brought up to date where later batches read it (``refresh``)."""
+def _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel, train_bias, refresh):
+    """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` (plus
+    ``decay * w`` for a weight) divided by 1 is applied as it is computed: ``w -= lr g``,
+    or ``v = m v - lr g; w += v``. ``orig`` is brought up to date where later batches
+    read it (``refresh``)."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         inp, outs = U(at[layer]), U(at[layer + 1])
         for i in range(n_in + 1 if train_bias else n_in):
             row, ai = (U(w_at + i * n_out), a[inp + U(i)]) if i < n_in else (U(b_at), 1.0)
-            if momentum == 0.0:
+            if decay != 0.0 and i < n_in:
+                for j in range(n_out):
+                    q = row + U(j)
+                    g = (0.0 + d[outs + U(j)] * ai) + decay * work[q]
+                    if momentum == 0.0:
+                        work[q] = work[q] - lr * g
+                    else:
+                        vel[q] = momentum * vel[q] - lr * g
+                        work[q] = work[q] + vel[q]
+            elif momentum == 0.0:
                 for j in range(n_out):
                     work[row + U(j)] = work[row + U(j)] - lr * (0.0 + d[outs + U(j)] * ai)
             else:

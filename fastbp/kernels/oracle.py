@@ -183,14 +183,25 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None) -> float:
     return total / len(X)
 
 
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None):
-    """Gradient of the mean loss over all samples, as a flat buffer like ``params``."""
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
+    """Gradient of the mean loss over all samples, as a flat buffer like ``params``: the
+    sum over the samples, plus ``weight_decay * w`` for a weight, divided by their number."""
     p, lay, ac = _lists(shape, params)
     grad = [0.0] * len(p)
     for x, t in zip(X.tolist(), Y.tolist()):
         outs = layer_outputs(p, lay, ac, x)
         _add_sample_gradient(grad, lay, outs, sample_deltas(p, lay, ac, loss, outs, t))
-    return np.array([g / len(X) for g in grad], dtype=np.float64)
+    decay, weight = float(weight_decay), _weights(lay, len(p))
+    return np.array([(g + decay * p[q]) / len(X) if decay != 0.0 and weight[q] else g / len(X)
+                     for q, g in enumerate(grad)], dtype=np.float64)
+
+
+def _weights(layout, size: int) -> list[bool]:
+    """Which entries of the flat parameters are weights (the rest are biases)."""
+    weight = [False] * size
+    for n_in, n_out, w_at, _ in layout:
+        weight[w_at: w_at + n_in * n_out] = [True] * (n_in * n_out)
+    return weight
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,
@@ -198,16 +209,19 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
     """Train in place for ``epochs`` epochs of mini-batch gradient descent.
 
     Epoch ``e`` visits samples ``order[e]``, or ``0..n-1`` when ``order`` is
-    None. Each batch sums its samples' gradients in visiting order, divides by
-    its size, then updates every parameter: ``w -= lr * g``, or with momentum
-    ``v = momentum * v - lr * g; w += v``. ``velocity`` carries momentum
-    between calls; fixed biases never move.
+    None. Each batch sums its samples' gradients in visiting order (from 0.0),
+    adds ``weight_decay * w`` to a weight's sum (scikit-learn's ``alpha``; not for
+    a bias, and not at all when it is 0), divides by its size, then updates every
+    parameter: ``w -= lr * g``, or with momentum ``v = momentum * v - lr * g;
+    w += v``. ``velocity`` carries momentum between calls; fixed biases never move.
     """
     p, lay, ac = _lists(shape, params)
     v = velocity.tolist()
     xs, ts = X.tolist(), Y.tolist()
     # Python floats, as everywhere in the oracle
     lr, momentum, batch_size = float(lr), float(rule.momentum), int(rule.batch_size)
+    decay = float(rule.weight_decay)
+    weight = _weights(lay, len(p))
     n = len(xs)
     trained = [False] * len(p)
     for n_in, n_out, w_at, b_at in lay:
@@ -226,7 +240,8 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
             for q in range(len(p)):
                 if not trained[q]:
                     continue
-                g = grad[q] / size
+                g = (grad[q] + decay * p[q]) / size if decay != 0.0 and weight[q] \
+                    else grad[q] / size
                 if momentum == 0.0:
                     p[q] = p[q] - lr * g
                 else:

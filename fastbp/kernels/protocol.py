@@ -35,11 +35,14 @@ class Shape(NamedTuple):
 
 
 class Rule(NamedTuple):
-    """How a network learns: the loss code, samples per update, classical momentum."""
+    """How a network learns: the loss code, samples per update, classical momentum, and
+    L2 weight decay (scikit-learn's ``alpha``: a batch's summed weight gradient gets
+    ``weight_decay * W`` added before the division by its size; biases never decay)."""
 
     loss: int
     batch_size: int = 1
     momentum: float = 0.0
+    weight_decay: float = 0.0
 
 
 class Kernels(Protocol):
@@ -59,8 +62,10 @@ class Kernels(Protocol):
         """Mean per-sample loss over ``X, Y``: summed in sample order, then divided."""
 
     def gradients(self, shape: Shape, loss: int, params: np.ndarray, X: np.ndarray,
-                  Y: np.ndarray, threads: int | None = None) -> np.ndarray:
-        """Gradient of the mean loss over ``X, Y``, flat like ``params``."""
+                  Y: np.ndarray, threads: int | None = None,
+                  weight_decay: float = 0.0) -> np.ndarray:
+        """Gradient of the mean loss over ``X, Y``, flat like ``params``: each sum over
+        the samples, plus ``weight_decay * W`` for a weight, divided by their number."""
 
     def train(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,
               X: np.ndarray, Y: np.ndarray, epochs: int, lr: float,
