@@ -146,7 +146,7 @@ def _explain(args: argparse.Namespace) -> None:
         if args.input is None or args.target is None:
             raise ValueError("--input and --target are required with --sizes")
         x, t, lr = args.input, args.target, 0.5 if args.lr is None else args.lr
-    step = trace(net, x, t, lr=lr, loss=args.loss)
+    step = trace(net, x, t, lr=lr, loss=args.loss, weight_decay=args.weight_decay)
     print({"text": str, "markdown": lambda s: s.to_markdown(),
            "json": lambda s: s.to_json()}[args.format](step), end="" if args.format == "text"
           else "\n")
@@ -177,7 +177,8 @@ def _sweep(args: argparse.Namespace) -> None:
         rows = sweep.run(args.sizes, X, Y, lrs, args.seeds, args.epochs, client=client,
                          activation=activation, bias=args.bias, loss=args.loss,
                          batch_size=args.batch_size, momentum=args.momentum,
-                         backend=args.backend, threads=args.threads, progress=True)
+                         weight_decay=args.weight_decay, backend=args.backend,
+                         threads=args.threads, progress=True)
     except sweep.SweepInterrupted as exc:
         if args.csv:
             sweep.write_csv(exc.rows, args.csv)
@@ -224,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--input", type=_numbers, help="the sample, e.g. 0.05,0.10")
     p.add_argument("--target", type=_numbers, help="its target, e.g. 0.01,0.99")
     p.add_argument("--lr", type=float, help="learning rate (default 0.5)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="L2 penalty on the weights, as scikit-learn's alpha (default 0)")
     p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
     p.add_argument("--bias", choices=["fixed", "trainable"],
                    help="bias mode with --sizes (default trainable)")
@@ -249,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
     p.add_argument("--batch-size", type=_positive, default=1, help="samples per update")
     p.add_argument("--momentum", type=float, default=0.0, help="classical momentum")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="L2 penalty on the weights, as scikit-learn's alpha")
     p.add_argument("--backend", default="auto", help="a backend name")
     p.add_argument("--threads", type=_positive, help="threads for the compiled backends")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -47,6 +47,8 @@ def add_parser(sub, positive, sizes) -> None:
                    help="samples per update (1: online, as the reference text)")
     p.add_argument("--full-batch", action="store_true", help="one batch of every sample")
     p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="L2 penalty on the weights, as scikit-learn's alpha")
     p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
     p.add_argument("--shuffle", action="store_true", help="a new sample order every epoch")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of "
@@ -132,7 +134,8 @@ def run(args: argparse.Namespace) -> None:
                 result = train(
                     net, X, Y, epochs=epochs, lr=args.lr,
                     batch_size=None if args.full_batch else args.batch_size,
-                    momentum=args.momentum, loss=args.loss, shuffle=args.shuffle,
+                    momentum=args.momentum, weight_decay=args.weight_decay, loss=args.loss,
+                    shuffle=args.shuffle,
                     seed=args.seed, backend=args.backend or "auto", record_every=every,
                     progress=True, threads=args.threads, checkpoint=checkpoint,
                     checkpoint_every=args.checkpoint_every if args.checkpoint else math.inf)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import functions
-from .data import check_data, check_learning_rate
+from .data import check_data, check_learning_rate, check_weight_decay
 from .kernels import oracle
 from .kernels.protocol import Rule
 from .network import Network, check_network
@@ -93,12 +93,13 @@ def _num(v: float) -> str:
 
 
 def trace(net: Network, x: object, t: object, lr: float = 0.5,
-          loss: str = "squared") -> StepTrace:
+          loss: str = "squared", weight_decay: float = 0.0) -> StepTrace:
     """Every quantity of one online step of ``net`` on input ``x``, target ``t``.
 
     Computed by the oracle, with the network left unchanged. Each ``dE_total/dw``
     equals :func:`fastbp.gradients` on that one sample, and each ``w+`` equals
-    the weight after one :func:`fastbp.train` step with the same ``lr``.
+    the weight after one :func:`fastbp.train` step with the same ``lr`` and
+    ``weight_decay`` (which adds ``weight_decay * w`` to a weight's gradient).
 
     Returns
     -------
@@ -112,6 +113,7 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
     if len(X) != 1:
         raise ValueError(f"x must be one sample, got {len(X)}")
     lr = check_learning_rate(lr)
+    decay = check_weight_decay(weight_decay)
     x, t = X[0].tolist(), Y[0].tolist()
     p, lay, acts = net.params.tolist(), [tuple(r) for r in net.layout.tolist()], \
         net.activation_codes.tolist()
@@ -173,10 +175,17 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
                 a = outs[layer][i]
                 dE = d * a
                 src_out = src if layer == 0 else f"out_{src}"
-                entries += [Entry(f"dnet_{n}/d{w}", src_out, _num(a), a),
-                            Entry(f"dE_total/d{w}", f"delta_{n} * {src_out}",
-                                  f"{_num(d)} * {_num(a)}", dE),
-                            Entry(f"{w}+", f"{w} - lr * dE_total/d{w}",
+                entries += [Entry(f"dnet_{n}/d{w}", src_out, _num(a), a)]
+                if decay:  # as train adds it: (0 + delta a) + weight_decay w, over 1 sample
+                    dE = (0.0 + dE) + decay * p[q]
+                    entries += [Entry(f"dE_total/d{w}",
+                                      f"delta_{n} * {src_out} + weight_decay * {w}",
+                                      f"{_num(d)} * {_num(a)} + {_num(decay)} * {_num(p[q])}",
+                                      dE)]
+                else:
+                    entries += [Entry(f"dE_total/d{w}", f"delta_{n} * {src_out}",
+                                      f"{_num(d)} * {_num(a)}", dE)]
+                entries += [Entry(f"{w}+", f"{w} - lr * dE_total/d{w}",
                                   f"{_num(p[q])} - {_num(lr)} * {_num(dE)}", p[q] - lr * dE)]
             if trainable:
                 b = bias_name(layer, j)
@@ -187,8 +196,8 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
         sections.append((title, entries))
 
     after = net.copy()
-    oracle.train(after.kernel_shape, Rule(code), after.params, np.zeros_like(after.params), X, Y,
-                 1, lr)
+    oracle.train(after.kernel_shape, Rule(code, weight_decay=decay), after.params,
+                 np.zeros_like(after.params), X, Y, 1, lr)
     new = oracle.mean_loss(after.kernel_shape, code, after.params, X, Y)
     sections.append(("After the update", [Entry("E_total after", "E_total with the w+",
                                                 _num(new), new)]))
