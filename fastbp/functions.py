@@ -24,6 +24,10 @@ ACTIVATIONS: dict[str, int] = {
     "softmax": SOFTMAX,
 }
 
+#: Other names for an activation, as PyTorch and Keras spell it; a Network stores the
+#: name on the left of ACTIVATIONS.
+ACTIVATION_ALIASES: dict[str, str] = {"sigmoid": "logistic"}
+
 #: Each activation's output in terms of its net input, as :func:`fastbp.trace` shows it.
 ACTIVATION_FORMULA: dict[str, str] = {
     "identity": "net_{n}",
@@ -72,8 +76,14 @@ def _code(table: dict[str, int], name: object, argument: str, what: str) -> int:
 
 
 def activation_code(name: object, argument: str = "activation") -> int:
-    """Return the kernel code of an activation name, or raise a clear error."""
-    return _code(ACTIVATIONS, name, argument, "an activation")
+    """Return the kernel code of an activation name (or alias), or raise a clear error."""
+    return _code({**ACTIVATIONS, **{a: ACTIVATIONS[n] for a, n in ACTIVATION_ALIASES.items()}},
+                 name, argument, "an activation")
+
+
+def activation_name(name: str) -> str:
+    """The name a Network stores for ``name``: itself, or what the alias stands for."""
+    return ACTIVATION_ALIASES.get(name, name)
 
 
 def loss_code(name: object) -> int:

@@ -43,6 +43,8 @@ def _activations(activation: object, n_layers: int) -> tuple[str, ...]:
         raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
     for layer, name in enumerate(names):
         functions.activation_code(name, f"activation[{layer}]")
+    names = tuple(functions.activation_name(name) for name in names)
+    for layer, name in enumerate(names):
         if name == "softmax" and layer != n_layers - 1:
             raise ValueError(f"activation[{layer}] is 'softmax', which is allowed on the output "
                              f"layer only (layer {n_layers - 1})")
@@ -159,6 +161,11 @@ class Network:
         threads = check_threads(threads)
         _, kernels = resolve(backend)
         return kernels.forward(self.kernel_shape, self._params, X, threads)
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled: arrays of its own, writable (joblib may hand back read-only memmaps)."""
+        self.__dict__.update({k: np.array(v) if isinstance(v, np.ndarray) else v
+                              for k, v in state.items()})
 
     def copy(self) -> Network:
         """An independent copy with its own parameter buffer."""
