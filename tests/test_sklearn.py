@@ -1,0 +1,248 @@
+"""fastbp.sklearn: scikit-learn's own estimator checks, its model-selection tools, real
+data, and the same updates as MLPClassifier / MLPRegressor with the same settings."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn", reason="the sklearn extra is not installed")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.compose import TransformedTargetRegressor  # noqa: E402
+from sklearn.datasets import (  # noqa: E402
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    make_multilabel_classification,
+)
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split  # noqa: E402
+from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import fastbp  # noqa: E402
+from fastbp.sklearn import FastBPClassifier, FastBPRegressor  # noqa: E402
+
+
+@parametrize_with_checks([FastBPClassifier(), FastBPRegressor()],
+                         expected_failed_checks=lambda est: {})
+def test_scikit_learn_estimator_checks(estimator, check):
+    """Every check scikit-learn has; it skips two that do not apply (array API input,
+    without SCIPY_ARRAY_API=1; decision_function, which MLPs do not have)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, random_state=0)
+
+
+SETTINGS = {"hidden_layer_sizes": (32,), "batch_size": 32, "learning_rate_init": 0.1,
+            "max_iter": 15, "random_state": 0}
+
+
+def test_digits_in_a_pipeline_on_every_backend(backend):
+    Xtr, Xte, ytr, yte = digits()
+    model = make_pipeline(StandardScaler(), FastBPClassifier(backend=backend, **SETTINGS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(Xtr, ytr)
+    assert model.score(Xte, yte) >= 0.95
+    reference = make_pipeline(StandardScaler(), FastBPClassifier(backend="numba", **SETTINGS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(Xtr, ytr)
+    assert np.array_equal(model[-1].network_.params, reference[-1].network_.params)
+    assert model[-1].loss_curve_ == reference[-1].loss_curve_
+    proba = model.predict_proba(Xte)
+    assert proba.shape == (len(Xte), 10) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.array_equal(model.classes_, np.arange(10))
+
+
+def test_breast_cancer_binary_with_string_labels(backend):
+    X, y = load_breast_cancer(return_X_y=True)
+    labels = np.array(["benign", "malignant"])[y]
+    Xtr, Xte, ytr, yte = train_test_split(X, labels, random_state=42, stratify=labels)
+    model = make_pipeline(StandardScaler(), FastBPClassifier(
+        hidden_layer_sizes=(8,), activation="tanh", learning_rate_init=0.01, batch_size=32,
+        max_iter=30, random_state=0, backend=backend))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(Xtr, ytr)
+    assert model.score(Xte, yte) >= 0.95
+    clf = model[-1]
+    assert list(clf.classes_) == ["benign", "malignant"]
+    assert clf.predict_proba(Xte[:3]).shape == (3, 2)
+    assert set(clf.predict(Xte)) <= {"benign", "malignant"}
+
+
+def test_early_stopping_keeps_the_best_network():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = FastBPClassifier(learning_rate_init=0.05, batch_size=32, early_stopping=True,
+                           random_state=0).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_ < clf.max_iter
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+    # The kept network is the one of the best epoch, not the last: replay to it.
+    best = int(np.argmax(clf.validation_scores_)) + 1
+    replay = FastBPClassifier(learning_rate_init=0.05, batch_size=32, early_stopping=True,
+                              random_state=0, max_iter=best, n_iter_no_change=10_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        replay.fit(X, y)
+    assert np.array_equal(replay.network_.params, clf.network_.params)
+
+
+def test_diabetes_regression(backend):
+    X, y = load_diabetes(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, random_state=42, test_size=0.2)
+    model = TransformedTargetRegressor(make_pipeline(StandardScaler(), FastBPRegressor(
+        hidden_layer_sizes=(16,), activation="tanh", learning_rate_init=0.01, batch_size=16,
+        early_stopping=True, random_state=0, max_iter=300, backend=backend)),
+        transformer=StandardScaler())
+    model.fit(Xtr, ytr)
+    assert model.score(Xte, yte) >= 0.4
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("schedule", ["constant", "invscaling", "adaptive"])
+def test_the_same_updates_as_mlpclassifier(activation, schedule):
+    """Same initial weights, shuffled orders, L2 term, momentum and schedule as
+    MLPClassifier(solver="sgd", nesterovs_momentum=False): the weights agree to rounding."""
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:400]
+    y = y[:400]
+    settings = {"hidden_layer_sizes": (20, 12), "activation": activation, "batch_size": 25,
+                "learning_rate_init": 0.02, "learning_rate": schedule, "power_t": 0.25,
+                "alpha": 0.01, "momentum": 0.8, "max_iter": 6, "random_state": 3,
+                "tol": 1e9, "n_iter_no_change": 2}  # adaptive: the rate drops after 3 epochs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = FastBPClassifier(**settings).fit(X, y)
+        theirs = MLPClassifier(solver="sgd", nesterovs_momentum=False, **settings).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+
+def test_the_same_updates_as_mlpregressor_with_two_outputs():
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    Y = np.column_stack([y, -y]) / 100.0
+    settings = {"hidden_layer_sizes": (7,), "batch_size": 10, "learning_rate_init": 0.01,
+                "alpha": 0.1, "max_iter": 4, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = FastBPRegressor(**settings).fit(X, Y)
+        theirs = MLPRegressor(solver="sgd", nesterovs_momentum=False, **settings).fit(X, Y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    assert ours.predict(X).shape == (len(X), 2)
+
+
+def test_multilabel_and_boolean_labels():
+    X, Y = make_multilabel_classification(n_samples=120, n_classes=4, random_state=0)
+    clf = FastBPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.05, max_iter=50,
+                           random_state=0).fit(StandardScaler().fit_transform(X), Y)
+    assert clf.out_activation_ == "logistic" and clf.predict(X).shape == (120, 4)
+    assert clf.predict_proba(X).shape == (120, 4)
+    booleans = Y[:, 0].astype(bool)
+    clf = FastBPClassifier(max_iter=5, random_state=0).fit(X, booleans)
+    assert clf.predict(X).dtype == bool and list(clf.classes_) == [False, True]
+
+
+def test_grid_search_cross_val_clone_and_pickle():
+    Xtr, Xte, ytr, _ = digits()
+    model = make_pipeline(StandardScaler(), FastBPClassifier(max_iter=20, random_state=0,
+                                                             batch_size=32))
+    search = GridSearchCV(model, {"fastbpclassifier__learning_rate_init": [0.01, 0.1]},
+                          cv=3, n_jobs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(Xtr, ytr)
+        scores = cross_val_score(clone(model), Xtr, ytr, cv=3)
+    assert search.best_params_["fastbpclassifier__learning_rate_init"] in (0.01, 0.1)
+    assert len(scores) == 3 and scores.min() > 0.8
+    fitted = search.best_estimator_
+    again = pickle.loads(pickle.dumps(fitted))
+    assert np.array_equal(again.predict_proba(Xte), fitted.predict_proba(Xte))
+    net = fitted[-1].network_
+    copy = pickle.loads(pickle.dumps(net))
+    assert np.array_equal(copy.params, net.params) and copy.params.flags.writeable
+    assert np.array_equal(copy.forward(Xte[:, :64]), net.forward(Xte[:, :64]))
+
+
+def test_partial_fit_warm_start_and_verbose(capsys):
+    Xtr, _, ytr, _ = digits()
+    X = StandardScaler().fit_transform(Xtr)
+    clf = FastBPClassifier(batch_size=50, learning_rate_init=0.05, random_state=0,
+                           verbose=True)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X[:100], ytr[:100])
+    for _ in range(3):
+        clf.partial_fit(X, ytr, classes=np.arange(10))
+    assert clf.n_iter_ == 3 and clf.t_ == 3 * len(X) and len(clf.loss_curve_) == 3
+    out = capsys.readouterr().out
+    assert "Iteration 1, loss = " in out and "Iteration 3, loss = " in out
+    one = FastBPClassifier(batch_size=50, learning_rate_init=0.05, random_state=0,
+                           max_iter=3, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one.fit(X, ytr)
+        curve = list(one.loss_curve_)
+        one.set_params(warm_start=True, max_iter=2)
+        one.fit(X, ytr)
+    assert one.loss_curve_[:3] == curve and len(one.loss_curve_) == 5 and one.n_iter_ == 2
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
+        FastBPRegressor(early_stopping=True).partial_fit(X, ytr.astype(float))
+
+
+def test_attributes_are_scikit_learn_shaped():
+    X, y = load_breast_cancer(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = FastBPClassifier(hidden_layer_sizes=(5, 4), max_iter=3).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(30, 5), (5, 4), (4, 1)]
+    assert [b.shape for b in clf.intercepts_] == [(5,), (4,), (1,)]
+    assert clf.n_features_in_ == 30 and clf.n_layers_ == 4 and clf.n_outputs_ == 1
+    assert isinstance(clf.network_, fastbp.Network) and clf.network_.sizes == (30, 5, 4, 1)
+    assert clf.loss_ == clf.loss_curve_[-1] and clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_sigmoid_and_clipped_batch_size():
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.warns(UserWarning, match="batch_size"):
+        clf = FastBPClassifier(activation="sigmoid", batch_size=10_000, max_iter=2).fit(X, y)
+    assert clf.network_.activations[0] == "logistic"
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+    ({"activation": "swish"}, "activation"),
+    ({"alpha": -1.0}, "alpha"),
+    ({"learning_rate": "cosine"}, "learning_rate"),
+    ({"momentum": 1.5}, "momentum"),
+    ({"backend": "fortran"}, "fortran"),
+])
+def test_bad_parameters(params, message):
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.raises(ValueError, match=message):
+        FastBPClassifier(**params).fit(X, y)
+
+
+def test_import_fastbp_does_not_import_sklearn():
+    import subprocess
+    import sys
+
+    code = "import sys, fastbp; print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
