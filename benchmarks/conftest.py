@@ -38,6 +38,9 @@ RATIOS = [
       for w in ("tutorial-1M", "xor", "digits", "minibatch", "mnist", "ensemble")],
     ("mnist: numba 1 thread / 2 threads", ("mnist", "numba-1"), ("mnist", "numba-2")),
     ("mnist: cython 1 thread / 2 threads", ("mnist", "cython-1"), ("mnist", "cython-2")),
+    # Issue 16: fit on digits, against scikit-learn's MLPClassifier with the same settings.
+    *[(f"{w}: sklearn MLPClassifier / {b}", (w, "sklearn"), (w, b))
+      for w in ("sklearn-online", "sklearn-batch32") for b in ("numba", "cython")],
 ]
 
 

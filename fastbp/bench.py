@@ -19,6 +19,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from .kernels import status
 from .network import Network
 from .training import train, train_many
 
-CONTENDERS = ("c", "torch", "jax")
+CONTENDERS = ("c", "torch", "jax", "sklearn")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Workload:
     oracle: bool = False  # short enough for the pure-Python oracle
     networks: int = 1  # > 1: train_many on that many copies, lr spread over [0.1, 1]
     quick_networks: int = 1
+    estimator: bool = False  # time FastBPClassifier.fit (and sklearn's MLPClassifier.fit)
 
     def network(self) -> Network:
         if self.data == "tutorial":
@@ -61,6 +63,11 @@ class Workload:
 
     @functools.cached_property
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.data == "sklearn-digits":  # scikit-learn's digits, standardised; labels
+            from sklearn.datasets import load_digits
+
+            X, y = load_digits(return_X_y=True)
+            return (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0), y
         if self.data != "random":
             return dataset(self.data)
         rng = np.random.default_rng(0)
@@ -113,6 +120,11 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     Workload("ensemble", "1,000 tutorial networks (lr 0.1..1) x 10,000 rounds, train_many",
              (2, 2, 2), "tutorial", 1, 10_000, 2_000, bias="fixed", networks=1_000,
              quick_networks=200),
+    Workload("sklearn-online", "digits 64-32-10, FastBPClassifier.fit, batch_size=1, 10 epochs",
+             (64, 32, 10), "sklearn-digits", 1_797, 10, 3, lr=0.001, estimator=True),
+    Workload("sklearn-batch32", "digits 64-32-10, FastBPClassifier.fit, batch_size=32, "
+             "30 epochs", (64, 32, 10), "sklearn-digits", 1_797, 30, 5, batch_size=32, lr=0.1,
+             estimator=True),
 ]}
 
 #: A runner trains for ``epochs`` (on ``count`` networks, for ensembles) and returns
@@ -120,7 +132,40 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
 Runner = Callable[[int, int], tuple[float, float]]
 
 
+def _estimator_runner(w: Workload, backend: str | None) -> Runner:
+    """``fit`` of FastBPClassifier on ``backend``, or of scikit-learn's MLPClassifier
+    (``backend`` None) with the same settings: SGD, classical momentum 0.9, every epoch
+    run (``tol=0``, no early stop)."""
+    X, y = w.arrays
+
+    def run(epochs: int, count: int = 1) -> tuple[float, float]:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        settings = {"hidden_layer_sizes": w.sizes[1:-1], "batch_size": w.batch_size,
+                    "learning_rate_init": w.lr, "max_iter": epochs, "tol": 0.0,
+                    "n_iter_no_change": epochs + 1, "random_state": 0}
+        if backend is None:
+            from sklearn.neural_network import MLPClassifier
+
+            model = MLPClassifier(solver="sgd", nesterovs_momentum=False, **settings)
+        else:
+            from .sklearn import FastBPClassifier
+
+            model = FastBPClassifier(backend=backend, **settings)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            model.fit(X, y)
+            seconds = time.perf_counter() - start
+        return seconds, float(model.loss_)
+    return run
+
+
 def _fastbp_runner(backend: str, w: Workload, threads: int | None = None) -> Runner:
+    if w.estimator:
+        return _estimator_runner(w, backend)
     X, Y = w.arrays
 
     def run(epochs: int, count: int = 1) -> tuple[float, float]:
@@ -157,6 +202,19 @@ def _import_file(path: Path) -> ModuleType | None:
 
 def runner(name: str, w: Workload) -> Runner:
     """A runner for a fastbp backend or a contender, or RuntimeError saying why not."""
+    if w.estimator:
+        if name in ("python", "c", "torch", "jax"):
+            raise RuntimeError("the sklearn workloads time fit: fastbp's compiled backends "
+                               "and scikit-learn's MLPClassifier")
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            raise RuntimeError("scikit-learn is not installed (pip install "
+                               "'fastbp[sklearn]')") from None
+        if name == "sklearn":
+            return _estimator_runner(w, None)
+    elif name == "sklearn":
+        raise RuntimeError("scikit-learn's MLPClassifier runs the sklearn workloads only")
     if w.networks > 1 and name in ("python", "c", "torch"):
         raise RuntimeError({"python": "too long for the pure-Python oracle",
                             "c": "the C reference loop trains one network",

@@ -266,9 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("bench", help="time every backend (and contenders) on every workload")
     p.add_argument("--quick", action="store_true", help="short runs: under a minute in all")
     p.add_argument("--backends", nargs="+", metavar="NAME",
-                   help="fastbp backends and contenders (c, torch, jax); default: all")
+                   help="fastbp backends and contenders (c, torch, jax, sklearn); default: all")
     p.add_argument("--workloads", nargs="+", metavar="NAME",
-                   help="tutorial-10k tutorial-1M xor digits minibatch mnist; default: all")
+                   help="tutorial-10k tutorial-1M xor digits minibatch mnist ensemble "
+                   "sklearn-online sklearn-batch32; default: all")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="also draw a bar chart (needs matplotlib)")
     p.set_defaults(run=_bench)
