@@ -284,6 +284,12 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     record_every = plan.record_every if evaluate else None
     chunks = _Chunks(plan.epochs, (record_every, progress_every, orders.per_table),
                      kernels.epoch_seconds(shape, rule, n) * count)
+    if (start is None and commit is None and progress is None and not record_every
+            and chunks.next_stop(0) == plan.epochs):
+        fitted = _fit_at_once(kernels, shape, rule, params, X, Y, lrs, plan, orders, threads,
+                              evaluate)
+        if fitted is not None:
+            return fitted
     history = _History(start)
     alone = on_divergence == "stop"
     if start is None:
@@ -382,6 +388,47 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
             from None
     return Fitted(*history.arrays(count), final, seconds, diverged,
                   np.where(diverged > 0, kept, plan.epochs))
+
+
+def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
+                 X: np.ndarray, Y: np.ndarray, lrs: np.ndarray, plan: Plan, orders: _Orders,
+                 threads: int | None, evaluate: bool) -> Fitted | None:
+    """``fit`` for a run of one chunk with nothing to record, show or write: the same bits
+    and the same interruption, without the bookkeeping between chunks, which would cost
+    more than a short call's epochs. None, with ``params`` and ``orders`` as they were,
+    where something diverged: ``fit``'s loop then runs it again and says what happened."""
+    count = len(params)
+    saved, drawn = params.copy(), orders.state()
+    order = orders.take(plan.epochs)
+    velocity = np.zeros(params.shape)
+    began = time.perf_counter()
+    done = 0
+    try:
+        if count == 1:
+            kernels.train(shape, rule, params[0], velocity[0], X, Y, plan.epochs, lrs[0], order,
+                          threads)
+        else:
+            kernels.train_many(shape, rule, params, velocity, X, Y, plan.epochs, lrs, order,
+                               threads)
+        seconds = time.perf_counter() - began
+        done = plan.epochs
+        if not evaluate:
+            final = np.empty(0)
+        elif np.isfinite(params).all():
+            final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
+        else:
+            final = np.array([np.nan])
+    except KeyboardInterrupt as exc:
+        if not done:
+            np.copyto(params, saved)
+        raise TrainingInterrupted(done, getattr(exc, "signum", signal.SIGINT)) from None
+    if evaluate and not np.isfinite(final).all():
+        np.copyto(params, saved)
+        if drawn is not None:
+            orders.rng.bit_generator.state = drawn
+        return None
+    return Fitted(np.empty((count, 0)), np.empty(0, dtype=np.int64), final, seconds,
+                  np.zeros(count, dtype=np.int64), np.full(count, plan.epochs, dtype=np.int64))
 
 
 class _Replay:

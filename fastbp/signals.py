@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal
 import signal
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,9 @@ class Terminated(KeyboardInterrupt):
     """Raised in the main thread when SIGTERM arrives during training."""
 
     signum = signal.SIGTERM
+
+
+_SIGTERM, _SIG_DFL = int(signal.SIGTERM), int(signal.SIG_DFL)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
@@ -26,12 +30,14 @@ def terminate_as_interrupt() -> Iterator[None]:
     where SIGTERM still has its default action: a handler the program installed
     itself is left alone.
     """
+    # _signal: the C functions behind signal's, without its enum conversions, which cost
+    # more than a short train() call should.
     if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            or _signal.getsignal(_SIGTERM) != _SIG_DFL:
         yield
         return
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    _signal.signal(_SIGTERM, _raise_terminated)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _signal.signal(_SIGTERM, _SIG_DFL)

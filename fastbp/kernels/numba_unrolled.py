@@ -46,17 +46,30 @@ def suitable(layout) -> bool:
 
 def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool = False):
     """The compiled training kernel for this shape (``kernel_many`` with ``many``)."""
-    return _kernel(_key(layout), _key(acts), int(loss), bool(train_bias), bool(momentum),
-                   bool(many))
+    key = (layout.tobytes(), acts.tobytes(), int(loss), bool(train_bias), bool(momentum),
+           bool(many))
+    found = _known.get(key)
+    if found is None:
+        found = _known[key] = _kernel(_key(layout), _key(acts), *key[2:])
+    return found
 
 
 def loss_kernel(layout, acts, loss: int):
     """The compiled ``mean_loss(params, X, Y)`` for this shape."""
-    return _loss_kernel(_key(layout), _key(acts), int(loss))
+    key = (layout.tobytes(), acts.tobytes(), int(loss))
+    found = _known.get(key)
+    if found is None:
+        found = _known[key] = _loss_kernel(_key(layout), _key(acts), int(loss))
+    return found
 
 
-# Generating and hashing a kernel's source takes longer than a small network's epoch:
-# look kernels up by shape first (chunks and records ask again and again).
+# Generating and hashing a kernel's source takes longer than a small network's epoch, and
+# even building a tuple key from the arrays costs more than a call should: look kernels up
+# by the bytes of the layout and activation arrays (int64 both; a layout's bytes fix its
+# shape, as every row has four entries).
+_known: dict[tuple, object] = {}
+
+
 def _key(values) -> tuple:
     return tuple(tuple(int(v) for v in row) if np.ndim(row) else int(row) for row in values)
 

@@ -1,0 +1,29 @@
+"""What one call costs beyond its arithmetic, on the tutorial network (one sample, one epoch:
+the arithmetic is about 0.1 µs of it). The estimators' epoch loop, schedules and
+partial_fit pay it every epoch; the target is at most 20 µs."""
+
+import pytest
+
+import fastbp
+from fastbp import tutorial
+
+CALLS = {
+    "train(epochs=1)": lambda net, b: fastbp.train(net, tutorial.INPUTS, tutorial.TARGETS,
+                                                   epochs=1, backend=b),
+    "forward": lambda net, b: net.forward(tutorial.INPUTS, backend=b),
+    "gradients": lambda net, b: fastbp.gradients(net, tutorial.INPUTS, tutorial.TARGETS,
+                                                 backend=b),
+}
+
+
+@pytest.mark.parametrize("backend", ["numba", "cython"])
+@pytest.mark.parametrize("call", list(CALLS))
+def test_call_overhead(benchmark, backend, call):
+    if fastbp.backends()[backend] != "available":
+        pytest.skip(fastbp.backends()[backend])
+    benchmark.group = "one call on the tutorial network (µs beyond ~0.1 µs of arithmetic)"
+    net = tutorial.network()
+    run = CALLS[call]
+    run(net, backend)  # compile and load first
+    benchmark.pedantic(run, args=(net, backend), rounds=200, iterations=20, warmup_rounds=5)
+    benchmark.extra_info["microseconds"] = benchmark.stats.stats.min * 1e6
