@@ -256,3 +256,25 @@ def test_works_from_a_read_only_install(traversable_tmp):
     assert "cython" in done.stdout or fastbp.backends()["cython"] != "available"
     written = [p for p in root.rglob("*") if p.stat().st_mtime > root.stat().st_mtime + 1]
     assert not written
+
+
+def test_a_short_run_that_diverges_reports_as_a_long_one_does(backend):
+    """One-chunk runs skip the bookkeeping between chunks; when one diverges, the loop runs
+    it again from the start (with the shuffle generator put back) and reports it."""
+    def run(record_every, seed):
+        rng = np.random.default_rng(1)
+        net = fastbp.Network([3, 4, 1], "identity", seed=0)
+        X, Y = rng.normal(size=(6, 3)) * 10, rng.normal(size=(6, 1))
+        with pytest.raises(fastbp.DivergenceError) as caught:
+            fastbp.train(net, X, Y, epochs=40, lr=3.0, shuffle=True, seed=seed, momentum=0.5,
+                         record_every=record_every, backend=backend)
+        return net.params, caught.value.epoch
+
+    generator = np.random.default_rng(9)
+    short = run(None, generator)
+    long = run(10**9, np.random.default_rng(9))  # a record mark past the end: the loop
+    assert np.array_equal(short[0], long[0]) and short[1] == long[1]
+    # the caller's generator advanced as far as in the loop (orders drawn once, not twice)
+    again = np.random.default_rng(9)
+    again.permuted(np.tile(np.arange(6), (40, 1)), axis=1)
+    assert generator.bit_generator.state == again.bit_generator.state
