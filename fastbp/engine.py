@@ -278,7 +278,6 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
         Ctrl-C or SIGTERM; every row is left after the last completed chunk.
     """
     count, n = len(params), len(X)
-    velocity = np.zeros_like(params) if start is None else np.array(start.velocity, copy=True)
     orders = _Orders(plan, n, None if start is None else start.rng)
     progress_every = max(1, plan.epochs // 100) if progress is not None else None
     record_every = plan.record_every if evaluate else None
@@ -290,6 +289,7 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
                               evaluate)
         if fitted is not None:
             return fitted
+    velocity = np.zeros_like(params) if start is None else np.array(start.velocity, copy=True)
     history = _History(start)
     alone = on_divergence == "stop"
     if start is None:
