@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels.protocol import Kernels, Rule, Shape
+from .kernels.protocol import Kernels, Rule, Shape, all_finite
 
 #: A chunk aims at this many seconds; the first, on the backend's guess, at a tenth.
 CHUNK_SECONDS = 0.25
@@ -342,7 +342,7 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
                 train_rows(rows, p, v, order, stop - done)
                 params[rows], velocity[rows] = p, v
             chunks.measured(stop - done, time.perf_counter() - began)
-            if evaluate and not np.isfinite(params[rows]).all():
+            if evaluate and not all_finite(params if len(rows) == count else params[rows]):
                 replay = _Replay(train_rows, committed, order, stop - done)
                 if not alone:
                     low, low_velocity, high, network = replay.first_divergence(rows)
@@ -414,7 +414,7 @@ def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
         done = plan.epochs
         if not evaluate:
             final = np.empty(0)
-        elif np.isfinite(params).all():
+        elif all_finite(params):
             final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
         else:
             final = np.array([np.nan])
@@ -422,7 +422,7 @@ def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
         if not done:
             np.copyto(params, saved)
         raise TrainingInterrupted(done, getattr(exc, "signum", signal.SIGINT)) from None
-    if evaluate and not np.isfinite(final).all():
+    if evaluate and not all_finite(final):
         np.copyto(params, saved)
         if drawn is not None:
             orders.rng.bit_generator.state = drawn
