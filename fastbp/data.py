@@ -2,7 +2,8 @@
 
 The ``check_*`` and ``as_*`` functions are what every public entry point calls
 (``train``, ``trace``, ``Network``, the CLI), so one kind of bad input gets one
-message everywhere. This module imports nothing else of fastbp but its tables;
+message everywhere. This module imports nothing else of fastbp but its tables (and the
+kernels' ``all_finite``, which imports nothing);
 ``check_network`` lives beside the class it checks, in :mod:`fastbp.network`.
 
 Every check raises ``ValueError`` or ``TypeError`` naming the argument, what
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import functions
+from .kernels.protocol import all_finite
 
 
 def _real_array(values: object, name: str) -> np.ndarray:
@@ -33,7 +35,7 @@ def _real_array(values: object, name: str) -> np.ndarray:
 
 def _finite_copy(raw: np.ndarray, name: str) -> np.ndarray:
     out = np.array(raw, dtype=np.float64, order="C", copy=True)
-    if not np.isfinite(out).all():
+    if not all_finite(out):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
         raise ValueError(f"{name} must be finite, found {out[bad]} at index {bad}")
     return out

@@ -414,6 +414,8 @@ def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
         done = plan.epochs
         if not evaluate:
             final = np.empty(0)
+        elif count == 1 and all_finite(params):
+            final = np.array([kernels.mean_loss(shape, rule.loss, params[0], X, Y, threads)])
         elif all_finite(params):
             final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
         else:

@@ -131,7 +131,11 @@ class Network:
     @property
     def kernel_shape(self) -> Shape:
         """The network as the kernels take it: layout table, activation codes, bias mode."""
-        return Shape(self.layout, self.activation_codes, self.bias == "trainable")
+        shape = self.__dict__.get("_shape")
+        if shape is None or shape.train_bias != (self.bias == "trainable"):
+            shape = self._shape = Shape(self.layout, self.activation_codes,
+                                        self.bias == "trainable")
+        return shape
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -165,7 +169,7 @@ class Network:
     def __setstate__(self, state: dict) -> None:
         """Unpickled: arrays of its own, writable (joblib may hand back read-only memmaps)."""
         self.__dict__.update({k: np.array(v) if isinstance(v, np.ndarray) else v
-                              for k, v in state.items()})
+                              for k, v in state.items() if k != "_shape"})
 
     def copy(self) -> Network:
         """An independent copy with its own parameter buffer."""

@@ -271,17 +271,21 @@ def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarr
     """engine.fit with SIGTERM as Ctrl-C, a progress bar, and the checkpoint named in the
     interruption."""
     done = 0 if start is None else start.done
-    with terminate_as_interrupt(), _progress_bar(progress, plan.epochs, "epoch", name,
-                                                 done) as tick:
-        try:
-            return engine.fit(kernels, shape, rule, params, X, Y, lrs, plan, threads=threads,
-                              progress=tick, on_divergence=on_divergence, start=start,
-                              commit=writer)
-        except TrainingInterrupted as exc:
-            if writer is None:
-                raise
-            raise TrainingInterrupted(exc.epochs_done, exc.signum, os.fspath(writer.path)) \
-                from None
+    try:
+        with terminate_as_interrupt():
+            if not progress:
+                return engine.fit(kernels, shape, rule, params, X, Y, lrs, plan,
+                                  threads=threads, on_divergence=on_divergence, start=start,
+                                  commit=writer)
+            with _progress_bar(progress, plan.epochs, "epoch", name, done) as tick:
+                return engine.fit(kernels, shape, rule, params, X, Y, lrs, plan,
+                                  threads=threads, progress=tick, on_divergence=on_divergence,
+                                  start=start, commit=writer)
+    except TrainingInterrupted as exc:
+        if writer is None:
+            raise
+        raise TrainingInterrupted(exc.epochs_done, exc.signum, os.fspath(writer.path)) \
+            from None
 
 
 def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,

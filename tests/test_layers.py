@@ -69,4 +69,4 @@ def test_the_layers_point_one_way():
             assert all(m.startswith("fastbp.kernels") or m in bottom for m in uses), (name, uses)
     # The cluster runs the engine, not the public training functions.
     assert "fastbp.training" not in edges["fastbp.distributed"]
-    assert edges["fastbp.data"] <= {"fastbp.functions"}
+    assert edges["fastbp.data"] <= {"fastbp.functions", "fastbp.kernels.protocol"}
