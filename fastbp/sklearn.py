@@ -451,8 +451,6 @@ class FastBPRegressor(RegressorMixin, _FastBP):
     def _prepare(self, X, y, first, incremental, classes):
         X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True,
                              reset=first)
-        if first:
-            self._y_1d = y.ndim == 1
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self._out_activation, self._loss_code = "identity", functions.SQUARED
         return X, Y
