@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from ._version import __version__
 from .engine import State
-from .files import atomic_write
+from .files import read_npz, write_npz
 
 FORMAT = "fastbp-checkpoint"
 FORMAT_VERSION = 1
@@ -98,37 +97,16 @@ def write(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
             "options": checkpoint.options, "data": checkpoint.data, "done": state.done,
             "rng": _jsonable(state.rng), "seconds": state.seconds}
     meta["sha256"] = _checksum(arrays, meta)
-    text = np.array(json.dumps(meta))
-
-    def save(tmp: str) -> None:
-        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
-            np.savez(fh, metadata=text, **arrays)
-
-    return atomic_write(path, save)
+    return write_npz(path, meta, arrays)
 
 
 def read(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint written by :func:`write`; refuse anything else with a ValueError
     (FileNotFoundError for a missing file)."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if set(data.files) != {"metadata", *ARRAYS}:
-                raise ValueError(f"holds {sorted(data.files)}")
-            meta = json.loads(str(data["metadata"]))
-            arrays = {name: np.array(data[name]) for name in ARRAYS}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"{path} is not a readable fastbp checkpoint: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a fastbp checkpoint")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path} has checkpoint format version {meta.get('format_version')!r};"
-                         f" this fastbp ({__version__}) reads version {FORMAT_VERSION}")
+    meta, arrays = read_npz(path, ARRAYS, "fastbp checkpoint", FORMAT, FORMAT_VERSION)
     expected = meta.pop("sha256", None)
     if _checksum(arrays, meta) != expected:
-        raise ValueError(f"{path} is corrupted: it fails its checksum")
+        raise ValueError(f"{os.fspath(path)} is corrupted: it fails its checksum")
     state = State(int(meta["done"]), arrays["params"].astype(np.float64),
                   arrays["velocity"].astype(np.float64), _from_json(meta["rng"]),
                   arrays["history"].astype(np.float64), arrays["history_epochs"].astype(np.int64),

@@ -1,12 +1,17 @@
-"""Writing files safely, and matplotlib on demand: the only file-handling code in fastbp."""
+"""Writing files safely, fastbp's ``.npz`` files, and matplotlib on demand: the only
+file-handling code in fastbp."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+import numpy as np
 
 
 def _mode_for(target: Path) -> int:
@@ -64,6 +69,43 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def write_npz(path: str | os.PathLike, metadata: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """``arrays`` and the JSON ``metadata`` as an ``.npz`` file (no pickle), written
+    atomically with :func:`atomic_write`."""
+    text = np.array(json.dumps(metadata))
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+            np.savez(fh, metadata=text, **arrays)
+
+    return atomic_write(path, write)
+
+
+def read_npz(path: str | os.PathLike, names: Iterable[str], what: str, kind: str,
+             version: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """The metadata and the arrays ``names`` of a file :func:`write_npz` wrote, whose
+    metadata says ``format: kind`` at ``format_version: version``. Anything else (another
+    file, a damaged one, another version) is a ValueError that calls the file ``what``;
+    a missing file is a FileNotFoundError."""
+    path, names = Path(path), list(names)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if set(data.files) != {"metadata", *names}:
+                raise ValueError(f"holds {sorted(data.files)}, not a {what}")
+            meta = json.loads(str(data["metadata"]))
+            arrays = {name: np.array(data[name]) for name in names}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} is not a readable {what}: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != kind:
+        raise ValueError(f"{path} is not a {what}")
+    if meta.get("format_version") != version:
+        raise ValueError(f"{path} has {what} format version {meta.get('format_version')!r}; "
+                         f"this fastbp reads version {version}")
+    return meta, arrays
 
 
 def pyplot():

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import os
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import numpy as np
 from . import functions
 from ._version import __version__
 from .data import as_array, as_matrix, check_seed, check_sizes, check_threads
-from .files import atomic_write
+from .files import read_npz, write_npz
 from .kernels.protocol import Shape
 
 FORMAT = "fastbp-network"
@@ -187,33 +185,14 @@ class Network:
         The file is written beside ``path`` under a temporary name and renamed
         into place, so ``path`` never holds a half-written network.
         """
-        meta = np.array(json.dumps(self._metadata()))
-
-        def write(tmp: str) -> None:
-            with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
-                np.savez(fh, params=self._params, metadata=meta)
-
-        return atomic_write(path, write)
+        return write_npz(path, self._metadata(), {"params": self._params})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:
         """Read a network written by :meth:`save`; refuse anything else clearly."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if set(data.files) != {"params", "metadata"}:
-                    raise ValueError(f"holds {sorted(data.files)}, not a fastbp network")
-                meta = json.loads(str(data["metadata"]))
-                params = np.array(data["params"], dtype=np.float64)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            if isinstance(exc, FileNotFoundError):
-                raise
-            raise ValueError(f"{path} is not a readable fastbp network file: {exc}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a fastbp network file")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path} has format version {meta.get('format_version')!r}; "
-                             f"this fastbp reads version {FORMAT_VERSION}")
+        meta, arrays = read_npz(path, ["params"], "fastbp network file", FORMAT,
+                                FORMAT_VERSION)
+        params = arrays["params"].astype(np.float64)
         if hashlib.sha256(params.tobytes()).hexdigest() != meta.get("sha256"):
             raise ValueError(f"{path} is corrupted: its parameters fail their checksum")
         net = cls(meta["sizes"], meta["activations"], meta["bias"])
