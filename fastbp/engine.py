@@ -299,10 +299,7 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
 
     def train_rows(rows: np.ndarray, p: np.ndarray, v: np.ndarray, order: np.ndarray | None,
                    epochs: int) -> None:
-        if len(rows) == 1:
-            kernels.train(shape, rule, p[0], v[0], X, Y, epochs, lrs[rows[0]], order, threads)
-        else:
-            kernels.train_many(shape, rule, p, v, X, Y, epochs, lrs[rows], order, threads)
+        _train(kernels, shape, rule, p, v, X, Y, epochs, lrs[rows], order, threads)
 
     def losses(rows: np.ndarray) -> np.ndarray:
         values = np.full(count, np.nan)
@@ -390,6 +387,17 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
                   np.where(diverged > 0, kept, plan.epochs))
 
 
+def _train(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
+           velocity: np.ndarray, X: np.ndarray, Y: np.ndarray, epochs: int, lrs: np.ndarray,
+           order: np.ndarray | None, threads: int | None) -> None:
+    """``epochs`` epochs of the rows of ``params``, row ``k`` at ``lrs[k]``: ``train`` for
+    one row, ``train_many`` for more."""
+    if len(params) == 1:
+        kernels.train(shape, rule, params[0], velocity[0], X, Y, epochs, lrs[0], order, threads)
+    else:
+        kernels.train_many(shape, rule, params, velocity, X, Y, epochs, lrs, order, threads)
+
+
 def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
                  X: np.ndarray, Y: np.ndarray, lrs: np.ndarray, plan: Plan, orders: _Orders,
                  threads: int | None, evaluate: bool) -> Fitted | None:
@@ -404,18 +412,11 @@ def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
     began = time.perf_counter()
     done = 0
     try:
-        if count == 1:
-            kernels.train(shape, rule, params[0], velocity[0], X, Y, plan.epochs, lrs[0], order,
-                          threads)
-        else:
-            kernels.train_many(shape, rule, params, velocity, X, Y, plan.epochs, lrs, order,
-                               threads)
+        _train(kernels, shape, rule, params, velocity, X, Y, plan.epochs, lrs, order, threads)
         seconds = time.perf_counter() - began
         done = plan.epochs
         if not evaluate:
             final = np.empty(0)
-        elif count == 1 and all_finite(params):
-            final = np.array([kernels.mean_loss(shape, rule.loss, params[0], X, Y, threads)])
         elif all_finite(params):
             final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
         else:
