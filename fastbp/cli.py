@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from . import cli_train
 from ._version import __version__
 from .cli_train import Stopped
+from .signals import terminate_as_interrupt
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,6 +110,11 @@ def _comma_list(kind, expected: str):
     return parse
 
 
+def _activations(text: str) -> str | list[str]:
+    """An argparse type: one activation for every layer, or one per layer (commas)."""
+    return text.split(",") if "," in text else text
+
+
 _numbers = _comma_list(float, "numbers separated by commas")
 _sizes = _comma_list(int, "whole numbers like 2,3,2")
 
@@ -171,11 +177,9 @@ def _sweep(args: argparse.Namespace) -> None:
             raise ValueError("--scheduler needs dask: pip install 'fastbp[distributed]'") \
                 from None
         client = Client(args.scheduler)
-    activation = args.activation.split(",") if args.activation and "," in args.activation \
-        else (args.activation or "logistic")
     try:
         rows = sweep.run(args.sizes, X, Y, lrs, args.seeds, args.epochs, client=client,
-                         activation=activation, bias=args.bias, loss=args.loss,
+                         activation=args.activation, bias=args.bias, loss=args.loss,
                          batch_size=args.batch_size, momentum=args.momentum,
                          weight_decay=args.weight_decay, backend=args.backend,
                          threads=args.threads, progress=True)
@@ -193,13 +197,6 @@ def _sweep(args: argparse.Namespace) -> None:
         sweep.write_csv(rows, args.csv)
     if args.plot:
         sweep.plot(rows, args.plot)
-
-
-def _sigterm_raises():
-    """SIGTERM as Ctrl-C for the whole command, so both end it with one line."""
-    from .signals import terminate_as_interrupt
-
-    return terminate_as_interrupt()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--lr", default="0.5", help="a learning rate or START:STOP:COUNT")
     p.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 per learning rate")
     p.add_argument("--epochs", type=_positive, default=1000, help="epochs per network")
-    p.add_argument("--activation", default="logistic",
+    p.add_argument("--activation", type=_activations, default="logistic",
                    help="one name, or one per layer separated by commas")
     p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
     p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
@@ -262,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="write lr, seed, final_loss, epochs, status rows")
     p.add_argument("--plot", metavar="FILE.png", help="final loss against learning rate")
     p.set_defaults(run=_sweep)
-    cli_train.add_parser(sub, _positive, _sizes)
+    cli_train.add_parser(sub, _positive, _sizes, _activations)
     p = sub.add_parser("bench", help="time every backend (and contenders) on every workload")
     p.add_argument("--quick", action="store_true", help="short runs: under a minute in all")
     p.add_argument("--backends", nargs="+", metavar="NAME",
@@ -275,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.set_defaults(run=_bench)
     args = parser.parse_args(argv)
     try:
-        with _sigterm_raises():
+        with terminate_as_interrupt():  # SIGTERM ends any command as Ctrl-C does
             args.run(args)
         sys.stdout.flush()
     except (ValueError, TypeError) as exc:

@@ -24,7 +24,7 @@ class Stopped(Exception):
         self.signum = signum
 
 
-def add_parser(sub, positive, sizes) -> None:
+def add_parser(sub, positive, sizes, activations) -> None:
     """The ``train`` subcommand, its options and their defaults."""
     p = sub.add_parser("train", help="train a network on your data file (CSV, .npy, .npz)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -37,7 +37,7 @@ def add_parser(sub, positive, sizes) -> None:
                    help="the one target column holds class labels: one output per class")
     p.add_argument("--sizes", type=sizes, help="layer sizes, inputs to outputs, e.g. 4,8,3 "
                    "(required unless --resume)")
-    p.add_argument("--activation", default="logistic",
+    p.add_argument("--activation", type=activations, default="logistic",
                    help="one name, or one per layer separated by commas")
     p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
     p.add_argument("--epochs", type=positive, help="epochs in all (default: 1000, or the "
@@ -89,7 +89,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
     for name in ("save", "checkpoint", "history", "plot"):
         if getattr(args, name):
-            check_output_path(getattr(args, name), f"--{name.replace('_', '-')}")
+            check_output_path(getattr(args, name), f"--{name}")
     if args.plot:
         pyplot()  # before a long run, not after it
     if not args.checkpoint_every >= 0:
@@ -100,7 +100,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> None:
     from .datafile import load
     from .network import Network
-    from .signals import terminate_as_interrupt
     from .training import TrainingInterrupted, resume, train
 
     if args.resume and not Path(args.resume).is_file():
@@ -116,29 +115,26 @@ def run(args: argparse.Namespace) -> None:
             raise ValueError(f"--sizes must start with the {X.shape[1]} inputs and end with "
                              f"the {Y.shape[1]} outputs of {args.data}, got "
                              f"{','.join(map(str, args.sizes))}")
-        activation = args.activation.split(",") if "," in args.activation else args.activation
-        net = Network(args.sizes, activation, bias=args.bias, seed=args.seed)
+        net = Network(args.sizes, args.activation, bias=args.bias, seed=args.seed)
         epochs = 1000 if args.epochs is None else args.epochs
         every = args.record_every or max(1, epochs // 100)
         if args.checkpoint is None and Path(checkpoint).exists():
             raise ValueError(f"{checkpoint} exists (an interrupted run?): continue it with "
                              f"--resume {checkpoint}, or remove it")
     start = time.perf_counter()
-    try:
-        with terminate_as_interrupt():
-            if args.resume:
-                net, result = resume(args.resume, X, Y, epochs=args.epochs,
-                                            backend=args.backend, progress=True,
-                                            threads=args.threads)
-            else:
-                result = train(
-                    net, X, Y, epochs=epochs, lr=args.lr,
-                    batch_size=None if args.full_batch else args.batch_size,
-                    momentum=args.momentum, weight_decay=args.weight_decay, loss=args.loss,
-                    shuffle=args.shuffle,
-                    seed=args.seed, backend=args.backend or "auto", record_every=every,
-                    progress=True, threads=args.threads, checkpoint=checkpoint,
-                    checkpoint_every=args.checkpoint_every if args.checkpoint else math.inf)
+    try:  # SIGTERM arrives as Ctrl-C: fastbp.cli.main handles it for every command
+        if args.resume:
+            net, result = resume(args.resume, X, Y, epochs=args.epochs, backend=args.backend,
+                                 progress=True, threads=args.threads)
+        else:
+            result = train(
+                net, X, Y, epochs=epochs, lr=args.lr,
+                batch_size=None if args.full_batch else args.batch_size,
+                momentum=args.momentum, weight_decay=args.weight_decay, loss=args.loss,
+                shuffle=args.shuffle, seed=args.seed, backend=args.backend or "auto",
+                record_every=every, progress=True, threads=args.threads,
+                checkpoint=checkpoint,
+                checkpoint_every=args.checkpoint_every if args.checkpoint else math.inf)
     except TrainingInterrupted as exc:
         raise Stopped(exc.signum, f"interrupted after epoch {exc.epochs_done}; checkpoint "
                       f"written to {checkpoint}; resume with: "
