@@ -97,6 +97,15 @@ class _FastBP(BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------------------
 
+    def fit(self, X, y):
+        """Fit the network to ``X`` and targets ``y`` (``max_iter`` epochs at most).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False)
+
     def _fit(self, X, y, incremental, classes=None):
         self._validate_params()
         hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
@@ -393,15 +402,6 @@ class FastBPClassifier(ClassifierMixin, _FastBP):
         self._loss_code = functions.CROSS_ENTROPY
         return X, Y
 
-    def fit(self, X, y):
-        """Fit the network to ``X`` and labels ``y`` (``max_iter`` epochs at most).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, incremental=False)
-
     def partial_fit(self, X, y, classes=None):
         """One epoch over ``X, y``; ``classes`` (every label) is needed on the first call.
 
@@ -454,15 +454,6 @@ class FastBPRegressor(RegressorMixin, _FastBP):
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self._out_activation, self._loss_code = "identity", functions.SQUARED
         return X, Y
-
-    def fit(self, X, y):
-        """Fit the network to ``X, y`` (``max_iter`` epochs at most).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X, y):
         """One epoch over ``X, y``.
