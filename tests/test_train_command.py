@@ -24,6 +24,21 @@ def fastbp_cli(*args, cwd, **kwargs):
                             **kwargs)
 
 
+def signal_once(run, mark, signum):
+    """Send ``signum`` to ``run`` once its stderr shows ``mark``; wait for it to end, and
+    return all it wrote to stderr."""
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: run.stderr.read(64), "")))
+    reader.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and mark not in "".join(seen):
+        time.sleep(0.05)
+    run.send_signal(signum)
+    run.wait(timeout=120)
+    reader.join()
+    return "".join(seen)
+
+
 def test_trains_on_a_csv_and_writes_every_file(tmp_path):
     (tmp_path / "d.csv").write_text(CSV)
     run = fastbp_cli("train", "--data", "d.csv", "--targets", "label", "--one-hot", "--sizes",
@@ -55,16 +70,7 @@ def test_a_signal_writes_a_checkpoint_and_prints_the_resume_command(tmp_path, si
     options = ["--sizes", "6,12,2", "--momentum", "0.5", "--shuffle", "--batch-size", "4"]
     run = fastbp_cli("train", "--data", "d.npz", "--epochs", "400000", "--save", "net.npz",
                      *options, cwd=tmp_path)
-    seen = []
-    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: run.stderr.read(64), "")))
-    reader.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and "loss=" not in "".join(seen):  # a record is done
-        time.sleep(0.05)
-    run.send_signal(signum)
-    run.wait(timeout=120)
-    reader.join()
-    err = "".join(seen)
+    err = signal_once(run, "loss=", signum)  # after a record
     assert run.returncode == code, err[-2000:]
     last = err.strip().splitlines()[-1]
     assert "Traceback" not in err
@@ -177,16 +183,7 @@ def test_readme_states_the_sweep_defaults():
 def test_a_signal_ends_a_sweep_with_one_line_and_the_rows_so_far(tmp_path, signum, code):
     run = fastbp_cli("sweep", "--sizes", "2,8,1", "--lr", "0.1:0.9:4", "--seeds", "2",
                      "--epochs", "50000000", "--csv", "rows.csv", cwd=tmp_path)
-    seen = []
-    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: run.stderr.read(64), "")))
-    reader.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and "epoch/s" not in "".join(seen):  # training
-        time.sleep(0.05)
-    run.send_signal(signum)
-    run.wait(timeout=120)
-    reader.join()
-    err = "".join(seen)
+    err = signal_once(run, "epoch/s", signum)  # once training runs
     assert run.returncode == code, err[-2000:]
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
