@@ -22,6 +22,8 @@ import numpy as np
 from . import functions
 from .kernels.protocol import all_finite
 
+_FLOAT64 = np.dtype(np.float64)  # native byte order: the only float64 dtype that is this one
+
 
 def _real_array(values: object, name: str) -> np.ndarray:
     try:
@@ -34,7 +36,7 @@ def _real_array(values: object, name: str) -> np.ndarray:
 
 
 def _finite_copy(raw: np.ndarray, name: str) -> np.ndarray:
-    out = np.array(raw, dtype=np.float64, order="C", copy=True)
+    out = np.array(raw, np.float64, order="C")  # a copy, always
     if not all_finite(out):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
         raise ValueError(f"{name} must be finite, found {out[bad]} at index {bad}")
@@ -48,6 +50,15 @@ def as_matrix(values: object, name: str, width: int | None = None) -> np.ndarray
     arrays are accepted and converted; booleans, strings, objects and complex
     numbers are refused, as are empty data and NaN or infinite values.
     """
+    # The common case, float64 rows of the right width, in a few attribute reads: a short
+    # train call pays for every function call. Anything else, or a non-finite value, goes
+    # the long way, which says what is wrong.
+    if type(values) is np.ndarray and values.dtype is _FLOAT64 and values.ndim == 2:
+        rows, columns = values.shape
+        if rows and columns and (width is None or columns == width):
+            out = values.copy()  # C order
+            if all_finite(out):
+                return out
     raw = _real_array(values, name)
     if raw.ndim == 1:
         raw = raw.reshape(1, -1)
@@ -147,6 +158,8 @@ def _targets_2d(Y: object, name: str, rows: int, outputs: int) -> object:
     """A 1-D ``Y`` read as scikit-learn reads ``y``: n values for a network with one output
     are a column; ``outputs`` values for one sample are a row; anything else is an error
     saying how to reshape."""
+    if type(Y) is np.ndarray and Y.ndim == 2:
+        return Y
     raw = _real_array(Y, name)
     if raw.ndim != 1 or (rows == 1 and len(raw) == outputs):
         return raw

@@ -16,6 +16,7 @@ orders are drawn row by row from one generator.
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .kernels.protocol import Kernels, Rule, Shape, all_finite
+from .signals import terminate_as_interrupt
 
 #: A chunk aims at this many seconds; the first, on the backend's guess, at a tenth.
 CHUNK_SECONDS = 0.25
@@ -276,19 +278,26 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
         left after the same epoch (see :class:`DivergenceError`).
     TrainingInterrupted
         Ctrl-C or SIGTERM; every row is left after the last completed chunk.
+
+    Notes
+    -----
+    SIGTERM raises as Ctrl-C does (:class:`fastbp.signals.terminate_as_interrupt`) while
+    the chunks run in the main thread. Not in a run of one short chunk (at the first
+    guess, at most a tenth of ``CHUNK_SECONDS``) with nothing to record, show or write:
+    swapping the handler would cost such a call more than its epochs, and it holds no
+    work that a SIGTERM could save.
     """
     count, n = len(params), len(X)
-    orders = _Orders(plan, n, None if start is None else start.rng)
-    progress_every = max(1, plan.epochs // 100) if progress is not None else None
+    guess = kernels.epoch_seconds(shape, rule, n) * count
     record_every = plan.record_every if evaluate else None
-    chunks = _Chunks(plan.epochs, (record_every, progress_every, orders.per_table),
-                     kernels.epoch_seconds(shape, rule, n) * count)
     if (start is None and commit is None and progress is None and not record_every
-            and chunks.next_stop(0) == plan.epochs):
-        fitted = _fit_at_once(kernels, shape, rule, params, X, Y, lrs, plan, orders, threads,
-                              evaluate)
+            and (plan.epochs == 1 or plan.epochs <= _first_chunk(guess, plan, n))):
+        fitted = _fit_at_once(kernels, shape, rule, params, X, Y, lrs, plan, threads, evaluate)
         if fitted is not None:
             return fitted
+    orders = _Orders(plan, n, None if start is None else start.rng)
+    progress_every = max(1, plan.epochs // 100) if progress is not None else None
+    chunks = _Chunks(plan.epochs, (record_every, progress_every, orders.per_table), guess)
     velocity = np.zeros_like(params) if start is None else np.array(start.velocity, copy=True)
     history = _History(start)
     alone = on_divergence == "stop"
@@ -322,67 +331,68 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     # Ctrl-C at any moment (in a kernel, a replay or a recording) restores a state that
     # matches the epoch it reports.
     committed = snapshot(done)
-    try:
-        while committed.done < plan.epochs:
-            done = committed.done
-            rows = np.flatnonzero(diverged == 0)
-            if not len(rows):
-                committed = committed._replace(done=plan.epochs)
-                break
-            stop = chunks.next_stop(done)
-            order = orders.take(stop - done)
-            began = time.perf_counter()
-            if len(rows) == count:
-                train_rows(rows, params, velocity, order, stop - done)
-            else:
-                p, v = params[rows], velocity[rows]
-                train_rows(rows, p, v, order, stop - done)
-                params[rows], velocity[rows] = p, v
-            chunks.measured(stop - done, time.perf_counter() - began)
-            if evaluate and not all_finite(params if len(rows) == count else params[rows]):
-                replay = _Replay(train_rows, committed, order, stop - done)
-                if not alone:
-                    low, low_velocity, high, network = replay.first_divergence(rows)
-                    np.copyto(params, low)
-                    raise parameter_divergence(done + high, network, count)
-                bad = rows[~np.isfinite(params[rows]).all(axis=1)]
-                for k in bad:
-                    low, low_velocity, high, _ = replay.first_divergence(np.array([k]))
-                    params[k], velocity[k] = low[0], low_velocity[0]
-                    diverged[k], kept[k] = done + high, done + high - 1
+    with terminate_as_interrupt():  # not around the one-chunk path: see fit's Notes
+        try:
+            while committed.done < plan.epochs:
+                done = committed.done
                 rows = np.flatnonzero(diverged == 0)
-            measured = None
-            if record_every and stop % record_every == 0:
-                measured = losses(rows)
+                if not len(rows):
+                    committed = committed._replace(done=plan.epochs)
+                    break
+                stop = chunks.next_stop(done)
+                order = orders.take(stop - done)
+                began = time.perf_counter()
+                if len(rows) == count:
+                    train_rows(rows, params, velocity, order, stop - done)
+                else:
+                    p, v = params[rows], velocity[rows]
+                    train_rows(rows, p, v, order, stop - done)
+                    params[rows], velocity[rows] = p, v
+                chunks.measured(stop - done, time.perf_counter() - began)
+                if evaluate and not all_finite(params if len(rows) == count else params[rows]):
+                    replay = _Replay(train_rows, committed, order, stop - done)
+                    if not alone:
+                        low, low_velocity, high, network = replay.first_divergence(rows)
+                        np.copyto(params, low)
+                        raise parameter_divergence(done + high, network, count)
+                    bad = rows[~np.isfinite(params[rows]).all(axis=1)]
+                    for k in bad:
+                        low, low_velocity, high, _ = replay.first_divergence(np.array([k]))
+                        params[k], velocity[k] = low[0], low_velocity[0]
+                        diverged[k], kept[k] = done + high, done + high - 1
+                    rows = np.flatnonzero(diverged == 0)
+                measured = None
+                if record_every and stop % record_every == 0:
+                    measured = losses(rows)
+                    if not alone:
+                        _check_losses(measured[rows], stop)
+                    bad = rows[~np.isfinite(measured[rows])]
+                    diverged[bad], kept[bad] = stop, stop
+                    history.record(stop, measured)
+                committed = snapshot(stop)
+                if progress is not None:
+                    progress(stop - done, measured)
+                if commit is not None:
+                    commit(state(committed), False)
+            seconds = before + time.perf_counter() - began_run
+            rows = np.flatnonzero(diverged == 0)
+            final = losses(rows) if evaluate else np.empty(0)
+            if evaluate:
                 if not alone:
-                    _check_losses(measured[rows], stop)
-                bad = rows[~np.isfinite(measured[rows])]
-                diverged[bad], kept[bad] = stop, stop
-                history.record(stop, measured)
-            committed = snapshot(stop)
-            if progress is not None:
-                progress(stop - done, measured)
+                    _check_losses(final, plan.epochs)
+                bad = rows[~np.isfinite(final[rows])]
+                diverged[bad], kept[bad] = plan.epochs, plan.epochs
+                final[diverged > 0] = np.nan
+            committed = committed._replace(diverged=diverged.copy(), kept=kept.copy(),
+                                           seconds=seconds)
             if commit is not None:
-                commit(state(committed), False)
-        seconds = before + time.perf_counter() - began_run
-        rows = np.flatnonzero(diverged == 0)
-        final = losses(rows) if evaluate else np.empty(0)
-        if evaluate:
-            if not alone:
-                _check_losses(final, plan.epochs)
-            bad = rows[~np.isfinite(final[rows])]
-            diverged[bad], kept[bad] = plan.epochs, plan.epochs
-            final[diverged > 0] = np.nan
-        committed = committed._replace(diverged=diverged.copy(), kept=kept.copy(),
-                                       seconds=seconds)
-        if commit is not None:
-            commit(state(committed), True)
-    except KeyboardInterrupt as exc:
-        np.copyto(params, committed.params)
-        if commit is not None:
-            commit(state(committed), True)
-        raise TrainingInterrupted(committed.done, getattr(exc, "signum", signal.SIGINT)) \
-            from None
+                commit(state(committed), True)
+        except KeyboardInterrupt as exc:
+            np.copyto(params, committed.params)
+            if commit is not None:
+                commit(state(committed), True)
+            raise TrainingInterrupted(committed.done, getattr(exc, "signum", signal.SIGINT)) \
+                from None
     return Fitted(*history.arrays(count), final, seconds, diverged,
                   np.where(diverged > 0, kept, plan.epochs))
 
@@ -398,40 +408,68 @@ def _train(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
         kernels.train_many(shape, rule, params, velocity, X, Y, epochs, lrs, order, threads)
 
 
+def _first_chunk(guess: float, plan: Plan, n: int) -> int:
+    """The epochs of a first chunk with nothing to stop for but time (``_Chunks``'s
+    rule, without building one), and no longer than an order table."""
+    epochs = max(1, int(CHUNK_SECONDS / max(guess * 10, 1e-12)))
+    return min(epochs, max(1, ORDER_ENTRIES // n)) if plan.shuffle and n > 1 else epochs
+
+
 def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
-                 X: np.ndarray, Y: np.ndarray, lrs: np.ndarray, plan: Plan, orders: _Orders,
+                 X: np.ndarray, Y: np.ndarray, lrs: np.ndarray, plan: Plan,
                  threads: int | None, evaluate: bool) -> Fitted | None:
     """``fit`` for a run of one chunk with nothing to record, show or write: the same bits
     and the same interruption, without the bookkeeping between chunks, which would cost
-    more than a short call's epochs. None, with ``params`` and ``orders`` as they were,
-    where something diverged: ``fit``'s loop then runs it again and says what happened."""
+    more than a short call's epochs. None, with ``params`` as they were, where something
+    diverged: ``fit``'s loop then runs it again (a generator passed as the seed is put
+    back where it stood, so the loop draws the same orders) and says what happened."""
     count = len(params)
-    saved, drawn = params.copy(), orders.state()
-    order = orders.take(plan.epochs)
+    saved = params.copy()
+    orders = _Orders(plan, len(X)) if plan.shuffle else None
+    drawn = None if orders is None else orders.state()
+    order = None if orders is None else orders.take(plan.epochs)
     velocity = np.zeros(params.shape)
     began = time.perf_counter()
     done = 0
     try:
-        _train(kernels, shape, rule, params, velocity, X, Y, plan.epochs, lrs, order, threads)
+        if count == 1:  # _train's work, a call less
+            kernels.train(shape, rule, params[0], velocity[0], X, Y, plan.epochs, lrs[0], order,
+                          threads)
+        else:
+            kernels.train_many(shape, rule, params, velocity, X, Y, plan.epochs, lrs, order,
+                               threads)
         seconds = time.perf_counter() - began
         done = plan.epochs
         if not evaluate:
-            final = np.empty(0)
-        elif all_finite(params):
-            final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
+            final = _NO_LOSSES
+        elif not all_finite(params):
+            final = None
+        elif count == 1:
+            value = kernels.mean_loss(shape, rule.loss, params[0], X, Y, threads)
+            final = np.array([value]) if math.isfinite(value) else None
         else:
-            final = np.array([np.nan])
+            final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
+            final = final if all_finite(final) else None
     except KeyboardInterrupt as exc:
         if not done:
             np.copyto(params, saved)
         raise TrainingInterrupted(done, getattr(exc, "signum", signal.SIGINT)) from None
-    if evaluate and not all_finite(final):
+    if final is None:
         np.copyto(params, saved)
         if drawn is not None:
             orders.rng.bit_generator.state = drawn
         return None
-    return Fitted(np.empty((count, 0)), np.empty(0, dtype=np.int64), final, seconds,
-                  np.zeros(count, dtype=np.int64), np.full(count, plan.epochs, dtype=np.int64))
+    if count == 1:  # read-only constants: a short call pays for every array
+        return Fitted(_NO_HISTORY, _NO_EPOCHS, final, seconds, _NOT_DIVERGED,
+                      np.array([plan.epochs]))
+    return Fitted(np.empty((count, 0)), _NO_EPOCHS, final, seconds,
+                  np.zeros(count, dtype=np.int64), np.full(count, plan.epochs))
+
+
+_NO_LOSSES, _NO_HISTORY = np.empty(0), np.empty((1, 0))
+_NO_EPOCHS, _NOT_DIVERGED = np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+for _constant in (_NO_LOSSES, _NO_HISTORY, _NO_EPOCHS, _NOT_DIVERGED):
+    _constant.flags.writeable = False
 
 
 class _Replay:

@@ -131,8 +131,8 @@ class Network:
         """The network as the kernels take it: layout table, activation codes, bias mode."""
         shape = self.__dict__.get("_shape")
         if shape is None or shape.train_bias != (self.bias == "trainable"):
-            shape = self._shape = Shape(self.layout, self.activation_codes,
-                                        self.bias == "trainable")
+            shape = self._shape = Shape.of(self.layout, self.activation_codes,
+                                           self.bias == "trainable")
         return shape
 
     @property

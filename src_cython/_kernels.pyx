@@ -259,14 +259,23 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
         if grad == NULL or a == NULL or d == NULL:
             raise MemoryError()
         # Evaluation writes nothing into ``orig``: ``params`` can stand in for it.
-        with nogil, parallel(num_threads=threads):
-            part = threadid()
-            value = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
-                                 &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
-                                 X.shape[0], 0, NULL, 0.0, rows, 0.0, 0.0, NULL, False, net.at, a,
-                                 d, grad, out, exp_build, tab, part, omp_get_num_threads())
-            if part == 0:
-                result[0] = value
+        if threads <= 1:  # no parallel region: opening one costs a short call microseconds
+            with nogil:
+                result[0] = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
+                                         &acts[0], loss, &X[0, 0],
+                                         &Y[0, 0] if Y.shape[0] else NULL, X.shape[0], 0, NULL,
+                                         0.0, rows, 0.0, 0.0, NULL, False, net.at, a, d, grad,
+                                         out, exp_build, tab, 0, 1)
+        else:
+            with nogil, parallel(num_threads=threads):
+                part = threadid()
+                value = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
+                                     &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
+                                     X.shape[0], 0, NULL, 0.0, rows, 0.0, 0.0, NULL, False,
+                                     net.at, a, d, grad, out, exp_build, tab, part,
+                                     omp_get_num_threads())
+                if part == 0:
+                    result[0] = value
         with nogil:
             if task == BATCH_GRADIENTS:
                 _add_decay(grad, work, &net, decay)
@@ -286,10 +295,27 @@ _NO_Y = np.empty((0, 0))
 EVALUATION_CHUNK = CHUNK
 
 
+cdef object _kept_table = None  # the array behind _TABLE, kept alive
+cdef const uint64_t* _TABLE = NULL
+
+
+def keep_exp_table(const uint64_t[::1] exp_table):
+    """Keep glibc's table for every later call that passes no ``exp_table``: taking an
+    array's buffer costs a short call a fraction of a microsecond, each time."""
+    global _kept_table, _TABLE
+    if exp_table.shape[0] != 256:
+        raise ValueError("exp_table must be glibc's table of 256 entries")
+    _kept_table = exp_table.base if exp_table.base is not None else exp_table
+    _TABLE = &exp_table[0]
+
+
 cdef const uint64_t* _table(int exp_build, const uint64_t[::1] exp_table) except? NULL:
-    """glibc's table, which an inlined exp needs; NULL for the library's."""
+    """glibc's table, which an inlined exp needs (``exp_table``, or else the one kept by
+    ``keep_exp_table``); NULL for the library's."""
     if exp_build == EXP_LIBM:
         return NULL
+    if exp_table is None and _TABLE != NULL:
+        return _TABLE
     if exp_table is None or exp_table.shape[0] != 256:
         raise ValueError("exp_table must be glibc's table of 256 entries with an inlined exp")
     return &exp_table[0]
@@ -404,8 +430,9 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
     ``exp_build`` picks the logistic's exp (an inlined one needs glibc's ``exp_table``)."""
     cdef const uint64_t* tab = _table(exp_build, exp_table)
-    cdef const int64_t* visits = &order[0, 0] if order.shape[0] == epochs and epochs > 0 \
-        else NULL
+    cdef const int64_t* visits = NULL  # order None (no buffer to take) or empty: 0..n-1
+    if order is not None and order.shape[0] == epochs and epochs > 0:
+        visits = &order[0, 0]
     cdef int status
     with nogil:
         status = _train_one(&params[0], &velocity[0], &layout[0, 0], layout.shape[0], &acts[0],
@@ -437,8 +464,9 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
     Small networks trained online go ``lanes`` at a time, one per vector lane, with the
     exp ``exp_build`` says (EXP_FMA or EXP_PLAIN need glibc's table, ``exp_table``).
     """
-    cdef const int64_t* visits = &order[0, 0] if order.shape[0] == epochs and epochs > 0 \
-        else NULL
+    cdef const int64_t* visits = NULL  # order None (no buffer to take) or empty: 0..n-1
+    if order is not None and order.shape[0] == epochs and epochs > 0:
+        visits = &order[0, 0]
     cdef Py_ssize_t k, group, count = params.shape[0], size = params.shape[1], G, groups
     cdef int failed = 0
     cdef int n_threads = threads if threads is not None else openmp_threads()

@@ -81,8 +81,8 @@ def test_unrolled_source_spells_out_the_canonical_sums():
     assert "p6 = p6 - lr * (0.0 + d2_0 * a1_0)" in text
     assert "p4 = p4 -" not in text  # fixed biases are never updated
     assert module.constants["TRAINED"].tolist() == [0, 1, 2, 3, 6, 7, 8, 9]
-    assert numba_unrolled.suitable(net.layout)
-    assert not numba_unrolled.suitable(fastbp.Network([64, 32, 10]).layout)
+    assert numba_unrolled.suitable(net.kernel_shape.n_params)
+    assert not numba_unrolled.suitable(fastbp.Network([64, 32, 10]).kernel_shape.n_params)
 
 
 def test_statements_know_what_they_read_and_rename_as_sets():

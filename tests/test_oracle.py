@@ -73,6 +73,6 @@ def test_hand_computed_step_on_a_one_neuron_network():
     o = 1.0 / (1.0 + math.exp(-(((0.0 + 0.3 * 0.5) + -0.2 * 1.5) + 0.1)))
     delta = (o - 0.8) * (o * (1.0 - o))
     expected = [0.3 - 0.25 * (delta * 0.5), -0.2 - 0.25 * (delta * 1.5), 0.1 - 0.25 * delta]
-    shape = Shape(np.array([[2, 1, 0, 2]]), np.array([LOGISTIC]), True)
+    shape = Shape.of(np.array([[2, 1, 0, 2]]), np.array([LOGISTIC]), True)
     oracle.train(shape, Rule(SQUARED), params, np.zeros(3), X, Y, 1, 0.25)
     assert params.tolist() == expected

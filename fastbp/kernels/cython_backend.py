@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 from . import glibc_exp
 from .protocol import Rule, Shape
-from .threads import parts
+from .threads import THREADS_PAY, parts
 
 NAME = "cython"
 
@@ -26,22 +24,25 @@ except ImportError as exc:
         "fastbp, or pip install . in a checkout); FASTBP_REQUIRE_CYTHON=1 makes a failed build "
         "an error that shows why") from None
 
-_NO_ORDER = np.empty((0, 0), dtype=np.int64)
 CHUNK = _cython.EVALUATION_CHUNK  # samples per pass of forward, mean_loss and gradients
 
 
 def _parts(threads, rows: int, shape: Shape) -> int:
     # OpenMP may start fewer; the kernels share the work among those it starts.
+    if threads is None and rows * shape.n_params < THREADS_PAY:
+        return 1  # parts' answer, without its call: a short call pays for each
     return parts(threads, rows, shape.n_params)
 
 
 @functools.cache
-def _exp() -> tuple[int, np.ndarray | None]:
+def _exp() -> tuple[int, None]:
     """The logistic's exp for the extension: glibc's, inlined, in the build that
-    :func:`fastbp.kernels.glibc_exp.variant` verified here (with its table), else the
-    library's."""
+    :func:`fastbp.kernels.glibc_exp.variant` verified here (its table handed to the
+    extension once), else the library's."""
     build = glibc_exp.variant_code()
-    return build, glibc_exp.TAB if build != glibc_exp.CODES["libm"] else None
+    if build != glibc_exp.CODES["libm"]:
+        _cython.keep_exp_table(glibc_exp.TAB)  # every call then passes None for it
+    return build, None
 
 
 def forward(shape: Shape, params, X, threads=None):
@@ -68,7 +69,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     """Train in place; the oracle's ``train`` defines every option."""
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
-                  _NO_ORDER if order is None else order, lr, rule.batch_size, rule.momentum,
+                  order, lr, rule.batch_size, rule.momentum,
                   velocity, shape.train_bias, count, *_exp(), rule.weight_decay)
 
 
@@ -79,7 +80,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     logistic's ``exp`` is glibc's, inlined, where :func:`fastbp.kernels.glibc_exp.variant`
     has verified it."""
     _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
-                       _NO_ORDER if order is None else order, lrs, rule.batch_size,
+                       order, lrs, rule.batch_size,
                        rule.momentum, velocity, shape.train_bias, threads, *_exp(),
                        rule.weight_decay)
 

@@ -63,7 +63,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     """Run a task of :func:`numba_batched.run` on working copies of ``params`` (and
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
     after TRAIN."""
-    layout, acts, train_bias = shape
+    layout, acts, train_bias, _ = shape
     loss, batch_size, momentum, decay = rule
     at = _starts(layout)
     size = min(len(X), batch_size)
@@ -112,8 +112,8 @@ def forward(shape: Shape, params, X, threads=None):
 
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
-    layout, acts, _ = shape
-    if numba_unrolled.suitable(layout):
+    layout, acts, _, n_params = shape
+    if n_params <= numba_unrolled.MAX_PARAMS:  # numba_unrolled.suitable, a call less
         return numba_unrolled.loss_kernel(layout, acts, loss)(params, X, Y)
     out = np.empty((1, 1))
     _batched(numba_batched.LOSS, shape, _EVALUATE._replace(loss=loss), params, _NO_GRAD, X,
@@ -144,11 +144,11 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     (:mod:`fastbp.kernels.numba_batched`), on working copies with transposed weights,
     with ``parts(threads, ...)`` threads.
     """
-    layout, acts, train_bias = shape
+    layout, acts, train_bias, n_params = shape
     order = _NO_ORDER if order is None else order
-    if _unrolled(rule, layout):
-        run = numba_unrolled.kernel(layout, acts, rule.loss, bool(train_bias),
-                                    rule.momentum != 0.0)
+    # _unrolled(rule, shape), a call less
+    if rule.batch_size == 1 and rule.weight_decay == 0.0 and n_params <= numba_unrolled.MAX_PARAMS:
+        run = numba_unrolled.kernel(layout, acts, rule.loss, train_bias, rule.momentum != 0.0)
         run(params, X, Y, epochs, order, lr, rule.momentum, velocity)
         return
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
@@ -164,9 +164,9 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     (several networks interleaved per thread); others run ``train`` one network per
     thread (the kernels release the GIL).
     """
-    layout, acts, train_bias = shape
+    layout, acts, train_bias, _ = shape
     order = _NO_ORDER if order is None else order
-    if not _unrolled(rule, layout):
+    if not _unrolled(rule, shape):
         def one(k):
             train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1)
         workers = min(threads or cores(), len(params))
@@ -188,9 +188,10 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         set_num_threads(previous)
 
 
-def _unrolled(rule: Rule, layout) -> bool:
+def _unrolled(rule: Rule, shape: Shape) -> bool:
     """Does an unrolled kernel train this? (Online, small, and without weight decay.)"""
-    return rule.batch_size == 1 and rule.weight_decay == 0.0 and numba_unrolled.suitable(layout)
+    return (rule.batch_size == 1 and rule.weight_decay == 0.0
+            and numba_unrolled.suitable(shape.n_params))
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:

@@ -38,25 +38,24 @@ MAX_PARAMS = 128
 _modules: dict[str, dict[str, object]] = {}
 
 
-def suitable(layout) -> bool:
-    """Is the network small enough to unroll?"""
-    last = layout[-1]
-    return int(last[3] + last[1]) <= MAX_PARAMS
+def suitable(n_params: int) -> bool:
+    """Is a network of ``n_params`` parameters small enough to unroll?"""
+    return n_params <= MAX_PARAMS
 
 
 def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool = False):
     """The compiled training kernel for this shape (``kernel_many`` with ``many``)."""
-    key = (layout.tobytes(), acts.tobytes(), int(loss), bool(train_bias), bool(momentum),
-           bool(many))
+    key = (layout.tobytes(), acts.tobytes(), loss, train_bias, momentum, many)
     found = _known.get(key)
     if found is None:
-        found = _known[key] = _kernel(_key(layout), _key(acts), *key[2:])
+        found = _known[key] = _kernel(_key(layout), _key(acts), int(loss), bool(train_bias),
+                                      bool(momentum), bool(many))
     return found
 
 
 def loss_kernel(layout, acts, loss: int):
     """The compiled ``mean_loss(params, X, Y)`` for this shape."""
-    key = (layout.tobytes(), acts.tobytes(), int(loss))
+    key = (layout.tobytes(), acts.tobytes(), loss)
     found = _known.get(key)
     if found is None:
         found = _known[key] = _loss_kernel(_key(layout), _key(acts), int(loss))
