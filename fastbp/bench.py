@@ -29,7 +29,7 @@ import numpy as np
 
 from . import tutorial
 from .data import dataset
-from .files import atomic_write, pyplot
+from .files import atomic_write
 from .kernels import status
 from .network import Network
 from .training import train, train_many
@@ -345,22 +345,11 @@ def _times(ratio: float | None) -> str:
 
 
 def plot(rows: list[dict], path: str) -> None:
-    """A bar chart of every measured figure, one panel per workload (needs matplotlib)."""
-    plt = pyplot()
+    """A bar chart of every measured figure (:func:`fastbp.plots.bench_chart`), written to
+    ``path`` (needs matplotlib)."""
+    from . import plots
 
-    done = [r for r in rows if r["status"] == "ok"]
-    names = list(dict.fromkeys(r["workload"] for r in done))
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False)
-    for ax, wname in zip(axes[0], names):
-        mine = [r for r in done if r["workload"] == wname]
-        ax.bar([r["backend"] for r in mine], [r["figure"] for r in mine], color="tab:blue")
-        ax.set_yscale("log")
-        ax.set_title(wname, fontsize=9)
-        ax.set_ylabel(mine[0]["unit"] + " (lower is faster)", fontsize=8)
-        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png"))
-    plt.close(fig)
+    plots.save(plots.bench_chart(rows), path)
 
 
 def write_json(rows: list[dict], path: str) -> None:

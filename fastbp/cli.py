@@ -123,18 +123,27 @@ def _explain(args: argparse.Namespace) -> None:
     import json
 
     from . import tutorial
+    from .files import check_output_path, write_text
     from .network import Network
     from .trace import trace
 
     activation = args.activation.split(",") if args.activation else "logistic"
+    if args.epochs is not None and args.format != "html":
+        raise ValueError("--epochs draws a training run: it goes with --format html")
+    if args.output:
+        check_output_path(args.output, "--output")
     if args.tutorial:
         if args.sizes or args.weights or args.seed is not None or args.bias or args.activation:
             raise ValueError("--tutorial takes the text's network: drop --sizes, --seed, "
                              "--weights, --bias and --activation")
-        net = tutorial.network()
-        x = args.input or tutorial.INPUTS[0].tolist()
-        t = args.target or tutorial.TARGETS[0].tolist()
-        lr = tutorial.LEARNING_RATE if args.lr is None else args.lr
+        defaults = args.input is None and args.target is None and args.lr is None
+        if defaults and args.loss == "squared" and not args.weight_decay:
+            step = tutorial.step()  # with the text's printed numbers beside ours
+        else:
+            step = trace(tutorial.network(), args.input or tutorial.INPUTS[0].tolist(),
+                         args.target or tutorial.TARGETS[0].tolist(),
+                         lr=tutorial.LEARNING_RATE if args.lr is None else args.lr,
+                         loss=args.loss, weight_decay=args.weight_decay)
     else:
         if not args.sizes:
             raise ValueError("give --tutorial, or --sizes with --seed or --weights")
@@ -145,17 +154,28 @@ def _explain(args: argparse.Namespace) -> None:
                     values = json.load(fh)
             except (OSError, json.JSONDecodeError) as exc:
                 raise ValueError(f"--weights: cannot read {args.weights}: {exc}") from None
-            if not isinstance(values, dict) or not set(values) <= {"weights", "biases"}:
-                raise ValueError('--weights must hold {"weights": [...], "biases": [...]}')
+            if not isinstance(values, dict) or "weights" not in values or \
+                    not set(values) <= {"weights", "biases"}:
+                raise ValueError('--weights must hold {"weights": [...], "biases": [...]} '
+                                 '("biases" may be left out: they are then zeros)')
+            if "biases" not in values:  # zeros, as documented: never random numbers
+                values["biases"] = [[0.0] * n for n in args.sizes[1:]]
+        elif args.seed is None:
+            raise ValueError("--sizes needs --weights (the values to start from) or --seed "
+                             "(random ones, the same for the same seed)")
         net = Network(args.sizes, activation, bias=args.bias or "trainable", seed=args.seed,
                       weights=values.get("weights"), biases=values.get("biases"))
         if args.input is None or args.target is None:
             raise ValueError("--input and --target are required with --sizes")
-        x, t, lr = args.input, args.target, 0.5 if args.lr is None else args.lr
-    step = trace(net, x, t, lr=lr, loss=args.loss, weight_decay=args.weight_decay)
-    print({"text": str, "markdown": lambda s: s.to_markdown(),
-           "json": lambda s: s.to_json()}[args.format](step), end="" if args.format == "text"
-          else "\n")
+        step = trace(net, args.input, args.target, lr=0.5 if args.lr is None else args.lr,
+                     loss=args.loss, weight_decay=args.weight_decay)
+    text = {"text": str, "markdown": lambda s: s.to_markdown() + "\n",
+            "json": lambda s: s.to_json() + "\n",
+            "html": lambda s: s.to_html(epochs=args.epochs)}[args.format](step)
+    if args.output:
+        write_text(args.output, text)
+    else:
+        print(text, end="")
 
 
 def _sweep(args: argparse.Namespace) -> None:
@@ -196,7 +216,8 @@ def _sweep(args: argparse.Namespace) -> None:
     if args.csv:
         sweep.write_csv(rows, args.csv)
     if args.plot:
-        sweep.plot(rows, args.plot)
+        sweep.plot(rows, args.plot, f"sweep of {'-'.join(map(str, args.sizes))} networks, "
+                   f"{args.epochs:,} epochs, {args.loss} loss, {args.seeds} seed(s) per lr")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,7 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sizes", type=_sizes, help="layer sizes, e.g. 2,3,2")
     p.add_argument("--seed", type=int, help="seed of the initial weights (with --sizes)")
     p.add_argument("--weights", metavar="FILE.json",
-                   help='initial values: {"weights": [W_1, ...], "biases": [b_1, ...]}')
+                   help='initial values: {"weights": [W_1, ...], "biases": [b_1, ...]}; '
+                   'without "biases", every bias is 0')
     p.add_argument("--input", type=_numbers, help="the sample, e.g. 0.05,0.10")
     p.add_argument("--target", type=_numbers, help="its target, e.g. 0.01,0.99")
     p.add_argument("--lr", type=float, help="learning rate (default 0.5)")
@@ -228,7 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--bias", choices=["fixed", "trainable"],
                    help="bias mode with --sizes (default trainable)")
     p.add_argument("--activation", help="one name, or one per layer separated by commas")
-    p.add_argument("--format", default="text", choices=["text", "markdown", "json"])
+    p.add_argument("--format", default="text", choices=["text", "markdown", "json", "html"],
+                   help="html: one self-contained interactive page (open it in a browser)")
+    p.add_argument("--epochs", type=_positive,
+                   help="with --format html: also train this many epochs on the sample and "
+                   "add a slider over them")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=_explain)
     p = sub.add_parser("sweep", help="train a grid of learning rates x seeds, in parallel",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 #: Where an interrupted run without --checkpoint leaves its state (removed after a whole run).
 DEFAULT_CHECKPOINT = "fastbp-train.checkpoint.npz"
 
@@ -167,17 +165,9 @@ def _write_history(result, path: str) -> None:
 
 
 def _plot_history(result, path: str) -> None:
-    from .files import atomic_write, pyplot
+    from . import plots
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(result.history_epochs, result.history)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"mean {result.loss} loss")
-    if np.all(result.history[np.isfinite(result.history)] > 0):
-        ax.set_yscale("log")
-    ax.set_title(f"fastbp train ({result.backend})")
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    fig = plots.figure(5.6, 3.8)
+    result.plot(ax=fig.subplots())
+    plots.save(fig, path)
 

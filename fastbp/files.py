@@ -71,6 +71,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     return target
 
 
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """``text`` as UTF-8, written atomically (:func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
 def write_npz(path: str | os.PathLike, metadata: dict, arrays: dict[str, np.ndarray]) -> Path:
     """``arrays`` and the JSON ``metadata`` as an ``.npz`` file (no pickle), written
     atomically with :func:`atomic_write`."""

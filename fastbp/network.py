@@ -169,6 +169,13 @@ class Network:
         self.__dict__.update({k: np.array(v) if isinstance(v, np.ndarray) else v
                               for k, v in state.items() if k != "_shape"})
 
+    def _repr_svg_(self) -> str:
+        """The network drawn as the reference text draws it (:func:`fastbp.diagram.svg`):
+        Jupyter shows it in place of the repr."""
+        from .diagram import svg
+
+        return svg(self)
+
     def copy(self) -> Network:
         """An independent copy with its own parameter buffer."""
         return Network(self.sizes, list(self.activations), self.bias,

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import datafile
 from .data import DATASETS, dataset
-from .files import atomic_write, pyplot
+from .files import atomic_write
 from .network import Network
 from .training import TrainingInterrupted, train_many
 
@@ -114,20 +114,9 @@ def write_csv(rows: list[dict], path: str) -> None:
     atomic_write(path, write)
 
 
-def plot(rows: list[dict], path: str) -> None:
-    """Final loss against learning rate: one dot per seed, the mean as a line."""
-    plt = pyplot()
+def plot(rows: list[dict], path: str, title: str) -> None:
+    """Final loss against learning rate: one dot per seed, the mean as a line; ``title``
+    names the run (sizes, epochs, loss)."""
+    from . import plots
 
-    lrs = np.array(list(dict.fromkeys(r["lr"] for r in rows)))
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.scatter([r["lr"] for r in rows], [r["final_loss"] for r in rows], s=12, alpha=0.6,
-               label="one seed")
-    ax.plot(lrs, [np.mean([r["final_loss"] for r in rows if r["lr"] == lr]) for lr in lrs],
-            color="black", label="mean over seeds")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("final loss")
-    ax.set_yscale("log")
-    ax.legend()
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    plots.save(plots.sweep_chart(rows, title), path)

@@ -9,18 +9,23 @@ a trainable bias is ``b_<neuron>`` (``b_h1``). The text's own names follow:
 the part of the error reaching it through each neuron ``k`` of the next layer,
 ``dE_k/dout_h1`` (``dnet_k/dout_h1`` is that connection's weight), and their
 sum ``dE_total/dout_h1``.
+
+The text writes a neuron's delta as ``dE_o1/dnet_o1`` (or ``dE_total/dnet_o1``) and the
+error after one update as ``E_total after 1``: ``step[...]`` takes those names too
+(:data:`TEXT_NAMES`).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import functions
 from .data import check_data, check_learning_rate, check_weight_decay
+from .diagram import neuron_names, weight_names
 from .kernels import oracle
 from .kernels.protocol import Rule
 from .network import Network, check_network
@@ -36,21 +41,72 @@ class Entry:
     value: float
 
 
+#: The text's other names for a quantity (patterns, with the trace's name they mean).
+TEXT_NAMES: list[tuple[str, str]] = [
+    (r"dE_(?:total|(?P<same>\w+))/dnet_(?P<n>\w+)", "delta_{n}"),
+    (r"E_total after 1", "E_total after"),
+]
+
+
+def trace_name(name: str) -> str | None:
+    """The trace's name for one of the text's names, or None."""
+    for pattern, ours in TEXT_NAMES:
+        found = re.fullmatch(pattern, name)
+        if found and found.groupdict().get("same") in (None, found.groupdict().get("n")):
+            return ours.format(**found.groupdict())
+    return None
+
+
 @dataclass
 class StepTrace:
-    """Every intermediate of one step, in the reference text's order (see :func:`trace`)."""
+    """Every intermediate of one step, in the reference text's order (see :func:`trace`).
+
+    ``network``, ``x`` and ``t`` are the network before the step and its sample (for
+    drawing it); ``published`` maps a quantity's name (the trace's) to what a text printed
+    for it (the tutorial's: :func:`fastbp.tutorial.step`).
+    """
 
     sections: list[tuple[str, list[Entry]]] = field(default_factory=list)
+    network: Network | None = None
+    x: list[float] = field(default_factory=list)
+    t: list[float] = field(default_factory=list)
+    lr: float = 0.5
+    loss: str = "squared"
+    weight_decay: float = 0.0
+    published: dict[str, dict] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> float:
         return self.entry(name).value
 
+    def __contains__(self, name: object) -> bool:
+        try:
+            self.entry(name)
+        except (KeyError, TypeError):
+            return False
+        return True
+
     def entry(self, name: str) -> Entry:
-        for _, entries in self.sections:
-            for e in entries:
-                if e.name == name:
-                    return e
+        """The quantity called ``name`` here or in the text (``dE_o1/dnet_o1`` is
+        ``delta_o1``)."""
+        if not isinstance(name, str):
+            raise TypeError(f"a quantity's name is a string, got {type(name).__name__}")
+        for wanted in (name, trace_name(name)):
+            for _, entries in self.sections:
+                for e in entries:
+                    if e.name == wanted:
+                        return e
         raise KeyError(name)
+
+    def to_html(self, epochs: int | None = None) -> str:
+        """The step as one self-contained page: the network drawn, a step-through of every
+        quantity; with ``epochs``, a slider over a training run of that many epochs on the
+        step's sample (see :func:`fastbp.page.html`)."""
+        from .page import html
+
+        return html(self, epochs=epochs)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
     def names(self) -> list[str]:
         return [e.name for _, entries in self.sections for e in entries]
@@ -119,8 +175,8 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
         net.activation_codes.tolist()
     nets, outs = oracle.forward_sample(p, lay, acts, x)
     deltas = oracle.sample_deltas(p, lay, acts, code, outs, t)
-    names = _neuron_names(net.sizes)
-    w_names = _weight_names(net)
+    names = neuron_names(net.sizes)
+    w_names = weight_names(net)
     trainable = net.bias == "trainable"
 
     def bias_name(layer: int, j: int) -> str:
@@ -201,7 +257,7 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
     new = oracle.mean_loss(after.kernel_shape, code, after.params, X, Y)
     sections.append(("After the update", [Entry("E_total after", "E_total with the w+",
                                                 _num(new), new)]))
-    return StepTrace(sections)
+    return StepTrace(sections, net.copy(), x, t, lr, loss, decay)
 
 
 def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_names, p, lay):
@@ -262,25 +318,6 @@ def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_
 def _derivative_entry(act: str, n: str, out: float, value: float) -> Entry:
     formula = functions.DERIVATIVE_FORMULA[act].format(n=n)
     return Entry(f"dout_{n}/dnet_{n}", formula, formula.replace(f"out_{n}", _num(out)), value)
-
-
-def _neuron_names(sizes) -> list[list[str]]:
-    counter = itertools.count(1)
-    names = [[f"i{i + 1}" for i in range(sizes[0])]]
-    for width in sizes[1:-1]:
-        names.append([f"h{next(counter)}" for _ in range(width)])
-    names.append([f"o{k + 1}" for k in range(sizes[-1])])
-    return names
-
-
-def _weight_names(net: Network) -> dict[int, str]:
-    """Flat parameter index of each weight -> w1, w2, ... (biases are not numbered)."""
-    names, number = {}, 1
-    for n_in, n_out, w_at, _ in net.layout.tolist():
-        for q in range(w_at, w_at + n_in * n_out):
-            names[q] = f"w{number}"
-            number += 1
-    return names
 
 
 def _act_formula(act: str, n: str) -> str:

@@ -76,6 +76,24 @@ class TrainResult:
     diverged: bool = False
     diverged_epoch: int | None = None
 
+    def plot(self, ax=None):
+        """The loss curve (``history`` against ``history_epochs``) with matplotlib, on
+        ``ax`` or pyplot's current Axes; record the loss with ``record_every`` to draw more
+        than the final point.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ImportError
+            Without matplotlib (``pip install 'fastbp[plot]'``).
+        """
+        from .plots import loss_curve
+
+        return loss_curve(self, ax)
+
 
 def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.5,
           batch_size: int | None = 1, momentum: float = 0.0, loss: str = "squared",

@@ -24,6 +24,7 @@ from .functions import LOGISTIC, SQUARED
 from .kernels import oracle, resolve
 from .kernels.protocol import Rule
 from .network import Network
+from .trace import StepTrace, trace
 
 INPUTS, TARGETS = dataset("tutorial")
 LEARNING_RATE = 0.5
@@ -280,3 +281,17 @@ def reconcile(backend: str = "auto") -> list[Row]:
         rows.append(Row(name, pub.value, pub.text, value, False, why,
                         None if how is None else how()))
     return rows
+
+
+def step(backend: str = "auto") -> StepTrace:
+    """The text's first step traced (:func:`fastbp.trace`), with every published number
+    it prints beside the computed one (``StepTrace.published``: the printed digits, whether
+    they agree, and where not, the computation that gives them)."""
+    step = trace(network(), INPUTS, TARGETS, lr=LEARNING_RATE)
+    for row in reconcile(backend):
+        if row.name in step:  # under the trace's name; the text's is kept beside it
+            step.published[step.entry(row.name).name] = {
+                "text": row.printed, "text_name": row.name,
+                "meaning": PUBLISHED[row.name].meaning, "matches": row.matches,
+                "why": row.variant, "variant_value": row.variant_value}
+    return step

@@ -9,6 +9,7 @@ from conftest import random_data
 import fastbp
 from fastbp import tutorial
 from fastbp.cli import main
+from fastbp.diagram import neuron_names
 
 # The text's name of a quantity, where the trace calls it otherwise.
 TRACE_NAME = {"dE_o1/dnet_o1": "delta_o1", "E_total after 1": "E_total after"}
@@ -75,7 +76,7 @@ def test_trace_agrees_with_gradients_and_one_step(activations, loss, bias):
             assert step[f"dE_total/dw{number}"] == W[j, i]
             assert step[f"w{number}+"] == W_after[j, i]
             number += 1
-    names = fastbp.trace.__globals__["_neuron_names"](net.sizes)
+    names = neuron_names(net.sizes)
     for layer, (g, b_after) in enumerate(zip(db, after.biases)):
         for j, n in enumerate(names[layer + 1]):
             assert step[f"delta_{n}"] == g[j]
@@ -113,7 +114,11 @@ def test_explain_cli(tmp_path, capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["explain"], "give --tutorial, or --sizes"),
-    (["explain", "--sizes", "2,2"], "--input and --target are required"),
+    (["explain", "--sizes", "2,2"], "--sizes needs --weights"),
+    (["explain", "--sizes", "2,2", "--seed", "1"], "--input and --target are required"),
+    (["explain", "--tutorial", "--epochs", "5"], "--epochs draws a training run"),
+    (["explain", "--tutorial", "--format", "html", "--output", "/nonexistent/p.html"],
+     "--output: cannot write"),
     (["explain", "--sizes", "2,2", "--seed", "1", "--input", "1", "--target", "1,1"],
      "x must have 2 columns"),
     (["explain", "--tutorial", "--sizes", "2,2"], "--tutorial takes the text's network"),
@@ -125,3 +130,30 @@ def test_explain_errors(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_weights_without_biases_mean_zero_biases(tmp_path, capsys):
+    """A learner's hand calculation needs the same numbers every run: never random biases."""
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({"weights": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]]}))
+    argv = ["explain", "--sizes", "2,2,1", "--weights", str(path), "--input", "1,0",
+            "--target", "1", "--format", "json"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    net = fastbp.Network([2, 2, 1], weights=[[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]],
+                         biases=[[0.0, 0.0], [0.0]])
+    step = fastbp.trace(net, [1, 0], [1])
+    values = {e["name"]: e["value"] for s in first["sections"] for e in s["entries"]}
+    assert values == {name: step[name] for name in step.names()}
+    assert values["net_h1"] == 0.1  # 0.1 * 1 + 0.2 * 0 + 0
+
+
+def test_explain_writes_a_page(tmp_path, capsys):
+    out = tmp_path / "page.html"
+    assert main(["explain", "--sizes", "2,3,1", "--seed", "4", "--input", "0.5,0.2",
+                 "--target", "1", "--format", "html", "--output", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "net_h1" in text and "<svg" in text
