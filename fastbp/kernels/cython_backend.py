@@ -11,7 +11,7 @@ import functools
 
 from . import glibc_exp
 from .protocol import Rule, Shape
-from .threads import THREADS_PAY, parts
+from .threads import parts
 
 NAME = "cython"
 
@@ -29,8 +29,6 @@ CHUNK = _cython.EVALUATION_CHUNK  # samples per pass of forward, mean_loss and g
 
 def _parts(threads, rows: int, shape: Shape) -> int:
     # OpenMP may start fewer; the kernels share the work among those it starts.
-    if threads is None and rows * shape.n_params < THREADS_PAY:
-        return 1  # parts' answer, without its call: a short call pays for each
     return parts(threads, rows, shape.n_params)
 
 
