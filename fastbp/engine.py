@@ -432,24 +432,24 @@ def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
     began = time.perf_counter()
     done = 0
     try:
-        if count == 1:  # _train's work, a call less
-            kernels.train(shape, rule, params[0], velocity[0], X, Y, plan.epochs, lrs[0], order,
-                          threads)
-        else:
-            kernels.train_many(shape, rule, params, velocity, X, Y, plan.epochs, lrs, order,
-                               threads)
-        seconds = time.perf_counter() - began
-        done = plan.epochs
-        if not evaluate:
-            final = _NO_LOSSES
-        elif not all_finite(params):
-            final = None
-        elif count == 1:
-            value = kernels.mean_loss(shape, rule.loss, params[0], X, Y, threads)
+        if count == 1 and evaluate:  # _train's work and the final loss, in one call
+            value = kernels.train_then_loss(shape, rule, params[0], velocity[0], X, Y,
+                                            plan.epochs, lrs[0], order, threads)
+            seconds = time.perf_counter() - began
+            done = plan.epochs
             final = np.array([value]) if math.isfinite(value) else None
         else:
-            final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
-            final = final if all_finite(final) else None
+            _train(kernels, shape, rule, params, velocity, X, Y, plan.epochs, lrs, order,
+                   threads)
+            seconds = time.perf_counter() - began
+            done = plan.epochs
+            if not evaluate:
+                final = _NO_LOSSES
+            elif not all_finite(params):
+                final = None
+            else:
+                final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
+                final = final if all_finite(final) else None
     except KeyboardInterrupt as exc:
         if not done:
             np.copyto(params, saved)

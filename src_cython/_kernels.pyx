@@ -20,7 +20,7 @@ build time from the template ``_small.pyx.tp`` and compiled beside this one;
 the twin of the numba backend's generated kernels.
 """
 
-from libc.math cimport exp, log, tanh
+from libc.math cimport exp, isfinite, log, tanh
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
@@ -429,7 +429,39 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
           const uint64_t[::1] exp_table=None, double weight_decay=0.0):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
     ``exp_build`` picks the logistic's exp (an inlined one needs glibc's ``exp_table``)."""
+    _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+                velocity, train_bias, threads, exp_build, _table(exp_build, exp_table),
+                weight_decay)
+
+
+def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
+                    const int64_t[::1] acts, int loss, const double[:, ::1] X,
+                    const double[:, ::1] Y, Py_ssize_t epochs, const int64_t[:, ::1] order,
+                    double lr, Py_ssize_t batch_size, double momentum, double[::1] velocity,
+                    bint train_bias, int threads=1, int loss_threads=1,
+                    int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
+                    double weight_decay=0.0):
+    """``train``, then the mean loss over ``X, Y`` (``mean_loss`` on ``loss_threads``
+    threads), or NaN where a parameter is not finite (twin: numba_backend's
+    ``train_then_loss``). One call: a short run would pay twice for its arguments."""
     cdef const uint64_t* tab = _table(exp_build, exp_table)
+    _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+                velocity, train_bias, threads, exp_build, tab, weight_decay)
+    cdef Py_ssize_t q
+    for q in range(params.shape[0]):
+        if not isfinite(params[q]):
+            return float("nan")
+    return _evaluate(BATCH_LOSS, params, layout, acts, loss, X, Y, NULL, loss_threads,
+                     exp_build, tab)
+
+
+cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
+                     const int64_t[::1] acts, int loss, const double[:, ::1] X,
+                     const double[:, ::1] Y, Py_ssize_t epochs, const int64_t[:, ::1] order,
+                     double lr, Py_ssize_t batch_size, double momentum,
+                     double[::1] velocity, bint train_bias, int threads, int exp_build,
+                     const uint64_t* tab, double weight_decay) except -1:
+    """``_train_one`` on memoryviews: ``train``'s body, without the GIL."""
     cdef const int64_t* visits = NULL  # order None (no buffer to take) or empty: 0..n-1
     if order is not None and order.shape[0] == epochs and epochs > 0:
         visits = &order[0, 0]
@@ -441,6 +473,7 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
                             tab)
     if status != 0:
         raise MemoryError()
+    return 0
 
 
 #: Networks of at most this many parameters train online side by side, one per lane.

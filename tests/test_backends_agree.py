@@ -5,7 +5,9 @@ import pytest
 from conftest import random_data, random_network
 
 import fastbp
-from fastbp.kernels import oracle
+from fastbp.functions import loss_code
+from fastbp.kernels import oracle, resolve
+from fastbp.kernels.protocol import Rule
 
 
 def random_case(rng, width_max):
@@ -41,6 +43,12 @@ def assert_same_as_oracle(backend, net, X, Y, options):
     for g, w in zip(fastbp.gradients(ours, X, Y, options["loss"], backend),
                     fastbp.gradients(reference, X, Y, options["loss"], "python")):
         assert all(np.array_equal(a, b) for a, b in zip(g, w)), context
+    # Without a record, a short run takes the engine's one-call way (train_then_loss).
+    ours, reference = net.copy(), net.copy()
+    got = fastbp.train(ours, X, Y, backend=backend, **options)
+    want = fastbp.train(reference, X, Y, backend="python", **options)
+    assert np.array_equal(ours.params, reference.params), context
+    assert got.final_loss == want.final_loss, context
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -111,3 +119,29 @@ def test_smallest_networks_every_option(compiled_backend, case):
     assert_same_as_oracle(compiled_backend, net, X, Y, {
         "epochs": 40, "lr": 0.3, "batch_size": 1, "momentum": momentum, "shuffle": shuffle,
         "seed": 1, "loss": loss})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_train_then_loss_is_train_then_mean_loss(backend, seed):
+    net, X, Y, options = random_case(np.random.default_rng(2000 + seed), width_max=6)
+    kernels = resolve(backend)[1]
+    shape = net.kernel_shape
+    rule = Rule(loss_code(options["loss"]), options["batch_size"] or len(X),
+                options["momentum"])
+    fused, apart = net.params.copy(), net.params.copy()
+    v_fused, v_apart = np.zeros_like(fused), np.zeros_like(apart)
+    got = kernels.train_then_loss(shape, rule, fused, v_fused, X, Y, options["epochs"],
+                                  options["lr"])
+    kernels.train(shape, rule, apart, v_apart, X, Y, options["epochs"], options["lr"])
+    assert got == kernels.mean_loss(shape, rule.loss, apart, X, Y)
+    assert np.array_equal(fused, apart) and np.array_equal(v_fused, v_apart)
+
+
+def test_train_then_loss_is_nan_where_a_parameter_is_not(backend):
+    net = fastbp.Network([2, 3, 1], "identity", seed=0)
+    net.params[...] *= 1e200  # the first update overflows
+    params, velocity = net.params.copy(), np.zeros(net.params.size)
+    X, Y = np.array([[1.0, 2.0]]), np.array([[0.0]])
+    kernels = resolve(backend)[1]
+    got = kernels.train_then_loss(net.kernel_shape, Rule(0), params, velocity, X, Y, 2, 0.5)
+    assert not np.isfinite(params).all() and np.isnan(got)

@@ -1,9 +1,9 @@
 """Backend registry: name -> module, imported only when asked for.
 
 Every backend module fulfils :class:`fastbp.kernels.protocol.Kernels` (``forward``,
-``mean_loss``, ``gradients``, ``train``, ``train_many``, ``epoch_seconds``), with
-the numbers the oracle (:mod:`fastbp.kernels.oracle`) defines. A module that
-cannot work here raises ``ImportError`` with a sentence saying why, which
+``mean_loss``, ``gradients``, ``train``, ``train_then_loss``, ``train_many``,
+``epoch_seconds``), with the numbers the oracle (:mod:`fastbp.kernels.oracle`) defines.
+A module that cannot work here raises ``ImportError`` with a sentence saying why, which
 ``status()`` shows. Adding a backend: one module here, one line in ``MODULES``.
 """
 

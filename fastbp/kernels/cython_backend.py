@@ -71,6 +71,18 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
                   velocity, shape.train_bias, count, *_exp(), rule.weight_decay)
 
 
+def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
+                    threads=None) -> float:
+    """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite:
+    one call into the extension, which takes each argument's buffer once."""
+    count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
+    return _cython.train_then_loss(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
+                                   order, lr, rule.batch_size, rule.momentum, velocity,
+                                   shape.train_bias, count,
+                                   _parts(threads, min(len(X), CHUNK), shape), *_exp(),
+                                   rule.weight_decay)
+
+
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
                threads=None) -> None:
     """``train`` every row of ``params`` with its own ``lrs[k]``, OpenMP-parallel over rows;

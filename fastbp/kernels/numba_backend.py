@@ -16,6 +16,7 @@ argument): it makes the working copies, starts the threads and dispatches.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -27,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
 from . import glibc_exp, numba_batched, numba_unrolled
-from .protocol import Rule, Shape
+from .protocol import Rule, Shape, all_finite
 from .threads import cores, parts
 
 NAME = "numba"
@@ -154,6 +155,14 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(params.shape[0]),
                                       threads=threads)
+
+
+def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
+                    threads=None) -> float:
+    """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite
+    (twin: ``train_then_loss``)."""
+    train(shape, rule, params, velocity, X, Y, epochs, lr, order, threads)
+    return mean_loss(shape, rule.loss, params, X, Y, threads) if all_finite(params) else math.nan
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
-from .protocol import Rule, Shape
+from .protocol import Rule, Shape, all_finite
 
 NAME = "python"
 
@@ -249,6 +249,14 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
                     p[q] = p[q] + v[q]
     params[:] = p
     velocity[:] = v
+
+
+def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,
+                    order=None, threads=None) -> float:
+    """``train``, then ``mean_loss`` over ``X, Y`` with ``rule.loss``; NaN, without
+    measuring, where a parameter is not finite."""
+    train(shape, rule, params, velocity, X, Y, epochs, lr, order)
+    return mean_loss(shape, rule.loss, params, X, Y) if all_finite(params) else math.nan
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lrs,

@@ -87,6 +87,13 @@ class Kernels(Protocol):
               order: np.ndarray | None = None, threads: int | None = None) -> None:
         """Train ``params`` (and the momentum ``velocity``) in place for ``epochs`` epochs."""
 
+    def train_then_loss(self, shape: Shape, rule: Rule, params: np.ndarray,
+                        velocity: np.ndarray, X: np.ndarray, Y: np.ndarray, epochs: int,
+                        lr: float, order: np.ndarray | None = None,
+                        threads: int | None = None) -> float:
+        """``train``, then ``mean_loss`` over ``X, Y`` with ``rule.loss``, in one call (a
+        short run's way); NaN, without measuring, where a parameter is not finite."""
+
     def train_many(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,
                    X: np.ndarray, Y: np.ndarray, epochs: int, lrs: np.ndarray,
                    order: np.ndarray | None = None, threads: int | None = None) -> None:
