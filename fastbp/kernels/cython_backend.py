@@ -11,7 +11,7 @@ import functools
 
 from . import glibc_exp
 from .protocol import Rule, Shape
-from .threads import parts
+from .threads import THREADS_PAY, parts
 
 NAME = "cython"
 
@@ -76,10 +76,13 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite:
     one call into the extension, which takes each argument's buffer once."""
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
+    n = len(X)
+    # parts()'s rule for one thread inline: two calls are a sixth of a short run's cost
+    evaluating = 1 if threads is None and n * shape.n_params < THREADS_PAY else \
+        _parts(threads, min(n, CHUNK), shape)
     return _cython.train_then_loss(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                                    order, lr, rule.batch_size, rule.momentum, velocity,
-                                   shape.train_bias, count,
-                                   _parts(threads, min(len(X), CHUNK), shape), *_exp(),
+                                   shape.train_bias, count, evaluating, *_exp(),
                                    rule.weight_decay)
 
 

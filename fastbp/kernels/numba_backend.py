@@ -161,6 +161,14 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
                     threads=None) -> float:
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite
     (twin: ``train_then_loss``)."""
+    layout, acts, train_bias, n_params = shape
+    if rule.batch_size == 1 and rule.weight_decay == 0.0 and n_params <= numba_unrolled.MAX_PARAMS:
+        run = numba_unrolled.kernel(layout, acts, rule.loss, train_bias, rule.momentum != 0.0)
+        run(params, X, Y, epochs, _NO_ORDER if order is None else order, lr, rule.momentum,
+            velocity)  # train's unrolled way, two calls less
+        if not all_finite(params):
+            return math.nan
+        return numba_unrolled.loss_kernel(layout, acts, rule.loss)(params, X, Y)
     train(shape, rule, params, velocity, X, Y, epochs, lr, order, threads)
     return mean_loss(shape, rule.loss, params, X, Y, threads) if all_finite(params) else math.nan
 
