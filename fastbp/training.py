@@ -3,6 +3,7 @@ hand arrays to :mod:`fastbp.engine` (or, for a cluster, to :mod:`fastbp.distribu
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager, nullcontext
@@ -307,22 +308,41 @@ def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarr
 def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
                    record_every, on_divergence, weight_decay) -> tuple[np.ndarray, np.ndarray,
                                                                        Rule, engine.Plan]:
-    code = functions.loss_code(loss)
-    check_choice(on_divergence, "on_divergence", DIVERGENCE_ACTIONS)
+    options = (loss, on_divergence, epochs, batch_size, record_every, momentum, weight_decay,
+               shuffle, seed)
+    if seed is None or type(seed) is int:
+        try:
+            rule, plan = _checked_options(*options)
+        except TypeError:  # an unhashable option: check it uncached, which says what is wrong
+            rule, plan = _checked_options.__wrapped__(*options)
+    else:  # a Generator: not kept alive by the cache
+        rule, plan = _checked_options.__wrapped__(*options)
     X, Y = check_data(net, X, Y, loss)
     n = len(X)
-    epochs = check_integer(epochs, "epochs", 0)
-    if batch_size is None:
-        batch_size = n
-    batch_size = check_integer(batch_size, "batch_size", 1)
-    if batch_size > n:
+    if rule.batch_size is None:
+        rule = rule._replace(batch_size=n)
+    elif rule.batch_size > n:
         raise ValueError(f"batch_size must be at most the number of samples ({n}), "
-                         f"got {batch_size}")
+                         f"got {rule.batch_size}")
+    return X, Y, rule, plan
+
+
+# Checking nine scalar options costs a short call more than its epochs; the same options
+# come again and again (an estimator's epoch loop). typed=True keeps 1, 1.0 and True apart.
+@functools.lru_cache(maxsize=64, typed=True)
+def _checked_options(loss, on_divergence, epochs, batch_size, record_every, momentum,
+                     weight_decay, shuffle, seed) -> tuple[Rule, engine.Plan]:
+    """The options that do not depend on the data, checked: the Rule (``batch_size`` None
+    for the full batch) and the Plan."""
+    code = functions.loss_code(loss)
+    check_choice(on_divergence, "on_divergence", DIVERGENCE_ACTIONS)
+    epochs = check_integer(epochs, "epochs", 0)
+    if batch_size is not None:
+        batch_size = check_integer(batch_size, "batch_size", 1)
     if record_every is not None:
         record_every = check_integer(record_every, "record_every", 1)
-    return X, Y, Rule(code, batch_size, check_momentum(momentum),
-                      check_weight_decay(weight_decay)), engine.Plan(
-        epochs, check_flag(shuffle, "shuffle"), check_seed(seed), record_every)
+    return Rule(code, batch_size, check_momentum(momentum), check_weight_decay(weight_decay)), \
+        engine.Plan(epochs, check_flag(shuffle, "shuffle"), check_seed(seed), record_every)
 
 
 #: What train and train_many may do when a network diverges.
@@ -358,10 +378,11 @@ def _results(fitted: engine.Fitted, plan: engine.Plan, name: str,
     results = []
     kept, diverged_in = fitted.kept.tolist(), fitted.diverged.tolist()
     finals = fitted.final.tolist()
-    if plan.record_every is None and len(finals) == 1:  # a short call's: an array less
-        return [TrainResult(fitted.final, np.array([plan.epochs]), finals[0], kept[0],
-                            fitted.seconds, name, loss, diverged_in[0] > 0,
-                            diverged_in[0] or None)]
+    if plan.record_every is None and len(finals) == 1:  # a short call's: arrays less
+        # fitted's arrays are this call's own: ``kept`` holds the epochs where none diverged
+        epochs = np.array([plan.epochs]) if diverged_in[0] else fitted.kept
+        return [TrainResult(fitted.final, epochs, finals[0], kept[0], fitted.seconds, name,
+                            loss, diverged_in[0] > 0, diverged_in[0] or None)]
     for k, final in enumerate(finals):
         if plan.record_every is None:
             history, epochs = np.array([final]), np.array([plan.epochs], dtype=np.int64)

@@ -145,3 +145,26 @@ def test_an_ambiguous_1d_target_says_how_to_reshape(sizes, n, y, pattern):
 def test_one_sample_with_1d_arrays_still_works():
     net = fastbp.Network([2, 2, 2], seed=0)
     fastbp.train(net, [0.05, 0.10], [0.01, 0.99], epochs=2)
+
+
+def test_options_checked_once_are_checked_again_by_type():
+    # The scalar options are cached after their check: an equal value of another type
+    # (True == 1, 2.0 == 2) or an unhashable one must still meet its check.
+    net, X, Y = fastbp.tutorial.network(), fastbp.tutorial.INPUTS, fastbp.tutorial.TARGETS
+    for _ in range(2):
+        fastbp.train(net.copy(), X, Y, epochs=1, batch_size=1, shuffle=False)
+    for kwargs, error, pattern in [
+        ({"epochs": True}, TypeError, "epochs must be an integer, got bool"),
+        ({"batch_size": 1.0}, TypeError, "batch_size must be an integer, got float"),
+        ({"batch_size": [1]}, TypeError, "batch_size must be an integer, got list"),
+        ({"shuffle": 0}, TypeError, "shuffle must be True or False"),
+        ({"momentum": 1}, ValueError, r"momentum must be in \[0, 1\)"),
+        ({"momentum": float("nan")}, ValueError, r"momentum must be in \[0, 1\)"),
+    ]:
+        with pytest.raises(error, match=pattern):
+            fastbp.train(net.copy(), X, Y, epochs=kwargs.pop("epochs", 1), **kwargs)
+    generator = np.random.default_rng(0)
+    a, b = net.copy(), net.copy()
+    fastbp.train(a, X, Y, epochs=3, shuffle=True, seed=generator)
+    fastbp.train(b, X, Y, epochs=3, shuffle=True, seed=np.random.default_rng(0))
+    assert np.array_equal(a.params, b.params)
