@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -27,9 +28,10 @@ try:
 except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
+from ..functions import LOSSES
 from . import glibc_exp, numba_batched, numba_unrolled
 from .protocol import Rule, Shape, all_finite
-from .threads import cores, parts
+from .threads import THREADS_PAY, cores, parts
 
 NAME = "numba"
 
@@ -38,12 +40,36 @@ def _to_work(flat, layout, back=False):
     """A copy of ``flat`` (parameters, velocities; last axis) with every ``W`` transposed
     to ``(n_in, n_out)``, the kernels' working layout; ``back=True`` undoes it
     (twin: ``_transpose_weights`` in _kernels.pyx)."""
-    out = np.array(flat, dtype=np.float64, order="C", copy=True)
-    for n_in, n_out, w_at, b_at in layout.tolist():
-        shape = (n_in, n_out) if back else (n_out, n_in)
-        block = flat[..., w_at:b_at].reshape(*flat.shape[:-1], *shape)
-        out[..., w_at:b_at] = np.swapaxes(block, -1, -2).reshape(*flat.shape[:-1], -1)
-    return out
+    plan = _plan(layout)
+    return flat.take(plan.from_work if back else plan.to_work, axis=-1)
+
+
+class _Plan(NamedTuple):
+    """What the generic kernels need of a layout, computed once per layout (each costs a
+    short call several microseconds): the starts of the activations, the scratch of one
+    thread's packed products, and the permutations to and from the working layout."""
+
+    at: np.ndarray
+    pack: int
+    to_work: np.ndarray
+    from_work: np.ndarray
+
+
+def _plan(layout) -> _Plan:
+    key = layout.tobytes()
+    found = _plans.get(key)
+    if found is None:
+        size = int(layout[-1, 3] + layout[-1, 1])
+        to_work = np.arange(size)
+        for n_in, n_out, w_at, b_at in layout.tolist():
+            to_work[w_at:b_at] = np.arange(w_at, b_at).reshape(n_out, n_in).T.ravel()
+        found = _plans[key] = _Plan(_starts(layout), numba_batched.pack_size(layout),
+                                    to_work, np.argsort(to_work))
+    return found
+
+
+_plans: dict[bytes, _Plan] = {}
+_ALONE = np.zeros(3, dtype=np.int64)  # the sync of a run in one thread: never written
 
 
 def _starts(layout):
@@ -66,25 +92,28 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     after TRAIN."""
     layout, acts, train_bias, _ = shape
     loss, batch_size, momentum, decay = rule
-    at = _starts(layout)
+    plan = _plan(layout)
+    at = plan.at
     size = min(len(X), batch_size)
     rows = min(size, numba_batched.CHUNK)  # the buffers hold a chunk of a batch
     training = task == numba_batched.TRAIN
-    work = _to_work(params, layout)
-    vel = _to_work(velocity, layout) if training else velocity
+    work = params.take(plan.to_work)
+    vel = velocity.take(plan.to_work) if training else velocity
     # Only training writes ``orig``: evaluation reads the caller's parameters in place
     # (numba types a read-only array apart, and ``run`` writes ``orig``: copy that one).
     orig = params.copy() if training or not params.flags.writeable else params
     args = (task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, size,
             momentum, decay, vel, bool(train_bias), at, np.empty(rows * at[-1]),
             np.empty(rows * at[-1]), grad, out)
-    count = parts(threads, size, shape.n_params)
-    args += (np.empty(count * numba_batched.pack_size(layout)), glibc_exp.variant_code())
-    sync = np.zeros(3, dtype=np.int64)
+    # parts()'s rule for one thread inline: a short call pays for every call
+    count = 1 if threads is None and size * shape.n_params < THREADS_PAY else \
+        parts(threads, size, shape.n_params)
+    args += (np.empty(count * plan.pack), glibc_exp.variant_code())
     if count == 1:
-        numba_batched.run(*args, 0, 1, sync)
+        numba_batched.run(*args, 0, 1, _ALONE)
     else:
         # Every part must run at once (they wait for each other): one thread each.
+        sync = np.zeros(3, dtype=np.int64)
         with ThreadPoolExecutor(count - 1) as pool:
             try:
                 others = [pool.submit(numba_batched.run, *args, k, count, sync)
@@ -96,11 +125,12 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
                 sync[2] = 1  # Ctrl-C: nobody waits for this thread's share any more
                 raise
     if training:
-        return _to_work(work, layout, back=True), _to_work(vel, layout, back=True)
+        return work.take(plan.from_work), vel.take(plan.from_work)
     return None
 
 
 _EVALUATE = Rule(0, numba_batched.CHUNK)  # forward, mean_loss and gradients
+_EVALUATE_LOSS = {code: _EVALUATE._replace(loss=code) for code in LOSSES.values()}
 
 
 def forward(shape: Shape, params, X, threads=None):
@@ -117,7 +147,7 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     if n_params <= numba_unrolled.MAX_PARAMS:  # numba_unrolled.suitable, a call less
         return numba_unrolled.loss_kernel(layout, acts, loss)(params, X, Y)
     out = np.empty((1, 1))
-    _batched(numba_batched.LOSS, shape, _EVALUATE._replace(loss=loss), params, _NO_GRAD, X,
+    _batched(numba_batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
              Y, out=out, threads=threads)
     return out[0, 0]
 
@@ -125,10 +155,10 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
 def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
     grad = np.zeros(params.shape[0])
-    _batched(numba_batched.GRADIENTS, shape, _EVALUATE._replace(loss=loss), params, _NO_GRAD,
+    _batched(numba_batched.GRADIENTS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD,
              X, Y, grad=grad, threads=threads)
     # Summed in the working layout; the rest is elementwise, the same in either layout.
-    grad = _to_work(grad, shape.layout, back=True)
+    grad = grad.take(_plan(shape.layout).from_work)
     if weight_decay != 0.0:
         for n_in, n_out, w_at, _ in shape.layout:
             w = slice(w_at, w_at + n_in * n_out)
