@@ -17,6 +17,7 @@ from .training import (
                        train,
                        train_many,
 )
+from .warmup import compile_kernels as compile
 
 __all__ = [
            "DivergenceError",
@@ -27,6 +28,7 @@ __all__ = [
            "__version__",
            "available_backends",
            "backends",
+           "compile",
            "gradients",
            "resume",
            "trace",

@@ -34,11 +34,18 @@ def _tutorial(args: argparse.Namespace) -> None:
     from . import tutorial
     from .kernels import resolve
 
-    name, _ = resolve(args.backend)
+    # The heading first: numba takes a moment to import, and its kernels to load (or, on
+    # this machine's first use, to compile) before the first number.
+    print("fastbp tutorial: the reference text's worked example (\"A Step by Step "
+          "Backpropagation Example\", Matt Mazur)", flush=True)
+    name, kernels = resolve(args.backend)
+    print(f"2-2-2 logistic network, fixed biases 0.35 and 0.60, inputs 0.05 0.10, "
+          f"targets 0.01 0.99, learning rate 0.5; computed by backend {name!r}", flush=True)
+    ready = getattr(kernels, "generic_ready", None)
+    if ready is not None and not ready():
+        print("(loading the compiled kernels; the first use on this machine compiles them, "
+              "once)", file=sys.stderr, flush=True)
     rows = {row.name: row for row in tutorial.reconcile(name)}
-    print(f"fastbp tutorial: the reference text's worked example, computed by backend {name!r}")
-    print("2-2-2 logistic network, fixed biases 0.35 and 0.60, inputs 0.05 0.10, "
-          "targets 0.01 0.99, learning rate 0.5")
     width = max(len(n) for n in rows)
     for title, names in tutorial.SECTIONS:
         print(f"\n{title}")
@@ -220,6 +227,44 @@ def _sweep(args: argparse.Namespace) -> None:
                    f"{args.epochs:,} epochs, {args.loss} loss, {args.seeds} seed(s) per lr")
 
 
+def _warmup(args: argparse.Namespace) -> None:
+    import time
+
+    from .warmup import compile_kernels
+
+    began = time.perf_counter()
+    shapes = args.sizes or [[2, 2, 2]]
+    for sizes in shapes:
+        for many in ([False, True] if args.many else [False]):
+            what = "train_many" if many else "train"
+            for line in compile_kernels(sizes, activation=args.activation, bias=args.bias,
+                                        loss=args.loss, momentum=args.momentum,
+                                        batch_size=args.batch_size, many=many,
+                                        backend=args.backend):
+                print(f"{'-'.join(map(str, sizes))} ({what}): {line}", flush=True)
+    print(f"done in {time.perf_counter() - began:.1f} s; the kernels are cached (see "
+          f"fastbp cache --info)")
+
+
+def _cache(args: argparse.Namespace) -> None:
+    from .kernels import numba_cache
+
+    if args.clear:
+        freed = numba_cache.clear()
+        print(f"removed {freed / 2**20:.1f} MB of compiled kernels; they are compiled again "
+              f"when next needed")
+        return
+    rows = numba_cache.info()
+    if not rows:
+        print("no compiled kernels are cached yet")
+    for row in rows:
+        extra = f", {row['modules']} shapes" if "modules" in row else ""
+        print(f"{row['kind']:<17} {row['path']}\n{'':<17} {row['files']} files, "
+              f"{row['bytes'] / 2**20:.1f} MB{extra}")
+    print(f"the unrolled kernels are pruned beyond {numba_cache.MAX_MODULES} shapes or "
+          f"{numba_cache.MAX_BYTES // 2**20} MB, least recently used first")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastbp`` command; return its exit status."""
     parser = _Parser(prog="fastbp", description="Small neural networks trained by "
@@ -257,6 +302,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "add a slider over them")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=_explain)
+    p = sub.add_parser("warmup", help="compile the kernels ahead of time (containers, clusters)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Compile (or load from the cache) the generic kernels and "
+                       "those of each --sizes, and wait: later runs start on the fastest "
+                       "kernels. Without --sizes, the generic kernels only (and 2-2-2's).")
+    p.add_argument("--sizes", type=_sizes, action="append",
+                   help="layer sizes, e.g. 2,29,1 (repeat for more shapes)")
+    p.add_argument("--many", action="store_true",
+                   help="also the kernels of train_many (sweeps, ensembles)")
+    p.add_argument("--activation", type=_activations, default="logistic",
+                   help="one name, or one per layer separated by commas")
+    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
+    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
+    p.add_argument("--momentum", type=float, default=0.0, help="classical momentum")
+    p.add_argument("--batch-size", type=_positive, default=1, help="samples per update")
+    p.add_argument("--backend", default="auto", help="a backend name")
+    p.set_defaults(run=_warmup)
+    p = sub.add_parser("cache", help="where the compiled kernels are cached; clear them")
+    p.add_argument("--info", action="store_true", help="where, and how large (the default)")
+    p.add_argument("--clear", action="store_true", help="remove every cached kernel")
+    p.set_defaults(run=_cache)
     p = sub.add_parser("sweep", help="train a grid of learning rates x seeds, in parallel",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Train one network per (learning rate, seed) with "

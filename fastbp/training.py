@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -294,7 +294,9 @@ def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarr
                           on_divergence=on_divergence)
     done = 0 if start is None else start.done
     try:
-        with _progress_bar(progress, plan.epochs, "epoch", name, done) as tick:
+        with _progress_bar(progress, plan.epochs, "epoch", name, done, kernels) as tick:
+            if tick is not None:
+                tick.compile_first(shape, rule)
             return engine.fit(kernels, shape, rule, params, X, Y, lrs, plan, threads=threads,
                               progress=tick, on_divergence=on_divergence, start=start,
                               commit=writer)
@@ -349,28 +351,61 @@ def _checked_options(loss, on_divergence, epochs, batch_size, record_every, mome
 DIVERGENCE_ACTIONS = ("raise", "stop")
 
 
-def _progress_bar(show: bool, total: int, unit: str, backend: str, initial: int = 0):
-    """A tqdm bar counting ``unit``s: a context that yields the callable that advances it,
-    or None (a ``nullcontext``, which costs a short call less than a generator would)."""
-    return _bar(total, unit, backend, initial) if show else nullcontext()
+def _progress_bar(show: bool, total: int, unit: str, backend: str, initial: int = 0,
+                  kernels: Kernels | None = None):
+    """A tqdm bar counting ``unit``s (a :class:`_Bar`, the callable that advances it), or
+    a ``nullcontext`` yielding None (cheaper for a short call than a generator)."""
+    return _Bar(total, unit, backend, initial, kernels) if show else nullcontext()
 
 
-@contextmanager
-def _bar(total: int, unit: str, backend: str, initial: int):
-    from tqdm.auto import tqdm
+class _Bar:
+    """A tqdm bar for training: the loss where one is recorded, the kernels a backend
+    compiles (first, while the run waits for them; then in the background), and a rate
+    and ETA that count training time only."""
 
-    bar = tqdm(total=total, initial=initial, unit=unit, desc=f"fastbp[{backend}]")
+    def __init__(self, total: int, unit: str, backend: str, initial: int,
+                 kernels: Kernels | None) -> None:
+        from tqdm.auto import tqdm
 
-    def tick(count: int, losses: np.ndarray | None = None) -> None:
+        self.desc = f"fastbp[{backend}]"
+        self.kernels = kernels
+        self.bar = tqdm(total=total, initial=initial, unit=unit, desc=self.desc)
+        self.postfix: dict[str, str] = {}
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+    def compile_first(self, shape: Shape, rule: Rule) -> None:
+        """Where the backend's generic kernels are not loaded yet, load or compile them with
+        the bar saying so, then restart its clock."""
+        ready = getattr(self.kernels, "generic_ready", None)
+        if ready is None or ready():
+            return
+        sizes = "-".join(str(v) for v in [int(shape.layout[0, 0]), *shape.layout[:, 1].tolist()])
+        self.bar.set_description_str(f"{self.desc} compiling kernels for {sizes} (first use; "
+                                     f"cached afterwards)")
+        self.bar.refresh()
+        self.kernels.compile_for(shape, rule, specialised=False)
+        n = self.bar.n
+        self.bar.set_description_str(self.desc, refresh=False)
+        self.bar.reset(total=self.bar.total)
+        self.bar.n = self.bar.last_print_n = n
+        self.bar.refresh()
+
+    def __call__(self, count: int, losses: np.ndarray | None = None) -> None:
         if losses is not None and np.isfinite(losses).any():
             label = "loss" if len(losses) == 1 else "best loss"
-            bar.set_postfix({label: f"{np.nanmin(losses):.6g}"}, refresh=False)
-        bar.update(count)
-
-    try:
-        yield tick
-    finally:
-        bar.close()
+            self.postfix[label] = f"{np.nanmin(losses):.6g}"
+        busy = getattr(self.kernels, "compiling", list)()
+        if busy:
+            self.postfix["compiling"] = f"{', '.join(busy)} in the background"
+        else:
+            self.postfix.pop("compiling", None)
+        self.bar.set_postfix(self.postfix, refresh=False)
+        self.bar.update(count)
 
 
 def _results(fitted: engine.Fitted, plan: engine.Plan, name: str,

@@ -1,0 +1,50 @@
+"""Compiling ahead of time: ``fastbp.compile`` and ``fastbp warmup``.
+
+Training never waits for a shape's own kernels (see :mod:`fastbp.kernels.numba_tiers`),
+but a cluster or a container can compile them before the work arrives, so that every
+run uses the fastest kernels from its first epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from . import functions
+from .data import check_flag, check_momentum, check_weight_decay
+from .kernels import resolve
+from .kernels.protocol import Rule
+from .network import Network
+
+
+def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "logistic",
+                    bias: str = "trainable", loss: str = "squared", batch_size: int = 1,
+                    momentum: float = 0.0, weight_decay: float = 0.0, many: bool = False,
+                    backend: str = "auto") -> list[str]:
+    """Compile (or load from the on-disk cache) every kernel that training networks of
+    ``sizes`` with these options runs, and wait for them. Exported as ``fastbp.compile``.
+
+    Parameters
+    ----------
+    sizes, activation, bias : as for :class:`fastbp.Network`
+    loss, batch_size, momentum, weight_decay : as for :func:`fastbp.train`
+    many : bool, default False
+        The kernels of :func:`fastbp.train_many` (several networks at once) rather than
+        those of :func:`fastbp.train`.
+    backend : str, default "auto"
+        The backend to compile for; one that compiles nothing at run time (Cython, the
+        oracle) has nothing to do.
+
+    Returns
+    -------
+    list of str
+        What was compiled and how long it took, a line each.
+    """
+    net = Network(sizes, activation, bias=bias, seed=0)
+    rule = Rule(functions.loss_code(loss), int(batch_size), check_momentum(momentum),
+                check_weight_decay(weight_decay))
+    many = check_flag(many, "many")
+    name, kernels = resolve(backend)
+    compile_for = getattr(kernels, "compile_for", None)
+    if compile_for is None:
+        return [f"backend {name!r} compiles nothing at run time"]
+    return compile_for(net.kernel_shape, rule, many=many)
