@@ -32,7 +32,9 @@ def _positive(text: str) -> int:
 
 def _tutorial(args: argparse.Namespace) -> None:
     from . import tutorial
+    from .functions import SQUARED
     from .kernels import resolve
+    from .kernels.protocol import Rule
 
     # The heading first: numba takes a moment to import, and its kernels to load (or, on
     # this machine's first use, to compile) before the first number.
@@ -41,10 +43,13 @@ def _tutorial(args: argparse.Namespace) -> None:
     name, kernels = resolve(args.backend)
     print(f"2-2-2 logistic network, fixed biases 0.35 and 0.60, inputs 0.05 0.10, "
           f"targets 0.01 0.99, learning rate 0.5; computed by backend {name!r}", flush=True)
-    ready = getattr(kernels, "generic_ready", None)
-    if ready is not None and not ready():
-        print("(loading the compiled kernels; the first use on this machine compiles them, "
-              "once)", file=sys.stderr, flush=True)
+    where = getattr(kernels, "generic_state", None)
+    state = "loaded" if where is None else where(tutorial.network().kernel_shape,
+                                                 Rule(SQUARED), 1)
+    if state != "loaded":
+        print("(loading the compiled kernels)" if state == "cached" else
+              "(compiling kernels, on this machine's first use; cached afterwards)",
+              file=sys.stderr, flush=True)
     rows = {row.name: row for row in tutorial.reconcile(name)}
     width = max(len(n) for n in rows)
     for title, names in tutorial.SECTIONS:

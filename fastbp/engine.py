@@ -254,7 +254,8 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     progress : callable, optional
         Called with the number of epochs of each finished chunk and the losses
         recorded after it (None where none was); chunks then end at least every
-        hundredth of the run.
+        hundredth of the run. Called once with ``(0, None)`` before the first chunk,
+        where a Ctrl-C is an interruption (a bar loads the kernels then, saying so).
     evaluate : bool, default True
         Record the history, check for divergence and measure the final losses.
         With False, only the epochs run (``final`` is empty): used to bring
@@ -336,6 +337,9 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     committed = snapshot(done)
     with terminate_as_interrupt():  # not around the one-chunk path: see fit's Notes
         try:
+            if progress is not None:  # before the first chunk: a bar may load kernels
+                progress(0, None)
+                began_run = time.perf_counter()
             while committed.done < plan.epochs:
                 done = committed.done
                 rows = np.flatnonzero(diverged == 0)

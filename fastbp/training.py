@@ -28,7 +28,7 @@ from .data import (
 from .engine import DivergenceError, TrainingInterrupted
 from .files import check_output_path
 from .kernels import resolve
-from .kernels.protocol import Kernels, Rule, Shape
+from .kernels.protocol import Kernels, Rule, Shape, sizes_label
 from .network import Network, check_network
 from .signals import terminate_as_interrupt
 
@@ -294,9 +294,8 @@ def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarr
                           on_divergence=on_divergence)
     done = 0 if start is None else start.done
     try:
-        with _progress_bar(progress, plan.epochs, "epoch", name, done, kernels) as tick:
-            if tick is not None:
-                tick.compile_first(shape, rule)
+        with _progress_bar(progress, plan.epochs, "epoch", name, done,
+                           (kernels, shape, rule, len(params))) as tick:
             return engine.fit(kernels, shape, rule, params, X, Y, lrs, plan, threads=threads,
                               progress=tick, on_divergence=on_divergence, start=start,
                               commit=writer)
@@ -352,10 +351,11 @@ DIVERGENCE_ACTIONS = ("raise", "stop")
 
 
 def _progress_bar(show: bool, total: int, unit: str, backend: str, initial: int = 0,
-                  kernels: Kernels | None = None):
+                  run: tuple[Kernels, Shape, Rule, int] | None = None):
     """A tqdm bar counting ``unit``s (a :class:`_Bar`, the callable that advances it), or
-    a ``nullcontext`` yielding None (cheaper for a short call than a generator)."""
-    return _Bar(total, unit, backend, initial, kernels) if show else nullcontext()
+    a ``nullcontext`` yielding None (cheaper for a short call than a generator). ``run``:
+    the kernels, shape, rule and number of networks of a training run."""
+    return _Bar(total, unit, backend, initial, run) if show else nullcontext()
 
 
 class _Bar:
@@ -364,11 +364,12 @@ class _Bar:
     and ETA that count training time only."""
 
     def __init__(self, total: int, unit: str, backend: str, initial: int,
-                 kernels: Kernels | None) -> None:
+                 run: tuple[Kernels, Shape, Rule, int] | None) -> None:
         from tqdm.auto import tqdm
 
         self.desc = f"fastbp[{backend}]"
-        self.kernels = kernels
+        self.run = run
+        self.kernels = None if run is None else run[0]
         self.bar = tqdm(total=total, initial=initial, unit=unit, desc=self.desc)
         self.postfix: dict[str, str] = {}
 
@@ -378,17 +379,20 @@ class _Bar:
     def __exit__(self, *exc: object) -> None:
         self.bar.close()
 
-    def compile_first(self, shape: Shape, rule: Rule) -> None:
-        """Where the backend's generic kernels are not loaded yet, load or compile them with
-        the bar saying so, then restart its clock."""
-        ready = getattr(self.kernels, "generic_ready", None)
-        if ready is None or ready():
+    def compile_first(self) -> None:
+        """Where the backend's generic kernels for the run are not loaded in this process,
+        load them (compile them, on this machine's first use) with the bar saying so, then
+        restart its clock: its rate and ETA count training only."""
+        where = getattr(self.kernels, "generic_state", None)
+        state = "loaded" if where is None else where(*self.run[1:])
+        if state == "loaded":
             return
-        sizes = "-".join(str(v) for v in [int(shape.layout[0, 0]), *shape.layout[:, 1].tolist()])
-        self.bar.set_description_str(f"{self.desc} compiling kernels for {sizes} (first use; "
-                                     f"cached afterwards)")
+        _, shape, rule, count = self.run
+        doing = "loading kernels" if state == "cached" else \
+            f"compiling kernels for {sizes_label(shape)} (first use; cached afterwards)"
+        self.bar.set_description_str(f"{self.desc} {doing}")
         self.bar.refresh()
-        self.kernels.compile_for(shape, rule, specialised=False)
+        self.kernels.compile_for(shape, rule, many=count > 1, specialised=False)
         n = self.bar.n
         self.bar.set_description_str(self.desc, refresh=False)
         self.bar.reset(total=self.bar.total)
@@ -396,6 +400,8 @@ class _Bar:
         self.bar.refresh()
 
     def __call__(self, count: int, losses: np.ndarray | None = None) -> None:
+        if count == 0 and losses is None:  # before the first chunk
+            self.compile_first()
         if losses is not None and np.isfinite(losses).any():
             label = "loss" if len(losses) == 1 else "best loss"
             self.postfix[label] = f"{np.nanmin(losses):.6g}"

@@ -56,10 +56,13 @@ def test_works_where_numba_can_cache_nowhere(tmp_path):
 
 
 def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
-    from fastbp.kernels import numba_unrolled
+    from fastbp.kernels import numba_backend, numba_cache, numba_tiers, numba_unrolled
 
-    monkeypatch.setattr(numba_unrolled, "_cache_dirs", lambda: [Path("/dev/null/nowhere")])
+    monkeypatch.setattr(numba_cache, "unrolled_dirs", lambda: [Path("/dev/null/nowhere")])
     monkeypatch.setattr(numba_unrolled, "_modules", {})
+    monkeypatch.setattr(numba_tiers, "MODE", "specialised")  # compiled here, in memory
+    monkeypatch.setattr(numba_backend, "_entries", {})
+    monkeypatch.setattr(numba_backend, "_loss_kernels", {})
     numba_unrolled._kernel.cache_clear()
     numba_unrolled._loss_kernel.cache_clear()
     net = fastbp.Network([2, 3, 2], ["relu", "softmax"], seed=4)

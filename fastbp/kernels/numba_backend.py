@@ -16,7 +16,11 @@ argument): it makes the working copies, starts the threads and dispatches.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -29,8 +33,8 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
 from ..functions import LOSSES
-from . import glibc_exp, numba_batched, numba_unrolled
-from .protocol import Rule, Shape, all_finite
+from . import glibc_exp, numba_batched, numba_lanes, numba_tiers, numba_unrolled
+from .protocol import Rule, Shape, all_finite, sizes_label
 from .threads import THREADS_PAY, cores, parts
 
 NAME = "numba"
@@ -90,7 +94,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     """Run a task of :func:`numba_batched.run` on working copies of ``params`` (and
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
     after TRAIN."""
-    layout, acts, train_bias, _ = shape
+    layout, acts, train_bias = shape.layout, shape.acts, shape.train_bias
     loss, batch_size, momentum, decay = rule
     plan = _plan(layout)
     at = plan.at
@@ -142,10 +146,11 @@ def forward(shape: Shape, params, X, threads=None):
 
 
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
-    """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
-    layout, acts, _, n_params = shape
-    if n_params <= numba_unrolled.MAX_PARAMS:  # numba_unrolled.suitable, a call less
-        return numba_unrolled.loss_kernel(layout, acts, loss)(params, X, Y)
+    """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``):
+    by the shape's unrolled loss kernel where it is loaded, else by the generic one."""
+    run = _loss_kernels.get((shape.key, loss))
+    if run is not None and numba_tiers.MODE != "generic":
+        return run(params, X, Y)
     out = np.empty((1, 1))
     _batched(numba_batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
              Y, out=out, threads=threads)
@@ -170,36 +175,55 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
           threads=None):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
 
-    Online training of a small network without weight decay runs a kernel unrolled for
-    its shape (:mod:`fastbp.kernels.numba_unrolled`); everything else the batched kernel
-    (:mod:`fastbp.kernels.numba_batched`), on working copies with transposed weights,
-    with ``parts(threads, ...)`` threads.
+    Online training of a small network without weight decay runs the kernel unrolled for
+    its shape (:mod:`fastbp.kernels.numba_unrolled`) where it is ready: compiled in the
+    background once it pays (:mod:`fastbp.kernels.numba_tiers`). Everything else runs the
+    generic batched kernel (:mod:`fastbp.kernels.numba_batched`), on working copies with
+    transposed weights, with ``parts(threads, ...)`` threads.
     """
-    layout, acts, train_bias, n_params = shape
     order = _NO_ORDER if order is None else order
-    # _unrolled(rule, shape), a call less
-    if rule.batch_size == 1 and rule.weight_decay == 0.0 and n_params <= numba_unrolled.MAX_PARAMS:
-        run = numba_unrolled.kernel(layout, acts, rule.loss, train_bias, rule.momentum != 0.0)
-        run(params, X, Y, epochs, order, lr, rule.momentum, velocity)
+    kernels = _specialised(shape, rule, epochs, X.shape[0])
+    if kernels is not None:
+        kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
         return
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(params.shape[0]),
                                       threads=threads)
 
 
+def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
+    """The shape's unrolled ``(train, loss)`` kernels for one network where the tiering
+    rule runs them now, else None; the work counts toward compiling them."""
+    n_params = shape.n_params
+    # _unrolled(rule, shape), a call less
+    if rule.batch_size != 1 or rule.weight_decay != 0.0 or n_params > numba_unrolled.MAX_PARAMS:
+        return None
+    saving = numba_tiers.SAVING_ONE * epochs * n + numba_tiers.SAVING_PER_CALL
+    return numba_tiers.pick(_entry(shape, rule, False), saving)
+
+
 def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
                     threads=None) -> float:
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite
-    (twin: ``train_then_loss``)."""
-    layout, acts, train_bias, n_params = shape
-    if rule.batch_size == 1 and rule.weight_decay == 0.0 and n_params <= numba_unrolled.MAX_PARAMS:
-        run = numba_unrolled.kernel(layout, acts, rule.loss, train_bias, rule.momentum != 0.0)
-        run(params, X, Y, epochs, _NO_ORDER if order is None else order, lr, rule.momentum,
-            velocity)  # train's unrolled way, two calls less
-        if not all_finite(params):
-            return math.nan
-        return numba_unrolled.loss_kernel(layout, acts, rule.loss)(params, X, Y)
-    train(shape, rule, params, velocity, X, Y, epochs, lr, order, threads)
+    (twin: ``train_then_loss``). Where the generic kernel trains in one thread, both run in
+    one call of :func:`fastbp.kernels.numba_batched.train_then_loss`."""
+    order = _NO_ORDER if order is None else order
+    kernels = _specialised(shape, rule, epochs, X.shape[0])
+    if kernels is not None:
+        kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
+        return kernels[1](params, X, Y) if all_finite(params) else math.nan
+    n, n_params = X.shape[0], shape.n_params
+    if threads == 1 or (threads is None and
+                        min(n, max(rule.batch_size, numba_batched.CHUNK)) * n_params
+                        < THREADS_PAY):
+        plan = _plan(shape.layout)
+        return numba_batched.train_then_loss(
+            params, velocity, plan.to_work, shape.layout, shape.acts, rule.loss, X, Y, epochs,
+            order, lr, min(n, rule.batch_size), rule.momentum, rule.weight_decay,
+            bool(shape.train_bias), plan.at, plan.pack, glibc_exp.variant_code(), _ALONE)
+    params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
+                                      Y, epochs, lr, order, grad=np.empty(n_params),
+                                      threads=threads)
     return mean_loss(shape, rule.loss, params, X, Y, threads) if all_finite(params) else math.nan
 
 
@@ -207,11 +231,11 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
                threads=None):
     """``train`` every row of ``params`` with its own ``lrs[k]``, in parallel over rows.
 
-    Small networks run ``kernel_many`` from :mod:`fastbp.kernels.numba_unrolled`
-    (several networks interleaved per thread); others run ``train`` one network per
-    thread (the kernels release the GIL).
+    Small networks trained online run side by side, one per vector lane: in the shape's
+    ``kernel_many`` (:mod:`fastbp.kernels.numba_unrolled`) where it is ready, else in the
+    generic :func:`fastbp.kernels.numba_lanes.train_lanes`. Others run ``train`` one
+    network per thread (the kernels release the GIL).
     """
-    layout, acts, train_bias, _ = shape
     order = _NO_ORDER if order is None else order
     if not _unrolled(rule, shape):
         def one(k):
@@ -224,13 +248,19 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(one, range(len(params))))
         return
+    saving = numba_tiers.SAVING_MANY * epochs * X.shape[0] * len(params) + \
+        numba_tiers.SAVING_PER_CALL
+    kernels = numba_tiers.pick(_entry(shape, rule, True), saving)
     previous = get_num_threads()
     if threads is not None:
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
-        run = numba_unrolled.kernel(layout, acts, rule.loss, bool(train_bias),
-                                    rule.momentum != 0.0, many=True)
-        run(params, X, Y, epochs, order, lrs, rule.momentum, velocity)
+        if kernels is not None:
+            kernels[0](params, X, Y, epochs, order, lrs, rule.momentum, velocity)
+        else:
+            numba_lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
+                                    epochs, order, lrs, rule.momentum, shape.train_bias,
+                                    glibc_exp.variant_code(), numba_lanes.lanes(shape.n_params))
     finally:
         set_num_threads(previous)
 
@@ -245,3 +275,117 @@ def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
     """About 5 ns per parameter per sample, the generic kernels' pace (numba's own
     first-call compilation is not included)."""
     return 5e-9 * n_samples * shape.n_params
+
+
+# Each shape's unrolled kernels, by (Shape.key, loss, train_bias, momentum, many); their
+# loss kernels, once loaded, by (Shape.key, loss).
+_entries: dict[tuple, numba_tiers.Entry] = {}
+_loss_kernels: dict[tuple, object] = {}
+
+
+def _entry(shape: Shape, rule: Rule, many: bool) -> numba_tiers.Entry:
+    layout, acts, train_bias, n_params = shape.layout, shape.acts, shape.train_bias, \
+        shape.n_params
+    momentum = rule.momentum != 0.0
+    found = _entries.get((shape.key, rule.loss, train_bias, momentum, many))
+    if found is None:
+        spec = {"layout": layout.tolist(), "acts": acts.tolist(), "loss": int(rule.loss),
+                "train_bias": bool(train_bias), "momentum": momentum, "many": many}
+        cached = numba_unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
+                                                momentum, many)
+        cost = numba_tiers.LOAD if cached else numba_tiers.COMPILE_PER_PARAM * n_params + (
+            numba_tiers.COMPILE_MANY if many else numba_tiers.COMPILE_ONE)
+        if numba_unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
+            cost = math.inf
+        found = _entries[shape.key, rule.loss, train_bias, momentum, many] = numba_tiers.Entry(
+            f"{sizes_label(shape)}{' x many' if many else ''}", spec,
+            lambda: compile_spec(spec), cost, f"{__name__}:compile_stdin")
+    return found
+
+
+def compile_spec(spec: dict) -> tuple[object, object]:
+    """Compile (or load from numba's cache) the unrolled training and loss kernels that
+    ``spec`` describes, for the argument types of every later call; mark them compiled
+    (:func:`fastbp.kernels.numba_unrolled.compiled_before`). Runs in the compiling
+    process, then in the training one, where it loads what that process compiled."""
+    layout = np.array(spec["layout"], dtype=np.int64).reshape(-1, 4)
+    acts = np.array(spec["acts"], dtype=np.int64)
+    loss, train_bias, momentum, many = spec["loss"], spec["train_bias"], spec["momentum"], \
+        spec["many"]
+    run = numba_unrolled.kernel(layout, acts, loss, train_bias, momentum, many)
+    loss_run = numba_unrolled.loss_kernel(layout, acts, loss)
+    n_in, n_out, n_params = int(layout[0, 0]), int(layout[-1, 1]), int(layout[-1, 3] +
+                                                                        layout[-1, 1])
+    X, Y = np.zeros((1, n_in)), np.zeros((1, n_out))
+    params = np.zeros((2, n_params) if many else n_params)
+    run(params, X, Y, 0, _NO_ORDER, np.full(2, 0.5) if many else 0.5, 0.0,
+        np.zeros_like(params))
+    loss_run(np.zeros(n_params), X, Y)
+    _loss_kernels[layout.tobytes() + acts.tobytes(), loss] = loss_run
+    numba_unrolled.mark_compiled(layout, acts, loss, train_bias, momentum, many)
+    return run, loss_run
+
+
+def compile_stdin() -> None:
+    """The compiling process of :class:`fastbp.kernels.numba_tiers.Entry`: compile the
+    spec read from stdin (JSON) into numba's cache."""
+    compile_spec(json.loads(sys.stdin.read()))
+
+
+def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) -> None:
+    """A run of ``epochs`` epochs of ``count`` networks is about to start: start compiling
+    the shape's unrolled kernels now where that pays over the whole run."""
+    if epochs > 0 and _unrolled(rule, shape):
+        per = numba_tiers.SAVING_MANY if count > 1 else numba_tiers.SAVING_ONE
+        numba_tiers.expect(_entry(shape, rule, count > 1), per * epochs * n_samples * count)
+
+
+def generic_state(shape: Shape, rule: Rule, count: int) -> str:
+    """Where the generic kernels a run of ``count`` networks needs are: ``"loaded"`` in
+    this process, ``"cached"`` on disk (a fraction of a second to load), or ``"absent"``
+    (this machine's first use compiles them, once)."""
+    kernel = numba_lanes.train_lanes if count > 1 and _unrolled(rule, shape) else \
+        numba_batched.run
+    if kernel.signatures:
+        return "loaded"
+    try:
+        index = kernel._cache._cache_file._index_path  # numba's cache index of the kernel
+    except AttributeError:  # another numba, or no cache: say the worst
+        return "absent"
+    return "cached" if os.path.exists(index) else "absent"
+
+
+def compiling() -> list[str]:
+    """The shapes whose kernels compile in the background now."""
+    return [e.label for e in _entries.values() if e.state == "compiling"]
+
+
+def compile_for(shape: Shape, rule: Rule, many: bool = False,
+                specialised: bool = True) -> list[str]:
+    """Compile (or load) the kernels a run of this shape and rule uses, and wait: the
+    generic ones and, for a small network trained online (unless ``specialised`` is
+    False), its unrolled ones. Returns what it did, a line each."""
+    began = time.perf_counter()
+    n_in, n_out = int(shape.layout[0, 0]), int(shape.layout[-1, 1])
+    X, Y, params = np.zeros((2, n_in)), np.zeros((2, n_out)), np.zeros(shape.n_params)
+    velocity = np.zeros(shape.n_params)
+    forward(shape, params, X, threads=1)
+    gradients(shape, rule.loss, params, X, Y, threads=1)
+    _batched(numba_batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NO_GRAD, X, Y,
+             out=np.empty((1, 1)), threads=1)
+    _batched(numba_batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
+             grad=np.empty(shape.n_params), threads=1)
+    if many and _unrolled(rule, shape):
+        numba_lanes.train_lanes(np.zeros((2, shape.n_params)), np.zeros((2, shape.n_params)),
+                                shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,
+                                np.full(2, 0.5), 0.0, shape.train_bias,
+                                glibc_exp.variant_code(), 2)
+    done = [f"generic kernels: {time.perf_counter() - began:.1f} s"]
+    if specialised and _unrolled(rule, shape):
+        found = _entry(shape, rule, many)
+        began = time.perf_counter()
+        found.wait()
+        if found.state == "failed":
+            raise RuntimeError(f"compiling the kernels for {found.label} failed: {found.error}")
+        done.append(f"unrolled kernels for {found.label}: {time.perf_counter() - began:.1f} s")
+    return done

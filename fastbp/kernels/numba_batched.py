@@ -365,6 +365,37 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
         out[0, 0] = total / n
 
 
+@jit(internal=False)
+def train_then_loss(params, velocity, to_work, layout, acts, loss, X, Y, epochs, order, lr,
+                    batch_size, momentum, decay, train_bias, at, pack_size, exp_build, sync):
+    """TRAIN ``params`` and ``velocity`` (the network's layout) in place, then LOSS over
+    ``X, Y`` with the trained parameters, in one thread: one call from Python, a short
+    run's way, with the working copies (``work[q] = params[to_work[q]]``) and buffers
+    made here. NaN, without measuring, where a parameter is not finite (twin:
+    ``train_then_loss`` in _kernels.pyx)."""
+    size = params.shape[0]
+    work, vel = np.empty(size), np.empty(size)
+    for q in range(size):
+        work[q] = params[to_work[q]]
+        vel[q] = velocity[to_work[q]]
+    orig = params.copy()
+    rows = min(X.shape[0], CHUNK)
+    a, d = np.empty(rows * at[-1]), np.empty(rows * at[-1])
+    grad, out, pack = np.empty(size), np.empty((1, 1)), np.empty(pack_size)
+    run(TRAIN, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+        decay, vel, train_bias, at, a, d, grad, out, pack, exp_build, 0, 1, sync)
+    for q in range(size):
+        params[to_work[q]] = work[q]
+        velocity[to_work[q]] = vel[q]
+    for q in range(size):
+        if not np.isfinite(work[q]):
+            return np.nan
+    # After TRAIN, ``work`` and ``orig`` hold the trained parameters in both layouts.
+    run(LOSS, work, orig, layout, acts, loss, X, Y, 0, order, 0.0, rows, 0.0, 0.0, vel,
+        train_bias, at, a, d, grad, out, pack, exp_build, 0, 1, sync)
+    return out[0, 0]
+
+
 @jit(inline="always")
 def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, r0, r1, shuffled):
     """dE/dnet of the outputs of the batch's samples ``r0..r1``, as the oracle's

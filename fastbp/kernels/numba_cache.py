@@ -8,7 +8,9 @@ saved in the first writable of ``$NUMBA_CACHE_DIR/fastbp-kernels``,
 ``$XDG_CACHE_HOME/fastbp/kernels`` (``~/.cache/fastbp/kernels``) and a directory in the
 temporary directory, with numba's cache of it beside it (``__pycache__``). That one grows
 with every new shape, so it is pruned: beyond :data:`MAX_MODULES` modules or
-:data:`MAX_BYTES`, the least recently used go first.
+:data:`MAX_BYTES`, the oldest go first. (Not the least recently used: numba's cache of a
+module holds only while the module's time stamp is unchanged, so using one cannot mark
+it.)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 #: Most generated kernel modules kept (each a few kB of source and up to about a MB of
@@ -51,9 +54,14 @@ def generic_dirs() -> list[Path]:
 
 def unrolled_dirs() -> list[Path]:
     """Where the unrolled kernels' modules may be saved, first choice first."""
-    from .numba_unrolled import _cache_dirs
-
-    return _cache_dirs()
+    dirs = []
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        dirs.append(Path(os.environ["NUMBA_CACHE_DIR"]) / "fastbp-kernels")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    dirs.append(Path(base) / "fastbp" / "kernels")
+    dirs.append(Path(tempfile.gettempdir()) / f"fastbp-kernels-{os.getuid()}"
+                if hasattr(os, "getuid") else Path(tempfile.gettempdir()) / "fastbp-kernels")
+    return dirs
 
 
 def _generic_files(folder: Path) -> list[Path]:
@@ -102,18 +110,18 @@ def clear() -> int:
 
 
 def prune(folder: Path, max_modules: int = MAX_MODULES, max_bytes: int = MAX_BYTES) -> int:
-    """Remove the least recently used kernel modules of ``folder`` (with their compiled
-    code and markers) until at most ``max_modules`` remain and they hold at most
-    ``max_bytes``; return how many went. Using a module marks it used (its mtime)."""
+    """Remove the oldest kernel modules of ``folder`` (with their compiled code and
+    markers) until at most ``max_modules`` remain and they hold at most ``max_bytes``;
+    return how many went."""
     modules = _files(folder, f"{PREFIX}*.py")
     entries = []
     for source in modules:
         files = _module_files(folder, source.stem)
         try:
-            used = source.stat().st_mtime
+            made = source.stat().st_mtime
         except OSError:
             continue
-        entries.append((used, source.stem, files, _size(files)))
+        entries.append((made, source.stem, files, _size(files)))
     entries.sort()
     total = sum(size for *_, size in entries)
     removed = 0

@@ -1,110 +1,150 @@
 """Tiered numba kernels: a new shape trains at once on the generic kernels, and gets
 kernels of its own only where they pay.
 
-The generic kernels (:mod:`fastbp.kernels.numba_batched`) are compiled once per machine
-(numba's on-disk cache) and loaded once per process. A small network's unrolled kernels
-(:mod:`fastbp.kernels.numba_unrolled`) are several times faster, but each shape costs a
-compile of seconds. Every kernel gives the oracle's bits, so a run may move from one to
-the other between two calls (two chunks of epochs) without changing a bit.
+The generic kernels (:mod:`fastbp.kernels.numba_batched` for one network,
+:mod:`fastbp.kernels.numba_lanes` for many) read the shape at run time: they are compiled
+once per machine (numba's on-disk cache) and loaded once per process. A small network's
+unrolled kernels (:mod:`fastbp.kernels.numba_unrolled`) run faster, but each shape costs
+a compile of seconds. Every kernel gives the oracle's bits, so a run may move from one
+to the other between two calls (two chunks of epochs) without changing a bit.
 
-Each shape's unrolled kernel has an :class:`Entry`: the expected saving of the work asked
-of the generic kernels so far (and of what ``expect`` announced) is added up, and once it
-exceeds the compile's expected cost the kernel is compiled in a background thread (numba
-releases the GIL in compiled code, so training goes on meanwhile); the calls that follow
-it being ready use it. A kernel already compiled on this machine costs little to load,
-which its expected cost says.
+Each shape's unrolled kernels have an :class:`Entry`. The expected saving of the work
+run on the generic kernels so far (and of what a run announces with ``expect``) is added
+up; once it exceeds the compile's expected cost, a separate process compiles the kernels
+into numba's on-disk cache, and training goes on meanwhile. A process, not a thread: LLVM
+may not be compiling while the interpreter exits, and a compile must not hold up the
+program's exit. The first call after that process has finished loads the kernels (a
+fraction of a second) and runs them. A kernel this machine compiled before costs little
+to load, which its expected cost says.
 
-``MODE`` (or the environment variable ``FASTBP_TIERS``) changes the rule, for tests and
-for measuring: ``"auto"`` as above; ``"generic"``: never specialise; ``"eager"``: compile
-a shape's kernel on its first use and wait for it; ``"alternate"``: like eager, but every
-other call runs the generic kernels (a switch at every chunk).
+``MODE`` (the environment variable ``FASTBP_TIERS``) changes the rule, for tests and for
+measuring: ``"auto"`` as above; ``"generic"``: never the unrolled kernels;
+``"specialised"``: compile them on a shape's first use and wait (fastbp before tiers);
+``"alternate"``: like ``specialised``, but every other call runs the generic kernels (a
+switch at every chunk, which tests use to prove the bits do not change).
 """
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
-import threading
-import time
+import subprocess
+import sys
 from collections.abc import Callable
 
-#: Seconds the generic kernels take per sample and parameter in online training, beyond
-#: what the unrolled kernels take (measured on a 2-vCPU AVX2 VM; a guess elsewhere).
-SAVING_PER_UPDATE = 6e-9
-#: Expected seconds to compile an unrolled kernel: for one network, and for many (the
-#: parallel, vectorised ``kernel_many``), plus this much per parameter; and to load
-#: either from numba's cache where this machine compiled it before.
-COMPILE_ONE, COMPILE_MANY, COMPILE_PER_PARAM, LOAD = 2.0, 6.0, 0.03, 0.5
+#: Seconds the generic kernels take beyond the unrolled ones per sample of online
+#: training, and per call (arguments, working copies): for one network (numba_batched
+#: against an unrolled ``kernel``: 430-700 ns a sample from 9 to 117 parameters) and per
+#: network of many (numba_lanes against ``kernel_many``: 0 to 5 ns). Measured on the
+#: tutorial and XOR networks on a 2-vCPU AVX2 VM; a guess elsewhere.
+SAVING_ONE, SAVING_MANY, SAVING_PER_CALL = 4e-7, 2e-9, 5e-6
+#: Expected seconds to compile a shape's unrolled kernels: for one network and for many
+#: (the parallel, vectorised ``kernel_many``), plus this much per parameter; and to load
+#: either from numba's cache where this machine compiled them before.
+COMPILE_ONE, COMPILE_MANY, COMPILE_PER_PARAM, LOAD = 3.0, 8.0, 0.15, 0.4
 
-MODES = ("auto", "generic", "eager", "alternate")
+MODES = ("auto", "generic", "specialised", "alternate")
 MODE = os.environ.get("FASTBP_TIERS", "auto")
 if MODE not in MODES:
     raise ImportError(f"FASTBP_TIERS must be one of {', '.join(MODES)}; got {MODE!r}")
 
 
 class Entry:
-    """One shape's specialised kernel: not yet asked for, compiling, ready, or failed."""
+    """One shape's unrolled kernels: idle, compiling (in another process), ready, or
+    failed (the generic kernels then run on)."""
 
-    def __init__(self, label: str, build: Callable[[], object], cost: float) -> None:
-        self.label, self.build, self.cost = label, build, cost
+    def __init__(self, label: str, spec: dict, load: Callable[[], object], cost: float,
+                 child: str) -> None:
+        self.label, self.spec, self.load, self.cost = label, spec, load, cost
+        self.child = child  # "module:function" that compiles ``spec``, read from stdin
         self.kernel: object | None = None
         self.saving = 0.0
         self.state = "idle"
-        self.error: BaseException | None = None
-        self.seconds: float | None = None
+        self.error = ""
         self.calls = 0
-        self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._process: subprocess.Popen | None = None
 
-    def _compile(self) -> None:
-        began = time.perf_counter()
+    def start(self) -> None:
+        """Compile in another process, at most once."""
+        if self.state != "idle":
+            return
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        module, function = self.child.split(":")
         try:
-            kernel = self.build()
-        except BaseException as exc:  # the generic kernels go on; the failure is kept
-            self.error, self.state = exc, "failed"
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", f"import {module}; {module}.{function}()"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                env=env, text=True)
+            self._process.stdin.write(json.dumps(self.spec))
+            self._process.stdin.close()
+        except OSError as exc:
+            self.state, self.error = "failed", str(exc)
+            return
+        self.state = "compiling"
+        _running.append(self)
+
+    def poll(self) -> bool:
+        """Has a compile ended (then load its kernels, here)? True once ready."""
+        if self.state == "compiling" and self._process.poll() is not None:
+            self._finish()
+        return self.state == "ready"
+
+    def wait(self) -> None:
+        """Compile here and now where nothing was started, else wait for the process."""
+        if self.state == "idle":
+            self._load()
+        elif self.state == "compiling":
+            self._process.wait()
+            self._finish()
+
+    def _finish(self) -> None:
+        process, self._process = self._process, None
+        _running.remove(self)
+        if process.returncode != 0:
+            self.state = "failed"
+            self.error = (process.stderr.read() or f"exit status {process.returncode}").strip()
         else:
-            self.kernel, self.state = kernel, "ready"
-        self.seconds = time.perf_counter() - began
-        self._done.set()
+            self._load()
+        process.stderr.close()
 
-    def start(self, wait: bool = False) -> None:
-        """Compile in the background (at most once); with ``wait``, until it is done."""
-        with self._lock:
-            if self.state == "idle":
-                self.state = "compiling"
-                threading.Thread(target=self._compile, name=f"fastbp compile {self.label}",
-                                 daemon=True).start()
-        if wait:
-            self._done.wait()
-            if self.state == "failed":
-                raise self.error
+    def _load(self) -> None:
+        try:
+            self.kernel = self.load()
+        except Exception as exc:  # the generic kernels go on; the cause is kept
+            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
+        else:
+            self.state = "ready"
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a started compile; True once it has ended."""
-        return self._done.wait(timeout)
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
 
 
-_entries: dict[tuple, Entry] = {}
+_running: list[Entry] = []
 
 
-def entry(key: tuple, label: str, build: Callable[[], object], cost: float) -> Entry:
-    found = _entries.get(key)
-    if found is None:
-        found = _entries.setdefault(key, Entry(label, build, cost))
-    return found
+@atexit.register
+def _stop_compiles() -> None:
+    """Stop the compiles still running when the program ends: they would hold CPUs for
+    seconds after it; the next run that needs them starts them again."""
+    for found in list(_running):
+        found.stop()
 
 
 def pick(found: Entry, saving: float) -> object | None:
-    """The specialised kernel to run now, or None for the generic ones; ``saving`` is what
-    the specialised kernel would save on this call's work."""
-    if found.kernel is not None:
+    """The unrolled kernel to run now, or None for the generic ones; ``saving`` is what it
+    would save on this call's work."""
+    if found.kernel is not None or found.poll():
         if MODE == "alternate":
             found.calls += 1
             return found.kernel if found.calls % 2 else None
         return found.kernel if MODE != "generic" else None
     if MODE == "generic" or found.state == "failed":
         return None
-    if MODE in ("eager", "alternate"):
-        found.start(wait=True)
+    if MODE in ("specialised", "alternate"):
+        found.wait()
         return pick(found, saving)
     found.saving += saving
     if found.state == "idle" and found.saving > found.cost:
@@ -113,14 +153,8 @@ def pick(found: Entry, saving: float) -> object | None:
 
 
 def expect(found: Entry, saving: float) -> None:
-    """A run announces the saving it expects over its whole length: compile now if that
-    pays (``auto`` mode)."""
-    if MODE == "auto" and found.kernel is None and found.state == "idle":
-        found.saving += saving
-        if found.saving > found.cost:
-            found.start()
+    """A run announces the saving it expects over its whole length: start the compile now
+    where that alone pays (``auto`` mode). A forecast, not added to what was run."""
+    if MODE == "auto" and found.state == "idle" and saving > found.cost:
+        found.start()
 
-
-def pending() -> list[Entry]:
-    """The entries compiling now."""
-    return [e for e in _entries.values() if e.state == "compiling"]

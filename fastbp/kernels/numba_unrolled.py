@@ -22,7 +22,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -121,14 +120,14 @@ def compiled_before(layout, acts, loss: int, train_bias: bool, momentum: bool,
     """Did this machine compile these kernels into numba's cache before (loading them
     costs a fraction of compiling them)?"""
     name = _marker(layout, acts, loss, train_bias, momentum, many)
-    return any((folder / name).exists() for folder in _cache_dirs())
+    return any((folder / name).exists() for folder in numba_cache.unrolled_dirs())
 
 
 def mark_compiled(layout, acts, loss: int, train_bias: bool, momentum: bool,
                   many: bool) -> None:
     """Note that these kernels are now in numba's cache (see :func:`compiled_before`)."""
     name = _marker(layout, acts, loss, train_bias, momentum, many)
-    for folder in _cache_dirs():
+    for folder in numba_cache.unrolled_dirs():
         try:
             if folder.is_dir():
                 (folder / name).touch()
@@ -160,26 +159,27 @@ def _import(text: str, name: str, namespace: dict[str, object]) -> dict[str, obj
     return vars(module)
 
 
-def _cache_dirs() -> list[Path]:
-    dirs = []
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        dirs.append(Path(os.environ["NUMBA_CACHE_DIR"]) / "fastbp-kernels")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    dirs.append(Path(base) / "fastbp" / "kernels")
-    dirs.append(Path(tempfile.gettempdir()) / f"fastbp-kernels-{os.getuid()}"
-                if hasattr(os, "getuid") else Path(tempfile.gettempdir()) / "fastbp-kernels")
-    return dirs
+def writable_dir() -> Path | None:
+    """The first directory where generated modules (and numba's cache of them) can be
+    kept, or None."""
+    for folder in numba_cache.unrolled_dirs():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder
+    return None
 
 
 def _write(text: str, name: str) -> Path | None:
-    """Save the source where it can stay; None if nowhere is writable. A module used again
-    is marked used (its mtime); a new one may prune the least recently used
-    (:func:`fastbp.kernels.numba_cache.prune`)."""
-    for folder in _cache_dirs():
+    """Save the source where it can stay; None if nowhere is writable. A new one may prune
+    the oldest (:func:`fastbp.kernels.numba_cache.prune`). A saved one is left as it is:
+    numba's cache of it holds only while its time stamp does."""
+    for folder in numba_cache.unrolled_dirs():
         path = folder / f"{name}.py"
         try:
             if path.exists() and path.read_text() == text:
-                os.utime(path)
                 return path
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -42,11 +42,21 @@ class Shape(NamedTuple):
     #: Parameters in all (read from ``layout`` once: indexing an array costs a short call
     #: more than the field).
     n_params: int
+    #: ``layout`` and ``acts`` as bytes, where a backend looks up what it keeps per shape
+    #: (reading them from the arrays at every call costs a short call a microsecond).
+    key: bytes
 
     @classmethod
     def of(cls, layout: np.ndarray, acts: np.ndarray, train_bias: bool) -> Shape:
-        """The shape of a layout table and activation codes, ``n_params`` read from them."""
-        return cls(layout, acts, bool(train_bias), int(layout[-1, 3] + layout[-1, 1]))
+        """The shape of a layout table and activation codes, ``n_params`` and ``key`` read
+        from them."""
+        return cls(layout, acts, bool(train_bias), int(layout[-1, 3] + layout[-1, 1]),
+                   layout.tobytes() + acts.tobytes())
+
+
+def sizes_label(shape: Shape) -> str:
+    """A shape's layer sizes as the README writes them: ``2-29-1``."""
+    return "-".join(str(v) for v in [int(shape.layout[0, 0]), *shape.layout[:, 1].tolist()])
 
 
 class Rule(NamedTuple):
