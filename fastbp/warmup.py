@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import functions
-from .data import check_flag, check_momentum, check_weight_decay
+from .data import check_flag, check_integer, check_momentum, check_weight_decay
 from .kernels import resolve
 from .kernels.protocol import Rule
 from .network import Network
 
 
 def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "logistic",
-                    bias: str = "trainable", loss: str = "squared", batch_size: int = 1,
+                    bias: str = "trainable", loss: str = "squared",
+                    batch_size: int | None = 1,
                     momentum: float = 0.0, weight_decay: float = 0.0, many: bool = False,
                     backend: str = "auto") -> list[str]:
     """Compile (or load from the on-disk cache) every kernel that training networks of
@@ -26,7 +27,8 @@ def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "
     Parameters
     ----------
     sizes, activation, bias : as for :class:`fastbp.Network`
-    loss, batch_size, momentum, weight_decay : as for :func:`fastbp.train`
+    loss, batch_size, momentum, weight_decay : as for :func:`fastbp.train` (a
+        ``batch_size`` of None, the full batch, compiles as any batch above one)
     many : bool, default False
         The kernels of :func:`fastbp.train_many` (several networks at once) rather than
         those of :func:`fastbp.train`.
@@ -40,7 +42,8 @@ def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "
         What was compiled and how long it took, a line each.
     """
     net = Network(sizes, activation, bias=bias, seed=0)
-    rule = Rule(functions.loss_code(loss), int(batch_size), check_momentum(momentum),
+    batch_size = 2 if batch_size is None else check_integer(batch_size, "batch_size", 1)
+    rule = Rule(functions.loss_code(loss), batch_size, check_momentum(momentum),
                 check_weight_decay(weight_decay))
     many = check_flag(many, "many")
     name, kernels = resolve(backend)

@@ -58,3 +58,10 @@ def random_data(rng, net, n, loss="squared"):
     else:
         Y = rng.uniform(0, 1, size=(n, net.sizes[-1]))
     return X, Y
+
+
+def sleep_long():
+    """A stand-in for a long compile, run in a child process by test_tiers."""
+    import time
+
+    time.sleep(600)

@@ -63,6 +63,7 @@ def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
     monkeypatch.setattr(numba_tiers, "MODE", "specialised")  # compiled here, in memory
     monkeypatch.setattr(numba_backend, "_entries", {})
     monkeypatch.setattr(numba_backend, "_loss_kernels", {})
+    monkeypatch.setattr(numba_backend, "_by_rule", {})
     numba_unrolled._kernel.cache_clear()
     numba_unrolled._loss_kernel.cache_clear()
     net = fastbp.Network([2, 3, 2], ["relu", "softmax"], seed=4)

@@ -113,6 +113,7 @@ def variant() -> str:
     return forced
 
 
+@functools.cache  # a short call asks at every call
 def variant_code() -> int:
     """:func:`variant`'s answer as the compiled kernels take it (:data:`CODES`)."""
     return CODES[variant()]

@@ -59,8 +59,8 @@ class _Plan(NamedTuple):
     from_work: np.ndarray
 
 
-def _plan(layout) -> _Plan:
-    key = layout.tobytes()
+def _plan(layout, key: bytes | None = None) -> _Plan:
+    key = layout.tobytes() if key is None else key
     found = _plans.get(key)
     if found is None:
         size = int(layout[-1, 3] + layout[-1, 1])
@@ -194,12 +194,17 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
 def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
     """The shape's unrolled ``(train, loss)`` kernels for one network where the tiering
     rule runs them now, else None; the work counts toward compiling them."""
-    n_params = shape.n_params
     # _unrolled(rule, shape), a call less
-    if rule.batch_size != 1 or rule.weight_decay != 0.0 or n_params > numba_unrolled.MAX_PARAMS:
+    if rule.batch_size != 1 or rule.weight_decay != 0.0 or \
+            shape.n_params > numba_unrolled.MAX_PARAMS:
         return None
-    saving = numba_tiers.SAVING_ONE * epochs * n + numba_tiers.SAVING_PER_CALL
-    return numba_tiers.pick(_entry(shape, rule, False), saving)
+    found = _by_rule.get((shape.key, rule))
+    if found is None:
+        found = _by_rule[shape.key, rule] = _entry(shape, rule, False)
+    if found.kernel is not None and numba_tiers.MODE == "auto":  # the steady state, at once
+        return found.kernel
+    return numba_tiers.pick(found, numba_tiers.SAVING_ONE * epochs * n +
+                            numba_tiers.SAVING_PER_CALL)
 
 
 def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
@@ -216,7 +221,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     if threads == 1 or (threads is None and
                         min(n, max(rule.batch_size, numba_batched.CHUNK)) * n_params
                         < THREADS_PAY):
-        plan = _plan(shape.layout)
+        plan = _plan(shape.layout, shape.key)
         return numba_batched.train_then_loss(
             params, velocity, plan.to_work, shape.layout, shape.acts, rule.loss, X, Y, epochs,
             order, lr, min(n, rule.batch_size), rule.momentum, rule.weight_decay,
@@ -281,6 +286,7 @@ def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
 # loss kernels, once loaded, by (Shape.key, loss).
 _entries: dict[tuple, numba_tiers.Entry] = {}
 _loss_kernels: dict[tuple, object] = {}
+_by_rule: dict[tuple, numba_tiers.Entry] = {}  # one network's, by (Shape.key, Rule): faster
 
 
 def _entry(shape: Shape, rule: Rule, many: bool) -> numba_tiers.Entry:

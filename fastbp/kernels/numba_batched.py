@@ -373,15 +373,18 @@ def train_then_loss(params, velocity, to_work, layout, acts, loss, X, Y, epochs,
     run's way, with the working copies (``work[q] = params[to_work[q]]``) and buffers
     made here. NaN, without measuring, where a parameter is not finite (twin:
     ``train_then_loss`` in _kernels.pyx)."""
-    size = params.shape[0]
-    work, vel = np.empty(size), np.empty(size)
+    size, rows = params.shape[0], min(X.shape[0], CHUNK)
+    cells = rows * at[-1]
+    scratch = np.empty(4 * size + 2 * cells + pack_size + 1)  # one allocation, cut in views
+    work, vel, orig = scratch[:size], scratch[size:2 * size], scratch[2 * size:3 * size]
+    grad, a = scratch[3 * size:4 * size], scratch[4 * size:4 * size + cells]
+    d = scratch[4 * size + cells:4 * size + 2 * cells]
+    pack = scratch[4 * size + 2 * cells:4 * size + 2 * cells + pack_size]
+    out = scratch[4 * size + 2 * cells + pack_size:].reshape(1, 1)
     for q in range(size):
         work[q] = params[to_work[q]]
         vel[q] = velocity[to_work[q]]
-    orig = params.copy()
-    rows = min(X.shape[0], CHUNK)
-    a, d = np.empty(rows * at[-1]), np.empty(rows * at[-1])
-    grad, out, pack = np.empty(size), np.empty((1, 1)), np.empty(pack_size)
+        orig[q] = params[q]
     run(TRAIN, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
         decay, vel, train_bias, at, a, d, grad, out, pack, exp_build, 0, 1, sync)
     for q in range(size):
