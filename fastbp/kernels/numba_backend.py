@@ -114,15 +114,15 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
         parts(threads, size, shape.n_params)
     args += (np.empty(count * plan.pack), glibc_exp.variant_code())
     if count == 1:
-        numba_batched.run(*args, 0, 1, _ALONE)
+        numba_batched.run(*args, 0, 1, _ALONE, plan.to_work)
     else:
         # Every part must run at once (they wait for each other): one thread each.
         sync = np.zeros(3, dtype=np.int64)
         with ThreadPoolExecutor(count - 1) as pool:
             try:
-                others = [pool.submit(numba_batched.run, *args, k, count, sync)
+                others = [pool.submit(numba_batched.run, *args, k, count, sync, plan.to_work)
                           for k in range(1, count)]
-                numba_batched.run(*args, 0, count, sync)
+                numba_batched.run(*args, 0, count, sync, plan.to_work)
                 for other in others:
                     other.result()
             except BaseException:
@@ -220,12 +220,14 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     n, n_params = X.shape[0], shape.n_params
     if threads == 1 or (threads is None and
                         min(n, max(rule.batch_size, numba_batched.CHUNK)) * n_params
-                        < THREADS_PAY):
+                        < THREADS_PAY):  # one thread for both: run's TRAIN_LOSS, one call
         plan = _plan(shape.layout, shape.key)
-        return numba_batched.train_then_loss(
-            params, velocity, plan.to_work, shape.layout, shape.acts, rule.loss, X, Y, epochs,
-            order, lr, min(n, rule.batch_size), rule.momentum, rule.weight_decay,
-            bool(shape.train_bias), plan.at, plan.pack, glibc_exp.variant_code(), _ALONE)
+        return numba_batched.run(numba_batched.TRAIN_LOSS, _NO_GRAD, params, shape.layout,
+                                 shape.acts, rule.loss, X, Y, epochs, order, lr,
+                                 min(n, rule.batch_size), rule.momentum, rule.weight_decay,
+                                 velocity, bool(shape.train_bias), plan.at, _NO_GRAD, _NO_GRAD,
+                                 _NO_GRAD, _NO_Y, _NO_GRAD, glibc_exp.variant_code(), 0, 1,
+                                 _ALONE, plan.to_work)
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(n_params),
                                       threads=threads)
