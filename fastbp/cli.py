@@ -267,7 +267,7 @@ def _cache(args: argparse.Namespace) -> None:
         print(f"{row['kind']:<17} {row['path']}\n{'':<17} {row['files']} files, "
               f"{row['bytes'] / 2**20:.1f} MB{extra}")
     print(f"the unrolled kernels are pruned beyond {numba_cache.MAX_MODULES} shapes or "
-          f"{numba_cache.MAX_BYTES // 2**20} MB, least recently used first")
+          f"{numba_cache.MAX_BYTES // 2**20} MB, oldest first")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -301,8 +301,8 @@ def _entry(shape: Shape, rule: Rule, many: bool) -> numba_tiers.Entry:
                 "train_bias": bool(train_bias), "momentum": momentum, "many": many}
         cached = numba_unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
                                                 momentum, many)
-        cost = numba_tiers.LOAD if cached else numba_tiers.COMPILE_PER_PARAM * n_params + (
-            numba_tiers.COMPILE_MANY if many else numba_tiers.COMPILE_ONE)
+        base, per_param = numba_tiers.COMPILE_MANY if many else numba_tiers.COMPILE_ONE
+        cost = numba_tiers.LOAD if cached else base + per_param * n_params
         if numba_unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
             cost = math.inf
         found = _entries[shape.key, rule.loss, train_bias, momentum, many] = numba_tiers.Entry(

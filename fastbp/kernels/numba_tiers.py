@@ -39,10 +39,11 @@ from collections.abc import Callable
 #: network of many (numba_lanes against ``kernel_many``: 0 to 5 ns). Measured on the
 #: tutorial and XOR networks on a 2-vCPU AVX2 VM; a guess elsewhere.
 SAVING_ONE, SAVING_MANY, SAVING_PER_CALL = 4e-7, 2e-9, 5e-6
-#: Expected seconds to compile a shape's unrolled kernels: for one network and for many
-#: (the parallel, vectorised ``kernel_many``), plus this much per parameter; and to load
-#: either from numba's cache where this machine compiled them before.
-COMPILE_ONE, COMPILE_MANY, COMPILE_PER_PARAM, LOAD = 3.0, 8.0, 0.15, 0.4
+#: Expected seconds to compile a shape's unrolled kernels, as (seconds, seconds per
+#: parameter): for one network (2-29-1: 5.3 s) and for many (the parallel, vectorised
+#: ``kernel_many``; 2-29-1: 31 s); and to load either from numba's cache where this
+#: machine compiled them before.
+COMPILE_ONE, COMPILE_MANY, LOAD = (2.0, 0.03), (6.0, 0.2), 0.4
 
 MODES = ("auto", "generic", "specialised", "alternate")
 MODE = os.environ.get("FASTBP_TIERS", "auto")
