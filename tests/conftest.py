@@ -30,12 +30,25 @@ def backend(request):
     return _require(request.param)
 
 
-@pytest.fixture(params=[n for n in MODULES if n != "python"] or [None])
-def compiled_backend(request):
-    """Every backend other than the oracle, in turn."""
+# numba twice: on the kernels a run starts on and on a shape's own (its tiers, which a
+# short test run would otherwise never reach; see fastbp.kernels.numba_tiers).
+COMPILED = [n for n in MODULES if n != "python"]
+COMPILED[COMPILED.index("numba") + 1:0] = ["numba/own"] if "numba" in COMPILED else []
+
+
+@pytest.fixture(params=COMPILED or [None])
+def compiled_backend(request, monkeypatch):
+    """Every backend other than the oracle, in turn; "numba/own" is numba with every
+    shape's own kernels compiled at first use (FASTBP_TIERS=specialised)."""
     if request.param is None:
         pytest.skip("no compiled backend is registered")
-    return _require(request.param)
+    name, _, tier = request.param.partition("/")
+    _require(name)
+    if tier:
+        from fastbp.kernels import numba_tiers
+
+        monkeypatch.setattr(numba_tiers, "MODE", "specialised")
+    return name
 
 
 def random_network(rng, depth, width_max, activations=None, bias="trainable", softmax=False):

@@ -254,17 +254,17 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     split between threads, so the bits do not depend on ``parts``.
     Twin: ``_run_batches`` in _batched.pxi.
 
-    TRAIN_LOSS, a short run's way, in one thread and one call from Python: TRAIN, then
-    LOSS with the trained parameters; returns the loss, or NaN, without measuring, where a
-    parameter is not finite. It takes the parameters and velocities in the network's
-    layout (``orig``, ``vel``; updated in place) and makes the working copies
-    (``work[q] = orig[perm[q]]``) and buffers itself; ``work``, ``a``, ``d``, ``grad``,
-    ``out`` and ``pack`` are not read. Other tasks return the loss too (0 but for LOSS).
+    TRAIN_LOSS, a short run's way (one thread, one call from Python): TRAIN, then the mean
+    loss with the trained parameters, returned; NaN, without measuring, where a parameter
+    is not finite. It takes the parameters and velocities in the network's layout
+    (``orig``, ``vel``; updated in place) and makes the working copies
+    (``work[q] = orig[perm[q]]``) and buffers itself: ``work``, ``a``, ``d``, ``grad``,
+    ``out`` and ``pack`` are not read. LOSS returns its loss too; the others 0.
     """
     n, last = X.shape[0], layout.shape[0]
-    params, velocity, loss_rows = orig, vel, min(n, CHUNK)
+    params, velocity = orig, vel
     if task == TRAIN_LOSS:
-        size, rows = params.shape[0], loss_rows
+        size, rows = params.shape[0], min(n, CHUNK)
         work, vel, orig = np.empty(size), np.empty(size), params.copy()
         for q in range(size):
             work[q] = params[perm[q]]
@@ -274,126 +274,148 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
         for layer in range(last):
             widest = max(widest, layout[layer, 1])
         pack, out = np.empty(KC * widest + MC * KC), np.empty((1, 1))
-    for phase in range(2 if task == TRAIN_LOSS else 1):
-        current = task if task != TRAIN_LOSS else TRAIN if phase == 0 else LOSS
-        if phase == 1:  # back to the caller's layout; after TRAIN, ``work`` and ``orig``
-            for q in range(work.shape[0]):  # hold the parameters in both layouts
-                params[perm[q]] = work[q]
-                velocity[perm[q]] = vel[q]
-            for q in range(work.shape[0]):
-                if not np.isfinite(work[q]):
-                    return np.nan
-            batch_size = loss_rows
-        training = current == TRAIN
-        shuffled = training and order.shape[0] == epochs
-        # Literal integers as arguments would compile one more ``product`` (or ``share``)
-        # for each distinct value: pass variables.
-        unit = np.int64(1)
-        scratch = pack.shape[0] // parts * part  # this thread's share of ``pack``
-        total = 0.0
-        for epoch in range(epochs if training else 1):
-            for start in range(0, n, batch_size):
-                size = min(batch_size, n - start)
-                if parts > 1 and abandoned(sync):
-                    return 0.0
-                # A batch goes CHUNK samples at a time, so that what one phase writes is
-                # still in cache when the next reads it; the gradient sums continue from
-                # one chunk to the next, in sample order.
-                for first in range(start, start + size, CHUNK):
-                    rows = min(CHUNK, start + size - first)
-                    r0, r1 = share(rows, part, parts, unit)
-                    n0 = layout[0, 0]
-                    for r in range(r0, r1):
-                        s = order[epoch, first + r] if shuffled else first + r
-                        for i in range(n0):
-                            a[U(r * n0 + i)] = X[s, i]
-                    barrier(sync, parts)
-                    for layer in range(last):
-                        n_in, n_out, w_at, b_at = layout[layer]
-                        z = rows * at[layer + 1]
-                        j0, j1 = share(n_out, part, parts, unit * NR)
-                        for r in range(rows):
-                            o = U(z + r * n_out)
-                            for j in range(j0, j1):
-                                a[o + U(j)] = 0.0
-                        product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a,
-                                z + j0, n_out, rows, j1 - j0, n_in, pack, scratch)
-                        for r in range(rows):
-                            o = U(z + r * n_out)
-                            for j in range(j0, j1):
-                                a[o + U(j)] += load(work, b_at + j)
-                        barrier(sync, parts)
-                        for r in range(r0, r1):
-                            _squash(acts[layer], a, U(z + r * n_out), n_out, exp_build)
-                        barrier(sync, parts)
-                    top, n_top = rows * at[last], layout[last - 1, 1]
-                    if current == FORWARD:
-                        for r in range(r0, r1):
-                            for k in range(n_top):
-                                out[first + r, k] = a[top + r * n_top + k]
-                        continue
-                    if current == LOSS:
-                        for r in range(r0, r1):
-                            d[r] = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y,
-                                                first + r)
-                        barrier(sync, parts)
-                        if part == 0:
-                            for r in range(rows):
-                                total += d[r]
-                        continue
-                    _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, first,
-                                   r0, r1, shuffled)
-                    barrier(sync, parts)
-                    for layer in range(last - 1, 0, -1):
-                        n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
-                        h = rows * at[layer]
-                        if batch_size == 1:  # online: the same sums, read from ``work``
-                            _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1], n_next, w_at,
-                                           acts[layer - 1])
-                            continue
-                        j0, j1 = share(n_h, part, parts, unit * NR)
-                        for r in range(rows):
-                            o = U(h + r * n_h)
-                            for j in range(j0, j1):
-                                d[o + U(j)] = 0.0
-                        # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
-                        product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d,
-                                h + j0, n_h, rows, j1 - j0, n_next, pack, scratch)
-                        code = acts[layer - 1]
-                        for r in range(rows):
-                            o = U(h + r * n_h)
-                            for j in range(j0, j1):
-                                d[o + U(j)] = d[o + U(j)] * _derivative(code, a[o + U(j)])
-                        barrier(sync, parts)
-                    if training and size == 1:
-                        if part == 0:
-                            _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel,
-                                         train_bias, batch_size > 1)
-                        barrier(sync, parts)
-                        continue
-                    for layer in range(last):
-                        n_in, n_out, w_at, b_at = layout[layer]
-                        i0, i1 = share(n_in, part, parts, unit * MR)
-                        if training and first == start:
-                            grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
-                        # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
-                        product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1],
-                                n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows, pack,
-                                scratch)
-                        j0, j1 = share(n_out, part, parts, unit)
+    training = task in (TRAIN, TRAIN_LOSS)
+    shuffled = training and order.shape[0] == epochs
+    # Literal integers as arguments would compile one more ``product`` (or ``share``)
+    # for each distinct value: pass variables.
+    unit = np.int64(1)
+    scratch = pack.shape[0] // parts * part  # this thread's share of ``pack``
+    total = 0.0
+    for epoch in range(epochs if training else 1):
+        for start in range(0, n, batch_size):
+            size = min(batch_size, n - start)
+            if parts > 1 and abandoned(sync):
+                return 0.0
+            # A batch goes CHUNK samples at a time, so that what one phase writes is
+            # still in cache when the next reads it; the gradient sums continue from
+            # one chunk to the next, in sample order.
+            for first in range(start, start + size, CHUNK):
+                rows = min(CHUNK, start + size - first)
+                r0, r1 = share(rows, part, parts, unit)
+                n0 = layout[0, 0]
+                for r in range(r0, r1):
+                    s = order[epoch, first + r] if shuffled else first + r
+                    for i in range(n0):
+                        a[U(r * n0 + i)] = X[s, i]
+                barrier(sync, parts)
+                for layer in range(last):
+                    n_in, n_out, w_at, b_at = layout[layer]
+                    z = rows * at[layer + 1]
+                    j0, j1 = share(n_out, part, parts, unit * NR)
+                    for r in range(rows):
+                        o = U(z + r * n_out)
                         for j in range(j0, j1):
-                            g = 0.0 if training and first == start else grad[b_at + j]
-                            for r in range(rows):
-                                g += load(d, rows * at[layer + 1] + r * n_out + j)
-                            grad[b_at + j] = g
+                            a[o + U(j)] = 0.0
+                    product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a,
+                            z + j0, n_out, rows, j1 - j0, n_in, pack, scratch)
+                    for r in range(rows):
+                        o = U(z + r * n_out)
+                        for j in range(j0, j1):
+                            a[o + U(j)] += load(work, b_at + j)
                     barrier(sync, parts)
-                if training and size > 1:
-                    _step(work, orig, layout, grad, float(size), lr, momentum, decay, vel,
-                          train_bias, part, parts)
+                    for r in range(r0, r1):
+                        _squash(acts[layer], a, U(z + r * n_out), n_out, exp_build)
                     barrier(sync, parts)
-        if current == LOSS and part == 0:
-            out[0, 0] = total / n
-    return out[0, 0] if task in (LOSS, TRAIN_LOSS) else 0.0
+                top, n_top = rows * at[last], layout[last - 1, 1]
+                if task == FORWARD:
+                    for r in range(r0, r1):
+                        for k in range(n_top):
+                            out[first + r, k] = a[top + r * n_top + k]
+                    continue
+                if task == LOSS:
+                    for r in range(r0, r1):
+                        d[r] = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y,
+                                            first + r)
+                    barrier(sync, parts)
+                    if part == 0:
+                        for r in range(rows):
+                            total += d[r]
+                    continue
+                _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, first,
+                               r0, r1, shuffled)
+                barrier(sync, parts)
+                for layer in range(last - 1, 0, -1):
+                    n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
+                    h = rows * at[layer]
+                    if batch_size == 1:  # online: the same sums, read from ``work``
+                        _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1], n_next, w_at,
+                                       acts[layer - 1])
+                        continue
+                    j0, j1 = share(n_h, part, parts, unit * NR)
+                    for r in range(rows):
+                        o = U(h + r * n_h)
+                        for j in range(j0, j1):
+                            d[o + U(j)] = 0.0
+                    # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
+                    product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d,
+                            h + j0, n_h, rows, j1 - j0, n_next, pack, scratch)
+                    code = acts[layer - 1]
+                    for r in range(rows):
+                        o = U(h + r * n_h)
+                        for j in range(j0, j1):
+                            d[o + U(j)] = d[o + U(j)] * _derivative(code, a[o + U(j)])
+                    barrier(sync, parts)
+                if training and size == 1:
+                    if part == 0:
+                        _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel,
+                                     train_bias, batch_size > 1)
+                    barrier(sync, parts)
+                    continue
+                for layer in range(last):
+                    n_in, n_out, w_at, b_at = layout[layer]
+                    i0, i1 = share(n_in, part, parts, unit * MR)
+                    if training and first == start:
+                        grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
+                    # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
+                    product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1],
+                            n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows, pack,
+                            scratch)
+                    j0, j1 = share(n_out, part, parts, unit)
+                    for j in range(j0, j1):
+                        g = 0.0 if training and first == start else grad[b_at + j]
+                        for r in range(rows):
+                            g += load(d, rows * at[layer + 1] + r * n_out + j)
+                        grad[b_at + j] = g
+                barrier(sync, parts)
+            if training and size > 1:
+                _step(work, orig, layout, grad, float(size), lr, momentum, decay, vel,
+                      train_bias, part, parts)
+                barrier(sync, parts)
+    if task == LOSS and part == 0:
+        out[0, 0] = total / n
+    if task == TRAIN_LOSS:
+        for q in range(work.shape[0]):  # back to the caller's layout
+            params[perm[q]] = work[q]
+            velocity[perm[q]] = vel[q]
+        for q in range(work.shape[0]):
+            if not np.isfinite(work[q]):
+                return np.nan
+        return _mean_loss(work, layout, acts, loss, X, Y, a, at)
+    return out[0, 0] if task == LOSS else 0.0
+
+
+@jit
+def _mean_loss(work, layout, acts, loss, X, Y, a, at):
+    """LOSS's mean loss, one sample at a time, from ``work`` (weights transposed): each net
+    input ``(0 + W[j,0] x[0]) + ... + b[j]`` in input order as the products add it, then
+    the same activations and per-sample losses, summed in sample order and divided.
+    ``a`` holds one sample's activations (``at[-1]``)."""
+    last, n = layout.shape[0], X.shape[0]
+    total = 0.0
+    for s in range(n):
+        for i in range(layout[0, 0]):
+            a[i] = X[s, i]
+        for layer in range(last):
+            n_in, n_out, w_at, b_at = layout[layer]
+            src, dst = at[layer], at[layer + 1]
+            for j in range(n_out):
+                z = 0.0
+                for i in range(n_in):
+                    z += work[w_at + i * n_out + j] * a[src + i]
+                a[dst + j] = z + work[b_at + j]
+            _activate(acts[layer], a, dst, n_out)
+        total += _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
+    return total / n
 
 
 @jit(inline="always")
