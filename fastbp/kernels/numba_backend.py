@@ -87,6 +87,7 @@ def _starts(layout):
 _NO_Y = np.empty((0, 0))
 _NO_ORDER = np.empty((0, 0), dtype=np.int64)
 _NO_GRAD = np.empty(0)
+_NO_PERM = np.empty(0, dtype=np.int64)  # run makes no working copies: they are passed
 
 
 def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, lr=0.0,
@@ -114,15 +115,15 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
         parts(threads, size, shape.n_params)
     args += (np.empty(count * plan.pack), glibc_exp.variant_code())
     if count == 1:
-        numba_batched.run(*args, 0, 1, _ALONE, plan.to_work)
+        numba_batched.run(*args, 0, 1, _ALONE, _NO_PERM)
     else:
         # Every part must run at once (they wait for each other): one thread each.
         sync = np.zeros(3, dtype=np.int64)
         with ThreadPoolExecutor(count - 1) as pool:
             try:
-                others = [pool.submit(numba_batched.run, *args, k, count, sync, plan.to_work)
+                others = [pool.submit(numba_batched.run, *args, k, count, sync, _NO_PERM)
                           for k in range(1, count)]
-                numba_batched.run(*args, 0, count, sync, plan.to_work)
+                numba_batched.run(*args, 0, count, sync, _NO_PERM)
                 for other in others:
                     other.result()
             except BaseException:
@@ -140,9 +141,35 @@ _EVALUATE_LOSS = {code: _EVALUATE._replace(loss=code) for code in LOSSES.values(
 def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     out = np.empty((X.shape[0], int(shape.layout[-1, 1])))
-    _batched(numba_batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y, out=out,
-             threads=threads)
+    if _alone(shape, X.shape[0], threads):
+        _short(numba_batched.FORWARD, shape, 0, params, X, _NO_Y, out=out)
+    else:
+        _batched(numba_batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y,
+                 out=out, threads=threads)
     return out
+
+
+def _alone(shape: Shape, n: int, threads, batch_size: int = 1) -> bool:
+    """Does one thread run both a batch and the evaluation chunk (then ``_short``)?"""
+    return threads == 1 or (threads is None and min(n, max(batch_size, numba_batched.CHUNK))
+                            * shape.n_params < THREADS_PAY)
+
+
+def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD,
+           velocity=_NO_GRAD, rule: Rule | None = None, epochs=0, lr=0.0, order=_NO_ORDER,
+           decay=0.0) -> float:
+    """A task of ``run`` in one thread and one call, ``run`` making the working copies
+    and buffers (a short call's way: they cost more than its arithmetic in Python)."""
+    plan = _plan(shape.layout, shape.key)
+    if not params.flags.writeable and task != numba_batched.TRAIN_LOSS:  # numba types a
+        # read-only array apart: a copy costs less than another compile
+        params = params.copy()
+    batch_size, momentum = (min(X.shape[0], rule.batch_size), rule.momentum) if rule else \
+        (min(X.shape[0], numba_batched.CHUNK), 0.0)
+    return numba_batched.run(task, _NO_GRAD, params, shape.layout, shape.acts, loss, X, Y,
+                             epochs, order, lr, batch_size, momentum, decay, velocity,
+                             bool(shape.train_bias), plan.at, _NO_GRAD, _NO_GRAD, grad, out,
+                             _NO_GRAD, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work)
 
 
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
@@ -151,6 +178,8 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     run = _loss_kernels.get((shape.key, loss))
     if run is not None and numba_tiers.MODE != "generic":
         return run(params, X, Y)
+    if _alone(shape, X.shape[0], threads):
+        return _short(numba_batched.LOSS, shape, loss, params, X, Y)
     out = np.empty((1, 1))
     _batched(numba_batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
              Y, out=out, threads=threads)
@@ -160,6 +189,10 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
 def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
     grad = np.zeros(params.shape[0])
+    if _alone(shape, X.shape[0], threads):
+        _short(numba_batched.GRADIENTS, shape, loss, params, X, Y, grad=grad,
+               decay=weight_decay)
+        return grad
     _batched(numba_batched.GRADIENTS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD,
              X, Y, grad=grad, threads=threads)
     # Summed in the working layout; the rest is elementwise, the same in either layout.
@@ -220,7 +253,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     n, n_params = X.shape[0], shape.n_params
     if threads == 1 or (threads is None and
                         min(n, max(rule.batch_size, numba_batched.CHUNK)) * n_params
-                        < THREADS_PAY):  # one thread for both: run's TRAIN_LOSS, one call
+                        < THREADS_PAY):  # _alone and _short inline: a short call's way
         plan = _plan(shape.layout, shape.key)
         return numba_batched.run(numba_batched.TRAIN_LOSS, _NO_GRAD, params, shape.layout,
                                  shape.acts, rule.loss, X, Y, epochs, order, lr,

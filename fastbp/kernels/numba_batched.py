@@ -254,26 +254,34 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     split between threads, so the bits do not depend on ``parts``.
     Twin: ``_run_batches`` in _batched.pxi.
 
-    TRAIN_LOSS, a short run's way (one thread, one call from Python): TRAIN, then the mean
-    loss with the trained parameters, returned; NaN, without measuring, where a parameter
-    is not finite. It takes the parameters and velocities in the network's layout
-    (``orig``, ``vel``; updated in place) and makes the working copies
-    (``work[q] = orig[perm[q]]``) and buffers itself: ``work``, ``a``, ``d``, ``grad``,
-    ``out`` and ``pack`` are not read. LOSS returns its loss too; the others 0.
+    A short call's way, in one thread and one call from Python: with ``perm`` not empty,
+    ``run`` takes the parameters (and velocities) in the network's layout (``orig``,
+    ``vel``) and makes the working copies (``work[q] = orig[perm[q]]``) and buffers
+    itself (``work``, ``a``, ``d`` and ``pack`` are not read); GRADIENTS then leaves the
+    finished gradient in ``grad`` in the network's layout (the sum, plus ``decay * w``
+    for a weight, over the number of samples), and TRAIN_LOSS (only this way) trains
+    ``orig`` and ``vel`` in place, then returns the mean loss with the trained
+    parameters, or NaN, without measuring, where a parameter is not finite. LOSS returns
+    its loss; the others 0.
     """
     n, last = X.shape[0], layout.shape[0]
-    params, velocity = orig, vel
-    if task == TRAIN_LOSS:
+    params, velocity, given = orig, vel, grad
+    if perm.shape[0] > 0:
         size, rows = params.shape[0], min(n, CHUNK)
-        work, vel, orig = np.empty(size), np.empty(size), params.copy()
+        work = np.empty(size)
         for q in range(size):
             work[q] = params[perm[q]]
-            vel[q] = velocity[perm[q]]
-        a, d, grad = np.empty(rows * at[-1]), np.empty(rows * at[-1]), np.empty(size)
+        if task == TRAIN_LOSS:
+            vel, orig = np.empty(size), params.copy()
+            for q in range(size):
+                vel[q] = velocity[perm[q]]
+        a, d, grad = np.empty(rows * at[-1]), np.empty(rows * at[-1]), np.zeros(size)
         widest = layout[0, 0]
         for layer in range(last):
             widest = max(widest, layout[layer, 1])
-        pack, out = np.empty(KC * widest + MC * KC), np.empty((1, 1))
+        pack = np.empty(KC * widest + MC * KC)
+        if task != FORWARD:
+            out = np.empty((1, 1))
     training = task in (TRAIN, TRAIN_LOSS)
     shuffled = training and order.shape[0] == epochs
     # Literal integers as arguments would compile one more ``product`` (or ``share``)
@@ -383,6 +391,15 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 barrier(sync, parts)
     if task == LOSS and part == 0:
         out[0, 0] = total / n
+    if task == GRADIENTS and perm.shape[0] > 0:
+        for q in range(work.shape[0]):  # the caller's layout, then as gradients() ends
+            given[perm[q]] = grad[q]
+        for layer in range(last):
+            if decay != 0.0:
+                for q in range(layout[layer, 2], layout[layer, 3]):  # the weights
+                    given[q] += decay * params[q]
+        for q in range(work.shape[0]):
+            given[q] = given[q] / n
     if task == TRAIN_LOSS:
         for q in range(work.shape[0]):  # back to the caller's layout
             params[perm[q]] = work[q]
