@@ -234,8 +234,14 @@ def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
     found = _by_rule.get((shape.key, rule))
     if found is None:
         found = _by_rule[shape.key, rule] = _entry(shape, rule, False)
-    if found.kernel is not None and numba_tiers.MODE == "auto":  # the steady state, at once
-        return found.kernel
+    if numba_tiers.MODE == "auto":  # pick()'s rule inline for its two common cases
+        if found.kernel is not None:
+            return found.kernel
+        if found.state == "idle":
+            found.saving += numba_tiers.SAVING_ONE * epochs * n + numba_tiers.SAVING_PER_CALL
+            if found.saving > found.cost:
+                found.start()
+            return None
     return numba_tiers.pick(found, numba_tiers.SAVING_ONE * epochs * n +
                             numba_tiers.SAVING_PER_CALL)
 

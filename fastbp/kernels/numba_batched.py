@@ -267,21 +267,25 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     n, last = X.shape[0], layout.shape[0]
     params, velocity, given = orig, vel, grad
     if perm.shape[0] > 0:
-        size, rows = params.shape[0], min(n, CHUNK)
-        work = np.empty(size)
-        for q in range(size):
-            work[q] = params[perm[q]]
-        if task == TRAIN_LOSS:
-            vel, orig = np.empty(size), params.copy()
-            for q in range(size):
-                vel[q] = velocity[perm[q]]
-        a, d, grad = np.empty(rows * at[-1]), np.empty(rows * at[-1]), np.zeros(size)
+        size, cells = params.shape[0], min(n, CHUNK) * at[-1]
         widest = layout[0, 0]
         for layer in range(last):
             widest = max(widest, layout[layer, 1])
-        pack = np.empty(KC * widest + MC * KC)
+        # One allocation, cut into the working copies and buffers.
+        scratch = np.empty(4 * size + 2 * cells + KC * widest + MC * KC + 1)
+        work, grad = scratch[:size], scratch[size:2 * size]
+        a, d = scratch[4 * size:4 * size + cells], scratch[4 * size + cells:4 * size + 2 * cells]
+        pack = scratch[4 * size + 2 * cells:-1]
+        for q in range(size):
+            work[q] = params[perm[q]]
+            grad[q] = 0.0
+        if task == TRAIN_LOSS:
+            vel, orig = scratch[2 * size:3 * size], scratch[3 * size:4 * size]
+            for q in range(size):
+                vel[q] = velocity[perm[q]]
+                orig[q] = params[q]
         if task != FORWARD:
-            out = np.empty((1, 1))
+            out = scratch[-1:].reshape(1, 1)
     training = task in (TRAIN, TRAIN_LOSS)
     shuffled = training and order.shape[0] == epochs
     # Literal integers as arguments would compile one more ``product`` (or ``share``)
