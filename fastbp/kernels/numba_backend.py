@@ -33,7 +33,14 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
 from ..functions import LOSSES
-from . import glibc_exp, numba_batched, numba_lanes, numba_tiers, numba_unrolled
+from . import (
+    glibc_exp,
+    numba_batched,
+    numba_lanes,
+    numba_online,
+    numba_tiers,
+    numba_unrolled,
+)
 from .protocol import Rule, Shape, all_finite, sizes_label
 from .threads import THREADS_PAY, cores, parts
 
@@ -141,12 +148,20 @@ _EVALUATE_LOSS = {code: _EVALUATE._replace(loss=code) for code in LOSSES.values(
 def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     out = np.empty((X.shape[0], int(shape.layout[-1, 1])))
-    if _alone(shape, X.shape[0], threads):
+    if shape.n_params <= numba_unrolled.MAX_PARAMS and _alone(shape, X.shape[0], threads):
+        numba_online.forward(_writable(params), shape.layout, shape.acts, X, out)
+    elif _alone(shape, X.shape[0], threads):
         _short(numba_batched.FORWARD, shape, 0, params, X, _NO_Y, out=out)
     else:
         _batched(numba_batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y,
                  out=out, threads=threads)
     return out
+
+
+def _writable(params):
+    """``params``, or a copy where it is read-only: numba types a read-only array apart,
+    and a copy costs less than another compile."""
+    return params if params.flags.writeable else params.copy()
 
 
 def _alone(shape: Shape, n: int, threads, batch_size: int = 1) -> bool:
@@ -179,6 +194,9 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     if run is not None and numba_tiers.MODE != "generic":
         return run(params, X, Y)
     if _alone(shape, X.shape[0], threads):
+        if shape.n_params <= numba_unrolled.MAX_PARAMS:
+            return numba_online.mean_loss(_writable(params), shape.layout, shape.acts, loss,
+                                          X, Y)
         return _short(numba_batched.LOSS, shape, loss, params, X, Y)
     out = np.empty((1, 1))
     _batched(numba_batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
@@ -215,9 +233,16 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     transposed weights, with ``parts(threads, ...)`` threads.
     """
     order = _NO_ORDER if order is None else order
-    kernels = _specialised(shape, rule, epochs, X.shape[0])
-    if kernels is not None:
-        kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
+    # _unrolled(rule, shape), a call less
+    if rule.batch_size == 1 and rule.weight_decay == 0.0 and \
+            shape.n_params <= numba_unrolled.MAX_PARAMS:
+        kernels = _specialised(shape, rule, epochs, X.shape[0])
+        if kernels is not None:
+            kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
+        else:
+            numba_online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss,
+                                         X, Y, epochs, order, lr, rule.momentum,
+                                         bool(shape.train_bias), False)
         return
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(params.shape[0]),
@@ -225,12 +250,9 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
 
 
 def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
-    """The shape's unrolled ``(train, loss)`` kernels for one network where the tiering
-    rule runs them now, else None; the work counts toward compiling them."""
-    # _unrolled(rule, shape), a call less
-    if rule.batch_size != 1 or rule.weight_decay != 0.0 or \
-            shape.n_params > numba_unrolled.MAX_PARAMS:
-        return None
+    """The shape's unrolled ``(train, loss)`` kernels for one small network trained online
+    where the tiering rule runs them now, else None (the generic ``numba_online`` then
+    runs); the work counts toward compiling them."""
     found = _by_rule.get((shape.key, rule))
     if found is None:
         found = _by_rule[shape.key, rule] = _entry(shape, rule, False)
@@ -252,10 +274,16 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     (twin: ``train_then_loss``). Where the generic kernel trains in one thread, both run in
     one call of :func:`fastbp.kernels.numba_batched.train_then_loss`."""
     order = _NO_ORDER if order is None else order
-    kernels = _specialised(shape, rule, epochs, X.shape[0])
-    if kernels is not None:
-        kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
-        return kernels[1](params, X, Y) if all_finite(params) else math.nan
+    # _unrolled(rule, shape), a call less
+    if rule.batch_size == 1 and rule.weight_decay == 0.0 and \
+            shape.n_params <= numba_unrolled.MAX_PARAMS:
+        kernels = _specialised(shape, rule, epochs, X.shape[0])
+        if kernels is not None:
+            kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
+            return kernels[1](params, X, Y) if all_finite(params) else math.nan
+        return numba_online.train_then_loss(params, velocity, shape.layout, shape.acts,
+                                            rule.loss, X, Y, epochs, order, lr, rule.momentum,
+                                            bool(shape.train_bias), True)
     n, n_params = X.shape[0], shape.n_params
     if threads == 1 or (threads is None and
                         min(n, max(rule.batch_size, numba_batched.CHUNK)) * n_params
@@ -391,8 +419,9 @@ def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     """Where the generic kernels a run of ``count`` networks needs are: ``"loaded"`` in
     this process, ``"cached"`` on disk (a fraction of a second to load), or ``"absent"``
     (this machine's first use compiles them, once)."""
-    kernel = numba_lanes.train_lanes if count > 1 and _unrolled(rule, shape) else \
-        numba_batched.run
+    kernel = numba_batched.run
+    if _unrolled(rule, shape):
+        kernel = numba_lanes.train_lanes if count > 1 else numba_online.train_then_loss
     if kernel.signatures:
         return "loaded"
     try:
@@ -422,6 +451,9 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
              out=np.empty((1, 1)), threads=1)
     _batched(numba_batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
              grad=np.empty(shape.n_params), threads=1)
+    if _unrolled(rule, shape):
+        numba_online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
+                                     Y, 0, _NO_ORDER, 0.5, 0.0, bool(shape.train_bias), True)
     if many and _unrolled(rule, shape):
         numba_lanes.train_lanes(np.zeros((2, shape.n_params)), np.zeros((2, shape.n_params)),
                                 shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,

@@ -34,11 +34,11 @@ import sys
 from collections.abc import Callable
 
 #: Seconds the generic kernels take beyond the unrolled ones per sample of online
-#: training, and per call (arguments, working copies): for one network (numba_batched
-#: against an unrolled ``kernel``: 430-700 ns a sample from 9 to 117 parameters) and per
-#: network of many (numba_lanes against ``kernel_many``: 0 to 5 ns). Measured on the
-#: tutorial and XOR networks on a 2-vCPU AVX2 VM; a guess elsewhere.
-SAVING_ONE, SAVING_MANY, SAVING_PER_CALL = 4e-7, 2e-9, 5e-6
+#: training, and per call: for one network (numba_online against an unrolled ``kernel``:
+#: 60-280 ns a sample from 9 to 117 parameters; a call costs the same) and per network
+#: of many (numba_lanes against ``kernel_many``: 0 to 5 ns). Measured on the tutorial
+#: and XOR networks on a 2-vCPU AVX2 VM; a guess elsewhere.
+SAVING_ONE, SAVING_MANY, SAVING_PER_CALL = 1.5e-7, 2e-9, 0.2e-6
 #: Expected seconds to compile a shape's unrolled kernels, as (seconds, seconds per
 #: parameter): for one network (2-29-1: 5.3 s) and for many (the parallel, vectorised
 #: ``kernel_many``; 2-29-1: 31 s); and to load either from numba's cache where this
