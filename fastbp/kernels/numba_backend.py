@@ -207,6 +207,10 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
 def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
     grad = np.zeros(params.shape[0])
+    if shape.n_params <= numba_unrolled.MAX_PARAMS and _alone(shape, X.shape[0], threads):
+        numba_online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
+                               float(weight_decay), grad)
+        return grad
     if _alone(shape, X.shape[0], threads):
         _short(numba_batched.GRADIENTS, shape, loss, params, X, Y, grad=grad,
                decay=weight_decay)

@@ -24,36 +24,15 @@ def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, l
     epochs (epoch ``e`` visits ``order[e]``, or ``0..n-1`` where ``order`` has no rows);
     then, with ``evaluate``, return the mean loss over ``X, Y``, or NaN, without
     measuring, where a parameter is not finite (else 0)."""
-    last, n, n_top = layout.shape[0], X.shape[0], Y.shape[1]
+    last, n = layout.shape[0], X.shape[0]
     at = _starts(layout)
     a, d = np.empty(at[last + 1]), np.empty(at[last + 1])  # ``d`` as ``a``, from layer 1
     shuffled = order.shape[0] == epochs
-    top = acts[last - 1]
     for e in range(epochs):
         for pos in range(n):
             s = order[e, pos] if shuffled else pos
             _forward(params, layout, acts, X, s, a, at)
-            out = at[last]
-            if loss != SQUARED:  # cross-entropy with logistic or softmax outputs
-                for k in range(n_top):
-                    d[out + k] = a[out + k] - Y[s, k]
-            elif top == SOFTMAX:
-                total = 0.0
-                for k in range(n_top):
-                    total += (a[out + k] - Y[s, k]) * a[out + k]
-                for k in range(n_top):
-                    d[out + k] = a[out + k] * ((a[out + k] - Y[s, k]) - total)
-            else:
-                for k in range(n_top):
-                    d[out + k] = (a[out + k] - Y[s, k]) * _derivative(top, a[out + k])
-            for layer in range(last - 1, 0, -1):
-                n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
-                here, after = at[layer], at[layer + 1]
-                for j in range(n_h):
-                    total = 0.0
-                    for k in range(n_next):
-                        total += d[after + k] * params[w_at + k * n_h + j]
-                    d[here + j] = total * _derivative(acts[layer - 1], a[here + j])
+            _backward(params, layout, acts, loss, Y, s, a, d, at)
             # Every delta above used the weights from before this step; now update.
             for layer in range(last):
                 n_in, n_out, w_at, b_at = layout[layer]
@@ -74,6 +53,59 @@ def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, l
         if not np.isfinite(params[q]):
             return np.nan
     return mean_loss(params, layout, acts, loss, X, Y)
+
+
+@jit(internal=False)
+def gradients(params, layout, acts, loss, X, Y, decay, grad):
+    """The gradient of the mean loss into ``grad`` (zeros, flat like ``params``): each sum
+    over the samples in their order, plus ``decay * w`` for a weight, over their number."""
+    last = layout.shape[0]
+    at = _starts(layout)
+    a, d = np.empty(at[last + 1]), np.empty(at[last + 1])
+    for s in range(X.shape[0]):
+        _forward(params, layout, acts, X, s, a, at)
+        _backward(params, layout, acts, loss, Y, s, a, d, at)
+        for layer in range(last):
+            n_in, n_out, w_at, b_at = layout[layer]
+            below, here = at[layer], at[layer + 1]
+            for j in range(n_out):
+                for i in range(n_in):
+                    grad[w_at + j * n_in + i] += d[here + j] * a[below + i]
+                grad[b_at + j] += d[here + j]
+    for layer in range(last):
+        for q in range(layout[layer, 2], layout[layer, 3]):  # the weights
+            if decay != 0.0:
+                grad[q] = grad[q] + decay * params[q]
+    for q in range(grad.shape[0]):
+        grad[q] = grad[q] / X.shape[0]
+
+
+@jit(inline="always")
+def _backward(params, layout, acts, loss, Y, s, a, d, at):
+    """Sample ``s``'s deltas of every layer into ``d`` (laid out as ``a``), from the
+    current weights, as the oracle's ``sample_deltas``."""
+    last, n_top = layout.shape[0], Y.shape[1]
+    top, out = acts[last - 1], at[last]
+    if loss != SQUARED:  # cross-entropy with logistic or softmax outputs
+        for k in range(n_top):
+            d[out + k] = a[out + k] - Y[s, k]
+    elif top == SOFTMAX:
+        total = 0.0
+        for k in range(n_top):
+            total += (a[out + k] - Y[s, k]) * a[out + k]
+        for k in range(n_top):
+            d[out + k] = a[out + k] * ((a[out + k] - Y[s, k]) - total)
+    else:
+        for k in range(n_top):
+            d[out + k] = (a[out + k] - Y[s, k]) * _derivative(top, a[out + k])
+    for layer in range(last - 1, 0, -1):
+        n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
+        here, after = at[layer], at[layer + 1]
+        for j in range(n_h):
+            total = 0.0
+            for k in range(n_next):
+                total += d[after + k] * params[w_at + k * n_h + j]
+            d[here + j] = total * _derivative(acts[layer - 1], a[here + j])
 
 
 @jit(internal=False)
