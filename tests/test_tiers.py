@@ -235,3 +235,18 @@ def test_warmup_compiles_ahead_of_time(tmp_path):
     assert lines[0].startswith("generic kernels") and "unrolled kernels for 2-3-1" in lines[1]
     assert fastbp.compile([2, 3, 1], backend="cython") == [
         "backend 'cython' compiles nothing at run time"]
+
+
+def test_threads_asking_together_start_one_compile(tiers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    tiers("auto")
+    entry = numba_tiers.Entry("x", {}, lambda: None, 0.0, "conftest:sleep_long")
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: entry.start(), range(32)))
+        assert entry.state == "compiling"
+        assert numba_tiers._running.count(entry) == 1
+    finally:
+        entry.stop()
+        numba_tiers._running.remove(entry)

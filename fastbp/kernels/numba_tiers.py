@@ -31,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 
 #: Seconds the generic kernels take beyond the unrolled ones per sample of online
@@ -67,37 +68,44 @@ class Entry:
         self._process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        """Compile in another process, at most once."""
-        if self.state != "idle":
-            return
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        module, function = self.child.split(":")
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-c", f"import {module}; {module}.{function}()"],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                env=env, text=True)
-            self._process.stdin.write(json.dumps(self.spec))
-            self._process.stdin.close()
-        except OSError as exc:
-            self.state, self.error = "failed", str(exc)
-            return
-        self.state = "compiling"
-        _running.append(self)
+        """Compile in another process, at most once (also when threads ask together)."""
+        with _lock:
+            if self.state != "idle":
+                return
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+            module, function = self.child.split(":")
+            try:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-c", f"import {module}; {module}.{function}()"],
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    env=env, text=True)
+                self._process.stdin.write(json.dumps(self.spec))
+                self._process.stdin.close()
+            except OSError as exc:
+                self.state, self.error = "failed", str(exc)
+                return
+            self.state = "compiling"
+            _running.append(self)
 
     def poll(self) -> bool:
         """Has a compile ended (then load its kernels, here)? True once ready."""
-        if self.state == "compiling" and self._process.poll() is not None:
-            self._finish()
+        if self.state == "compiling" and self._process is not None and \
+                self._process.poll() is not None:
+            with _lock:
+                if self.state == "compiling":
+                    self._finish()
         return self.state == "ready"
 
     def wait(self) -> None:
         """Compile here and now where nothing was started, else wait for the process."""
-        if self.state == "idle":
-            self._load()
-        elif self.state == "compiling":
-            self._process.wait()
-            self._finish()
+        with _lock:
+            if self.state == "idle":
+                self._load()
+                return
+        process = self._process
+        if self.state == "compiling" and process is not None:
+            process.wait()
+            self.poll()
 
     def _finish(self) -> None:
         process, self._process = self._process, None
@@ -124,6 +132,7 @@ class Entry:
 
 
 _running: list[Entry] = []
+_lock = threading.RLock()  # one start and one finish per entry, whichever thread asks
 
 
 @atexit.register
