@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .kernels.protocol import Kernels, Rule, Shape, all_finite
-from .signals import terminate_as_interrupt
+from .signals import forget, raise_dropped, terminate_as_interrupt
 
 #: A chunk aims at this many seconds; the first, on the backend's guess, at a tenth.
 CHUNK_SECONDS = 0.25
@@ -341,6 +341,7 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
                 progress(0, None)
                 began_run = time.perf_counter()
             while committed.done < plan.epochs:
+                raise_dropped()
                 done = committed.done
                 rows = np.flatnonzero(diverged == 0)
                 if not len(rows):
@@ -381,6 +382,7 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
                     progress(stop - done, measured)
                 if commit is not None:
                     commit(state(committed), False)
+            raise_dropped()
             seconds = before + time.perf_counter() - began_run
             rows = np.flatnonzero(diverged == 0)
             final = losses(rows) if evaluate else np.empty(0)
@@ -395,6 +397,7 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
             if commit is not None:
                 commit(state(committed), True)
         except KeyboardInterrupt as exc:
+            forget()
             np.copyto(params, committed.params)
             if commit is not None:
                 commit(state(committed), True)
@@ -458,6 +461,7 @@ def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
                 final = mean_losses(kernels, shape, rule.loss, params, X, Y, threads)
                 final = final if all_finite(final) else None
     except KeyboardInterrupt as exc:
+        forget()
         if not done:
             np.copyto(params, saved)
         raise TrainingInterrupted(done, getattr(exc, "signum", signal.SIGINT)) from None

@@ -34,6 +34,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+from ..signals import deferred
+
 #: Seconds the generic kernels take beyond the unrolled ones per sample of online
 #: training, and per call: for one network (numba_online against an unrolled ``kernel``:
 #: 60-280 ns a sample from 9 to 117 parameters; a call costs the same) and per network
@@ -114,7 +116,8 @@ class Entry:
             self.state = "failed"
             self.error = (process.stderr.read() or f"exit status {process.returncode}").strip()
         else:
-            self._load()
+            with deferred():  # a fraction of a second, in LLVM's callbacks: see signals
+                self._load()
         process.stderr.close()
 
     def _load(self) -> None:
