@@ -100,7 +100,7 @@ def test_a_long_run_compiles_in_another_process_and_switches(tmp_path):
         X, Y = np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), np.array([[0], [1], [1], [0.0]])
         net = fastbp.Network([2, 4, 1], seed=0)
         entry = nb._entry(net.kernel_shape, Rule(0), False)
-        print(entry.state, entry.cost > 1)
+        print(entry.state, entry.expected_cost() > 1)
         nb.expect(net.kernel_shape, Rule(0), 4, 1, 10**9)  # a run long enough to pay
         print(entry.state, nb.compiling())
         twin = net.copy()
@@ -119,8 +119,8 @@ def test_a_long_run_compiles_in_another_process_and_switches(tmp_path):
         import fastbp
         from fastbp.kernels import numba_backend as nb, numba_tiers
         from fastbp.kernels.protocol import Rule
-        print(nb._entry(fastbp.Network([2, 4, 1]).kernel_shape, Rule(0), False).cost
-              == numba_tiers.LOAD)
+        entry = nb._entry(fastbp.Network([2, 4, 1]).kernel_shape, Rule(0), False)
+        print(entry.expected_cost() == numba_tiers.LOAD)
     """, XDG_CACHE_HOME=str(tmp_path))
     assert again.strip() == "True"
 

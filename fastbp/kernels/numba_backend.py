@@ -265,7 +265,7 @@ def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
             return found.kernel
         if found.state == "idle":
             found.saving += numba_tiers.SAVING_ONE * epochs * n + numba_tiers.SAVING_PER_CALL
-            if found.saving > found.cost:
+            if found.saving > found.cost and found.pays():
                 found.start()
             return None
     return numba_tiers.pick(found, numba_tiers.SAVING_ONE * epochs * n +
@@ -370,12 +370,16 @@ def _entry(shape: Shape, rule: Rule, many: bool) -> numba_tiers.Entry:
     if found is None:
         spec = {"layout": layout.tolist(), "acts": acts.tolist(), "loss": int(rule.loss),
                 "train_bias": bool(train_bias), "momentum": momentum, "many": many}
-        cached = numba_unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
-                                                momentum, many)
-        base, per_param = numba_tiers.COMPILE_MANY if many else numba_tiers.COMPILE_ONE
-        cost = numba_tiers.LOAD if cached else base + per_param * n_params
-        if numba_unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
-            cost = math.inf
+
+        def cost() -> float:
+            if numba_unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
+                return math.inf
+            if numba_unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
+                                              momentum, many):
+                return numba_tiers.LOAD
+            base, per_param = numba_tiers.COMPILE_MANY if many else numba_tiers.COMPILE_ONE
+            return base + per_param * n_params
+
         found = _entries[shape.key, rule.loss, train_bias, momentum, many] = numba_tiers.Entry(
             f"{sizes_label(shape)}{' x many' if many else ''}", spec,
             lambda: compile_spec(spec), cost, f"{__name__}:compile_stdin")

@@ -58,9 +58,12 @@ class Entry:
     """One shape's unrolled kernels: idle, compiling (in another process), ready, or
     failed (the generic kernels then run on)."""
 
-    def __init__(self, label: str, spec: dict, load: Callable[[], object], cost: float,
-                 child: str) -> None:
-        self.label, self.spec, self.load, self.cost = label, spec, load, cost
+    def __init__(self, label: str, spec: dict, load: Callable[[], object],
+                 cost: float | Callable[[], float], child: str) -> None:
+        self.label, self.spec, self.load = label, spec, load
+        # A callable cost is asked only once the saving exceeds the least a compile costs:
+        # finding it (was this shape compiled before?) generates the shape's code.
+        self.cost, self._price = (LOAD, cost) if callable(cost) else (cost, None)
         self.child = child  # "module:function" that compiles ``spec``, read from stdin
         self.kernel: object | None = None
         self.saving = 0.0
@@ -68,6 +71,17 @@ class Entry:
         self.error = ""
         self.calls = 0
         self._process: subprocess.Popen | None = None
+
+    def pays(self) -> bool:
+        """Does the saving so far exceed the compile's expected cost?"""
+        return self.saving > self.cost and self.saving > self.expected_cost()
+
+    def expected_cost(self) -> float:
+        """Seconds the compile is expected to cost (a load, where this machine compiled
+        these kernels before)."""
+        if self._price is not None:
+            self.cost, self._price = self._price(), None
+        return self.cost
 
     def start(self) -> None:
         """Compile in another process, at most once (also when threads ask together)."""
@@ -160,7 +174,7 @@ def pick(found: Entry, saving: float) -> object | None:
         found.wait()
         return pick(found, saving)
     found.saving += saving
-    if found.state == "idle" and found.saving > found.cost:
+    if found.state == "idle" and found.pays():
         found.start()
     return None
 
@@ -168,6 +182,7 @@ def pick(found: Entry, saving: float) -> object | None:
 def expect(found: Entry, saving: float) -> None:
     """A run announces the saving it expects over its whole length: start the compile now
     where that alone pays (``auto`` mode). A forecast, not added to what was run."""
-    if MODE == "auto" and found.state == "idle" and saving > found.cost:
+    if MODE == "auto" and found.state == "idle" and saving > found.cost and \
+            saving > found.expected_cost():
         found.start()
 
