@@ -17,6 +17,7 @@ file's name, and a comment in the file says what they were.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -73,9 +74,16 @@ def _key(values) -> tuple:
 
 
 @functools.lru_cache(maxsize=256)
+def _kernel_module(layout, acts, loss, train_bias, momentum) -> numba_codegen.Module:
+    """A shape's generated training kernels (``kernel`` and ``kernel_many``), generated
+    once per process: loading them and naming their marker both need the text."""
+    return numba_codegen.kernel_module(layout, acts, loss, train_bias, momentum,
+                                       libm_exp.variant())
+
+
+@functools.lru_cache(maxsize=256)
 def _kernel(layout, acts, loss, train_bias, momentum, many):
-    module = numba_codegen.kernel_module(layout, acts, loss, train_bias, momentum,
-                                         libm_exp.variant())
+    module = _kernel_module(layout, acts, loss, train_bias, momentum)
     return jit(parallel=many, internal=False)(_load(module)["kernel_many" if many else "kernel"])
 
 
@@ -110,8 +118,8 @@ def _text(module: numba_codegen.Module) -> tuple[str, str]:
 
 def _marker(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool) -> str:
     """The name of the file that says a shape's kernels were compiled into numba's cache."""
-    module = numba_codegen.kernel_module(_key(layout), _key(acts), int(loss), bool(train_bias),
-                                         bool(momentum), libm_exp.variant())
+    module = _kernel_module(_key(layout), _key(acts), int(loss), bool(train_bias),
+                            bool(momentum))
     return f"{_text(module)[1]}.{'many' if many else 'one'}.compiled"
 
 
@@ -126,14 +134,10 @@ def compiled_before(layout, acts, loss: int, train_bias: bool, momentum: bool,
 def mark_compiled(layout, acts, loss: int, train_bias: bool, momentum: bool,
                   many: bool) -> None:
     """Note that these kernels are now in numba's cache (see :func:`compiled_before`)."""
-    name = _marker(layout, acts, loss, train_bias, momentum, many)
-    for folder in numba_cache.unrolled_dirs():
-        try:
-            if folder.is_dir():
-                (folder / name).touch()
-                return
-        except OSError:
-            continue
+    folder = writable_dir()
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            (folder / _marker(layout, acts, loss, train_bias, momentum, many)).touch()
 
 
 def _load(module: numba_codegen.Module) -> dict[str, object]:
