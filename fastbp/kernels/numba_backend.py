@@ -240,17 +240,27 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     # _unrolled(rule, shape), a call less
     if rule.batch_size == 1 and rule.weight_decay == 0.0 and \
             shape.n_params <= numba_unrolled.MAX_PARAMS:
-        kernels = _specialised(shape, rule, epochs, X.shape[0])
-        if kernels is not None:
-            kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
-        else:
-            numba_online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss,
-                                         X, Y, epochs, order, lr, rule.momentum,
-                                         bool(shape.train_bias), False)
+        _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False)
         return
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(params.shape[0]),
                                       threads=threads)
+
+
+def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
+            evaluate: bool) -> float:
+    """One small network trained online: by its shape's unrolled kernels where the tiering
+    rule runs them now, else by ``numba_online``; then, with ``evaluate``, its mean loss
+    (NaN, without measuring, where a parameter is not finite)."""
+    kernels = _specialised(shape, rule, epochs, X.shape[0])
+    if kernels is None:
+        return numba_online.train_then_loss(params, velocity, shape.layout, shape.acts,
+                                            rule.loss, X, Y, epochs, order, lr, rule.momentum,
+                                            bool(shape.train_bias), evaluate)
+    kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
+    if not evaluate:
+        return 0.0
+    return kernels[1](params, X, Y) if all_finite(params) else math.nan
 
 
 def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
@@ -265,7 +275,7 @@ def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
             return found.kernel
         if found.state == "idle":
             found.saving += numba_tiers.SAVING_ONE * epochs * n + numba_tiers.SAVING_PER_CALL
-            if found.saving > found.cost and found.pays():
+            if found.pays(found.saving):
                 found.start()
             return None
     return numba_tiers.pick(found, numba_tiers.SAVING_ONE * epochs * n +
@@ -281,26 +291,13 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     # _unrolled(rule, shape), a call less
     if rule.batch_size == 1 and rule.weight_decay == 0.0 and \
             shape.n_params <= numba_unrolled.MAX_PARAMS:
-        kernels = _specialised(shape, rule, epochs, X.shape[0])
-        if kernels is not None:
-            kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
-            return kernels[1](params, X, Y) if all_finite(params) else math.nan
-        return numba_online.train_then_loss(params, velocity, shape.layout, shape.acts,
-                                            rule.loss, X, Y, epochs, order, lr, rule.momentum,
-                                            bool(shape.train_bias), True)
-    n, n_params = X.shape[0], shape.n_params
-    if threads == 1 or (threads is None and
-                        min(n, max(rule.batch_size, numba_batched.CHUNK)) * n_params
-                        < THREADS_PAY):  # _alone and _short inline: a short call's way
-        plan = _plan(shape.layout, shape.key)
-        return numba_batched.run(numba_batched.TRAIN_LOSS, _NO_GRAD, params, shape.layout,
-                                 shape.acts, rule.loss, X, Y, epochs, order, lr,
-                                 min(n, rule.batch_size), rule.momentum, rule.weight_decay,
-                                 velocity, bool(shape.train_bias), plan.at, _NO_GRAD, _NO_GRAD,
-                                 _NO_GRAD, _NO_Y, _NO_GRAD, glibc_exp.variant_code(), 0, 1,
-                                 _ALONE, plan.to_work)
+        return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True)
+    if _alone(shape, X.shape[0], threads, rule.batch_size):
+        return _short(numba_batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
+                      velocity=velocity, rule=rule, epochs=epochs, lr=lr, order=order,
+                      decay=rule.weight_decay)
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
-                                      Y, epochs, lr, order, grad=np.empty(n_params),
+                                      Y, epochs, lr, order, grad=np.empty(shape.n_params),
                                       threads=threads)
     return mean_loss(shape, rule.loss, params, X, Y, threads) if all_finite(params) else math.nan
 

@@ -72,9 +72,9 @@ class Entry:
         self.calls = 0
         self._process: subprocess.Popen | None = None
 
-    def pays(self) -> bool:
-        """Does the saving so far exceed the compile's expected cost?"""
-        return self.saving > self.cost and self.saving > self.expected_cost()
+    def pays(self, saving: float) -> bool:
+        """Does ``saving`` (seconds) exceed the compile's expected cost?"""
+        return saving > self.cost and saving > self.expected_cost()
 
     def expected_cost(self) -> float:
         """Seconds the compile is expected to cost (a load, where this machine compiled
@@ -174,7 +174,7 @@ def pick(found: Entry, saving: float) -> object | None:
         found.wait()
         return pick(found, saving)
     found.saving += saving
-    if found.state == "idle" and found.pays():
+    if found.state == "idle" and found.pays(found.saving):
         found.start()
     return None
 
@@ -182,7 +182,6 @@ def pick(found: Entry, saving: float) -> object | None:
 def expect(found: Entry, saving: float) -> None:
     """A run announces the saving it expects over its whole length: start the compile now
     where that alone pays (``auto`` mode). A forecast, not added to what was run."""
-    if MODE == "auto" and found.state == "idle" and saving > found.cost and \
-            saving > found.expected_cost():
+    if MODE == "auto" and found.state == "idle" and found.pays(saving):
         found.start()
 
