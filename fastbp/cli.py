@@ -131,6 +131,16 @@ _numbers = _comma_list(float, "numbers separated by commas")
 _sizes = _comma_list(int, "whole numbers like 2,3,2")
 
 
+def _training_options(p: argparse.ArgumentParser) -> None:
+    """The network's and the training's options that warmup and sweep share."""
+    p.add_argument("--activation", type=_activations, default="logistic",
+                   help="one name, or one per layer separated by commas")
+    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
+    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
+    p.add_argument("--batch-size", type=_positive, default=1, help="samples per update")
+    p.add_argument("--momentum", type=float, default=0.0, help="classical momentum")
+
+
 def _explain(args: argparse.Namespace) -> None:
     import json
 
@@ -316,12 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="layer sizes, e.g. 2,29,1 (repeat for more shapes)")
     p.add_argument("--many", action="store_true",
                    help="also the kernels of train_many (sweeps, ensembles)")
-    p.add_argument("--activation", type=_activations, default="logistic",
-                   help="one name, or one per layer separated by commas")
-    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
-    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
-    p.add_argument("--momentum", type=float, default=0.0, help="classical momentum")
-    p.add_argument("--batch-size", type=_positive, default=1, help="samples per update")
+    _training_options(p)
     p.add_argument("--backend", default="auto", help="a backend name")
     p.set_defaults(run=_warmup)
     p = sub.add_parser("cache", help="where the compiled kernels are cached; clear them")
@@ -341,12 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--lr", default="0.5", help="a learning rate or START:STOP:COUNT")
     p.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 per learning rate")
     p.add_argument("--epochs", type=_positive, default=1000, help="epochs per network")
-    p.add_argument("--activation", type=_activations, default="logistic",
-                   help="one name, or one per layer separated by commas")
-    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
-    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
-    p.add_argument("--batch-size", type=_positive, default=1, help="samples per update")
-    p.add_argument("--momentum", type=float, default=0.0, help="classical momentum")
+    _training_options(p)
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="L2 penalty on the weights, as scikit-learn's alpha")
     p.add_argument("--backend", default="auto", help="a backend name")
