@@ -20,8 +20,21 @@ from pathlib import Path
 
 import numpy as np
 
+from . import functions
 from ._version import __version__
-from .engine import State
+from .data import (
+    check_choice,
+    check_flag,
+    check_integer,
+    check_learning_rate,
+    check_momentum,
+    check_real,
+    check_sizes,
+    check_threads,
+    check_weight_decay,
+    count_params,
+)
+from .engine import State, generator
 from .files import read_npz, write_npz
 
 FORMAT = "fastbp-checkpoint"
@@ -100,20 +113,123 @@ def write(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
     return write_npz(path, meta, arrays)
 
 
+_META_KEYS = {"format", "format_version", "fastbp", "kind", "network", "options", "data",
+              "done", "rng", "seconds", "sha256"}
+_NETWORK_KEYS = {"sizes", "activation", "bias"}
+OPTION_KEYS = {"epochs", "batch_size", "momentum", "weight_decay", "loss", "shuffle", "seed",
+               "record_every", "backend", "threads", "checkpoint_every", "on_divergence"}
+
+
+def _keys(found: object, expected: set[str], what: str) -> dict:
+    if not isinstance(found, dict):
+        raise ValueError(f"its {what} is not a JSON object")
+    if set(found) != expected:
+        missing, extra = sorted(expected - set(found)), sorted(set(found) - expected)
+        raise ValueError(f"its {what} " + "; ".join(
+            [f"lack {', '.join(missing)}"] * bool(missing) +
+            [f"hold unknown {', '.join(extra)}"] * bool(extra)))
+    return found
+
+
+def _shapes(meta: dict) -> dict[str, tuple]:
+    """The arrays' shapes and dtypes that the metadata declares (K networks of n
+    parameters, H records), the metadata checked first."""
+    _keys(meta, _META_KEYS, "metadata")
+    _keys(meta["network"], _NETWORK_KEYS, "network")
+    _keys(meta["options"], OPTION_KEYS, "options")
+    try:
+        n = count_params(check_sizes(meta["network"]["sizes"]))
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    K = 1 if meta["kind"] == "train" else "K"
+    f8, i8 = np.float64, np.int64
+    return {"params": ((K, n), f8), "velocity": ((K, n), f8), "lrs": ((K,), f8),
+            "history": ((K, "H"), f8), "history_epochs": (("H",), i8), "diverged": ((K,), i8),
+            "kept": ((K,), i8)}
+
+
+def check_options(options: dict) -> dict:
+    """A checkpoint's options, checked by the validators ``train`` uses; a ValueError
+    (also for a wrong type) otherwise."""
+    checked = dict(options)
+    try:
+        checked["epochs"] = check_integer(options["epochs"], "epochs", 0)
+        checked["batch_size"] = check_integer(options["batch_size"], "batch_size", 1)
+        checked["momentum"] = check_momentum(options["momentum"])
+        checked["weight_decay"] = check_weight_decay(options["weight_decay"])
+        functions.loss_code(options["loss"])
+        checked["shuffle"] = check_flag(options["shuffle"], "shuffle")
+        if options["seed"] is not None:
+            checked["seed"] = check_integer(options["seed"], "seed", 0)
+        if options["record_every"] is not None:
+            checked["record_every"] = check_integer(options["record_every"], "record_every", 1)
+        if not isinstance(options["backend"], str):
+            raise TypeError(f"backend must be a name, got {options['backend']!r}")
+        checked["threads"] = check_threads(options["threads"])
+        every = check_real(options["checkpoint_every"], "checkpoint_every")
+        if not every >= 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {every}")
+        check_choice(options["on_divergence"], "on_divergence", ("raise", "stop"))
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    return checked
+
+
+def _check_state(meta: dict, arrays: dict[str, np.ndarray], options: dict) -> None:
+    """The run's progress and arrays, against its options."""
+    done, epochs = meta["done"], options["epochs"]
+    if type(done) is not int or not 0 <= done <= epochs:
+        raise ValueError(f"its epochs done ({done!r}) are not between 0 and its {epochs} "
+                         f"epochs")
+    seconds = meta["seconds"]
+    if type(seconds) not in (int, float) or not 0 <= seconds < float("inf"):
+        raise ValueError(f"its seconds ({seconds!r}) are not a time")
+    if not (isinstance(meta["data"], str) and len(meta["data"]) == 64):
+        raise ValueError("its data fingerprint is not a sha256 digest")
+    if meta["kind"] not in ("train", "train_many"):
+        raise ValueError(f"its kind {meta['kind']!r} is neither train nor train_many")
+    for name in ("params", "velocity", "lrs"):
+        if not np.isfinite(arrays[name]).all():
+            raise ValueError(f"its {name} are not all finite")
+    for lr in arrays["lrs"].tolist():
+        check_learning_rate(lr)
+    records = arrays["history_epochs"]
+    if ((records < 1) | (records > done)).any() or (np.diff(records) <= 0).any():
+        raise ValueError(f"its history's epochs are not increasing within 1..{done}")
+    if ((arrays["diverged"] < 0) | (arrays["diverged"] > epochs)).any() or \
+            ((arrays["kept"] < 0) | (arrays["kept"] > done)).any():
+        raise ValueError("its divergence records are out of range")
+    if meta["rng"] is not None:  # None with shuffle on: checked where n is known (resume)
+        try:
+            generator(_from_json(meta["rng"]))
+        except Exception as exc:  # whatever numpy says of a state it cannot take
+            raise ValueError(f"its shuffle generator's state is not usable: {exc}") from None
+
+
 def read(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint written by :func:`write`; refuse anything else with a ValueError
-    (FileNotFoundError for a missing file)."""
-    meta, arrays = read_npz(path, ARRAYS, "fastbp checkpoint", FORMAT, FORMAT_VERSION)
-    expected = meta.pop("sha256", None)
+    that names the file (FileNotFoundError for a missing file).
+
+    Everything is checked before it is used: the declared shapes of the arrays against
+    the network (before they are read into memory), every option with the validators
+    ``train`` uses, the epochs done against the epochs planned, the shuffle state. The
+    sha256 checksum guards against damage, not against an attacker, who can recompute
+    it: a checkpoint is trusted only as far as these checks go.
+    """
+    meta, arrays = read_npz(path, ARRAYS, "fastbp checkpoint", FORMAT, FORMAT_VERSION, _shapes)
+    expected = meta.pop("sha256")
     if _checksum(arrays, meta) != expected:
         raise ValueError(f"{os.fspath(path)} is corrupted: it fails its checksum")
-    state = State(int(meta["done"]), arrays["params"].astype(np.float64),
-                  arrays["velocity"].astype(np.float64), _from_json(meta["rng"]),
-                  arrays["history"].astype(np.float64), arrays["history_epochs"].astype(np.int64),
-                  arrays["diverged"].astype(np.int64), arrays["kept"].astype(np.int64),
-                  float(meta["seconds"]))
-    return Checkpoint(meta["kind"], meta["network"], meta["options"],
-                      arrays["lrs"].astype(np.float64), meta["data"], state)
+    try:
+        options = check_options(meta["options"])
+        _check_state(meta, arrays, options)
+    except ValueError as exc:
+        raise ValueError(f"{os.fspath(path)} is not a usable fastbp checkpoint: {exc}") from None
+    state = State(meta["done"], arrays["params"], arrays["velocity"], _from_json(meta["rng"]),
+                  arrays["history"], arrays["history_epochs"], arrays["diverged"],
+                  arrays["kept"], float(meta["seconds"]))
+    return Checkpoint(meta["kind"], meta["network"], options, arrays["lrs"], meta["data"],
+                      state)
 
 
 class Writer:

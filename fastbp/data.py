@@ -13,6 +13,7 @@ C-contiguous float64 buffers, so nothing the caller passed is ever modified.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Sequence
@@ -144,14 +145,31 @@ def check_flag(value: object, name: str) -> bool:
     return bool(value)
 
 
+#: Most parameters of one network: 400 MiB of float64, far beyond the networks fastbp is
+#: for. A larger size (a typo, a crafted file) is refused before anything is allocated.
+MAX_PARAMS = 50_000_000
+
+
+def count_params(sizes: Sequence[int]) -> int:
+    """Weights and biases of a network of layer ``sizes``."""
+    return sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(sizes))
+
+
 def check_sizes(sizes: object) -> tuple[int, ...]:
-    """Validate layer sizes ``[n0, n1, ..., nL]``: at least two positive integers."""
+    """Validate layer sizes ``[n0, n1, ..., nL]``: at least two positive integers, making
+    at most :data:`MAX_PARAMS` parameters."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Sequence, np.ndarray)):
         raise TypeError(f"sizes must be a sequence of integers like [2, 2, 2], got {sizes!r}")
     if len(sizes) < 2:
         raise ValueError(f"sizes must have at least two entries (inputs and outputs), "
                          f"got {list(sizes)}")
-    return tuple(check_integer(n, f"sizes[{i}]", 1) for i, n in enumerate(sizes))
+    sizes = tuple(check_integer(n, f"sizes[{i}]", 1) for i, n in enumerate(sizes))
+    count = count_params(sizes)
+    if count > MAX_PARAMS:
+        raise ValueError(f"sizes {list(sizes)} make a network of {count:,} parameters "
+                         f"({count * 8 / 2**20:,.0f} MiB); fastbp allows at most "
+                         f"{MAX_PARAMS:,}")
+    return sizes
 
 
 def _targets_2d(Y: object, name: str, rows: int, outputs: int) -> object:

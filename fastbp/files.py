@@ -3,10 +3,12 @@ file-handling code in fastbp."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,6 +25,79 @@ def _mode_for(target: Path) -> int:
         mask = os.umask(0)  # the only portable way to read the umask
         os.umask(mask)
         return 0o666 & ~mask
+
+
+def untrusted(path: str | os.PathLike) -> str | None:
+    """Why the directory ``path`` may not be trusted with code or pickles, or None.
+
+    Trusted: a real directory (not a symbolic link), owned by this user, writable by no
+    one else; every directory above it, on the path as given and on the real path,
+    owned by this user or root and writable by no one else unless sticky (as ``/tmp``),
+    and every symbolic link on the way owned by this user or root. Anyone who can write
+    there could plant the files fastbp would load (numba's cache index is a pickle).
+    """
+    if not hasattr(os, "getuid"):  # no owners to check
+        return None if os.path.isdir(path) else f"{os.fspath(path)} is not a directory"
+    path = os.path.abspath(path)
+    me = os.getuid()
+    try:
+        own = os.lstat(path)
+    except OSError as exc:
+        return f"{path}: {exc.strerror}"
+    if stat.S_ISLNK(own.st_mode):
+        return f"{path} is a symbolic link"
+    if not stat.S_ISDIR(own.st_mode):
+        return f"{path} is not a directory"
+    if own.st_uid != me:
+        return f"{path} is owned by uid {own.st_uid}, not by this user (uid {me})"
+    if own.st_mode & 0o022:
+        return f"{path} is writable by others (mode {stat.S_IMODE(own.st_mode):o})"
+    return _untrusted_above(path, me)
+
+
+@functools.lru_cache(maxsize=64)
+def _untrusted_above(path: str, me: int) -> str | None:
+    """The directories above ``path``, as given and resolved (see :func:`untrusted`)."""
+    above = {os.path.dirname(path), os.path.dirname(os.path.realpath(path))}
+    for start in above:
+        folder = start
+        while True:
+            try:
+                info = os.lstat(folder)
+            except OSError as exc:
+                return f"{folder}: {exc.strerror}"
+            if info.st_uid not in (me, 0):
+                return f"{folder} (above it) is owned by uid {info.st_uid}"
+            if not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o022 \
+                    and not info.st_mode & stat.S_ISVTX:
+                return f"{folder} (above it) is writable by others and not sticky"
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
+    return None
+
+
+def private_dir(path: str | os.PathLike, purpose: str) -> Path | None:
+    """``path`` created (mode 0700) where missing and returned if :func:`untrusted` finds
+    nothing wrong with it; else None, and a warning, once per directory, that says why
+    it is not used for ``purpose``."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None  # not writable: nothing to warn of
+    why = untrusted(path)
+    if why is None:
+        return path
+    warn_once(f"fastbp does not use {os.fspath(path)} for {purpose}: {why}")
+    return None
+
+
+@functools.cache
+def warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def check_output_path(path: object, name: str) -> Path:
@@ -88,28 +163,138 @@ def write_npz(path: str | os.PathLike, metadata: dict, arrays: dict[str, np.ndar
     return atomic_write(path, write)
 
 
+#: JSON nested deeper than this (lists in dicts in lists...) is refused: fastbp's own
+#: files nest four levels at most, and a deep one exhausts Python's recursion.
+MAX_JSON_DEPTH = 16
+#: Most bytes of a ``.npz`` file's JSON metadata.
+MAX_METADATA_BYTES = 2**20
+#: A compressed ``.npz`` member may expand this many times at most (fastbp writes them
+#: stored, numpy's ``savez_compressed`` of real data rarely exceeds 10): a zip bomb's
+#: members expand a thousandfold.
+MAX_EXPANSION = 100
+
+
+def parse_json(text: str | bytes, what: str) -> object:
+    """``text`` parsed as JSON, nested at most :data:`MAX_JSON_DEPTH` levels; a ValueError
+    that names ``what`` otherwise."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{what}: JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"{what}: JSON nested more than {MAX_JSON_DEPTH} levels deep")
+        level = [v for item in level if isinstance(item, (dict, list))
+                 for v in (item.values() if isinstance(item, dict) else item)]
+    return value
+
+
+def available_memory() -> int:
+    """Bytes of memory this machine can give a new allocation now (MemAvailable on Linux;
+    else the free physical pages; else no limit known)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
+
+
+def npy_header(fh) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an open ``.npy`` stream declares, read from its header alone
+    (nothing is allocated); ``fh`` is left at the data."""
+    version = np.lib.format.read_magic(fh)
+    read = {(1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f".npy format version {version} is not supported")
+    shape, _, dtype = read(fh)
+    return shape, dtype
+
+
+def check_zip_member(info: zipfile.ZipInfo, path: object) -> None:
+    """Refuse a compressed member of ``path`` that would expand out of proportion."""
+    if info.compress_type != zipfile.ZIP_STORED and info.file_size > 2**20 \
+            and info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+        raise ValueError(f"{os.fspath(path)}: member {info.filename} would expand from "
+                         f"{info.compress_size} to {info.file_size} bytes; refused")
+
+
+def _matches(shape: tuple[int, ...], want: tuple, dims: dict[str, int]) -> bool:
+    """Does ``shape`` fit ``want``, whose entries are sizes or names of sizes that must be
+    the same wherever they appear (``dims`` holds those seen so far)?"""
+    if len(shape) != len(want):
+        return False
+    for size, wanted in zip(shape, want):
+        if isinstance(wanted, str):
+            wanted = dims.setdefault(wanted, size)
+        if size != wanted:
+            return False
+    return True
+
+
 def read_npz(path: str | os.PathLike, names: Iterable[str], what: str, kind: str,
-             version: int) -> tuple[dict, dict[str, np.ndarray]]:
+             version: int, shapes: Callable[[dict], dict[str, tuple]]
+             ) -> tuple[dict, dict[str, np.ndarray]]:
     """The metadata and the arrays ``names`` of a file :func:`write_npz` wrote, whose
-    metadata says ``format: kind`` at ``format_version: version``. Anything else (another
-    file, a damaged one, another version) is a ValueError that calls the file ``what``;
-    a missing file is a FileNotFoundError."""
+    metadata says ``format: kind`` at ``format_version: version``.
+
+    ``shapes(metadata)`` gives each array's expected ``(shape, dtype)``, checked against
+    what the file declares before anything is read into memory (and may raise a
+    ValueError of its own); a size given as a name (``"K"``) may be any size, the same
+    in every array that names it. Anything else (another file, a damaged one, another version,
+    a member of another shape) is a ValueError that names the file and calls it ``what``;
+    a missing file is a FileNotFoundError.
+    """
     path, names = Path(path), list(names)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if set(data.files) != {"metadata", *names}:
-                raise ValueError(f"holds {sorted(data.files)}, not a {what}")
-            meta = json.loads(str(data["metadata"]))
-            arrays = {name: np.array(data[name]) for name in names}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"{path} is not a readable {what}: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != kind:
-        raise ValueError(f"{path} is not a {what}")
-    if meta.get("format_version") != version:
-        raise ValueError(f"{path} has {what} format version {meta.get('format_version')!r}; "
-                         f"this fastbp reads version {version}")
+        with zipfile.ZipFile(path) as archive:
+            infos = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            if set(infos) != {"metadata", *names} or len(infos) != len(names) + 1:
+                raise ValueError(f"holds {sorted(infos)}, not a {what}")
+            for info in infos.values():
+                check_zip_member(info, path)
+            if infos["metadata"].file_size > MAX_METADATA_BYTES:
+                raise ValueError(f"its metadata is larger than {MAX_METADATA_BYTES} bytes")
+            with archive.open(infos["metadata"]) as fh:
+                text = np.lib.format.read_array(fh, allow_pickle=False)
+            if text.dtype.kind != "U" or text.shape != ():
+                raise ValueError("its metadata is not one string")
+            meta = parse_json(str(text), "its metadata")
+            if not isinstance(meta, dict) or meta.get("format") != kind:
+                raise ValueError(f"it is not a {what}")
+            if meta.get("format_version") != version:
+                raise ValueError(f"it has {what} format version "
+                                 f"{meta.get('format_version')!r}; this fastbp reads "
+                                 f"version {version}")
+            expected, dims = shapes(meta), {}
+            arrays = {}
+            for name in names:
+                with archive.open(infos[name]) as fh:
+                    shape, dtype = npy_header(fh)
+                    want_shape, want_dtype = expected[name]
+                    if not _matches(shape, want_shape, dims) or dtype != want_dtype:
+                        raise ValueError(f"its {name} are {dtype} of shape {shape}, not "
+                                         f"{np.dtype(want_dtype)} of shape {want_shape}")
+                with archive.open(infos[name]) as fh:  # read from the start, as checked
+                    arrays[name] = np.lib.format.read_array(fh, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
+            zipfile.LargeZipFile, NotImplementedError) as exc:
+        message = str(exc)
+        if message.startswith(os.fspath(path)):  # said already
+            raise ValueError(message) from None
+        raise ValueError(f"{os.fspath(path)} is not a readable {what}: {message}") from None
     return meta, arrays
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import functions
 from ._version import __version__
-from .data import as_array, as_matrix, check_seed, check_sizes, check_threads
+from .data import as_array, as_matrix, check_seed, check_sizes, check_threads, count_params
 from .files import read_npz, write_npz
 from .kernels.protocol import Shape
 
@@ -47,6 +47,21 @@ def _activations(activation: object, n_layers: int) -> tuple[str, ...]:
             raise ValueError(f"activation[{layer}] is 'softmax', which is allowed on the output "
                              f"layer only (layer {n_layers - 1})")
     return names
+
+
+_METADATA_KEYS = {"format", "format_version", "fastbp_version", "sizes", "activations", "bias",
+                  "sha256"}
+
+
+def _expected_params(meta: dict) -> dict[str, tuple]:
+    """The shape a network file's parameters must have, from its metadata, checked."""
+    if set(meta) != _METADATA_KEYS:
+        raise ValueError(f"its metadata has keys {sorted(meta)}, not {sorted(_METADATA_KEYS)}")
+    try:
+        sizes = check_sizes(meta["sizes"])
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    return {"params": ((count_params(sizes),), np.float64)}
 
 
 def check_network(net: object, name: str = "net") -> Network:
@@ -196,16 +211,20 @@ class Network:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:
-        """Read a network written by :meth:`save`; refuse anything else clearly."""
+        """Read a network written by :meth:`save`; refuse anything else clearly.
+
+        The file's declared sizes and its parameters' declared shape are checked
+        before anything is read into memory, and its checksum before it is used.
+        """
         meta, arrays = read_npz(path, ["params"], "fastbp network file", FORMAT,
-                                FORMAT_VERSION)
-        params = arrays["params"].astype(np.float64)
-        if hashlib.sha256(params.tobytes()).hexdigest() != meta.get("sha256"):
+                                FORMAT_VERSION, _expected_params)
+        params = arrays["params"]
+        if hashlib.sha256(params.tobytes()).hexdigest() != meta["sha256"]:
             raise ValueError(f"{path} is corrupted: its parameters fail their checksum")
-        net = cls(meta["sizes"], meta["activations"], meta["bias"])
-        if params.shape != net._params.shape:
-            raise ValueError(f"{path} is corrupted: {params.size} parameters for sizes "
-                             f"{meta['sizes']}")
+        try:
+            net = cls(meta["sizes"], meta["activations"], meta["bias"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path} is not a usable fastbp network file: {exc}") from None
         net._params[...] = params
         return net
 

@@ -228,12 +228,22 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
         ``epochs`` is below the epochs already done. Nothing is trained then.
     """
     saved = checkpoint_file.read(path)
-    nets = [Network(**saved.network) for _ in saved.state.params]
+    try:
+        nets = [Network(**saved.network) for _ in saved.state.params]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{os.fspath(path)} is not a usable fastbp checkpoint: {exc}") \
+            from None
     X, Y = check_data(nets[0], X, Y, saved.options["loss"])
     if checkpoint_file.fingerprint(X, Y) != saved.data:
         raise ValueError(f"X, Y are not the data the checkpoint {os.fspath(path)!r} was "
                          f"trained on (their sha256 fingerprints differ)")
     options, state = dict(saved.options), saved.state
+    if options["batch_size"] > len(X) or (options["shuffle"] and len(X) > 1
+                                          and state.rng is None):
+        raise ValueError(f"{os.fspath(path)} is not a usable fastbp checkpoint: "
+                         + (f"its batch_size {options['batch_size']} exceeds the {len(X)} "
+                            f"samples" if options["batch_size"] > len(X) else
+                            "it shuffles but holds no shuffle generator state"))
     if epochs is not None:
         epochs = check_integer(epochs, "epochs", 0)
         if epochs < state.done:

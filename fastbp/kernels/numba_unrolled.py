@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from numba import prange
 
-from ..files import atomic_write
+from ..files import atomic_write, private_dir
 from . import libm_exp, numba_cache, numba_codegen
 from .numba_jit import jit
 
@@ -127,8 +127,9 @@ def compiled_before(layout, acts, loss: int, train_bias: bool, momentum: bool,
                     many: bool) -> bool:
     """Did this machine compile these kernels into numba's cache before (loading them
     costs a fraction of compiling them)?"""
-    name = _marker(layout, acts, loss, train_bias, momentum, many)
-    return any((folder / name).exists() for folder in numba_cache.unrolled_dirs())
+    folder = writable_dir()
+    return folder is not None and \
+        (folder / _marker(layout, acts, loss, train_bias, momentum, many)).exists()
 
 
 def mark_compiled(layout, acts, loss: int, train_bias: bool, momentum: bool,
@@ -165,30 +166,28 @@ def _import(text: str, name: str, namespace: dict[str, object]) -> dict[str, obj
 
 def writable_dir() -> Path | None:
     """The first directory where generated modules (and numba's cache of them) can be
-    kept, or None."""
+    kept and trusted (:func:`fastbp.files.untrusted`: a module there is run, and numba
+    loads pickles beside it), or None: kernels are then compiled in memory."""
     for folder in numba_cache.unrolled_dirs():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(folder, os.W_OK):
-            return folder
+        found = private_dir(folder, "compiled kernels")
+        if found is not None and os.access(found, os.W_OK | os.X_OK):
+            return found
     return None
 
 
 def _write(text: str, name: str) -> Path | None:
-    """Save the source where it can stay; None if nowhere is writable. A new one may prune
-    the oldest (:func:`fastbp.kernels.numba_cache.prune`). A saved one is left as it is:
-    numba's cache of it holds only while its time stamp does."""
-    for folder in numba_cache.unrolled_dirs():
-        path = folder / f"{name}.py"
-        try:
-            if path.exists() and path.read_text() == text:
-                return path
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-            numba_cache.prune(folder)
+    """Save the source where it can stay; None if nowhere is writable and trusted. A new
+    one may prune the oldest (:func:`fastbp.kernels.numba_cache.prune`). A saved one is
+    left as it is: numba's cache of it holds only while its time stamp does."""
+    folder = writable_dir()
+    if folder is None:
+        return None
+    path = folder / f"{name}.py"
+    try:
+        if path.exists() and path.read_text() == text:
             return path
-        except OSError:
-            continue
-    return None
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+        numba_cache.prune(folder)
+    except OSError:
+        return None
+    return path
