@@ -141,15 +141,17 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=float, default=0.0, help="classical momentum")
 
 
-def _explain(args: argparse.Namespace) -> None:
-    import json
+#: Most bytes of an ``explain --weights`` file (a network one step is shown for).
+MAX_WEIGHTS_BYTES = 16 * 2**20
 
+
+def _explain(args: argparse.Namespace) -> None:
     from . import tutorial
-    from .files import check_output_path, write_text
+    from .files import check_output_path, parse_json, write_text
     from .network import Network
     from .trace import trace
 
-    activation = args.activation.split(",") if args.activation else "logistic"
+    activation = _activations(args.activation) if args.activation else "logistic"
     if args.epochs is not None and args.format != "html":
         raise ValueError("--epochs draws a training run: it goes with --format html")
     if args.output:
@@ -172,10 +174,15 @@ def _explain(args: argparse.Namespace) -> None:
         values = {}
         if args.weights:
             try:
-                with open(args.weights, encoding="utf-8") as fh:
-                    values = json.load(fh)
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ValueError(f"--weights: cannot read {args.weights}: {exc}") from None
+                with open(args.weights, "rb") as fh:
+                    text = fh.read(MAX_WEIGHTS_BYTES + 1)
+            except OSError as exc:
+                raise ValueError(f"--weights: cannot read {args.weights}: {exc.strerror}") \
+                    from None
+            if len(text) > MAX_WEIGHTS_BYTES:
+                raise ValueError(f"--weights: {args.weights} is larger than "
+                                 f"{MAX_WEIGHTS_BYTES // 2**20} MiB")
+            values = parse_json(text, f"--weights: {args.weights}")
             if not isinstance(values, dict) or "weights" not in values or \
                     not set(values) <= {"weights", "biases"}:
                 raise ValueError('--weights must hold {"weights": [...], "biases": [...]} '
@@ -205,7 +212,7 @@ def _sweep(args: argparse.Namespace) -> None:
     from .files import check_output_path, pyplot
 
     lrs = sweep.parse_range(args.lr)
-    X, Y = sweep.load_data(args.data, args.targets, args.one_hot)
+    X, Y = sweep.load_data(args.data, args.targets, args.one_hot, args.header)
     for path, name in [(args.csv, "--csv"), (args.plot, "--plot")]:
         if path:
             check_output_path(path, name)
@@ -343,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--targets", help="the target columns of the file (names or 0-based indices)")
     p.add_argument("--one-hot", action="store_true",
                    help="the one target column holds class labels: one output per class")
+    cli_train.header_options(p)
     p.add_argument("--lr", default="0.5", help="a learning rate or START:STOP:COUNT")
     p.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 per learning rate")
     p.add_argument("--epochs", type=_positive, default=1000, help="epochs per network")
@@ -385,9 +393,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signum
     except BrokenPipeError:  # output piped into `head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except OSError as exc:  # a file that cannot be written after all (disk full, ...)
-        print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    except OSError as exc:  # a file that cannot be read or written after all (disk full...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"fastbp {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"fastbp {args.command}: error: out of memory", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -22,6 +22,17 @@ class Stopped(Exception):
         self.signum = signum
 
 
+def header_options(p: argparse.ArgumentParser) -> None:
+    """--header / --no-header: whether a CSV file's first row names the columns."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--header", dest="header", action="store_const", const=True,
+                       help="the CSV file's first row names the columns (default: inferred: "
+                       "a first row with text is a header; an all-numeric one is when its "
+                       "numbers differ in kind, integer or not, from their columns')")
+    group.add_argument("--no-header", dest="header", action="store_const", const=False,
+                       help="every row of the CSV file is data")
+
+
 def add_parser(sub, positive, sizes, activations) -> None:
     """The ``train`` subcommand, its options and their defaults."""
     p = sub.add_parser("train", help="train a network on your data file (CSV, .npy, .npz)",
@@ -33,6 +44,7 @@ def add_parser(sub, positive, sizes, activations) -> None:
     p.add_argument("--targets", help="the target columns: names or 0-based indices, e.g. y or 4,5")
     p.add_argument("--one-hot", action="store_true",
                    help="the one target column holds class labels: one output per class")
+    header_options(p)
     p.add_argument("--sizes", type=sizes, help="layer sizes, inputs to outputs, e.g. 4,8,3 "
                    "(required unless --resume)")
     p.add_argument("--activation", type=activations, default="logistic",
@@ -102,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
 
     if args.resume and not Path(args.resume).is_file():
         raise ValueError(f"--resume: {args.resume} does not exist")
-    X, Y = load(args.data, args.targets, args.one_hot)
+    X, Y = load(args.data, args.targets, args.one_hot, args.header)
     _check_outputs(args)
     checkpoint = args.resume or args.checkpoint or DEFAULT_CHECKPOINT
     if not args.resume:

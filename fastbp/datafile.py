@@ -8,15 +8,23 @@ names the file, and the row and column where there is one.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+import sys
 import zipfile
+from array import array
 from pathlib import Path
 
 import numpy as np
 
+from .files import available_memory, check_zip_member, npy_header
+
 
 def _number(text: str, row: int, column: int, path: str) -> float:
+    # float() also takes "1_000" and non-ASCII digits; a data file's numbers are plain
     try:
+        if "_" in text or not text.isascii():
+            raise ValueError
         value = float(text)
     except ValueError:
         raise ValueError(f"{path}: row {row}, column {column + 1}: {text.strip()!r} is not a "
@@ -27,37 +35,86 @@ def _number(text: str, row: int, column: int, path: str) -> float:
     return value
 
 
-def _read_csv(path: str) -> tuple[list[str] | None, np.ndarray]:
+def _is_number(text: str) -> bool:
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = [(i, r) for i, r in enumerate(csv.reader(fh), start=1)
-                    if r and any(v.strip() for v in r)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
-    if not rows:
-        raise ValueError(f"{path} is empty")
-    header = None
-    try:
-        [float(v) for v in rows[0][1]]
+        _number(text, 0, 0, "")
     except ValueError:
-        header = [v.strip() for v in rows[0][1]]
-        rows = rows[1:]
-        if not rows:
-            raise ValueError(f"{path} has a header but no rows of data") from None
-    width = len(header) if header is not None else len(rows[0][1])
-    for line, row in rows:
+        return False
+    return True
+
+
+def _is_integer(text: str) -> bool:
+    return text.strip().lstrip("+-").isdigit()
+
+
+def _numeric_header(first: list[str], integer_columns: list[bool]) -> bool:
+    """Is an all-numeric first row a header? As csv.Sniffer.has_header votes: a column
+    votes for a header where its first cell's kind (integer or not) differs from the
+    kind of every cell below it, against where it is the same."""
+    votes = sum(1 if _is_integer(cell) != integer else -1
+                for cell, integer in zip(first, integer_columns))
+    return votes > 0
+
+
+def _rows(path: str):
+    """(line, cells) of every non-blank row; a UTF-8 BOM is not part of the first cell."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for line, row in enumerate(csv.reader(fh), start=1):
+                if row and any(v.strip() for v in row):
+                    yield line, row
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _read_csv(path: str, header: bool | None) -> tuple[list[str] | None, np.ndarray]:
+    """The header (None without) and the table of a CSV file, read row by row into one
+    float64 buffer (refused once it would outgrow the memory available).
+
+    ``header``: True, the first row is the header; False, there is none; None, infer:
+    a first row with any cell that is not a number is the header, and an all-numeric
+    one is a header where its cells' kinds differ from their columns'
+    (:func:`_numeric_header`), with a note on stderr saying how to override that.
+    """
+    rows = _rows(path)
+    first = next(rows, None)
+    if first is None:
+        raise ValueError(f"{path} is empty")
+    first_line, first_row = first
+    width = len(first_row)
+    if header is None and not all(_is_number(v) for v in first_row):
+        header = True
+    values, integer_columns, count = array("d"), [True] * width, 0
+    budget = max(available_memory() // 32, 2**20)  # bytes of values: copies follow
+    data = rows if header else itertools.chain([first], rows)
+    for line, row in data:
         if len(row) != width:
             raise ValueError(f"{path}: row {line} has {len(row)} columns, the "
                              f"{'header' if header else 'first row'} {width}")
-    table = np.array([[_number(v, line, c, path) for c, v in enumerate(row)]
-                      for line, row in rows], dtype=np.float64)
-    return header, table
+        for c, v in enumerate(row):
+            values.append(_number(v, line, c, path))
+            if line != first_line:
+                integer_columns[c] = integer_columns[c] and _is_integer(v)
+        count += 1
+        if not count % 4096 and len(values) * 8 > budget:
+            raise ValueError(f"{path} is too large for the memory available "
+                             f"({available_memory() / 2**30:.1f} GiB)")
+    if count == 0:
+        raise ValueError(f"{path} has a header but no rows of data")
+    table = np.frombuffer(values, dtype=np.float64).reshape(count, width)
+    if header is None:
+        header = count > 1 and _numeric_header(first_row, integer_columns)
+        if header:
+            print(f"fastbp: note: the first row of {path} ({', '.join(first_row)}) is read "
+                  f"as column names, its numbers being of another kind than their "
+                  f"columns'; pass --no-header if it is data", file=sys.stderr)
+            table = table[1:]
+    return ([v.strip() for v in first_row] if header else None), table
 
 
 def _check_table(table: np.ndarray, path: str, what: str = "the table") -> np.ndarray:
-    if table.dtype == bool or not (np.issubdtype(table.dtype, np.integer)
-                                   or np.issubdtype(table.dtype, np.floating)):
-        raise ValueError(f"{path}: {what} must hold numbers, got dtype {table.dtype}")
     if table.ndim != 2 or 0 in table.shape:
         raise ValueError(f"{path}: {what} must be a non-empty 2-D array, got shape {table.shape}")
     table = table.astype(np.float64)
@@ -68,15 +125,61 @@ def _check_table(table: np.ndarray, path: str, what: str = "the table") -> np.nd
     return table
 
 
+def _check_declared(shape: tuple[int, ...], dtype: np.dtype, stored: int, path: str,
+                    what: str) -> int:
+    """Refuse an array that its header declares of a kind fastbp cannot train on, larger
+    than the bytes stored for it, or too large for the memory available, before it is
+    read; return its size in float64 bytes."""
+    if dtype.kind not in "iuf" or dtype.hasobject:
+        raise ValueError(f"{path}: {what} must hold numbers, got dtype {dtype}")
+    count = math.prod(shape)
+    if count * dtype.itemsize > stored:
+        raise ValueError(f"{path}: {what} declares shape {shape} of {dtype} "
+                         f"({count * dtype.itemsize:,} bytes), but the file holds "
+                         f"{stored:,}: it is truncated or damaged")
+    return count * 8
+
+
+def _check_memory(needed: int, path: str) -> None:
+    # The table, its float64 copy, X and Y, and train's own copy of them.
+    if 4 * needed > available_memory():
+        raise ValueError(f"{path} holds {needed / 2**30:.1f} GiB of numbers as float64; "
+                         f"training on it needs about {4 * needed / 2**30:.1f} GiB, more "
+                         f"than the {available_memory() / 2**30:.1f} GiB available")
+
+
 def _read_numpy(path: str) -> tuple[np.ndarray | None, np.ndarray]:
-    """(None, table) from a .npy or a one-array .npz; (X, Y) from an .npz holding X and Y."""
+    """(None, table) from a .npy or a one-array .npz; (X, Y) from an .npz holding X and Y.
+    Every array's header is checked before the array is read."""
     try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.ndarray):
-            return None, _check_table(data, path)
-        with data:
-            arrays = {name: np.array(data[name]) for name in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if path.endswith(".npy"):
+            with open(path, "rb") as fh:
+                shape, dtype = npy_header(fh)
+                stored = Path(path).stat().st_size - fh.tell()
+                _check_memory(_check_declared(shape, dtype, stored, path, "the table"), path)
+                fh.seek(0)
+                return None, _check_table(np.lib.format.read_array(fh, allow_pickle=False),
+                                          path)
+        with zipfile.ZipFile(path) as archive:
+            needed, arrays = 0, {}
+            for info in archive.infolist():
+                check_zip_member(info, path)
+                name = info.filename.removesuffix(".npy")
+                with archive.open(info) as fh:
+                    shape, dtype = npy_header(fh)
+                    stored = info.file_size - fh.tell()
+                needed += _check_declared(shape, dtype, stored, path, name)
+            _check_memory(needed, path)
+            for info in archive.infolist():
+                with archive.open(info) as fh:
+                    arrays[info.filename.removesuffix(".npy")] = \
+                        np.lib.format.read_array(fh, allow_pickle=False)
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile,
+            NotImplementedError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    except ValueError as exc:
+        if str(exc).startswith(path):
+            raise
         raise ValueError(f"cannot read {path}: {exc}") from None
     if {"X", "Y"} <= set(arrays):
         X = arrays["X"]
@@ -115,10 +218,12 @@ def one_hot(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.eye(len(classes))[index.ravel()], classes
 
 
-def load(path: str, targets: str | None, onehot: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def load(path: str, targets: str | None, onehot: bool = False,
+         header: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(X, Y)`` from ``path``: the ``targets`` columns (names or 0-based indices, separated by
     commas) are Y, every other column X; ``onehot`` turns one class column into one-hot rows.
-    An ``.npz`` with arrays X and Y needs no ``targets``."""
+    An ``.npz`` with arrays X and Y needs no ``targets``. ``header`` says whether a CSV
+    file's first row is a header (None: infer it, see :func:`_read_csv`)."""
     if not Path(path).is_file():
         raise ValueError(f"--data: {path} does not exist" if not Path(path).exists()
                          else f"--data: {path} is not a file")
@@ -126,7 +231,7 @@ def load(path: str, targets: str | None, onehot: bool = False) -> tuple[np.ndarr
         X, table = _read_numpy(path)
         header = None
     else:
-        header, table = _read_csv(path)
+        header, table = _read_csv(path, header)
         X = None
     if X is not None:
         if targets:

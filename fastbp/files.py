@@ -140,8 +140,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         finally:
             os.close(fd)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):  # name the user's file
+            raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from None
         raise
     return target
 

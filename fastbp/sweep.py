@@ -7,10 +7,14 @@ import csv
 import numpy as np
 
 from . import datafile
-from .data import DATASETS, dataset
+from .data import DATASETS, MAX_PARAMS, count_params, dataset
 from .files import atomic_write
 from .network import Network
 from .training import TrainingInterrupted, train_many
+
+#: Most networks one sweep trains (learning rates x seeds): a grid beyond it is a typo
+#: more often than a plan, and its networks alone would fill the memory.
+MAX_NETWORKS = 100_000
 
 
 def parse_range(text: str) -> np.ndarray:
@@ -19,24 +23,26 @@ def parse_range(text: str) -> np.ndarray:
     try:
         if len(parts) == 1:
             return np.array([float(parts[0])])
-        if len(parts) == 3:
-            start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
-            if count >= 1:
-                return np.linspace(start, stop, count)
-    except ValueError:
-        pass
+        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+    except (ValueError, IndexError):
+        count = 0
+    if len(parts) in (1, 3) and 1 <= count <= MAX_NETWORKS:
+        return np.linspace(start, stop, count)
+    if len(parts) == 3 and count > MAX_NETWORKS:
+        raise ValueError(f"--lr asks for {count:,} learning rates; a sweep trains at most "
+                         f"{MAX_NETWORKS:,} networks")
     raise ValueError(f"--lr must be a number or START:STOP:COUNT, got {text!r}")
 
 
-def load_data(name: str, targets: str | None,
-              onehot: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def load_data(name: str, targets: str | None, onehot: bool = False,
+              header: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A built-in dataset ("tutorial", "xor"), or a data file read by :func:`fastbp.datafile.load`
     (CSV, .npy, .npz) whose ``targets`` columns are the targets."""
     if name in DATASETS:
-        if targets or onehot:
-            raise ValueError("--targets and --one-hot go with --data FILE")
+        if targets or onehot or header is not None:
+            raise ValueError("--targets and --one-hot (and --header) go with --data FILE")
         return dataset(name)
-    return datafile.load(name, targets, onehot)
+    return datafile.load(name, targets, onehot, header)
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -55,6 +61,11 @@ def run(sizes, X, Y, lrs, seeds: int, epochs: int, client=None, **options) -> li
     "diverged at epoch N". Ctrl-C or SIGTERM raises :class:`SweepInterrupted` with
     the rows as they stand.
     """
+    count = len(lrs) * seeds
+    if count > MAX_NETWORKS or count * count_params(sizes) > MAX_PARAMS:
+        raise ValueError(f"--lr x --seeds is {len(lrs):,} x {seeds:,} = {count:,} networks of "
+                         f"{count_params(sizes):,} parameters; a sweep trains at most "
+                         f"{MAX_NETWORKS:,} networks and {MAX_PARAMS:,} parameters in all")
     settings = [(float(lr), seed) for lr in lrs for seed in range(seeds)]
     activation = options.pop("activation", "logistic")
     bias = options.pop("bias", "trainable")
