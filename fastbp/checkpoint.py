@@ -35,7 +35,7 @@ from .data import (
     count_params,
 )
 from .engine import State, generator
-from .files import read_npz, write_npz
+from .files import WriterLock, read_npz, write_npz
 
 FORMAT = "fastbp-checkpoint"
 FORMAT_VERSION = 1
@@ -234,15 +234,24 @@ def read(path: str | os.PathLike) -> Checkpoint:
 
 class Writer:
     """The engine's ``commit``: writes a checkpoint at most every ``every`` seconds, and
-    always when the run ends or is interrupted (``final``)."""
+    always when the run ends or is interrupted (``final``). It holds the file's
+    :class:`~fastbp.files.WriterLock` from its making to the end of the ``with`` block
+    it is used in: one run writes a checkpoint at a time."""
 
     def __init__(self, path: str | os.PathLike, every: float, kind: str, network: dict,
                  options: dict, lrs: np.ndarray, data: str) -> None:
         self.path, self.every = Path(path), every
         self.fixed = (kind, network, options, lrs, data)
         self.last = time.monotonic()
+        self.lock = WriterLock(path, "checkpoint")
 
     def __call__(self, state: State, final: bool) -> None:
         if final or time.monotonic() - self.last >= self.every:
             write(self.path, Checkpoint(*self.fixed, state))
             self.last = time.monotonic()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()

@@ -4,6 +4,7 @@ file-handling code in fastbp."""
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import stat
@@ -146,6 +147,42 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
             raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from None
         raise
     return target
+
+
+class WriterLock:
+    """The right to write ``path``: an advisory lock (``fcntl.flock``) on the side file
+    ``.NAME.lock``, held until :meth:`release` (or until this object or its process is
+    gone). A second writer, in this process or another, gets a ValueError. Taking it
+    removes the temporary files that writers killed mid-write left beside ``path``.
+    (Where there is no ``fcntl``, nothing is locked.)"""
+
+    def __init__(self, path: str | os.PathLike, name: str) -> None:
+        target = Path(path)
+        self.fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:
+            return
+        side = target.parent / f".{target.name}.lock"
+        fd = os.open(side, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ValueError(f"{name}: {os.fspath(path)} is being written by another run "
+                             f"(it holds the lock {side}); give this run another file") \
+                from None
+        self.fd = fd
+        for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.release()
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,6 +65,26 @@ def _expected_params(meta: dict) -> dict[str, tuple]:
     return {"params": ((count_params(sizes),), np.float64)}
 
 
+class training:
+    """Hold ``nets`` for one training call: a network another call (another thread) is
+    training is refused with a ValueError, as the two runs would mix their updates."""
+
+    def __init__(self, *nets: Network) -> None:
+        self.nets = nets
+
+    def __enter__(self) -> None:
+        for k, net in enumerate(self.nets):
+            if not net._busy.acquire(blocking=False):
+                for held in self.nets[:k]:
+                    held._busy.release()
+                raise ValueError(f"{net!r} is being trained by another call (another "
+                                 f"thread): train a copy (net.copy()) instead")
+
+    def __exit__(self, *exc: object) -> None:
+        for net in self.nets:
+            net._busy.release()
+
+
 def check_network(net: object, name: str = "net") -> Network:
     """Return ``net`` if it is a :class:`Network`, else raise a TypeError naming ``name``."""
     if not isinstance(net, Network):
@@ -106,6 +127,7 @@ class Network:
                  bias: str = "trainable", seed: int | np.random.Generator | None = None,
                  weights: Sequence[object] | None = None,
                  biases: Sequence[object] | None = None) -> None:
+        self._busy = threading.Lock()  # held while a call trains it: see `training`
         self.sizes = check_sizes(sizes)
         n_layers = len(self.sizes) - 1
         self.activations = _activations(activation, n_layers)
@@ -179,10 +201,14 @@ class Network:
         _, kernels = resolve(backend)
         return kernels.forward(self.kernel_shape, self._params, X, threads)
 
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_busy", "_shape")}
+
     def __setstate__(self, state: dict) -> None:
         """Unpickled: arrays of its own, writable (joblib may hand back read-only memmaps)."""
         self.__dict__.update({k: np.array(v) if isinstance(v, np.ndarray) else v
                               for k, v in state.items() if k != "_shape"})
+        self._busy = threading.Lock()
 
     def _repr_svg_(self) -> str:
         """The network drawn as the reference text draws it (:func:`fastbp.diagram.svg`):

@@ -29,7 +29,7 @@ from .engine import DivergenceError, TrainingInterrupted
 from .files import check_output_path
 from .kernels import resolve
 from .kernels.protocol import Kernels, Rule, Shape, sizes_label
-from .network import Network, check_network
+from .network import Network, check_network, training
 from .signals import terminate_as_interrupt
 
 __all__ = ["DivergenceError", "TrainResult", "TrainingInterrupted", "gradients", "resume",
@@ -185,8 +185,9 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     writer = _checkpoint_writer(checkpoint, checkpoint_every, "train", net, rule, plan, name,
                                 threads, on_divergence, lrs, X, Y)
     params = net.params.reshape(1, -1)
-    fitted = _fit(kernels, name, net.kernel_shape, rule, params, X, Y, lrs, plan, threads,
-                  progress, on_divergence, writer)
+    with training(net):
+        fitted = _fit(kernels, name, net.kernel_shape, rule, params, X, Y, lrs, plan, threads,
+                      progress, on_divergence, writer)
     return _results(fitted, plan, name, loss)[0]
 
 
@@ -304,7 +305,7 @@ def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarr
                           on_divergence=on_divergence)
     done = 0 if start is None else start.done
     try:
-        with _progress_bar(progress, plan.epochs, "epoch", name, done,
+        with writer or nullcontext(), _progress_bar(progress, plan.epochs, "epoch", name, done,
                            (kernels, shape, rule, len(params))) as tick:
             return engine.fit(kernels, shape, rule, params, X, Y, lrs, plan, threads=threads,
                               progress=tick, on_divergence=on_divergence, start=start,
@@ -499,6 +500,15 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
                          "the cluster's workers (a lost worker's chunk is run again)")
     shape = nets[0].kernel_shape
     params = np.stack([net.params for net in nets])
+    with training(*nets):
+        fitted = _fit_many(nets, kernels, name, shape, rule, params, X, Y, lrs, plan, threads,
+                           progress, on_divergence, writer, client)
+    return _results(fitted, plan, name, loss)
+
+
+def _fit_many(nets, kernels, name, shape, rule, params, X, Y, lrs, plan, threads, progress,
+              on_divergence, writer, client) -> engine.Fitted:
+    """train_many's run, here or on a dask cluster; every network left at its row."""
     try:
         if client is None:
             fitted = _fit(kernels, name, shape, rule, params, X, Y, lrs, plan, threads,
@@ -513,7 +523,7 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
     finally:  # also after a divergence or Ctrl-C: the engine leaves every row consistent
         for net, row in zip(nets, params):
             net.params[...] = row
-    return _results(fitted, plan, name, loss)
+    return fitted
 
 
 def _check_networks(nets: object) -> list[Network]:
@@ -529,6 +539,11 @@ def _check_networks(nets: object) -> list[Network]:
         if (net.sizes, net.activations, net.bias) != (first.sizes, first.activations, first.bias):
             raise ValueError(f"nets must all have the same shape: nets[{k}] is {net!r}, "
                              f"nets[0] is {first!r}")
+    seen: dict[int, int] = {}
+    for k, net in enumerate(nets):
+        if seen.setdefault(id(net), k) != k:
+            raise ValueError(f"nets[{seen[id(net)]}] and nets[{k}] are the same Network: each "
+                             f"is trained in place, so pass copies (net.copy())")
     return nets
 
 
@@ -539,7 +554,10 @@ def _check_learning_rates(lr: object, count: int) -> np.ndarray:
     if values.ndim != 1 or len(values) != count:
         raise ValueError(f"lr must be one number or one per network ({count}), "
                          f"got shape {values.shape}")
-    if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+    if isinstance(lr, np.ma.MaskedArray):
+        raise TypeError("lr must not be a masked array: pass lr.filled(...) or the rates "
+                        "you mean")
+    if values.dtype.kind not in "iuf":  # not bool, complex, text or objects
         raise TypeError(f"lr must hold real numbers, got dtype {values.dtype}")
     values = values.astype(np.float64)
     bad = ~(np.isfinite(values) & (values > 0))
