@@ -27,6 +27,9 @@ _FLOAT64 = np.dtype(np.float64)  # native byte order: the only float64 dtype tha
 
 
 def _real_array(values: object, name: str) -> np.ndarray:
+    if isinstance(values, np.ma.MaskedArray):  # np.asarray would drop the mask silently
+        raise TypeError(f"{name} must not be a masked array: fill or drop the masked values "
+                        f"first ({name}.filled(...) or {name}.compressed())")
     try:
         raw = np.asarray(values)
     except (ValueError, TypeError) as exc:

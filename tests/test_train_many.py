@@ -74,17 +74,21 @@ def test_thread_count_changes_no_bits(compiled_backend):
     assert np.array_equal(runs[0], runs[1])
 
 
+def distinct(count):
+    return [fastbp.Network([2, 2, 1]) for _ in range(count)]
+
+
 @pytest.mark.parametrize(("nets", "kwargs", "error", "pattern"), [
     (lambda: [fastbp.Network([2, 2, 1]), fastbp.Network([2, 3, 1])], {}, ValueError,
      r"nets must all have the same shape: nets\[1\]"),
     (lambda: [fastbp.Network([2, 2, 1]), fastbp.Network([2, 2, 1], "tanh")], {}, ValueError,
      "same shape"),
-    (lambda: [fastbp.Network([2, 2, 1]) for _ in range(3)], {"lr": [0.1, 0.2]}, ValueError,
+    (lambda: distinct(3), {"lr": [0.1, 0.2]}, ValueError,
      r"lr must be one number or one per network \(3\), got shape \(2,\)"),
-    (lambda: [fastbp.Network([2, 2, 1]) for _ in range(2)], {"lr": [0.1, float("nan")]}, ValueError,
+    (lambda: distinct(2), {"lr": [0.1, float("nan")]}, ValueError,
      r"lr must be finite and > 0 for every network, got lr\[1\] = nan"),
-    (lambda: [fastbp.Network([2, 2, 1]) for _ in range(2)], {"lr": [0.1, -1.0]}, ValueError, r"lr\[1\]"),
-    (lambda: [fastbp.Network([2, 2, 1]) for _ in range(2)], {"lr": np.inf}, ValueError, "lr must be"),
+    (lambda: distinct(2), {"lr": [0.1, -1.0]}, ValueError, r"lr\[1\]"),
+    (lambda: distinct(2), {"lr": np.inf}, ValueError, "lr must be"),
     (list, {}, ValueError, "at least one network"),
     (lambda: fastbp.Network([2, 2, 1]), {}, TypeError, "nets must be a list"),
     (lambda: [fastbp.Network([2, 2, 1]), "net"], {}, TypeError, r"nets\[1\] must be"),

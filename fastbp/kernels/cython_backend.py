@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from . import glibc_exp
-from .protocol import Rule, Shape
+from .protocol import Rule, Shape, check_buffers
 from .threads import THREADS_PAY, parts
 
 NAME = "cython"
@@ -45,18 +45,21 @@ def _exp() -> tuple[int, None]:
 
 def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X``."""
+    check_buffers(shape, params, X)
     return _cython.forward(params, shape.layout, shape.acts, X,
                            _parts(threads, min(len(X), CHUNK), shape), *_exp())
 
 
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None) -> float:
     """Mean per-sample loss, summed in sample order then divided."""
+    check_buffers(shape, params, X, Y)
     return _cython.mean_loss(params, shape.layout, shape.acts, loss, X, Y,
                              _parts(threads, min(len(X), CHUNK), shape), *_exp())
 
 
 def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
     """Gradient of the mean loss, flat like ``params``."""
+    check_buffers(shape, params, X, Y)
     return _cython.gradients(params, shape.layout, shape.acts, loss, X, Y,
                              _parts(threads, min(len(X), CHUNK), shape), *_exp(),
                              weight_decay)
@@ -65,6 +68,7 @@ def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
           threads=None) -> None:
     """Train in place; the oracle's ``train`` defines every option."""
+    check_buffers(shape, params, X, Y, velocity, order, epochs)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                   order, lr, rule.batch_size, rule.momentum,
@@ -75,6 +79,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
                     threads=None) -> float:
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite:
     one call into the extension, which takes each argument's buffer once."""
+    check_buffers(shape, params, X, Y, velocity, order, epochs)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     n = len(X)
     # parts()'s rule for one thread inline: two calls are a sixth of a short run's cost
@@ -92,6 +97,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     small networks trained online go several per thread, one per vector lane. The
     logistic's ``exp`` is glibc's, inlined, where :func:`fastbp.kernels.glibc_exp.variant`
     has verified it."""
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
     _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                        order, lrs, rule.batch_size,
                        rule.momentum, velocity, shape.train_bias, threads, *_exp(),

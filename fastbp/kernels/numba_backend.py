@@ -41,7 +41,7 @@ from . import (
     numba_tiers,
     numba_unrolled,
 )
-from .protocol import Rule, Shape, all_finite, sizes_label
+from .protocol import Rule, Shape, all_finite, check_buffers, sizes_label
 from .threads import THREADS_PAY, cores, parts
 
 NAME = "numba"
@@ -147,6 +147,7 @@ _EVALUATE_LOSS = {code: _EVALUATE._replace(loss=code) for code in LOSSES.values(
 
 def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
+    check_buffers(shape, params, X)
     out = np.empty((X.shape[0], int(shape.layout[-1, 1])))
     if shape.n_params <= numba_unrolled.MAX_PARAMS and _alone(shape, X.shape[0], threads):
         numba_online.forward(_writable(params), shape.layout, shape.acts, X, out)
@@ -190,6 +191,7 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``):
     by the shape's unrolled loss kernel where it is loaded, else by the generic one."""
+    check_buffers(shape, params, X, Y)
     run = _loss_kernels.get((shape.key, loss))
     if run is not None and numba_tiers.MODE != "generic":
         return run(params, X, Y)
@@ -206,6 +208,7 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
 
 def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
+    check_buffers(shape, params, X, Y)
     grad = np.zeros(params.shape[0])
     if shape.n_params <= numba_unrolled.MAX_PARAMS and _alone(shape, X.shape[0], threads):
         numba_online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
@@ -236,6 +239,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     generic batched kernel (:mod:`fastbp.kernels.numba_batched`), on working copies with
     transposed weights, with ``parts(threads, ...)`` threads.
     """
+    check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
     # _unrolled(rule, shape), a call less
     if rule.batch_size == 1 and rule.weight_decay == 0.0 and \
@@ -287,6 +291,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite
     (twin: ``train_then_loss``). Where the generic kernel trains in one thread, both run in
     one call of :func:`fastbp.kernels.numba_batched.train_then_loss`."""
+    check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
     # _unrolled(rule, shape), a call less
     if rule.batch_size == 1 and rule.weight_decay == 0.0 and \
@@ -311,6 +316,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     generic :func:`fastbp.kernels.numba_lanes.train_lanes`. Others run ``train`` one
     network per thread (the kernels release the GIL).
     """
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
     order = _NO_ORDER if order is None else order
     if not _unrolled(rule, shape):
         def one(k):
@@ -409,7 +415,9 @@ def compile_spec(spec: dict) -> tuple[object, object]:
 def compile_stdin() -> None:
     """The compiling process of :class:`fastbp.kernels.numba_tiers.Entry`: compile the
     spec read from stdin (JSON) into numba's cache."""
-    compile_spec(json.loads(sys.stdin.read()))
+    spec = json.loads(sys.stdin.readline())
+    numba_tiers.watch_parent(sys.stdin)
+    compile_spec(spec)
 
 
 def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) -> None:

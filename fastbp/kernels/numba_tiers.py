@@ -95,8 +95,10 @@ class Entry:
                     [sys.executable, "-c", f"import {module}; {module}.{function}()"],
                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                     env=env, text=True)
-                self._process.stdin.write(json.dumps(self.spec))
-                self._process.stdin.close()
+                # The spec, one line; stdin then stays open: the child watches it and
+                # exits when it closes, so a compile dies with its parent (even by kill -9).
+                self._process.stdin.write(json.dumps(self.spec) + "\n")
+                self._process.stdin.flush()
             except OSError as exc:
                 self.state, self.error = "failed", str(exc)
                 return
@@ -126,6 +128,7 @@ class Entry:
     def _finish(self) -> None:
         process, self._process = self._process, None
         _running.remove(self)
+        process.stdin.close()
         if process.returncode != 0:
             self.state = "failed"
             self.error = (process.stderr.read() or f"exit status {process.returncode}").strip()
@@ -146,6 +149,7 @@ class Entry:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+            self._process.stdin.close()
 
 
 _running: list[Entry] = []
@@ -185,3 +189,14 @@ def expect(found: Entry, saving: float) -> None:
     if MODE == "auto" and found.state == "idle" and found.pays(saving):
         found.start()
 
+
+
+def watch_parent(stream) -> None:
+    """In a compiling process: end it at once when ``stream`` (its stdin, whose other end
+    its parent holds) closes, i.e. when the parent has gone, however it ended."""
+    def watch() -> None:
+        while stream.read(1):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="fastbp-parent-watch").start()

@@ -54,6 +54,43 @@ class Shape(NamedTuple):
                    layout.tobytes() + acts.tobytes())
 
 
+def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray | None = None,
+                  velocity: np.ndarray | None = None, order: np.ndarray | None = None,
+                  epochs: int = 0, lrs: np.ndarray | None = None) -> None:
+    """Refuse arrays a compiled kernel would read or write beyond: the last check before
+    one runs, whatever path reached it (cheap: shapes, dtypes and the order's range).
+
+    ``params`` (1-D, or 2-D with one row per network) and ``velocity`` (its shape) must
+    be C-contiguous float64 of ``shape.n_params`` columns; ``X`` 2-D of the network's
+    inputs, ``Y`` of its outputs with as many rows; ``order`` (empty for none) at least
+    ``epochs`` rows of indices into ``X``; ``lrs`` one per network.
+    """
+    n_in, n_out = shape.layout[0, 0], shape.layout[-1, 1]
+    ok = (params.dtype == np.float64 and params.flags.c_contiguous
+          and params.shape[-1] == shape.n_params and params.ndim == (1 if lrs is None else 2)
+          and X.dtype == np.float64 and X.ndim == 2 and X.shape[1] == n_in
+          and X.flags.c_contiguous)
+    if ok and Y is not None:
+        ok = Y.dtype == np.float64 and Y.shape == (X.shape[0], n_out) and Y.flags.c_contiguous
+    if ok and velocity is not None:
+        ok = velocity.shape == params.shape and velocity.dtype == np.float64 and \
+            velocity.flags.c_contiguous
+    if ok and lrs is not None:
+        ok = lrs.shape == (params.shape[0],) and lrs.dtype == np.float64
+    if ok and order is not None and order.size:
+        ok = (order.dtype == np.int64 and order.ndim == 2 and order.shape[0] >= epochs
+              and order.shape[1] == X.shape[0] and order.flags.c_contiguous
+              and order.min() >= 0 and order.max() < X.shape[0])
+    if not ok:
+        raise ValueError(f"arrays that do not fit the network {sizes_label(shape)} reached "
+                         f"its kernels: params {params.dtype}{params.shape}, X "
+                         f"{X.dtype}{X.shape}"
+                         + ("" if Y is None else f", Y {Y.dtype}{Y.shape}")
+                         + ("" if velocity is None else f", velocity {velocity.shape}")
+                         + ("" if order is None else f", order {order.shape}")
+                         + ("" if lrs is None else f", lrs {lrs.shape}"))
+
+
 def sizes_label(shape: Shape) -> str:
     """A shape's layer sizes as the README writes them: ``2-29-1``."""
     return "-".join(str(v) for v in [int(shape.layout[0, 0]), *shape.layout[:, 1].tolist()])
