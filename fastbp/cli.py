@@ -61,8 +61,8 @@ def _tutorial(args: argparse.Namespace) -> None:
             print(f"  {n:<{width}}  {row.computed:>17.{digits}f}  published {pub.text:<13} "
                   f"{verdict:<8} {pub.meaning}")
             if not row.matches:
-                why = textwrap.fill(f"the printed figure comes from {row.variant}: "
-                                    f"{row.variant_value:.{digits}f}", 88,
+                why = textwrap.fill(f"the printed figure comes from {row.variant}, which "
+                                    f"gives {row.variant_value:.{digits}f}", 88,
                                     initial_indent=" " * (width + 4),
                                     subsequent_indent=" " * (width + 4))
                 print(why)
@@ -135,10 +135,12 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     """The network's and the training's options that warmup and sweep share."""
     p.add_argument("--activation", type=_activations, default="logistic",
                    help="one name, or one per layer separated by commas")
-    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
-    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
+    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"],
+                   help=cli_train.BIAS_HELP)
+    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"],
+                   help=cli_train.LOSS_HELP)
     p.add_argument("--batch-size", type=_positive, default=1, help="samples per update")
-    p.add_argument("--momentum", type=float, default=0.0, help="classical momentum")
+    p.add_argument("--momentum", type=float, default=0.0, help=cli_train.MOMENTUM_HELP)
 
 
 #: Most bytes of an ``explain --weights`` file (a network one step is shown for).
@@ -308,12 +310,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--weights", metavar="FILE.json",
                    help='initial values: {"weights": [W_1, ...], "biases": [b_1, ...]}; '
                    'without "biases", every bias is 0')
-    p.add_argument("--input", type=_numbers, help="the sample, e.g. 0.05,0.10")
-    p.add_argument("--target", type=_numbers, help="its target, e.g. 0.01,0.99")
+    p.add_argument("--input", type=_numbers,
+                   help="the sample, e.g. 0.05,0.10 (required with --sizes)")
+    p.add_argument("--target", type=_numbers,
+                   help="its target, e.g. 0.01,0.99 (required with --sizes)")
     p.add_argument("--lr", type=float, help="learning rate (default 0.5)")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="L2 penalty on the weights, as scikit-learn's alpha (default 0)")
-    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
+    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"],
+                   help=cli_train.LOSS_HELP)
     p.add_argument("--bias", choices=["fixed", "trainable"],
                    help="bias mode with --sizes (default trainable)")
     p.add_argument("--activation", help="one name, or one per layer separated by commas")
@@ -325,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(run=_explain)
     p = sub.add_parser("warmup", help="compile the kernels ahead of time (containers, clusters)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=cli_train.HelpFormatter,
                        description="Compile (or load from the cache) the generic kernels and "
                        "those of each --sizes, and wait: later runs start on the fastest "
                        "kernels. Without --sizes, the generic kernels only (and 2-2-2's).")
@@ -341,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--clear", action="store_true", help="remove every cached kernel")
     p.set_defaults(run=_cache)
     p = sub.add_parser("sweep", help="train a grid of learning rates x seeds, in parallel",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=cli_train.HelpFormatter,
                        description="Train one network per (learning rate, seed) with "
                        "train_many. A network that diverges stops alone; its row says when.")
     p.add_argument("--sizes", type=_sizes, required=True, help="layer sizes, e.g. 2,5,1")

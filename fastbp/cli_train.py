@@ -22,6 +22,25 @@ class Stopped(Exception):
         self.signum = signum
 
 
+BIAS_HELP = ("trainable: every bias is learned; fixed: biases keep their initial values "
+             "(the reference text)")
+LOSS_HELP = ("squared: sum of 1/2 (t - o)^2 (the reference text); cross_entropy: for "
+             "logistic or softmax outputs")
+MOMENTUM_HELP = "classical momentum in [0, 1): v = momentum * v - lr * g; w += v"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default said once: where its help does not say it already, and where
+    there is one (not None, not an unset flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is False \
+                or action.default == argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
 def header_options(p: argparse.ArgumentParser) -> None:
     """--header / --no-header: whether a CSV file's first row names the columns."""
     group = p.add_mutually_exclusive_group()
@@ -36,7 +55,7 @@ def header_options(p: argparse.ArgumentParser) -> None:
 def add_parser(sub, positive, sizes, activations) -> None:
     """The ``train`` subcommand, its options and their defaults."""
     p = sub.add_parser("train", help="train a network on your data file (CSV, .npy, .npz)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=HelpFormatter,
                        description="Train a network on a data file. Ctrl-C or SIGTERM writes "
                        "a checkpoint and prints the command that resumes it exactly.")
     p.add_argument("--data", required=True, metavar="FILE",
@@ -49,17 +68,19 @@ def add_parser(sub, positive, sizes, activations) -> None:
                    "(required unless --resume)")
     p.add_argument("--activation", type=activations, default="logistic",
                    help="one name, or one per layer separated by commas")
-    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"])
+    p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"],
+                   help=BIAS_HELP)
     p.add_argument("--epochs", type=positive, help="epochs in all (default: 1000, or the "
                    "resumed run's own)")
     p.add_argument("--lr", type=float, default=0.5, help="learning rate")
     p.add_argument("--batch-size", type=positive, default=1,
                    help="samples per update (1: online, as the reference text)")
     p.add_argument("--full-batch", action="store_true", help="one batch of every sample")
-    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--momentum", type=float, default=0.0, help=MOMENTUM_HELP)
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="L2 penalty on the weights, as scikit-learn's alpha")
-    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"])
+    p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"],
+                   help=LOSS_HELP)
     p.add_argument("--shuffle", action="store_true", help="a new sample order every epoch")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of "
                    "the shuffling")
@@ -154,9 +175,10 @@ def run(args: argparse.Namespace) -> None:
     sys.stderr.flush()
     state = (f"diverged in epoch {result.diverged_epoch}, left after epoch {result.epochs}"
              if result.diverged else f"{result.epochs:,} epochs")
+    parts = " over every part of the run" if args.resume else ""
     print(f"final loss {result.final_loss:.9g} ({result.loss}) after {state}, "
-          f"{result.seconds:.2f} s of training, backend {result.backend} "
-          f"({time.perf_counter() - start:.2f} s in all)")
+          f"{result.seconds:.2f} s of training{parts}, backend {result.backend} "
+          f"({time.perf_counter() - start:.2f} s for this command)")
     if args.save:
         net.save(args.save)
     if args.history:

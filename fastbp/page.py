@@ -187,6 +187,7 @@ TEMPLATE = """<!DOCTYPE html>
 <section class="card" id="diagram">{{svg}}<p class="note" id="diagram-note"></p></section>
 <section class="card" id="panel">
 <h2 id="step-section"></h2>
+<p class="note" id="step-epoch">This step starts from the initial weights (epoch 0).</p>
 <div id="step-name"></div>
 <div class="row"><b>formula</b><span class="formula" id="step-formula"></span></div>
 <div class="row"><b>with numbers</b><span class="formula" id="step-numbers"></span></div>
@@ -202,8 +203,9 @@ TEMPLATE = """<!DOCTYPE html>
 <section class="card" id="watch" hidden>
 <div><h2>Training: epoch <span id="epoch"></span></h2>
 <input type="range" id="slider" min="0" value="0" step="1" aria-label="epoch">
-<p class="note">Edges: blue positive, red negative, width by size, at this epoch.
-The step-through above is the first step (epoch 0).</p>
+<p class="note">Edges: blue positive, red negative, width by size, at this epoch (the
+diagram above follows the slider; the step beside it is always the first one, from
+epoch 0's weights).</p>
 <div id="outputs"></div></div>
 <div><svg id="curve" width="520" height="240" viewBox="0 0 520 240"></svg></div>
 </section>
@@ -283,7 +285,7 @@ function show(i) {
       const why = document.createElement("div");
       why.textContent = "The printed figure comes from " + s.published.why +
         (s.published.variant_value !== null ?
-          " (" + fmt(s.published.variant_value, 10) + ")" : "") + ".";
+          ", which gives " + fmt(s.published.variant_value, 10) : "") + ".";
       pub.appendChild(why);
     }
   } else {
@@ -340,8 +342,9 @@ function watch(h) {
   add("text", {x: L, y: H - 8}, "epoch 0");
   add("text", {x: W - R, y: H - 8, "text-anchor": "end"},
       "epoch " + h.epochs[h.epochs.length - 1] + " (log scale)");
-  add("text", {x: L - 4, y: T + 8, "text-anchor": "end"}, fmt(Math.pow(10, top), 2));
-  add("text", {x: L - 4, y: H - B, "text-anchor": "end"}, fmt(Math.pow(10, bottom), 2));
+  const sci = (v) => Math.pow(10, v).toExponential(1);  // 3.5e-5, never a clipped .000035
+  add("text", {x: L - 4, y: T + 8, "text-anchor": "end"}, sci(top));
+  add("text", {x: L - 4, y: H - B, "text-anchor": "end"}, sci(bottom));
   add("text", {x: W - R, y: T + 10, "text-anchor": "end"}, "loss (log scale)");
   const points = h.loss.map((v, i) => px(i).toFixed(1) + "," + py(v).toFixed(1)).join(" ");
   add("polyline", {class: "line", points: points});
@@ -358,7 +361,18 @@ function watch(h) {
     labels.forEach((el) => {
       el.textContent = el.dataset.name + " = " + fmt(params[Number(el.dataset.q)], 3);
     });
-    $("epoch").textContent = h.epochs[k];
+    const epoch = h.epochs[k];
+    $("epoch").textContent = epoch;
+    if (DATA.drawable) {
+      $("diagram-note").textContent = epoch === 0 ?
+        "The diagram shows the initial weights (epoch 0): the ones the step uses." :
+        "The diagram shows the weights after epoch " + epoch + " (the slider below); " +
+        "the step beside it uses the initial ones (epoch 0).";
+    }
+    $("step-epoch").textContent = epoch === 0 ?
+      "This step starts from the initial weights (epoch 0), as the diagram shows them." :
+      "This step starts from the initial weights (epoch 0); the diagram shows epoch " +
+      epoch + "'s.";
     marker.setAttribute("cx", px(k));
     marker.setAttribute("cy", py(h.loss[k]));
     const outs = h.outputs[k];
@@ -382,7 +396,15 @@ function watch(h) {
     const loss = table.insertRow();
     loss.insertCell().textContent = "E_total";
     loss.insertCell().textContent = fmt(h.loss[k], 9);
-    $("outputs").replaceChildren(table);
+    const legend = document.createElement("p");
+    legend.className = "note";
+    [["bar", "output"], ["bar target", "target"]].forEach(([cls, label]) => {
+      const swatch = document.createElement("span");
+      swatch.className = cls;
+      swatch.style.width = "14px";
+      legend.append(swatch, " " + label + "  ");
+    });
+    $("outputs").replaceChildren(table, legend);
     if (h.diverged !== null) {
       const note = document.createElement("p");
       note.className = "note";

@@ -17,6 +17,13 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+
+try:
+    import sklearn  # noqa: F401
+except ImportError as exc:
+    raise ImportError(f"fastbp.sklearn needs scikit-learn ({exc}): pip install "
+                      f"'fastbp[sklearn]'") from exc
+
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score

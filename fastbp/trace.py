@@ -18,6 +18,7 @@ error after one update as ``E_total after 1``: ``step[...]`` takes those names t
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -148,6 +149,12 @@ def _num(v: float) -> str:
     return f"{v:.9g}"
 
 
+def _op(v: float) -> str:
+    """A number as an operand: a negative one in parentheses (``1 - (-0.57)^2``, not
+    ``1 - -0.57^2``, which reads as ``1 - (-(0.57^2))``)."""
+    return f"({v:.9g})" if v < 0 or (v == 0 and math.copysign(1, v) < 0) else f"{v:.9g}"
+
+
 def trace(net: Network, x: object, t: object, lr: float = 0.5,
           loss: str = "squared", weight_decay: float = 0.0) -> StepTrace:
     """Every quantity of one online step of ``net`` on input ``x``, target ``t``.
@@ -192,9 +199,9 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
                       outs[layer][i]) for i in range(n_in)]
             inputs = [src if layer == 0 else f"out_{src}" for _, src, _, _ in terms]
             formula = " + ".join(f"{w} * {s}" for (w, *_), s in zip(terms, inputs))
-            numbers = " + ".join(f"{_num(wv)} * {_num(a)}" for *_, wv, a in terms)
+            numbers = " + ".join(f"{_op(wv)} * {_op(a)}" for *_, wv, a in terms)
             forward.append(Entry(f"net_{n}", f"{formula} + {bias_name(layer, j)} * 1",
-                                 f"{numbers} + {_num(p[b_at + j])} * 1", nets[layer][j]))
+                                 f"{numbers} + {_op(p[b_at + j])} * 1", nets[layer][j]))
         act = net.activations[layer]
         for j in range(n_out):
             n = names[layer + 1][j]
@@ -207,11 +214,11 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
         value = oracle.sample_loss(code, acts[-1], [outs[-1][k]], [t[k]])
         formula = functions.LOSS_FORMULA[loss, out_act if loss == "cross_entropy" else "any"]
         errors.append(Entry(f"E_{o}", formula.format(n=o),
-                            formula.format(n=o).replace(f"target_{o}", _num(t[k]))
-                            .replace(f"out_{o}", _num(outs[-1][k])), value))
+                            formula.format(n=o).replace(f"target_{o}", _op(t[k]))
+                            .replace(f"out_{o}", _op(outs[-1][k])), value))
     total = oracle.sample_loss(code, acts[-1], outs[-1], t)
     errors.append(Entry("E_total", " + ".join(f"E_{o}" for o in out_names),
-                        " + ".join(_num(e.value) for e in errors), total))
+                        " + ".join(_op(e.value) for e in errors), total))
 
     sections = [("The forward pass", forward), ("The total error", errors)]
     last = len(lay) - 1
@@ -236,18 +243,18 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
                     dE = (0.0 + dE) + decay * p[q]
                     entries += [Entry(f"dE_total/d{w}",
                                       f"delta_{n} * {src_out} + weight_decay * {w}",
-                                      f"{_num(d)} * {_num(a)} + {_num(decay)} * {_num(p[q])}",
+                                      f"{_op(d)} * {_op(a)} + {_op(decay)} * {_op(p[q])}",
                                       dE)]
                 else:
                     entries += [Entry(f"dE_total/d{w}", f"delta_{n} * {src_out}",
-                                      f"{_num(d)} * {_num(a)}", dE)]
+                                      f"{_op(d)} * {_op(a)}", dE)]
                 entries += [Entry(f"{w}+", f"{w} - lr * dE_total/d{w}",
-                                  f"{_num(p[q])} - {_num(lr)} * {_num(dE)}", p[q] - lr * dE)]
+                                  f"{_op(p[q])} - {_op(lr)} * {_op(dE)}", p[q] - lr * dE)]
             if trainable:
                 b = bias_name(layer, j)
                 entries += [Entry(f"dE_total/d{b}", f"delta_{n} * 1", _num(d), d),
                             Entry(f"{b}+", f"{b} - lr * dE_total/d{b}",
-                                  f"{_num(p[b_at + j])} - {_num(lr)} * {_num(d)}",
+                                  f"{_op(p[b_at + j])} - {_op(lr)} * {_op(d)}",
                                   p[b_at + j] - lr * d)]
         sections.append((title, entries))
 
@@ -270,13 +277,13 @@ def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_
         if code == functions.SQUARED and act != "softmax":
             dE = out - t_j
             entries.append(Entry(f"dE_total/dout_{n}", f"-(target_{n} - out_{n})",
-                                 f"-({_num(t_j)} - {_num(out)})", dE))
+                                 f"-({_op(t_j)} - {_op(out)})", dE))
         elif act == "logistic":  # cross-entropy
             dE = -(t_j / out) + (1 - t_j) / (1 - out) if 0.0 < out < 1.0 else float("nan")
             entries.append(Entry(f"dE_total/dout_{n}",
                                  f"-target_{n} / out_{n} + (1 - target_{n}) / (1 - out_{n})",
-                                 f"-{_num(t_j)} / {_num(out)} + (1 - {_num(t_j)}) / "
-                                 f"(1 - {_num(out)})", dE))
+                                 f"-{_op(t_j)} / {_op(out)} + (1 - {_op(t_j)}) / "
+                                 f"(1 - {_op(out)})", dE))
         if act == "softmax":
             formula = ("out_{n} * ((out_{n} - target_{n}) - sum_k (out_k - target_k) * out_k)"
                        if code == functions.SQUARED else "out_{n} - target_{n}")
@@ -286,10 +293,10 @@ def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_
         entries.append(_derivative_entry(act, n, out, deriv))
         if code == functions.SQUARED:
             entries.append(Entry(f"delta_{n}", f"dE_total/dout_{n} * dout_{n}/dnet_{n}",
-                                 f"{_num(out - t_j)} * {_num(deriv)}", d))
+                                 f"{_op(out - t_j)} * {_op(deriv)}", d))
         else:
             entries.append(Entry(f"delta_{n}", f"out_{n} - target_{n} (the product, simplified)",
-                                 f"{_num(out)} - {_num(t_j)}", d))
+                                 f"{_op(out)} - {_op(t_j)}", d))
         return entries
     # A hidden neuron: what reaches it through each neuron k of the next layer.
     n_h, n_next, w_at, _ = lay[layer + 1]
@@ -300,24 +307,24 @@ def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_
         contribution = deltas[layer + 1][k] * p[q]
         entries += [Entry(f"dnet_{nk}/dout_{n}", w_names[q], _num(p[q]), p[q]),
                     Entry(f"dE_{nk}/dout_{n}", f"delta_{nk} * {w_names[q]}",
-                          f"{_num(deltas[layer + 1][k])} * {_num(p[q])}", contribution)]
+                          f"{_op(deltas[layer + 1][k])} * {_op(p[q])}", contribution)]
         parts.append(contribution)
     total = 0.0
     for part in parts:
         total += part
     entries.append(Entry(f"dE_total/dout_{n}", " + ".join(
         f"dE_{names[layer + 2][k]}/dout_{n}" for k in range(n_next)),
-        " + ".join(_num(v) for v in parts), total))
+        " + ".join(_op(v) for v in parts), total))
     deriv = oracle.derivative(net.activation_codes[layer], out)
     entries += [_derivative_entry(act, n, out, deriv),
                 Entry(f"delta_{n}", f"dE_total/dout_{n} * dout_{n}/dnet_{n}",
-                      f"{_num(total)} * {_num(deriv)}", d)]
+                      f"{_op(total)} * {_op(deriv)}", d)]
     return entries
 
 
 def _derivative_entry(act: str, n: str, out: float, value: float) -> Entry:
     formula = functions.DERIVATIVE_FORMULA[act].format(n=n)
-    return Entry(f"dout_{n}/dnet_{n}", formula, formula.replace(f"out_{n}", _num(out)), value)
+    return Entry(f"dout_{n}/dnet_{n}", formula, formula.replace(f"out_{n}", _op(out)), value)
 
 
 def _act_formula(act: str, n: str) -> str:
@@ -326,7 +333,7 @@ def _act_formula(act: str, n: str) -> str:
 
 def _act_numbers(act: str, z: float, layer_nets: list[float]) -> str:
     if act == "logistic":
-        return f"1 / (1 + e^(-{_num(z)}))"
+        return f"1 / (1 + e^(-{_op(z)}))"
     if act == "softmax":
-        return f"e^({_num(z)}) / sum_k e^(net_k)"
+        return f"e^({_op(z)}) / sum_k e^(net_k)"
     return _act_formula(act, "").replace("net_", _num(z))

@@ -149,8 +149,16 @@ def test_the_slider_shows_the_run(browser, tutorial_page, tmp_path):
     assert label == f"w5 = {net.weights[1][0, 0]:.3g}"
     marker = browser.find_element("css selector", "#curve .marker")
     assert float(marker.get_attribute("cx")) > 400
+    # Each panel says which epoch it shows, where the eye is.
+    assert "after epoch 10000" in _text(browser, "diagram-note")
+    assert "initial weights (epoch 0)" in _text(browser, "step-epoch")
+    assert "epoch 10000's" in _text(browser, "step-epoch")
+    labels = [t.text for t in browser.find_elements("css selector", "#curve text")]
+    assert sum(bool(re.fullmatch(r"\d\.\de[-+]\d+", t)) for t in labels) == 2, labels
+    assert "output" in shown and "target" in shown.split("E_total")[-1]  # the bars' legend
     slider.send_keys(Keys.HOME)
     assert _text(browser, "epoch") == "0"
+    assert "initial weights (epoch 0)" in _text(browser, "diagram-note")
     assert _errors(browser) == []
     browser.save_screenshot(str(tmp_path / "slider.png"))
 

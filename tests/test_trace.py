@@ -36,7 +36,7 @@ def test_tutorial_trace_reads_like_the_text(tutorial_trace):
     text = str(tutorial_trace)
     assert "net_h1 = w1 * i1 + w2 * i2 + b1 * 1 = 0.15 * 0.05 + 0.2 * 0.1 + 0.35 * 1 = 0.3775" \
         in text
-    assert "dE_o2/dout_h1 = delta_o2 * w7 = -0.0380982365 * 0.5 = -0.0190491183" in text
+    assert "dE_o2/dout_h1 = delta_o2 * w7 = (-0.0380982365) * 0.5 = -0.0190491183" in text
     titles = [title for title, _ in tutorial_trace.sections]
     assert titles == ["The forward pass", "The total error", "The backward pass: output layer",
                       "The backward pass: hidden layer 1", "After the update"]
