@@ -34,7 +34,7 @@ from .data import (
     check_weight_decay,
     count_params,
 )
-from .engine import State, generator
+from .engine import DIVERGENCE_ACTIONS, State, generator
 from .files import WriterLock, read_npz, write_npz
 
 FORMAT = "fastbp-checkpoint"
@@ -169,7 +169,7 @@ def check_options(options: dict) -> dict:
         every = check_real(options["checkpoint_every"], "checkpoint_every")
         if not every >= 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {every}")
-        check_choice(options["on_divergence"], "on_divergence", ("raise", "stop"))
+        check_choice(options["on_divergence"], "on_divergence", DIVERGENCE_ACTIONS)
     except TypeError as exc:
         raise ValueError(str(exc)) from None
     return checked

@@ -386,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with terminate_as_interrupt():  # SIGTERM ends any command as Ctrl-C does
             args.run(args)
         sys.stdout.flush()
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: a failed compile
         print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Stopped as exc:

@@ -53,6 +53,10 @@ class Fitted(NamedTuple):
     kept: np.ndarray  #: (K,) the epoch each network was left after
 
 
+#: What a run may do when a network diverges (``fit``'s ``on_divergence``).
+DIVERGENCE_ACTIONS = ("raise", "stop")
+
+
 class State(NamedTuple):
     """A run between two chunks: everything :func:`fit` needs to continue it exactly.
 

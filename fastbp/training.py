@@ -347,7 +347,7 @@ def _checked_options(loss, on_divergence, epochs, batch_size, record_every, mome
     """The options that do not depend on the data, checked: the Rule (``batch_size`` None
     for the full batch) and the Plan."""
     code = functions.loss_code(loss)
-    check_choice(on_divergence, "on_divergence", DIVERGENCE_ACTIONS)
+    check_choice(on_divergence, "on_divergence", engine.DIVERGENCE_ACTIONS)
     epochs = check_integer(epochs, "epochs", 0)
     if batch_size is not None:
         batch_size = check_integer(batch_size, "batch_size", 1)
@@ -357,8 +357,6 @@ def _checked_options(loss, on_divergence, epochs, batch_size, record_every, mome
         engine.Plan(epochs, check_flag(shuffle, "shuffle"), check_seed(seed), record_every)
 
 
-#: What train and train_many may do when a network diverges.
-DIVERGENCE_ACTIONS = ("raise", "stop")
 
 
 def _progress_bar(show: bool, total: int, unit: str, backend: str, initial: int = 0,
