@@ -87,7 +87,7 @@ def _read_csv(path: str, header: bool | None) -> tuple[list[str] | None, np.ndar
     if header is None and not all(_is_number(v) for v in first_row):
         header = True
     values, integer_columns, count = array("d"), [True] * width, 0
-    budget = max(available_memory() // 32, 2**20)  # bytes of values: copies follow
+    budget = available_memory() // MEMORY_FACTOR  # bytes of values: copies follow
     data = rows if header else itertools.chain([first], rows)
     for line, row in data:
         if len(row) != width:
@@ -127,9 +127,9 @@ def _check_table(table: np.ndarray, path: str, what: str = "the table") -> np.nd
 
 def _check_declared(shape: tuple[int, ...], dtype: np.dtype, stored: int, path: str,
                     what: str) -> int:
-    """Refuse an array that its header declares of a kind fastbp cannot train on, larger
-    than the bytes stored for it, or too large for the memory available, before it is
-    read; return its size in float64 bytes."""
+    """Refuse an array that its header declares of a kind fastbp cannot train on, or
+    larger than the bytes stored for it, before it is read; return its size in float64
+    bytes."""
     if dtype.kind not in "iuf" or dtype.hasobject:
         raise ValueError(f"{path}: {what} must hold numbers, got dtype {dtype}")
     count = math.prod(shape)
@@ -140,12 +140,16 @@ def _check_declared(shape: tuple[int, ...], dtype: np.dtype, stored: int, path: 
     return count * 8
 
 
+#: Training on a table takes about this many times its float64 size: the table, X and Y
+#: cut from it, and train's own copies of them.
+MEMORY_FACTOR = 4
+
+
 def _check_memory(needed: int, path: str) -> None:
-    # The table, its float64 copy, X and Y, and train's own copy of them.
-    if 4 * needed > available_memory():
+    if MEMORY_FACTOR * needed > available_memory():
         raise ValueError(f"{path} holds {needed / 2**30:.1f} GiB of numbers as float64; "
-                         f"training on it needs about {4 * needed / 2**30:.1f} GiB, more "
-                         f"than the {available_memory() / 2**30:.1f} GiB available")
+                         f"training on it needs about {MEMORY_FACTOR * needed / 2**30:.1f} "
+                         f"GiB, more than the {available_memory() / 2**30:.1f} GiB available")
 
 
 def _read_numpy(path: str) -> tuple[np.ndarray | None, np.ndarray]:

@@ -152,37 +152,51 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
 class WriterLock:
     """The right to write ``path``: an advisory lock (``fcntl.flock``) on the side file
     ``.NAME.lock``, held until :meth:`release` (or until this object or its process is
-    gone). A second writer, in this process or another, gets a ValueError. Taking it
-    removes the temporary files that writers killed mid-write left beside ``path``.
-    (Where there is no ``fcntl``, nothing is locked.)"""
+    gone), which removes the side file. A second writer, in this process or another, gets
+    a ValueError. Taking it removes the temporary files that writers killed mid-write left
+    beside ``path``. (Where there is no ``fcntl``, nothing is locked.)"""
 
     def __init__(self, path: str | os.PathLike, name: str) -> None:
         target = Path(path)
         self.fd: int | None = None
+        self.side = target.parent / f".{target.name}.lock"
         try:
             import fcntl
         except ImportError:
             return
-        side = target.parent / f".{target.name}.lock"
-        fd = os.open(side, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise ValueError(f"{name}: {os.fspath(path)} is being written by another run "
-                             f"(it holds the lock {side}); give this run another file") \
-                from None
-        self.fd = fd
+        while self.fd is None:
+            fd = os.open(self.side, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+                         0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise ValueError(f"{name}: {os.fspath(path)} is being written by another run "
+                                 f"(it holds the lock {self.side}); give this run another "
+                                 f"file") from None
+            if _same_file(fd, self.side):
+                self.fd = fd
+            else:  # locked a side file its last holder removed as it let go: take the new one
+                os.close(fd)
         for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
             stale.unlink(missing_ok=True)
 
     def release(self) -> None:
         fd, self.fd = self.fd, None
         if fd is not None:
+            self.side.unlink(missing_ok=True)  # while held: no one else holds this file
             os.close(fd)
 
     def __del__(self) -> None:
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

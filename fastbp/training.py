@@ -491,11 +491,11 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
     progress = check_flag(progress, "progress")
     threads = check_threads(threads)
     name, kernels = resolve(backend)
-    writer = _checkpoint_writer(checkpoint, checkpoint_every, "train_many", nets[0], rule, plan,
-                                name, threads, on_divergence, lrs, X, Y)
-    if writer is not None and client is not None:
+    if checkpoint is not None and client is not None:
         raise ValueError("checkpoint is not available with client: the networks train on "
                          "the cluster's workers (a lost worker's chunk is run again)")
+    writer = _checkpoint_writer(checkpoint, checkpoint_every, "train_many", nets[0], rule, plan,
+                                name, threads, on_divergence, lrs, X, Y)
     shape = nets[0].kernel_shape
     params = np.stack([net.params for net in nets])
     with training(*nets):

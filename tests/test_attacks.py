@@ -351,7 +351,7 @@ def test_a_memory_bomb_on_the_command_line_is_one_line_and_exit_2(tmp_path, caps
 def test_a_csv_too_large_for_memory_is_refused_while_read(tmp_path, capsys, monkeypatch):
     from fastbp import datafile
 
-    monkeypatch.setattr(datafile, "available_memory", lambda: 4 * 2**20 * 32)
+    monkeypatch.setattr(datafile, "available_memory", lambda: 16 * 2**20)  # 9.6 MB of values
     path = tmp_path / "big.csv"
     path.write_text("a,b,y\n" + "0.5,0.25,1\n" * 400_000)
     assert main(["train", "--data", str(path), "--targets", "y", "--sizes", "2,1"]) == 2
@@ -442,6 +442,7 @@ def test_a_second_writer_is_refused_and_stale_temporaries_go(tmp_path):
     fastbp.train(tutorial.network(), X, Y, epochs=3, checkpoint=path)
     assert not stale.exists() and path.exists()
     fastbp.train(tutorial.network(), X, Y, epochs=3, checkpoint=path)  # released after a run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]  # no lock file left
 
 
 # --- A background compile dies with its parent ------------------------------------------
