@@ -24,11 +24,15 @@ from fastbp import checkpoint, files, tutorial
 from fastbp.cli import main
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+# `python -c` imports from its working directory first: from here, the fastbp under test
+# (the installed one, not a source tree beside it), with its kernel caches.
+HERE = str(Path(fastbp.__file__).resolve().parents[1])
 
 
 def run_python(code, env=None, timeout=300, **kwargs):
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env={**ENV, **(env or {})}, **kwargs)
+                          text=True, timeout=timeout, env={**ENV, **(env or {})}, cwd=HERE,
+                          **kwargs)
 
 
 # --- No code runs from another user's files -------------------------------------------
@@ -426,7 +430,7 @@ def test_a_second_writer_is_refused_and_stale_temporaries_go(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from fastbp.files import WriterLock; "
          f"lock = WriterLock({str(path)!r}, 'checkpoint'); print('held', flush=True); "
-         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+         "time.sleep(60)"], stdout=subprocess.PIPE, text=True, cwd=HERE)
     try:
         assert holder.stdout.readline().strip() == "held"
         before = tutorial.network()
@@ -460,7 +464,7 @@ def test_an_orphaned_compile_exits_within_two_seconds(tmp_path):
         entry.start()
         print(entry._process.pid, flush=True)
         time.sleep(120)
-    """)], stdout=subprocess.PIPE, text=True,
+    """)], stdout=subprocess.PIPE, text=True, cwd=HERE,
         env={**ENV, "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
              "XDG_CACHE_HOME": str(tmp_path / "cache")})
     child = int(parent.stdout.readline())
