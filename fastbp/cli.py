@@ -43,9 +43,7 @@ def _tutorial(args: argparse.Namespace) -> None:
     name, kernels = resolve(args.backend)
     print(f"2-2-2 logistic network, fixed biases 0.35 and 0.60, inputs 0.05 0.10, "
           f"targets 0.01 0.99, learning rate 0.5; computed by backend {name!r}", flush=True)
-    where = getattr(kernels, "generic_state", None)
-    state = "loaded" if where is None else where(tutorial.network().kernel_shape,
-                                                 Rule(SQUARED), 1)
+    state = kernels.generic_state(tutorial.network().kernel_shape, Rule(SQUARED), 1)
     if state != "loaded":
         print("(loading the compiled kernels)" if state == "cached" else
               "(compiling kernels, on this machine's first use; cached afterwards)",

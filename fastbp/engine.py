@@ -300,9 +300,7 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
         fitted = _fit_at_once(kernels, shape, rule, params, X, Y, lrs, plan, threads, evaluate)
         if fitted is not None:
             return fitted
-    expect = getattr(kernels, "expect", None)  # a backend that compiles kernels per shape
-    if expect is not None:
-        expect(shape, rule, n, count, plan.epochs - (0 if start is None else start.done))
+    kernels.expect(shape, rule, n, count, plan.epochs - (0 if start is None else start.done))
     orders = _Orders(plan, n, None if start is None else start.rng)
     progress_every = max(1, plan.epochs // 100) if progress is not None else None
     chunks = _Chunks(plan.epochs, (record_every, progress_every, orders.per_table), guess)

@@ -392,11 +392,10 @@ class _Bar:
         """Where the backend's generic kernels for the run are not loaded in this process,
         load them (compile them, on this machine's first use) with the bar saying so, then
         restart its clock: its rate and ETA count training only."""
-        where = getattr(self.kernels, "generic_state", None)
-        state = "loaded" if where is None else where(*self.run[1:])
+        _, shape, rule, count = self.run
+        state = self.kernels.generic_state(shape, rule, count)
         if state == "loaded":
             return
-        _, shape, rule, count = self.run
         doing = "loading kernels" if state == "cached" else \
             f"compiling kernels for {sizes_label(shape)} (first use; cached afterwards)"
         self.bar.set_description_str(f"{self.desc} {doing}")
@@ -414,7 +413,7 @@ class _Bar:
         if losses is not None and np.isfinite(losses).any():
             label = "loss" if len(losses) == 1 else "best loss"
             self.postfix[label] = f"{np.nanmin(losses):.6g}"
-        busy = getattr(self.kernels, "compiling", list)()
+        busy = self.kernels.compiling()
         if busy:
             self.postfix["compiling"] = f"{', '.join(busy)} in the background"
         else:

@@ -47,7 +47,5 @@ def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "
                 check_weight_decay(weight_decay))
     many = check_flag(many, "many")
     name, kernels = resolve(backend)
-    compile_for = getattr(kernels, "compile_for", None)
-    if compile_for is None:
-        return [f"backend {name!r} compiles nothing at run time"]
-    return compile_for(net.kernel_shape, rule, many=many)
+    return kernels.compile_for(net.kernel_shape, rule, many=many) or \
+        [f"backend {name!r} compiles nothing at run time"]

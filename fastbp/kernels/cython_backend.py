@@ -10,10 +10,22 @@ from __future__ import annotations
 import functools
 
 from . import glibc_exp
-from .protocol import Rule, Shape, check_buffers
+from .protocol import (
+    Rule,
+    Shape,
+    always_loaded,
+    check_buffers,
+    compile_nothing,
+    compiling_nothing,
+    expect_nothing,
+)
 from .threads import THREADS_PAY, parts
 
 NAME = "cython"
+
+# Compiled at install: nothing to announce, load or compile (the Protocol).
+expect, generic_state, compile_for, compiling = (expect_nothing, always_loaded,
+                                                 compile_nothing, compiling_nothing)
 
 try:
     from . import _cython

@@ -17,9 +17,21 @@ import math
 import numpy as np
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
-from .protocol import Rule, Shape, all_finite
+from .protocol import (
+    Rule,
+    Shape,
+    all_finite,
+    always_loaded,
+    compile_nothing,
+    compiling_nothing,
+    expect_nothing,
+)
 
 NAME = "python"
+
+# Nothing compiles at run time: nothing to announce, load or compile (the Protocol).
+expect, generic_state, compile_for, compiling = (expect_nothing, always_loaded,
+                                                 compile_nothing, compiling_nothing)
 
 
 def _exp(z: float) -> float:

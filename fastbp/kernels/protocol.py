@@ -149,3 +149,45 @@ class Kernels(Protocol):
 
     def epoch_seconds(self, shape: Shape, rule: Rule, n_samples: int) -> float:
         """A first guess of one network's seconds per epoch, before any is measured."""
+
+    # What a backend that compiles at run time (numba) does about it; a backend compiled
+    # ahead of time uses the ``*_nothing`` functions below.
+
+    def expect(self, shape: Shape, rule: Rule, n_samples: int, count: int,
+               epochs: int) -> None:
+        """A run of ``epochs`` epochs of ``count`` networks is about to start: prepare
+        (start compiling) what pays over the whole run."""
+
+    def generic_state(self, shape: Shape, rule: Rule, count: int) -> str:
+        """Where the kernels such a run starts on are: ``"loaded"`` in this process,
+        ``"cached"`` on disk, or ``"absent"`` (their first use compiles them)."""
+
+    def compile_for(self, shape: Shape, rule: Rule, many: bool = False,
+                    specialised: bool = True) -> list[str]:
+        """Compile (or load) the kernels such a run uses, and wait; a line per thing
+        done (none for a backend compiled ahead of time)."""
+
+    def compiling(self) -> list[str]:
+        """The shapes whose kernels compile in the background now."""
+
+
+# The run-time compilation abilities of a backend compiled ahead of time: nothing to do.
+
+def expect_nothing(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) -> None:
+    """Nothing to prepare: every kernel is compiled already."""
+
+
+def always_loaded(shape: Shape, rule: Rule, count: int) -> str:
+    """Every kernel is loaded with the backend."""
+    return "loaded"
+
+
+def compile_nothing(shape: Shape, rule: Rule, many: bool = False,
+                    specialised: bool = True) -> list[str]:
+    """Nothing to compile."""
+    return []
+
+
+def compiling_nothing() -> list[str]:
+    """Nothing compiles in the background."""
+    return []
