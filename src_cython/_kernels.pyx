@@ -293,6 +293,8 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
 
 _NO_Y = np.empty((0, 0))
 EVALUATION_CHUNK = CHUNK
+#: The tiled products' register tile and cache block (twins of fastbp.kernels.limits).
+TILES = {"rows": MR, "columns": NR, "block terms": KC, "block rows": MC}
 
 
 cdef object _kept_table = None  # the array behind _TABLE, kept alive
@@ -476,7 +478,8 @@ cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
     return 0
 
 
-#: Networks of at most this many parameters train online side by side, one per lane.
+#: Networks of at most this many parameters train online side by side, one per lane
+#: (twin of fastbp.kernels.limits.UNROLL_PARAMS).
 LANES_MAX_PARAMS = 128
 
 

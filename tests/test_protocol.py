@@ -5,6 +5,8 @@ import inspect
 import re
 from pathlib import Path
 
+import pytest
+
 import fastbp
 from fastbp.kernels import resolve
 from fastbp.kernels.protocol import Kernels
@@ -32,3 +34,17 @@ def test_no_caller_probes_a_backend_with_getattr():
     for path in package.rglob("*.py"):
         text = path.read_text()
         assert not re.search(r"getattr\((self\.)?kernels\b", text), path
+
+
+def test_the_cython_twins_of_the_thresholds_agree():
+    from fastbp.kernels import limits
+
+    if fastbp.backends()["cython"] != "available":
+        pytest.skip("the Cython extension is not built")
+    from fastbp.kernels import _cython
+
+    assert _cython.EVALUATION_CHUNK == limits.CHUNK
+    assert _cython.LANES_MAX_PARAMS == limits.UNROLL_PARAMS
+    assert _cython.TILES == {"rows": limits.TILE_ROWS, "columns": limits.TILE_COLUMNS,
+                             "block terms": limits.BLOCK_TERMS,
+                             "block rows": limits.BLOCK_ROWS}

@@ -35,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
 from ..functions import LOSSES
 from . import (
     glibc_exp,
+    limits,
     numba_batched,
     numba_lanes,
     numba_online,
@@ -278,12 +279,12 @@ def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
         if found.kernel is not None:
             return found.kernel
         if found.state == "idle":
-            found.saving += numba_tiers.SAVING_ONE * epochs * n + numba_tiers.SAVING_PER_CALL
+            found.saving += limits.SAVING_ONE * epochs * n + limits.SAVING_PER_CALL
             if found.pays(found.saving):
                 found.start()
             return None
-    return numba_tiers.pick(found, numba_tiers.SAVING_ONE * epochs * n +
-                            numba_tiers.SAVING_PER_CALL)
+    return numba_tiers.pick(found, limits.SAVING_ONE * epochs * n +
+                            limits.SAVING_PER_CALL)
 
 
 def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
@@ -329,8 +330,8 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(one, range(len(params))))
         return
-    saving = numba_tiers.SAVING_MANY * epochs * X.shape[0] * len(params) + \
-        numba_tiers.SAVING_PER_CALL
+    saving = limits.SAVING_MANY * epochs * X.shape[0] * len(params) + \
+        limits.SAVING_PER_CALL
     kernels = numba_tiers.pick(_entry(shape, rule, True), saving)
     previous = get_num_threads()
     if threads is not None:
@@ -379,8 +380,8 @@ def _entry(shape: Shape, rule: Rule, many: bool) -> numba_tiers.Entry:
                 return math.inf
             if numba_unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
                                               momentum, many):
-                return numba_tiers.LOAD
-            base, per_param = numba_tiers.COMPILE_MANY if many else numba_tiers.COMPILE_ONE
+                return limits.LOAD
+            base, per_param = limits.COMPILE_MANY if many else limits.COMPILE_ONE
             return base + per_param * n_params
 
         found = _entries[shape.key, rule.loss, train_bias, momentum, many] = numba_tiers.Entry(
@@ -424,7 +425,7 @@ def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) ->
     """A run of ``epochs`` epochs of ``count`` networks is about to start: start compiling
     the shape's unrolled kernels now where that pays over the whole run."""
     if epochs > 0 and _unrolled(rule, shape):
-        per = numba_tiers.SAVING_MANY if count > 1 else numba_tiers.SAVING_ONE
+        per = limits.SAVING_MANY if count > 1 else limits.SAVING_ONE
         numba_tiers.expect(_entry(shape, rule, count > 1), per * epochs * n_samples * count)
 
 

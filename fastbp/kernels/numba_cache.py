@@ -21,11 +21,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-#: Most generated kernel modules kept (each a few kB of source and up to about a MB of
-#: compiled code)...
-MAX_MODULES = 400
-#: ...and most bytes in all.
-MAX_BYTES = 400 * 2**20
+from .limits import CACHE_BYTES as MAX_BYTES
+from .limits import CACHE_MODULES as MAX_MODULES
 
 PREFIX = "fastbp_unrolled_"
 

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from .limits import unrolled_lanes
 
 
 class Expr(NamedTuple):
@@ -232,9 +233,7 @@ def loss_module(layout, acts, loss: int, exp_build: str) -> Module:
     return Module("\n".join(lines) + "\n", _exp_constants(exp_build))
 
 
-def lanes(n_params: int) -> int:
-    """Networks trained side by side, one per vector lane, by ``kernel_many``."""
-    return 32 if n_params <= 32 else 16 if n_params <= 64 else 8
+lanes = unrolled_lanes  # networks side by side, one per vector lane, in ``kernel_many``
 
 
 def kernel_module(layout, acts, loss: int, train_bias: bool, momentum: bool,

@@ -21,6 +21,7 @@ import numpy as np
 from numba import prange
 
 from ..functions import SOFTMAX, SQUARED
+from .limits import GENERIC_LANES
 from .numba_batched import _squash
 from .numba_jit import jit
 from .numba_math import U, _derivative
@@ -196,8 +197,7 @@ def _update_lanes(S, pr, vr, dr, ar, from_lanes, xi, lr_row, g, momentum):
 
 
 def lanes(n_params: int) -> int:
-    """Networks per group: 32, where Cython's twin (``lanes`` in _kernels.pyx) takes 16 or 8
-    above 32 parameters. Here each row of lanes costs more bookkeeping, which longer rows
-    repay: 2-31-1 x 200 networks train 2.6x faster with 32 lanes than with 8 (the scratch,
-    80 kB for 128 parameters, stays in L2)."""
-    return 32
+    """Networks per group: :data:`fastbp.kernels.limits.GENERIC_LANES`, where Cython's twin
+    (``lanes`` in _kernels.pyx) takes 16 or 8 above 32 parameters (the scratch, 80 kB for
+    128 parameters, stays in L2)."""
+    return GENERIC_LANES

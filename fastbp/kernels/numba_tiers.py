@@ -36,17 +36,8 @@ from collections.abc import Callable
 
 from ..signals import deferred
 
-#: Seconds the generic kernels take beyond the unrolled ones per sample of online
-#: training, and per call: for one network (numba_online against an unrolled ``kernel``:
-#: 60-280 ns a sample from 9 to 117 parameters; a call costs the same) and per network
-#: of many (numba_lanes against ``kernel_many``: 0 to 5 ns). Measured on the tutorial
-#: and XOR networks on a 2-vCPU AVX2 VM; a guess elsewhere.
-SAVING_ONE, SAVING_MANY, SAVING_PER_CALL = 1.5e-7, 2e-9, 0.2e-6
-#: Expected seconds to compile a shape's unrolled kernels, as (seconds, seconds per
-#: parameter): for one network (2-29-1: 5.3 s) and for many (the parallel, vectorised
-#: ``kernel_many``; 2-29-1: 31 s); and to load either from numba's cache where this
-#: machine compiled them before.
-COMPILE_ONE, COMPILE_MANY, LOAD = (2.0, 0.03), (6.0, 0.2), 0.4
+# The savings and compile costs the rule weighs (see fastbp.kernels.limits).
+from .limits import LOAD
 
 MODES = ("auto", "generic", "specialised", "alternate")
 MODE = os.environ.get("FASTBP_TIERS", "auto")

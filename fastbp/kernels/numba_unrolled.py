@@ -29,11 +29,11 @@ import numpy as np
 from numba import prange
 
 from ..files import atomic_write, private_dir
-from . import libm_exp, numba_cache, numba_codegen
+from . import libm_exp, limits, numba_cache, numba_codegen
 from .numba_jit import jit
 
 #: Networks with at most this many parameters get an unrolled kernel.
-MAX_PARAMS = 128
+MAX_PARAMS = limits.UNROLL_PARAMS
 
 _modules: dict[str, dict[str, object]] = {}
 

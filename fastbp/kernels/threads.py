@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 
-#: Multiply-adds of a batch (samples times parameters) from which threads pay for the
-#: few microseconds that starting them and waiting at each phase cost.
-THREADS_PAY = 100_000
+from .limits import THREADS_PAY
 
 
 def cores() -> int:

@@ -1,0 +1,61 @@
+"""Every threshold that picks a kernel, or sizes its work, in one place.
+
+Each was measured on a 2-vCPU AMD EPYC VM (AVX2); elsewhere it is a first guess that only
+moves speed, never a bit: every kernel gives the oracle's bits, whichever is picked. The
+Cython extension keeps compile-time twins of the ones it needs (``CHUNK``, ``UNROLL_PARAMS``
+as ``LANES_MAX_PARAMS``, the tile sizes); ``tests/test_protocol.py`` checks that they agree.
+"""
+
+from __future__ import annotations
+
+# --- Threads ---------------------------------------------------------------------------
+
+#: Multiply-adds of a batch (samples times parameters) from which threads pay for the
+#: few microseconds that starting them and waiting at each phase cost.
+THREADS_PAY = 100_000
+
+# --- The batched kernels ----------------------------------------------------------------
+
+#: Samples per pass of forward, mean_loss and gradients over many samples (and per chunk
+#: of a large batch).
+CHUNK = 256
+#: A register tile of the tiled products: rows by columns (two vectors of four).
+TILE_ROWS, TILE_COLUMNS = 6, 8
+#: A cache block of the tiled products: terms of each sum, by rows.
+BLOCK_TERMS, BLOCK_ROWS = 256, 48
+
+# --- Small networks: unrolled and lane kernels -------------------------------------------
+
+#: Networks with at most this many parameters get unrolled kernels (and train side by
+#: side in vector lanes).
+UNROLL_PARAMS = 128
+#: Networks per group of the generic lanes kernel (numba_lanes): each row of lanes costs
+#: bookkeeping that longer rows repay (2-31-1 x 200 networks: 2.6x faster than 8).
+GENERIC_LANES = 32
+
+
+def unrolled_lanes(n_params: int) -> int:
+    """Networks side by side, one per vector lane, in a shape's unrolled ``kernel_many``."""
+    return 32 if n_params <= 32 else 16 if n_params <= 64 else 8
+
+
+# --- Tiers: when a shape's own kernels are compiled --------------------------------------
+
+#: Seconds the generic kernels take beyond the unrolled ones per sample of online
+#: training, and per call: for one network (numba_online against an unrolled ``kernel``:
+#: 60-280 ns a sample from 9 to 117 parameters; a call costs the same) and per network
+#: of many (numba_lanes against ``kernel_many``: 0 to 5 ns).
+SAVING_ONE, SAVING_MANY, SAVING_PER_CALL = 1.5e-7, 2e-9, 0.2e-6
+#: Expected seconds to compile a shape's unrolled kernels, as (seconds, seconds per
+#: parameter): for one network (2-29-1: 5.3 s) and for many (the parallel, vectorised
+#: ``kernel_many``; 2-29-1: 31 s); and to load either from numba's cache where this
+#: machine compiled them before.
+COMPILE_ONE, COMPILE_MANY, LOAD = (2.0, 0.03), (6.0, 0.2), 0.4
+
+# --- The kernel cache --------------------------------------------------------------------
+
+#: Most generated kernel modules kept (each a few kB of source and up to about a MB of
+#: compiled code)...
+CACHE_MODULES = 400
+#: ...and most bytes in all.
+CACHE_BYTES = 400 * 2**20
