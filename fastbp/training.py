@@ -392,6 +392,8 @@ class _Bar:
         """Where the backend's generic kernels for the run are not loaded in this process,
         load them (compile them, on this machine's first use) with the bar saying so, then
         restart its clock: its rate and ETA count training only."""
+        if self.run is None:  # a bar of networks done elsewhere (a dask cluster)
+            return
         _, shape, rule, count = self.run
         state = self.kernels.generic_state(shape, rule, count)
         if state == "loaded":
@@ -413,7 +415,7 @@ class _Bar:
         if losses is not None and np.isfinite(losses).any():
             label = "loss" if len(losses) == 1 else "best loss"
             self.postfix[label] = f"{np.nanmin(losses):.6g}"
-        busy = self.kernels.compiling()
+        busy = [] if self.kernels is None else self.kernels.compiling()
         if busy:
             self.postfix["compiling"] = f"{', '.join(busy)} in the background"
         else:
