@@ -301,112 +301,160 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
         if fitted is not None:
             return fitted
     kernels.expect(shape, rule, n, count, plan.epochs - (0 if start is None else start.done))
-    orders = _Orders(plan, n, None if start is None else start.rng)
-    progress_every = max(1, plan.epochs // 100) if progress is not None else None
-    chunks = _Chunks(plan.epochs, (record_every, progress_every, orders.per_table), guess)
-    velocity = np.zeros_like(params) if start is None else np.array(start.velocity, copy=True)
-    history = _History(start)
-    alone = on_divergence == "stop"
-    if start is None:
-        diverged, kept, done = np.zeros(count, np.int64), np.zeros(count, np.int64), 0
-    else:
-        diverged, kept, done = start.diverged.copy(), start.kept.copy(), start.done
-
-    def train_rows(rows: np.ndarray, p: np.ndarray, v: np.ndarray, order: np.ndarray | None,
-                   epochs: int) -> None:
-        _train(kernels, shape, rule, p, v, X, Y, epochs, lrs[rows], order, threads)
-
-    def losses(rows: np.ndarray) -> np.ndarray:
-        values = np.full(count, np.nan)
-        values[rows] = mean_losses(kernels, shape, rule.loss, params[rows], X, Y, threads)
-        return values
-
-    def state(c: _Committed) -> State:
-        return State(c.done, c.params, c.velocity, c.rng, *history.arrays(count, c.records),
-                     c.diverged, np.where(c.diverged > 0, c.kept, c.done), c.seconds)
-
-    began_run = time.perf_counter()
-    before = 0.0 if start is None else start.seconds
-
-    def snapshot(epoch: int) -> _Committed:
-        return _Committed(epoch, params.copy(), velocity.copy(), orders.state(),
-                          len(history.rows), diverged.copy(), kept.copy(),
-                          before + time.perf_counter() - began_run)
-
+    run = _Run(kernels, shape, rule, params, X, Y, lrs, plan, threads, evaluate,
+               on_divergence == "stop", start, guess, progress is not None)
     # The state after the last whole chunk, and its epoch, replaced in one assignment: a
     # Ctrl-C at any moment (in a kernel, a replay or a recording) restores a state that
     # matches the epoch it reports.
-    committed = snapshot(done)
+    committed = run.snapshot(run.done)
     with terminate_as_interrupt():  # not around the one-chunk path: see fit's Notes
         try:
             if progress is not None:  # before the first chunk: a bar may load kernels
                 progress(0, None)
-                began_run = time.perf_counter()
+                run.began = time.perf_counter()
             while committed.done < plan.epochs:
                 raise_dropped()
                 done = committed.done
-                rows = np.flatnonzero(diverged == 0)
-                if not len(rows):
-                    committed = committed._replace(done=plan.epochs)
+                committed, measured = run.chunk(committed)
+                if measured is _ALL_STOPPED:
                     break
-                stop = chunks.next_stop(done)
-                order = orders.take(stop - done)
-                began = time.perf_counter()
-                if len(rows) == count:
-                    train_rows(rows, params, velocity, order, stop - done)
-                else:
-                    p, v = params[rows], velocity[rows]
-                    train_rows(rows, p, v, order, stop - done)
-                    params[rows], velocity[rows] = p, v
-                chunks.measured(stop - done, time.perf_counter() - began)
-                if evaluate and not all_finite(params if len(rows) == count else params[rows]):
-                    replay = _Replay(train_rows, committed, order, stop - done)
-                    if not alone:
-                        low, low_velocity, high, network = replay.first_divergence(rows)
-                        np.copyto(params, low)
-                        raise parameter_divergence(done + high, network, count)
-                    bad = rows[~np.isfinite(params[rows]).all(axis=1)]
-                    for k in bad:
-                        low, low_velocity, high, _ = replay.first_divergence(np.array([k]))
-                        params[k], velocity[k] = low[0], low_velocity[0]
-                        diverged[k], kept[k] = done + high, done + high - 1
-                    rows = np.flatnonzero(diverged == 0)
-                measured = None
-                if record_every and stop % record_every == 0:
-                    measured = losses(rows)
-                    if not alone:
-                        _check_losses(measured[rows], stop)
-                    bad = rows[~np.isfinite(measured[rows])]
-                    diverged[bad], kept[bad] = stop, stop
-                    history.record(stop, measured)
-                committed = snapshot(stop)
                 if progress is not None:
-                    progress(stop - done, measured)
+                    progress(committed.done - done, measured)
                 if commit is not None:
-                    commit(state(committed), False)
+                    commit(run.state(committed), False)
             raise_dropped()
-            seconds = before + time.perf_counter() - began_run
-            rows = np.flatnonzero(diverged == 0)
-            final = losses(rows) if evaluate else np.empty(0)
-            if evaluate:
-                if not alone:
-                    _check_losses(final, plan.epochs)
-                bad = rows[~np.isfinite(final[rows])]
-                diverged[bad], kept[bad] = plan.epochs, plan.epochs
-                final[diverged > 0] = np.nan
-            committed = committed._replace(diverged=diverged.copy(), kept=kept.copy(),
-                                           seconds=seconds)
+            committed, final = run.finish(committed)
             if commit is not None:
-                commit(state(committed), True)
+                commit(run.state(committed), True)
         except KeyboardInterrupt as exc:
             forget()
             np.copyto(params, committed.params)
             if commit is not None:
-                commit(state(committed), True)
+                commit(run.state(committed), True)
             raise TrainingInterrupted(committed.done, getattr(exc, "signum", signal.SIGINT)) \
                 from None
-    return Fitted(*history.arrays(count), final, seconds, diverged,
-                  np.where(diverged > 0, kept, plan.epochs))
+    return Fitted(*run.history.arrays(count), final, committed.seconds, run.diverged,
+                  np.where(run.diverged > 0, run.kept, plan.epochs))
+
+
+_ALL_STOPPED = object()  # a chunk's "measured" when every network had stopped before it
+
+
+class _Run:
+    """A run of :func:`fit` between its chunks: what it trains, its divergences, its
+    history, and the steps of one chunk."""
+
+    def __init__(self, kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
+                 X: np.ndarray, Y: np.ndarray, lrs: np.ndarray, plan: Plan,
+                 threads: int | None, evaluate: bool, alone: bool, start: State | None,
+                 guess: float, shown: bool) -> None:
+        self.kernels, self.shape, self.rule, self.params = kernels, shape, rule, params
+        self.X, self.Y, self.lrs, self.plan, self.threads = X, Y, lrs, plan, threads
+        self.evaluate, self.alone, self.count = evaluate, alone, len(params)
+        self.record_every = plan.record_every if evaluate else None
+        self.orders = _Orders(plan, len(X), None if start is None else start.rng)
+        progress_every = max(1, plan.epochs // 100) if shown else None
+        self.chunks = _Chunks(plan.epochs, (self.record_every, progress_every,
+                                            self.orders.per_table), guess)
+        self.velocity = np.zeros_like(params) if start is None else \
+            np.array(start.velocity, copy=True)
+        self.history = _History(start)
+        if start is None:
+            self.diverged, self.kept = np.zeros(self.count, np.int64), np.zeros(self.count,
+                                                                                 np.int64)
+            self.done, self.before = 0, 0.0
+        else:
+            self.diverged, self.kept = start.diverged.copy(), start.kept.copy()
+            self.done, self.before = start.done, start.seconds
+        self.began = time.perf_counter()
+
+    def train_rows(self, rows: np.ndarray, p: np.ndarray, v: np.ndarray,
+                   order: np.ndarray | None, epochs: int) -> None:
+        _train(self.kernels, self.shape, self.rule, p, v, self.X, self.Y, epochs,
+               self.lrs[rows], order, self.threads)
+
+    def losses(self, rows: np.ndarray) -> np.ndarray:
+        values = np.full(self.count, np.nan)
+        values[rows] = mean_losses(self.kernels, self.shape, self.rule.loss, self.params[rows],
+                                   self.X, self.Y, self.threads)
+        return values
+
+    def state(self, c: _Committed) -> State:
+        return State(c.done, c.params, c.velocity, c.rng,
+                     *self.history.arrays(self.count, c.records), c.diverged,
+                     np.where(c.diverged > 0, c.kept, c.done), c.seconds)
+
+    def snapshot(self, epoch: int) -> _Committed:
+        return _Committed(epoch, self.params.copy(), self.velocity.copy(), self.orders.state(),
+                          len(self.history.rows), self.diverged.copy(), self.kept.copy(),
+                          self.before + time.perf_counter() - self.began)
+
+    def chunk(self, committed: _Committed) -> tuple[_Committed, object]:
+        """Train the next chunk of epochs: the new committed state, and the losses recorded
+        after it (None where none was; :data:`_ALL_STOPPED` where every network had
+        stopped, and the run ends)."""
+        done = committed.done
+        rows = np.flatnonzero(self.diverged == 0)
+        if not len(rows):
+            return committed._replace(done=self.plan.epochs), _ALL_STOPPED
+        stop = self.chunks.next_stop(done)
+        order = self.orders.take(stop - done)
+        began = time.perf_counter()
+        params, velocity = self.params, self.velocity
+        if len(rows) == self.count:
+            self.train_rows(rows, params, velocity, order, stop - done)
+        else:
+            p, v = params[rows], velocity[rows]
+            self.train_rows(rows, p, v, order, stop - done)
+            params[rows], velocity[rows] = p, v
+        self.chunks.measured(stop - done, time.perf_counter() - began)
+        if self.evaluate and not all_finite(params if len(rows) == self.count
+                                            else params[rows]):
+            rows = self._stop_diverged(rows, committed, order, done, stop)
+        measured = None
+        if self.record_every and stop % self.record_every == 0:
+            measured = self._record(rows, stop)
+        return self.snapshot(stop), measured
+
+    def _stop_diverged(self, rows: np.ndarray, committed: _Committed,
+                       order: np.ndarray | None, done: int, stop: int) -> np.ndarray:
+        """A parameter became non-finite in the chunk: find where by replaying it; raise,
+        or stop each network that diverged at its last finite state. The rows left."""
+        replay = _Replay(self.train_rows, committed, order, stop - done)
+        if not self.alone:
+            low, _, high, network = replay.first_divergence(rows)
+            np.copyto(self.params, low)
+            raise parameter_divergence(done + high, network, self.count)
+        bad = rows[~np.isfinite(self.params[rows]).all(axis=1)]
+        for k in bad:
+            low, low_velocity, high, _ = replay.first_divergence(np.array([k]))
+            self.params[k], self.velocity[k] = low[0], low_velocity[0]
+            self.diverged[k], self.kept[k] = done + high, done + high - 1
+        return np.flatnonzero(self.diverged == 0)
+
+    def _record(self, rows: np.ndarray, stop: int) -> np.ndarray:
+        """The mean losses after epoch ``stop``, recorded; a non-finite one diverged."""
+        measured = self.losses(rows)
+        if not self.alone:
+            _check_losses(measured[rows], stop)
+        bad = rows[~np.isfinite(measured[rows])]
+        self.diverged[bad], self.kept[bad] = stop, stop
+        self.history.record(stop, measured)
+        return measured
+
+    def finish(self, committed: _Committed) -> tuple[_Committed, np.ndarray]:
+        """The final state and losses (NaN for a network that diverged)."""
+        seconds = self.before + time.perf_counter() - self.began
+        rows = np.flatnonzero(self.diverged == 0)
+        final = self.losses(rows) if self.evaluate else np.empty(0)
+        if self.evaluate:
+            if not self.alone:
+                _check_losses(final, self.plan.epochs)
+            bad = rows[~np.isfinite(final[rows])]
+            self.diverged[bad], self.kept[bad] = self.plan.epochs, self.plan.epochs
+            final[self.diverged > 0] = np.nan
+        return committed._replace(diverged=self.diverged.copy(), kept=self.kept.copy(),
+                                  seconds=seconds), final
 
 
 def _train(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
