@@ -77,8 +77,12 @@ class training:
             if not net._busy.acquire(blocking=False):
                 for held in self.nets[:k]:
                     held._busy.release()
-                raise ValueError(f"{net!r} is being trained by another call (another "
-                                 f"thread): train a copy (net.copy()) instead")
+                raise self.refused(net)
+
+    @staticmethod
+    def refused(net: Network) -> ValueError:
+        return ValueError(f"{net!r} is being trained by another call (another thread): "
+                          f"train a copy (net.copy()) instead")
 
     def __exit__(self, *exc: object) -> None:
         for net in self.nets:

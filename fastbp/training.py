@@ -185,9 +185,13 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     writer = _checkpoint_writer(checkpoint, checkpoint_every, "train", net, rule, plan, name,
                                 threads, on_divergence, lrs, X, Y)
     params = net.params.reshape(1, -1)
-    with training(net):
+    if not net._busy.acquire(False):  # `training(net)`, inline: a short call pays for a with
+        raise training.refused(net)
+    try:
         fitted = _fit(kernels, name, net.kernel_shape, rule, params, X, Y, lrs, plan, threads,
                       progress, on_divergence, writer)
+    finally:
+        net._busy.release()
     return _results(fitted, plan, name, loss)[0]
 
 

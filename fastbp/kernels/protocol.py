@@ -45,42 +45,51 @@ class Shape(NamedTuple):
     #: ``layout`` and ``acts`` as bytes, where a backend looks up what it keeps per shape
     #: (reading them from the arrays at every call costs a short call a microsecond).
     key: bytes
+    #: Inputs and outputs (read from ``layout`` once, like ``n_params``).
+    n_in: int
+    n_out: int
 
     @classmethod
     def of(cls, layout: np.ndarray, acts: np.ndarray, train_bias: bool) -> Shape:
-        """The shape of a layout table and activation codes, ``n_params`` and ``key`` read
-        from them."""
+        """The shape of a layout table and activation codes, ``n_params``, ``key``,
+        ``n_in`` and ``n_out`` read from them."""
         return cls(layout, acts, bool(train_bias), int(layout[-1, 3] + layout[-1, 1]),
-                   layout.tobytes() + acts.tobytes())
+                   layout.tobytes() + acts.tobytes(), int(layout[0, 0]), int(layout[-1, 1]))
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _f64(array: np.ndarray) -> bool:
+    return array.dtype is _F64 or array.dtype == _F64  # the first is the common, fast case
 
 
 def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray | None = None,
                   velocity: np.ndarray | None = None, order: np.ndarray | None = None,
                   epochs: int = 0, lrs: np.ndarray | None = None) -> None:
     """Refuse arrays a compiled kernel would read or write beyond: the last check before
-    one runs, whatever path reached it (cheap: shapes, dtypes and the order's range).
+    one runs, whatever path reached it (cheap, about a microsecond: shapes, dtypes and
+    the order's range).
 
     ``params`` (1-D, or 2-D with one row per network) and ``velocity`` (its shape) must
-    be C-contiguous float64 of ``shape.n_params`` columns; ``X`` 2-D of the network's
-    inputs, ``Y`` of its outputs with as many rows; ``order`` (empty for none) at least
-    ``epochs`` rows of indices into ``X``; ``lrs`` one per network.
+    be float64 of ``shape.n_params`` columns; ``X`` 2-D float64 of the network's inputs,
+    ``Y`` of its outputs with as many rows; ``order`` (empty for none) at least ``epochs``
+    rows of indices into ``X``; ``lrs`` one per network. (Contiguity is not checked: numba
+    compiles for any layout, and Cython's typed memoryviews refuse a strided array.)
     """
-    n_in, n_out = shape.layout[0, 0], shape.layout[-1, 1]
-    ok = (params.dtype == np.float64 and params.flags.c_contiguous
-          and params.shape[-1] == shape.n_params and params.ndim == (1 if lrs is None else 2)
-          and X.dtype == np.float64 and X.ndim == 2 and X.shape[1] == n_in
-          and X.flags.c_contiguous)
+    size = params.shape
+    ok = (size[-1] == shape.n_params and len(size) == (1 if lrs is None else 2)
+          and X.shape[1:] == (shape.n_in,) and _f64(params) and _f64(X))
     if ok and Y is not None:
-        ok = Y.dtype == np.float64 and Y.shape == (X.shape[0], n_out) and Y.flags.c_contiguous
+        ok = Y.shape == (X.shape[0], shape.n_out) and _f64(Y)
     if ok and velocity is not None:
-        ok = velocity.shape == params.shape and velocity.dtype == np.float64 and \
-            velocity.flags.c_contiguous
+        ok = velocity.shape == size and _f64(velocity)
     if ok and lrs is not None:
-        ok = lrs.shape == (params.shape[0],) and lrs.dtype == np.float64
+        ok = lrs.shape == (size[0],) and _f64(lrs)
     if ok and order is not None and order.size:
         ok = (order.dtype == np.int64 and order.ndim == 2 and order.shape[0] >= epochs
-              and order.shape[1] == X.shape[0] and order.flags.c_contiguous
-              and order.min() >= 0 and order.max() < X.shape[0])
+              and order.shape[1] == X.shape[0] and order.min() >= 0
+              and order.max() < X.shape[0])
     if not ok:
         raise ValueError(f"arrays that do not fit the network {sizes_label(shape)} reached "
                          f"its kernels: params {params.dtype}{params.shape}, X "
