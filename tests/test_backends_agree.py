@@ -68,9 +68,9 @@ def test_wide_random_networks(compiled_backend, seed):
 @pytest.mark.parametrize("case", ["tutorial", "xor-momentum-shuffle"])
 def test_generic_kernel_on_small_networks_too(compiled_backend, case, monkeypatch):
     # Force the generic path where an unrolled kernel would normally run.
-    from fastbp.kernels import numba_unrolled
+    from fastbp.kernels import limits
 
-    monkeypatch.setattr(numba_unrolled, "MAX_PARAMS", 0)
+    monkeypatch.setattr(limits, "UNROLL_PARAMS", 0)
     if case == "tutorial":
         net, X, Y = fastbp.tutorial.network(), fastbp.tutorial.INPUTS, fastbp.tutorial.TARGETS
         options = {"epochs": 500}

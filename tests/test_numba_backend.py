@@ -75,7 +75,7 @@ def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
 
 
 def test_unrolled_source_spells_out_the_canonical_sums():
-    from fastbp.kernels import numba_codegen, numba_unrolled
+    from fastbp.kernels import limits, numba_codegen
 
     net = fastbp.tutorial.network()
     module = numba_codegen.kernel_module(net.layout, net.activation_codes, 0, False, False, "libm")
@@ -85,8 +85,9 @@ def test_unrolled_source_spells_out_the_canonical_sums():
     assert "p6 = p6 - lr * (0.0 + d2_0 * a1_0)" in text
     assert "p4 = p4 -" not in text  # fixed biases are never updated
     assert module.constants["TRAINED"].tolist() == [0, 1, 2, 3, 6, 7, 8, 9]
-    assert numba_unrolled.suitable(net.kernel_shape.n_params)
-    assert not numba_unrolled.suitable(fastbp.Network([64, 32, 10]).kernel_shape.n_params)
+    assert limits.small_online(1, 0.0, net.kernel_shape.n_params)
+    assert not limits.small_online(1, 0.0, fastbp.Network([64, 32, 10]).kernel_shape.n_params)
+    assert not limits.small_online(2, 0.0, net.kernel_shape.n_params)
 
 
 def test_statements_know_what_they_read_and_rename_as_sets():

@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 import fastbp
 from fastbp.functions import LOSSES
-from fastbp.kernels import numba_unrolled, oracle
+from fastbp.kernels import limits, oracle
 
 SMOOTH = ["logistic", "tanh", "identity"]
 ANY = [*SMOOTH, "relu"]
@@ -58,7 +58,7 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
 def test_every_backend_equals_the_oracle(compiled_backend, case, monkeypatch):
     if compiled_backend == "numba":
         # The generic kernels: the unrolled ones compile per shape (see test_backends_agree).
-        monkeypatch.setattr(numba_unrolled, "MAX_PARAMS", 0)
+        monkeypatch.setattr(limits, "UNROLL_PARAMS", 0)
     net, X, Y, options = case
     assert outcome(net, X, Y, options, compiled_backend) == outcome(net, X, Y, options, "python")
 

@@ -19,7 +19,7 @@ from .protocol import (
     compiling_nothing,
     expect_nothing,
 )
-from .threads import THREADS_PAY, parts
+from .threads import parts
 
 NAME = "cython"
 
@@ -94,9 +94,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     check_buffers(shape, params, X, Y, velocity, order, epochs)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     n = len(X)
-    # parts()'s rule for one thread inline: two calls are a sixth of a short run's cost
-    evaluating = 1 if threads is None and n * shape.n_params < THREADS_PAY else \
-        _parts(threads, min(n, CHUNK), shape)
+    evaluating = _parts(threads, min(n, CHUNK), shape)
     return _cython.train_then_loss(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                                    order, lr, rule.batch_size, rule.momentum, velocity,
                                    shape.train_bias, count, evaluating, *_exp(),

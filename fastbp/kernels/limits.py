@@ -14,6 +14,12 @@ from __future__ import annotations
 #: few microseconds that starting them and waiting at each phase cost.
 THREADS_PAY = 100_000
 
+
+def one_thread(threads: int | None, rows: int, n_params: int) -> bool:
+    """Does a batch of ``rows`` samples run in one thread: asked for, or (``threads``
+    None) too small for threads to pay?"""
+    return threads == 1 or (threads is None and rows * n_params < THREADS_PAY)
+
 # --- The batched kernels ----------------------------------------------------------------
 
 #: Samples per pass of forward, mean_loss and gradients over many samples (and per chunk
@@ -32,6 +38,12 @@ UNROLL_PARAMS = 128
 #: Networks per group of the generic lanes kernel (numba_lanes): each row of lanes costs
 #: bookkeeping that longer rows repay (2-31-1 x 200 networks: 2.6x faster than 8).
 GENERIC_LANES = 32
+
+
+def small_online(batch_size: int, weight_decay: float, n_params: int) -> bool:
+    """Do the small networks' kernels (unrolled, lanes) train this: online, at most
+    :data:`UNROLL_PARAMS` parameters, no weight decay (those kernels have none yet)?"""
+    return batch_size == 1 and weight_decay == 0.0 and n_params <= UNROLL_PARAMS
 
 
 def unrolled_lanes(n_params: int) -> int:

@@ -42,8 +42,9 @@ from . import (
     numba_tiers,
     numba_unrolled,
 )
+from .limits import one_thread, small_online
 from .protocol import Rule, Shape, all_finite, check_buffers, sizes_label
-from .threads import THREADS_PAY, cores, parts
+from .threads import cores, parts
 
 NAME = "numba"
 
@@ -118,9 +119,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     args = (task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, size,
             momentum, decay, vel, bool(train_bias), at, np.empty(rows * at[-1]),
             np.empty(rows * at[-1]), grad, out)
-    # parts()'s rule for one thread inline: a short call pays for every call
-    count = 1 if threads is None and size * shape.n_params < THREADS_PAY else \
-        parts(threads, size, shape.n_params)
+    count = parts(threads, size, shape.n_params)
     args += (np.empty(count * plan.pack), glibc_exp.variant_code())
     if count == 1:
         numba_batched.run(*args, 0, 1, _ALONE, _NO_PERM)
@@ -150,7 +149,7 @@ def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     check_buffers(shape, params, X)
     out = np.empty((X.shape[0], int(shape.layout[-1, 1])))
-    if shape.n_params <= numba_unrolled.MAX_PARAMS and _alone(shape, X.shape[0], threads):
+    if shape.n_params <= limits.UNROLL_PARAMS and _alone(shape, X.shape[0], threads):
         numba_online.forward(_writable(params), shape.layout, shape.acts, X, out)
     elif _alone(shape, X.shape[0], threads):
         _short(numba_batched.FORWARD, shape, 0, params, X, _NO_Y, out=out)
@@ -168,8 +167,7 @@ def _writable(params):
 
 def _alone(shape: Shape, n: int, threads, batch_size: int = 1) -> bool:
     """Does one thread run both a batch and the evaluation chunk (then ``_short``)?"""
-    return threads == 1 or (threads is None and min(n, max(batch_size, numba_batched.CHUNK))
-                            * shape.n_params < THREADS_PAY)
+    return one_thread(threads, min(n, max(batch_size, numba_batched.CHUNK)), shape.n_params)
 
 
 def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD,
@@ -197,7 +195,7 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     if run is not None and numba_tiers.MODE != "generic":
         return run(params, X, Y)
     if _alone(shape, X.shape[0], threads):
-        if shape.n_params <= numba_unrolled.MAX_PARAMS:
+        if shape.n_params <= limits.UNROLL_PARAMS:
             return numba_online.mean_loss(_writable(params), shape.layout, shape.acts, loss,
                                           X, Y)
         return _short(numba_batched.LOSS, shape, loss, params, X, Y)
@@ -211,7 +209,7 @@ def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
     check_buffers(shape, params, X, Y)
     grad = np.zeros(params.shape[0])
-    if shape.n_params <= numba_unrolled.MAX_PARAMS and _alone(shape, X.shape[0], threads):
+    if shape.n_params <= limits.UNROLL_PARAMS and _alone(shape, X.shape[0], threads):
         numba_online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
                                float(weight_decay), grad)
         return grad
@@ -242,9 +240,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
-    # _unrolled(rule, shape), a call less
-    if rule.batch_size == 1 and rule.weight_decay == 0.0 and \
-            shape.n_params <= numba_unrolled.MAX_PARAMS:
+    if _unrolled(rule, shape):
         _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False)
         return
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
@@ -294,9 +290,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     one call of :func:`fastbp.kernels.numba_batched.train_then_loss`."""
     check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
-    # _unrolled(rule, shape), a call less
-    if rule.batch_size == 1 and rule.weight_decay == 0.0 and \
-            shape.n_params <= numba_unrolled.MAX_PARAMS:
+    if _unrolled(rule, shape):
         return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True)
     if _alone(shape, X.shape[0], threads, rule.batch_size):
         return _short(numba_batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
@@ -348,9 +342,8 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
 
 
 def _unrolled(rule: Rule, shape: Shape) -> bool:
-    """Does an unrolled kernel train this? (Online, small, and without weight decay.)"""
-    return (rule.batch_size == 1 and rule.weight_decay == 0.0
-            and numba_unrolled.suitable(shape.n_params))
+    """Does an unrolled kernel train this? (:func:`fastbp.kernels.limits.small_online`)"""
+    return small_online(rule.batch_size, rule.weight_decay, shape.n_params)
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:

@@ -29,18 +29,10 @@ import numpy as np
 from numba import prange
 
 from ..files import atomic_write, private_dir
-from . import libm_exp, limits, numba_cache, numba_codegen
+from . import libm_exp, numba_cache, numba_codegen
 from .numba_jit import jit
 
-#: Networks with at most this many parameters get an unrolled kernel.
-MAX_PARAMS = limits.UNROLL_PARAMS
-
 _modules: dict[str, dict[str, object]] = {}
-
-
-def suitable(n_params: int) -> bool:
-    """Is a network of ``n_params`` parameters small enough to unroll?"""
-    return n_params <= MAX_PARAMS
 
 
 def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool = False):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .limits import THREADS_PAY
+from .limits import one_thread
 
 
 def cores() -> int:
@@ -23,5 +23,5 @@ def parts(threads: int | None, rows: int, n_params: int) -> int:
     """Threads for batches of ``rows`` samples: ``threads`` (None: every core, where the
     batch is large enough to pay), never more than a batch has samples."""
     if threads is None:
-        threads = cores() if rows * n_params >= THREADS_PAY else 1
+        threads = 1 if one_thread(None, rows, n_params) else cores()
     return max(1, min(int(threads), rows))
