@@ -48,3 +48,22 @@ def test_the_cython_twins_of_the_thresholds_agree():
     assert _cython.TILES == {"rows": limits.TILE_ROWS, "columns": limits.TILE_COLUMNS,
                              "block terms": limits.BLOCK_TERMS,
                              "block rows": limits.BLOCK_ROWS}
+
+
+def test_every_twin_named_in_the_kernels_exists():
+    # "(twin: ``name``)" in a docstring or a comment names the same kernel in the other
+    # language: it must be defined there (generated code counts by its `def` line).
+    root = Path(fastbp.__file__).parents[1]
+    sources = [*(root / "fastbp" / "kernels").glob("*.py"), *(root / "src_cython").glob("*.p*"),
+               *(root / "src_cython").glob("*.tp"), root / "docs" / "design.md"]
+    sources = [p for p in sources if p.exists() and p.suffix != ".c"]
+    if not (root / "src_cython").is_dir():
+        pytest.skip("run from a source checkout")
+    texts = {p: p.read_text() for p in sources}
+    defined = set()
+    for text in texts.values():
+        defined |= set(re.findall(r"(?:def|cdef[^(\n]*?)\s\**(\w+)\(", text))
+    for path, text in texts.items():
+        for reference in re.findall(r"twin:([^)]*)\)", text):
+            for name in re.findall(r"``(\w+)``", reference):
+                assert name in defined, (path.name, name)
