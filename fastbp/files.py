@@ -32,7 +32,8 @@ def untrusted(path: str | os.PathLike) -> str | None:
     """Why the directory ``path`` may not be trusted with code or pickles, or None.
 
     Trusted: a real directory (not a symbolic link), owned by this user, writable by no
-    one else; every directory above it, on the path as given and on the real path,
+    one else (a group write bit is fine for the user's private group); every directory
+    above it, on the path as given and on the real path,
     owned by this user or root and writable by no one else unless sticky (as ``/tmp``),
     and every symbolic link on the way owned by this user or root. Anyone who can write
     there could plant the files fastbp would load (numba's cache index is a pickle).
@@ -51,9 +52,31 @@ def untrusted(path: str | os.PathLike) -> str | None:
         return f"{path} is not a directory"
     if own.st_uid != me:
         return f"{path} is owned by uid {own.st_uid}, not by this user (uid {me})"
-    if own.st_mode & 0o022:
+    if _others_write(own, me):
         return f"{path} is writable by others (mode {stat.S_IMODE(own.st_mode):o})"
     return _untrusted_above(path, me)
+
+
+def _others_write(info: os.stat_result, me: int) -> bool:
+    """Can anyone but this user write there? A group's write bit counts only where the
+    group is not this user's private group (umask 002 systems give every directory one)."""
+    return bool(info.st_mode & 0o002) or (
+        bool(info.st_mode & 0o020) and not _private_group(info.st_gid, me))
+
+
+@functools.lru_cache(maxsize=16)
+def _private_group(gid: int, me: int) -> bool:
+    """Is ``gid`` this user's primary group, with no other member (listed, or by primary
+    group)?"""
+    try:
+        import grp
+        import pwd
+
+        user, group = pwd.getpwuid(me), grp.getgrgid(gid)
+        others = [u.pw_name for u in pwd.getpwall() if u.pw_gid == gid and u.pw_uid != me]
+    except (ImportError, KeyError):
+        return False
+    return user.pw_gid == gid and not others and set(group.gr_mem) <= {user.pw_name}
 
 
 @functools.lru_cache(maxsize=64)
@@ -69,7 +92,7 @@ def _untrusted_above(path: str, me: int) -> str | None:
                 return f"{folder}: {exc.strerror}"
             if info.st_uid not in (me, 0):
                 return f"{folder} (above it) is owned by uid {info.st_uid}"
-            if not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o022 \
+            if not stat.S_ISLNK(info.st_mode) and _others_write(info, me) \
                     and not info.st_mode & stat.S_ISVTX:
                 return f"{folder} (above it) is writable by others and not sticky"
             parent = os.path.dirname(folder)

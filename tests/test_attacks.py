@@ -121,8 +121,14 @@ def test_untrusted_names_the_reason(tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir(mode=0o700)
     assert files.untrusted(mine) is None
-    mine.chmod(0o770)
+    mine.chmod(0o707)
     assert "writable by others" in files.untrusted(mine)
+    mine.chmod(0o770)  # a group's write: fine for this user's private group only
+    if os.getuid() == 0:
+        os.chown(mine, 0, 65534)
+        assert "writable by others" in files.untrusted(mine)
+        os.chown(mine, 0, 0)
+        assert files.untrusted(mine) is None  # root's own group, no other member
     link = tmp_path / "link"
     link.symlink_to(mine)
     assert "symbolic link" in files.untrusted(link)
