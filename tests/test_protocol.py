@@ -67,3 +67,23 @@ def test_every_twin_named_in_the_kernels_exists():
         for reference in re.findall(r"twin:([^)]*)\)", text):
             for name in re.findall(r"``(\w+)``", reference):
                 assert name in defined, (path.name, name)
+
+
+@pytest.mark.parametrize(("args", "way"), [
+    # training: online small networks go to the small kernels whatever the threads
+    ((True, 8, 1, None, 1, 0.0), "small"),
+    ((True, 8, 10**6, 4, 1, 0.0), "small"),
+    ((True, 8, 1, None, 1, 1e-4), "short"),  # weight decay: not on the small kernels yet
+    ((True, 8, 100, None, 32, 0.0), "short"),  # a mini-batch too small for threads
+    ((True, 101_770, 6000, None, 6000, 0.0), "batched"),  # 784-128-10, full batch
+    ((True, 101_770, 6000, 1, 6000, 0.0), "short"),  # one thread asked for
+    # evaluating: small networks in one thread on the small kernels
+    ((False, 8, 4, None), "small"),
+    ((False, 500, 4, None), "short"),
+    ((False, 8, 10**6, 4), "batched"),
+    ((False, 101_770, 6000, None), "batched"),
+])
+def test_one_router_decides_which_kernel_runs(args, way):
+    from fastbp.kernels import limits
+
+    assert limits.route(*args) == way

@@ -46,6 +46,29 @@ def small_online(batch_size: int, weight_decay: float, n_params: int) -> bool:
     return batch_size == 1 and weight_decay == 0.0 and n_params <= UNROLL_PARAMS
 
 
+#: The ways a call can run (:func:`route`).
+SMALL, SHORT, BATCHED = "small", "short", "batched"
+
+
+def route(training: bool, n_params: int, n: int, threads: int | None, batch_size: int = 1,
+          weight_decay: float = 0.0) -> str:
+    """The one router: which kernel runs a call on ``n`` samples of a network of
+    ``n_params`` parameters.
+
+    - :data:`SMALL`: the small networks' per-sample kernels (a shape's unrolled ones or
+      the generic ones; the tier rule of ``numba_tiers`` picks which): training that is
+      :func:`small_online`, or evaluating a small network in one thread.
+    - :data:`SHORT`: the batched kernel in one thread and one call, which makes its own
+      working copies: a batch (and the evaluation chunk) too small for threads to pay.
+    - :data:`BATCHED`: the batched kernel, its work shared among threads.
+    """
+    if training and small_online(batch_size, weight_decay, n_params):
+        return SMALL
+    if one_thread(threads, min(n, max(batch_size, CHUNK)), n_params):
+        return SHORT if training or n_params > UNROLL_PARAMS else SMALL
+    return BATCHED
+
+
 def unrolled_lanes(n_params: int) -> int:
     """Networks side by side, one per vector lane, in a shape's unrolled ``kernel_many``."""
     return 32 if n_params <= 32 else 16 if n_params <= 64 else 8

@@ -42,7 +42,7 @@ from . import (
     numba_tiers,
     numba_unrolled,
 )
-from .limits import one_thread, small_online
+from .limits import SHORT, SMALL, route, small_online
 from .protocol import Rule, Shape, all_finite, check_buffers, sizes_label
 from .threads import cores, parts
 
@@ -148,10 +148,11 @@ _EVALUATE_LOSS = {code: _EVALUATE._replace(loss=code) for code in LOSSES.values(
 def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     check_buffers(shape, params, X)
-    out = np.empty((X.shape[0], int(shape.layout[-1, 1])))
-    if shape.n_params <= limits.UNROLL_PARAMS and _alone(shape, X.shape[0], threads):
+    out = np.empty((X.shape[0], shape.n_out))
+    way = route(False, shape.n_params, X.shape[0], threads)
+    if way == SMALL:
         numba_online.forward(_writable(params), shape.layout, shape.acts, X, out)
-    elif _alone(shape, X.shape[0], threads):
+    elif way == SHORT:
         _short(numba_batched.FORWARD, shape, 0, params, X, _NO_Y, out=out)
     else:
         _batched(numba_batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y,
@@ -163,11 +164,6 @@ def _writable(params):
     """``params``, or a copy where it is read-only: numba types a read-only array apart,
     and a copy costs less than another compile."""
     return params if params.flags.writeable else params.copy()
-
-
-def _alone(shape: Shape, n: int, threads, batch_size: int = 1) -> bool:
-    """Does one thread run both a batch and the evaluation chunk (then ``_short``)?"""
-    return one_thread(threads, min(n, max(batch_size, numba_batched.CHUNK)), shape.n_params)
 
 
 def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD,
@@ -194,10 +190,10 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     run = _loss_kernels.get((shape.key, loss))
     if run is not None and numba_tiers.MODE != "generic":
         return run(params, X, Y)
-    if _alone(shape, X.shape[0], threads):
-        if shape.n_params <= limits.UNROLL_PARAMS:
-            return numba_online.mean_loss(_writable(params), shape.layout, shape.acts, loss,
-                                          X, Y)
+    way = route(False, shape.n_params, X.shape[0], threads)
+    if way == SMALL:
+        return numba_online.mean_loss(_writable(params), shape.layout, shape.acts, loss, X, Y)
+    if way == SHORT:
         return _short(numba_batched.LOSS, shape, loss, params, X, Y)
     out = np.empty((1, 1))
     _batched(numba_batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
@@ -209,11 +205,12 @@ def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
     check_buffers(shape, params, X, Y)
     grad = np.zeros(params.shape[0])
-    if shape.n_params <= limits.UNROLL_PARAMS and _alone(shape, X.shape[0], threads):
+    way = route(False, shape.n_params, X.shape[0], threads)
+    if way == SMALL:
         numba_online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
                                float(weight_decay), grad)
         return grad
-    if _alone(shape, X.shape[0], threads):
+    if way == SHORT:
         _short(numba_batched.GRADIENTS, shape, loss, params, X, Y, grad=grad,
                decay=weight_decay)
         return grad
@@ -240,7 +237,8 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
-    if _unrolled(rule, shape):
+    if route(True, shape.n_params, X.shape[0], threads, rule.batch_size,
+             rule.weight_decay) == SMALL:
         _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False)
         return
     params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
@@ -290,9 +288,10 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     one call of :func:`fastbp.kernels.numba_batched.train_then_loss`."""
     check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
-    if _unrolled(rule, shape):
+    way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size, rule.weight_decay)
+    if way == SMALL:
         return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True)
-    if _alone(shape, X.shape[0], threads, rule.batch_size):
+    if way == SHORT:
         return _short(numba_batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
                       velocity=velocity, rule=rule, epochs=epochs, lr=lr, order=order,
                       decay=rule.weight_decay)
