@@ -267,25 +267,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     n, last = X.shape[0], layout.shape[0]
     params, velocity, given = orig, vel, grad
     if perm.shape[0] > 0:
-        size, cells = params.shape[0], min(n, CHUNK) * at[-1]
-        widest = layout[0, 0]
-        for layer in range(last):
-            widest = max(widest, layout[layer, 1])
-        # One allocation, cut into the working copies and buffers.
-        scratch = np.empty(4 * size + 2 * cells + KC * widest + MC * KC + 1)
-        work, grad = scratch[:size], scratch[size:2 * size]
-        a, d = scratch[4 * size:4 * size + cells], scratch[4 * size + cells:4 * size + 2 * cells]
-        pack = scratch[4 * size + 2 * cells:-1]
-        for q in range(size):
-            work[q] = params[perm[q]]
-            grad[q] = 0.0
-        if task == TRAIN_LOSS:
-            vel, orig = scratch[2 * size:3 * size], scratch[3 * size:4 * size]
-            for q in range(size):
-                vel[q] = velocity[perm[q]]
-                orig[q] = params[q]
-        if task != FORWARD:
-            out = scratch[-1:].reshape(1, 1)
+        work, grad, a, d, pack, vel, orig, out = _own_buffers(task, params, velocity, perm,
+                                                              layout, at, n, vel, orig, out)
     training = task in (TRAIN, TRAIN_LOSS)
     shuffled = training and order.shape[0] == epochs
     # Literal integers as arguments would compile one more ``product`` (or ``share``)
@@ -310,24 +293,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                     for i in range(n0):
                         a[U(r * n0 + i)] = X[s, i]
                 barrier(sync, parts)
-                for layer in range(last):
-                    n_in, n_out, w_at, b_at = layout[layer]
-                    z = rows * at[layer + 1]
-                    j0, j1 = share(n_out, part, parts, unit * NR)
-                    for r in range(rows):
-                        o = U(z + r * n_out)
-                        for j in range(j0, j1):
-                            a[o + U(j)] = 0.0
-                    product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a,
-                            z + j0, n_out, rows, j1 - j0, n_in, pack, scratch)
-                    for r in range(rows):
-                        o = U(z + r * n_out)
-                        for j in range(j0, j1):
-                            a[o + U(j)] += load(work, b_at + j)
-                    barrier(sync, parts)
-                    for r in range(r0, r1):
-                        _squash(acts[layer], a, U(z + r * n_out), n_out, exp_build)
-                    barrier(sync, parts)
+                _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch,
+                               exp_build, part, parts, sync, unit)
                 top, n_top = rows * at[last], layout[last - 1, 1]
                 if task == FORWARD:
                     for r in range(r0, r1):
@@ -346,48 +313,16 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, first,
                                r0, r1, shuffled)
                 barrier(sync, parts)
-                for layer in range(last - 1, 0, -1):
-                    n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
-                    h = rows * at[layer]
-                    if batch_size == 1:  # online: the same sums, read from ``work``
-                        _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1], n_next, w_at,
-                                       acts[layer - 1])
-                        continue
-                    j0, j1 = share(n_h, part, parts, unit * NR)
-                    for r in range(rows):
-                        o = U(h + r * n_h)
-                        for j in range(j0, j1):
-                            d[o + U(j)] = 0.0
-                    # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
-                    product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d,
-                            h + j0, n_h, rows, j1 - j0, n_next, pack, scratch)
-                    code = acts[layer - 1]
-                    for r in range(rows):
-                        o = U(h + r * n_h)
-                        for j in range(j0, j1):
-                            d[o + U(j)] = d[o + U(j)] * _derivative(code, a[o + U(j)])
-                    barrier(sync, parts)
+                _hidden_deltas(d, a, work, orig, layout, acts, at, rows, batch_size, pack,
+                               scratch, part, parts, sync, unit)
                 if training and size == 1:
                     if part == 0:
                         _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel,
                                      train_bias, batch_size > 1)
                     barrier(sync, parts)
                     continue
-                for layer in range(last):
-                    n_in, n_out, w_at, b_at = layout[layer]
-                    i0, i1 = share(n_in, part, parts, unit * MR)
-                    if training and first == start:
-                        grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
-                    # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
-                    product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1],
-                            n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows, pack,
-                            scratch)
-                    j0, j1 = share(n_out, part, parts, unit)
-                    for j in range(j0, j1):
-                        g = 0.0 if training and first == start else grad[b_at + j]
-                        for r in range(rows):
-                            g += load(d, rows * at[layer + 1] + r * n_out + j)
-                        grad[b_at + j] = g
+                _gradient_chunk(grad, a, d, layout, at, rows, training and first == start,
+                                pack, scratch, part, parts, unit)
                 barrier(sync, parts)
             if training and size > 1:
                 _step(work, orig, layout, grad, float(size), lr, momentum, decay, vel,
@@ -396,14 +331,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     if task == LOSS and part == 0:
         out[0, 0] = total / n
     if task == GRADIENTS and perm.shape[0] > 0:
-        for q in range(work.shape[0]):  # the caller's layout, then as gradients() ends
-            given[perm[q]] = grad[q]
-        for layer in range(last):
-            if decay != 0.0:
-                for q in range(layout[layer, 2], layout[layer, 3]):  # the weights
-                    given[q] += decay * params[q]
-        for q in range(work.shape[0]):
-            given[q] = given[q] / n
+        _finish_gradient(given, grad, params, perm, layout, decay, n)
     if task == TRAIN_LOSS:
         for q in range(work.shape[0]):  # back to the caller's layout
             params[perm[q]] = work[q]
@@ -413,6 +341,120 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 return np.nan
         return _mean_loss(work, layout, acts, loss, X, Y, a, at)
     return out[0, 0] if task == LOSS else 0.0
+
+
+@jit(inline="always")
+def _own_buffers(task, params, velocity, perm, layout, at, n, vel, orig, out):
+    """A short call's working copies and buffers, cut from one allocation: ``work`` and
+    ``grad`` (zeros), ``a``, ``d`` and ``pack``; for TRAIN_LOSS also ``vel`` and ``orig``;
+    ``out`` a cell for the loss (else the caller's)."""
+    last, size, cells = layout.shape[0], params.shape[0], min(n, CHUNK) * at[-1]
+    widest = layout[0, 0]
+    for layer in range(last):
+        widest = max(widest, layout[layer, 1])
+    scratch = np.empty(4 * size + 2 * cells + KC * widest + MC * KC + 1)
+    work, grad = scratch[:size], scratch[size:2 * size]
+    a, d = scratch[4 * size:4 * size + cells], scratch[4 * size + cells:4 * size + 2 * cells]
+    pack = scratch[4 * size + 2 * cells:-1]
+    for q in range(size):
+        work[q] = params[perm[q]]
+        grad[q] = 0.0
+    if task == TRAIN_LOSS:
+        vel, orig = scratch[2 * size:3 * size], scratch[3 * size:4 * size]
+        for q in range(size):
+            vel[q] = velocity[perm[q]]
+            orig[q] = params[q]
+    if task != FORWARD:
+        out = scratch[-1:].reshape(1, 1)
+    return work, grad, a, d, pack, vel, orig, out
+
+
+@jit(inline="always")
+def _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch, exp_build, part,
+                   parts, sync, unit):
+    """Every layer's net inputs and outputs for a chunk of ``rows`` samples: this thread's
+    columns of each product, its samples' squashing."""
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        z = rows * at[layer + 1]
+        j0, j1 = share(n_out, part, parts, unit * NR)
+        for r in range(rows):
+            o = U(z + r * n_out)
+            for j in range(j0, j1):
+                a[o + U(j)] = 0.0
+        product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a,
+                z + j0, n_out, rows, j1 - j0, n_in, pack, scratch)
+        for r in range(rows):
+            o = U(z + r * n_out)
+            for j in range(j0, j1):
+                a[o + U(j)] += load(work, b_at + j)
+        barrier(sync, parts)
+        for r in range(r0, r1):
+            _squash(acts[layer], a, U(z + r * n_out), n_out, exp_build)
+        barrier(sync, parts)
+
+
+@jit(inline="always")
+def _hidden_deltas(d, a, work, orig, layout, acts, at, rows, batch_size, pack, scratch, part,
+                   parts, sync, unit):
+    """The hidden layers' deltas of a chunk, from the output layer's down."""
+    for layer in range(layout.shape[0] - 1, 0, -1):
+        n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
+        h = rows * at[layer]
+        if batch_size == 1:  # online: the same sums, read from ``work``
+            _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1], n_next, w_at,
+                           acts[layer - 1])
+            continue
+        j0, j1 = share(n_h, part, parts, unit * NR)
+        for r in range(rows):
+            o = U(h + r * n_h)
+            for j in range(j0, j1):
+                d[o + U(j)] = 0.0
+        # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
+        product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d,
+                h + j0, n_h, rows, j1 - j0, n_next, pack, scratch)
+        code = acts[layer - 1]
+        for r in range(rows):
+            o = U(h + r * n_h)
+            for j in range(j0, j1):
+                d[o + U(j)] = d[o + U(j)] * _derivative(code, a[o + U(j)])
+        barrier(sync, parts)
+
+
+@jit(inline="always")
+def _gradient_chunk(grad, a, d, layout, at, rows, first_chunk, pack, scratch, part, parts,
+                    unit):
+    """Add a chunk's samples to the gradient sums (from zero at a batch's first chunk):
+    this thread's rows of each weight gradient, its columns of the bias sums."""
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at, b_at = layout[layer]
+        i0, i1 = share(n_in, part, parts, unit * MR)
+        if first_chunk:
+            grad[w_at + i0 * n_out:w_at + i1 * n_out] = 0.0
+        # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
+        product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1],
+                n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows, pack,
+                scratch)
+        j0, j1 = share(n_out, part, parts, unit)
+        for j in range(j0, j1):
+            g = 0.0 if first_chunk else grad[b_at + j]
+            for r in range(rows):
+                g += load(d, rows * at[layer + 1] + r * n_out + j)
+            grad[b_at + j] = g
+
+
+@jit(inline="always")
+def _finish_gradient(given, grad, params, perm, layout, decay, n):
+    """A short GRADIENTS call's result in the caller's layout, as gradients() ends it: the
+    sum, plus ``decay * w`` for a weight, over the number of samples."""
+    for q in range(grad.shape[0]):
+        given[perm[q]] = grad[q]
+    for layer in range(layout.shape[0]):
+        if decay != 0.0:
+            for q in range(layout[layer, 2], layout[layer, 3]):  # the weights
+                given[q] += decay * params[q]
+    for q in range(grad.shape[0]):
+        given[q] = given[q] / n
 
 
 @jit
