@@ -2,7 +2,7 @@
 the arithmetic is about 0.1 µs of it). The estimators' epoch loop, schedules and
 partial_fit pay it every epoch; the target is at most 20 µs.
 
-numba is measured on both of its tiers (fastbp.kernels.numba_tiers): the generic kernels a
+numba is measured on both of its tiers (fastbp.kernels.numba.tiers): the generic kernels a
 new shape starts on, and the shape's own unrolled kernels, compiled once they pay (here by
 fastbp.compile, as a warm-up would)."""
 
@@ -27,7 +27,7 @@ def test_call_overhead(benchmark, backend, call, monkeypatch):
     if fastbp.backends()[name] != "available":
         pytest.skip(fastbp.backends()[name])
     if tier:
-        from fastbp.kernels import numba_tiers
+        from fastbp.kernels.numba import tiers as numba_tiers
 
         monkeypatch.setattr(numba_tiers, "MODE", "generic" if tier == "generic" else "auto")
         fastbp.compile([2, 2, 2], bias="fixed", backend="numba")

@@ -269,7 +269,7 @@ def _warmup(args: argparse.Namespace) -> None:
 
 
 def _cache(args: argparse.Namespace) -> None:
-    from .kernels import numba_cache
+    from .kernels.numba import cache as numba_cache
 
     if args.clear:
         freed = numba_cache.clear()

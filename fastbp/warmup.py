@@ -1,6 +1,6 @@
 """Compiling ahead of time: ``fastbp.compile`` and ``fastbp warmup``.
 
-Training never waits for a shape's own kernels (see :mod:`fastbp.kernels.numba_tiers`),
+Training never waits for a shape's own kernels (see :mod:`fastbp.kernels.numba.tiers`),
 but a cluster or a container can compile them before the work arrives, so that every
 run uses the fastest kernels from its first epoch.
 """

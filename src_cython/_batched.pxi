@@ -1,5 +1,5 @@
 # A batch's forward pass, deltas and gradient as tiled products (included by _kernels.pyx).
-# Twin: fastbp/kernels/numba_batched.py, function by function. Every output element of
+# Twin: fastbp/kernels/numba.batched.py, function by function. Every output element of
 # a product is summed in a register from its current value, its terms in the order of the
 # summation index, so the bits are the oracle's however the tiles fall. The tile itself
 # is C with GCC's vector extension (multiplies and adds kept apart: -ffp-contract=off);
@@ -24,7 +24,7 @@ cdef extern from *:
     /* The 6x8 register tile of _batched.pxi: out[i, j] += sum over k of L[i, k] R[k, j],
        each of the 48 sums in a vector lane of its own, its terms in k order. Written with
        GCC's vector extension: twelve 4-double accumulators, multiplies and adds apart
-       (-ffp-contract=off), loads and stores unaligned. Twin: _tile in numba_batched.py. */
+       (-ffp-contract=off), loads and stores unaligned. Twin: _tile in numba.batched.py. */
     #if defined(__GNUC__)
     typedef double fastbp_v4 __attribute__((vector_size(32), aligned(8)));
     #define FASTBP_ROW(c, p) fastbp_v4 c##0 = *(const fastbp_v4*) (p), \
@@ -70,7 +70,7 @@ cdef extern from *:
 
 cdef extern from *:
     """
-    /* Wait for every thread of the enclosing OpenMP parallel region (twin: numba_sync's
+    /* Wait for every thread of the enclosing OpenMP parallel region (twin: numba.sync's
        barrier); nothing to wait for in one thread or without OpenMP. */
     static inline void fastbp_barrier(int parts) {
     #ifdef _OPENMP
@@ -85,7 +85,7 @@ cdef extern from *:
 
 cdef inline void _share(Py_ssize_t total, int part, int parts, Py_ssize_t unit,
                         Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
-    """``part``'s range of ``0..total`` in whole ``unit``s (twin: numba_sync's ``share``)."""
+    """``part``'s range of ``0..total`` in whole ``unit``s (twin: numba.sync's ``share``)."""
     cdef Py_ssize_t units = (total + unit - 1) // unit
     lo[0] = min(units * part // parts * unit, total)
     hi[0] = min(units * (part + 1) // parts * unit, total)
@@ -277,7 +277,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                          double* a, double* d, double* grad, double* out, int exp_build,
                          const uint64_t* tab, int part, int parts) noexcept nogil:
     """Run ``task`` ``batch_size`` samples at a time, as thread ``part`` of the ``parts`` of
-    an OpenMP parallel region (twin: numba_batched's ``run``, which says how the work is
+    an OpenMP parallel region (twin: numba.batched's ``run``, which says how the work is
     shared).
 
     ``work`` holds the parameters with every ``W`` transposed, ``orig`` the same values in
@@ -304,7 +304,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
         while start < n:
             size = batch_size if n - start > batch_size else n - start
             first = start
-            while first < start + size:  # CHUNK samples at a time (see numba_batched)
+            while first < start + size:  # CHUNK samples at a time (see numba.batched)
                 rows = CHUNK if start + size - first > CHUNK else start + size - first
                 _share(rows, part, parts, 1, &r0, &r1)
                 for r in range(r0, r1):

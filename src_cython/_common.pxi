@@ -1,6 +1,6 @@
 # The math both Cython modules share (_kernels.pyx and the catalogue of small networks),
 # included into each so that the C compiler can inline it there. Twins: the oracle's
-# activate, derivative and output_deltas, and numba_backend's helpers of the same names.
+# activate, derivative and output_deltas, and numba.backend's helpers of the same names.
 
 from libc.math cimport exp, tanh
 from libc.stdint cimport int64_t
@@ -55,7 +55,7 @@ cdef inline double _derivative(int64_t code, double out) noexcept nogil:
 
 cdef inline void _output_deltas(int loss, int64_t code, const double* o, const double* t,
                                 double* d, Py_ssize_t n) noexcept nogil:
-    """dE/dnet of each output neuron (twin: the first part of numba_online's ``_backward``)."""
+    """dE/dnet of each output neuron (twin: the first part of numba.online's ``_backward``)."""
     cdef Py_ssize_t k
     cdef double total
     if loss != SQUARED:

@@ -2,7 +2,7 @@
 # cython: initializedcheck=False, nonecheck=False, cpow=True
 """Cython kernels of the ``"cython"`` backend, bit-identical to the oracle.
 
-Twin of ``fastbp/kernels/numba_backend.py``: each function here has a numba
+Twin of ``fastbp/kernels/numba.backend.py``: each function here has a numba
 twin of the same name and follows the canonical order of arithmetic of
 ``fastbp/kernels/oracle.py``. Built with ``-O3 -ffp-contract=off``: no FMA
 contraction, no fastmath, ``exp``/``tanh``/``log`` from the C library.
@@ -359,7 +359,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     double lr, Py_ssize_t batch_size, double momentum, double decay,
                     bint train_bias, int threads, int exp_build,
                     const uint64_t* tab) noexcept nogil:
-    """Train one network in place (twin: numba_backend's ``train``); -1 where memory ran
+    """Train one network in place (twin: numba.backend's ``train``); -1 where memory ran
     out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
 
     The smallest networks train online, without weight decay, in ``_cython_small``;
@@ -444,7 +444,7 @@ def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
                     int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
                     double weight_decay=0.0):
     """``train``, then the mean loss over ``X, Y`` (``mean_loss`` on ``loss_threads``
-    threads), or NaN where a parameter is not finite (twin: numba_backend's
+    threads), or NaN where a parameter is not finite (twin: numba.backend's
     ``train_then_loss``). One call: a short run would pay twice for its arguments."""
     cdef const uint64_t* tab = _table(exp_build, exp_table)
     _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
@@ -484,7 +484,7 @@ LANES_MAX_PARAMS = 128
 
 
 def lanes(Py_ssize_t n_params):
-    """Networks per group of ``_train_lanes`` (twin: numba_codegen's ``lanes``)."""
+    """Networks per group of ``_train_lanes`` (twin: numba.codegen's ``lanes``)."""
     return 32 if n_params <= 32 else 16 if n_params <= 64 else 8
 
 

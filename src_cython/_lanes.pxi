@@ -1,5 +1,5 @@
 # Many small networks trained online side by side, one per vector lane (included by
-# _kernels.pyx). Twin: kernel_many of numba_codegen.py. Every value of a group of G
+# _kernels.pyx). Twin: kernel_many of numba.codegen.py. Every value of a group of G
 # networks lives in one scratch array, row by row (S[row * G + lane]); each step is loops
 # over the lanes, innermost, which the C compiler vectorises, glibc's exp inlined in them
 # (fastbp_exp_*, where glibc_exp.variant() has verified it). Each lane does exactly the

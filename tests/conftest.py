@@ -31,7 +31,7 @@ def backend(request):
 
 
 # numba twice: on the kernels a run starts on and on a shape's own (its tiers, which a
-# short test run would otherwise never reach; see fastbp.kernels.numba_tiers).
+# short test run would otherwise never reach; see fastbp.kernels.numba.tiers).
 COMPILED = [n for n in MODULES if n != "python"]
 COMPILED[COMPILED.index("numba") + 1:0] = ["numba/own"] if "numba" in COMPILED else []
 
@@ -45,7 +45,7 @@ def compiled_backend(request, monkeypatch):
     name, _, tier = request.param.partition("/")
     _require(name)
     if tier:
-        from fastbp.kernels import numba_tiers
+        from fastbp.kernels.numba import tiers as numba_tiers
 
         monkeypatch.setattr(numba_tiers, "MODE", "specialised")
     return name

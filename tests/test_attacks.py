@@ -49,7 +49,9 @@ class Payload:
 
 
 def kernel_module_name(net):
-    from fastbp.kernels import libm_exp, numba_codegen, numba_unrolled
+    from fastbp.kernels.numba import codegen as numba_codegen
+    from fastbp.kernels.numba import libm_exp
+    from fastbp.kernels.numba import unrolled as numba_unrolled
 
     shape = net.kernel_shape
     module = numba_codegen.kernel_module(numba_unrolled._key(shape.layout),
@@ -377,7 +379,7 @@ def test_every_damaged_cache_file_is_recovered_from(tmp_path):
     # leaves a healthy cache.
     pytest.importorskip("numba")
     (tmp_path / "kernel_mod.py").write_text(textwrap.dedent("""
-        from fastbp.kernels.numba_jit import jit
+        from fastbp.kernels.numba.jit import jit
 
         @jit(internal=False)
         def twice(x):
@@ -401,7 +403,7 @@ def test_every_damaged_cache_file_is_recovered_from(tmp_path):
 def test_a_damaged_generic_kernel_cache_recovers(tmp_path):
     # fastbp's own generic kernel for a small network's forward pass, as installed.
     pytest.importorskip("numba")
-    from fastbp.kernels import numba_online
+    from fastbp.kernels.numba import online as numba_online
 
     net = tutorial.network()
     net.forward(tutorial.INPUTS, backend="numba")
@@ -463,7 +465,7 @@ def test_an_orphaned_compile_exits_within_two_seconds(tmp_path):
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import time
         import fastbp
-        from fastbp.kernels import numba_backend
+        from fastbp.kernels.numba import backend as numba_backend
         from fastbp.kernels.protocol import Rule
         net = fastbp.Network([2, 23, 1], seed=0)
         entry = numba_backend._entry(net.kernel_shape, Rule(0), True)

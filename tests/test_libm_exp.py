@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from fastbp.kernels import libm_exp
+from fastbp.kernels.numba import libm_exp
 
 
 @njit
@@ -81,7 +81,7 @@ def _run(code, **env):
 
 def test_fastbp_exp_libm_calls_the_library_and_keeps_every_bit():
     code = ("import numpy as np, fastbp\n"
-            "from fastbp.kernels import libm_exp\n"
+            "from fastbp.kernels.numba import libm_exp\n"
             "print(libm_exp.variant())\n"
             "T = fastbp.tutorial\n"
             "nets = [T.network() for _ in range(40)]\n"
@@ -96,7 +96,7 @@ def test_fastbp_exp_libm_calls_the_library_and_keeps_every_bit():
 
 
 def test_a_wrong_fastbp_exp_is_refused():
-    done = _run("from fastbp.kernels import libm_exp; libm_exp.variant()", FASTBP_EXP="fast")
+    done = _run("from fastbp.kernels.numba import libm_exp; libm_exp.variant()", FASTBP_EXP="fast")
     assert done.returncode != 0
     assert "FASTBP_EXP must be one of auto, fma, plain, libm; got 'fast'" in done.stderr
 
@@ -109,7 +109,7 @@ def test_glibc_without_fma_is_matched_by_the_plain_build():
     code = ("import sys, numpy as np\n"
             f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
             "import test_libm_exp as t\n"
-            "from fastbp.kernels import libm_exp\n"
+            "from fastbp.kernels.numba import libm_exp\n"
             "xs = t._inputs(np.random.default_rng(3))\n"
             "same = np.array_equal(t._apply(1, xs).view(np.uint64),"
             " t._c_library(xs).view(np.uint64))\n"

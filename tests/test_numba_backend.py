@@ -25,7 +25,7 @@ def run_python(code, **env):
 def test_import_fastbp_does_not_import_numba():
     out = run_python("""
         import sys, fastbp
-        loaded = ('numba', 'tqdm', 'fastbp.kernels.numba_backend')
+        loaded = ('numba', 'tqdm', 'fastbp.kernels.numba.backend')
         print(*(name in sys.modules for name in loaded))
     """)
     assert out.split() == ["False", "False", "False"]
@@ -56,7 +56,10 @@ def test_works_where_numba_can_cache_nowhere(tmp_path):
 
 
 def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
-    from fastbp.kernels import numba_backend, numba_cache, numba_tiers, numba_unrolled
+    from fastbp.kernels.numba import backend as numba_backend
+    from fastbp.kernels.numba import cache as numba_cache
+    from fastbp.kernels.numba import tiers as numba_tiers
+    from fastbp.kernels.numba import unrolled as numba_unrolled
 
     monkeypatch.setattr(numba_cache, "unrolled_dirs", lambda: [Path("/dev/null/nowhere")])
     monkeypatch.setattr(numba_unrolled, "_modules", {})
@@ -75,7 +78,8 @@ def test_unrolled_kernel_without_a_writable_directory(monkeypatch):
 
 
 def test_unrolled_source_spells_out_the_canonical_sums():
-    from fastbp.kernels import limits, numba_codegen
+    from fastbp.kernels import limits
+    from fastbp.kernels.numba import codegen as numba_codegen
 
     net = fastbp.tutorial.network()
     module = numba_codegen.kernel_module(net.layout, net.activation_codes, 0, False, False, "libm")
@@ -91,7 +95,7 @@ def test_unrolled_source_spells_out_the_canonical_sums():
 
 
 def test_statements_know_what_they_read_and_rename_as_sets():
-    from fastbp.kernels.numba_codegen import Stmt, canonical_sum, exposed, expr, var
+    from fastbp.kernels.numba.codegen import Stmt, canonical_sum, exposed, expr, var
 
     total = canonical_sum([expr(var("d2_0"), " * ", var("p6")), expr(var("d2_1"), " * ",
                                                                      var("p8"))])
@@ -107,8 +111,8 @@ def test_a_share_left_alone_returns_when_the_run_is_abandoned():
     import threading
     import time
 
-    from fastbp.kernels import numba_backend as nb
-    from fastbp.kernels import numba_batched
+    from fastbp.kernels.numba import backend as nb
+    from fastbp.kernels.numba import batched as numba_batched
 
     net = fastbp.Network([9, 16, 3], seed=1)
     rng = np.random.default_rng(1)

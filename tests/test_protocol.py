@@ -54,7 +54,7 @@ def test_every_twin_named_in_the_kernels_exists():
     # "(twin: ``name``)" in a docstring or a comment names the same kernel in the other
     # language: it must be defined there (generated code counts by its `def` line).
     root = Path(__file__).resolve().parents[1]  # the checkout these tests came with
-    sources = [*(root / "fastbp" / "kernels").glob("*.py"), *(root / "src_cython").glob("*.p*"),
+    sources = [*(root / "fastbp" / "kernels").rglob("*.py"), *(root / "src_cython").glob("*.p*"),
                *(root / "src_cython").glob("*.tp"), root / "docs" / "design.md"]
     sources = [p for p in sources if p.exists() and p.suffix != ".c"]
     if not (root / "src_cython").is_dir():

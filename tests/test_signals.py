@@ -117,7 +117,7 @@ def test_deferred_meets_pythons_own_ctrl_c_handler():
 
 def test_a_kernel_loads_whole_when_a_signal_comes(tmp_path):
     pytest.importorskip("numba")
-    from fastbp.kernels import numba_tiers
+    from fastbp.kernels.numba import tiers as numba_tiers
 
     def load():
         os.kill(os.getpid(), signal.SIGINT)

@@ -1,6 +1,6 @@
 """Tiered numba kernels: a run starts on the generic kernels, switches to a shape's own
 between chunks without changing a bit, and compiles those only where they pay, in
-another process (fastbp.kernels.numba_tiers)."""
+another process (fastbp.kernels.numba.tiers)."""
 
 import os
 import subprocess
@@ -17,7 +17,9 @@ from fastbp.kernels.protocol import Rule
 
 pytest.importorskip("numba")
 
-from fastbp.kernels import numba_backend, numba_cache, numba_tiers
+from fastbp.kernels.numba import backend as numba_backend
+from fastbp.kernels.numba import cache as numba_cache
+from fastbp.kernels.numba import tiers as numba_tiers
 
 XOR = np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), np.array([[0], [1], [1], [0.0]])
 
@@ -95,7 +97,7 @@ def test_a_long_run_compiles_in_another_process_and_switches(tmp_path):
     out = run_python("""
         import time
         import numpy as np, fastbp
-        from fastbp.kernels import numba_backend as nb, numba_tiers
+        from fastbp.kernels.numba import backend as nb, tiers as numba_tiers
         from fastbp.kernels.protocol import Rule
         X, Y = np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), np.array([[0], [1], [1], [0.0]])
         net = fastbp.Network([2, 4, 1], seed=0)
@@ -117,7 +119,7 @@ def test_a_long_run_compiles_in_another_process_and_switches(tmp_path):
     assert out.split("\n")[:4] == ["idle True", "compiling ['2-4-1']", "ready  True", "True"]
     again = run_python("""
         import fastbp
-        from fastbp.kernels import numba_backend as nb, numba_tiers
+        from fastbp.kernels.numba import backend as nb, tiers as numba_tiers
         from fastbp.kernels.protocol import Rule
         entry = nb._entry(fastbp.Network([2, 4, 1]).kernel_shape, Rule(0), False)
         print(entry.expected_cost() == numba_tiers.LOAD)
@@ -139,7 +141,7 @@ def test_a_failed_compile_leaves_the_generic_kernels(tiers):
 
 def test_compiles_still_running_stop_with_the_program():
     out = run_python("""
-        from fastbp.kernels import numba_tiers
+        from fastbp.kernels.numba import tiers as numba_tiers
         entry = numba_tiers.Entry("x", {}, lambda: None, 0.0, "conftest:sleep_long")
         entry.start()
         print(entry._process.pid, flush=True)
@@ -202,8 +204,10 @@ def test_cache_info_clear_and_prune(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(numba_cache, "unrolled_dirs", lambda: [unrolled])
     assert main(["cache"]) == 0
     assert "no compiled kernels are cached yet" in capsys.readouterr().out
-    (generic / "fastbp").mkdir(parents=True)
-    (generic / "fastbp" / "numba_batched.run-233.py311.nbi").write_bytes(b"x" * 1000)
+    # numba's per-user layout: a folder named after the package's directory and a hash
+    (generic / "numba_4282da04").mkdir(parents=True)
+    (generic / "numba_4282da04" / "batched.run-233.py311.nbi").write_bytes(b"x" * 1000)
+    (generic / "numba_4282da04" / "someone_else.f-1.py311.nbi").write_bytes(b"x")  # not ours
     unrolled.mkdir()
     for k in range(5):
         source = unrolled / f"{numba_cache.PREFIX}{k}.py"
@@ -219,7 +223,8 @@ def test_cache_info_clear_and_prune(tmp_path, monkeypatch, capsys):
     assert not (unrolled / f"{numba_cache.PREFIX}0.one.compiled").exists()
     assert main(["cache", "--clear"]) == 0
     assert "removed" in capsys.readouterr().out
-    assert not unrolled.exists() and not list(generic.rglob("*.nbi"))
+    assert not unrolled.exists()
+    assert [p.name for p in generic.rglob("*.nbi")] == ["someone_else.f-1.py311.nbi"]
 
 
 def test_warmup_compiles_ahead_of_time(tmp_path):

@@ -15,7 +15,7 @@ from types import ModuleType
 #: Backends in order of preference for ``backend="auto"`` (fastest first).
 MODULES: dict[str, str] = {
     "python": "fastbp.kernels.oracle",
-    "numba": "fastbp.kernels.numba_backend",
+    "numba": "fastbp.kernels.numba.backend",
     "cython": "fastbp.kernels.cython_backend",
 }
 PREFERENCE: tuple[str, ...] = ("numba", "cython", "python")

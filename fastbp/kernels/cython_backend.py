@@ -1,7 +1,7 @@
 """The ``"cython"`` backend: an adapter over the compiled ``fastbp.kernels._cython`` extension.
 
 The kernels live in ``src_cython/_kernels.pyx`` (each the twin of a numba kernel
-in :mod:`fastbp.kernels.numba_backend`); the functions here unpack the
+in :mod:`fastbp.kernels.numba.backend`); the functions here unpack the
 :mod:`~fastbp.kernels.protocol` tuples into the extension's typed arguments.
 """
 

@@ -35,7 +35,7 @@ BLOCK_TERMS, BLOCK_ROWS = 256, 48
 #: Networks with at most this many parameters get unrolled kernels (and train side by
 #: side in vector lanes).
 UNROLL_PARAMS = 128
-#: Networks per group of the generic lanes kernel (numba_lanes): each row of lanes costs
+#: Networks per group of the generic lanes kernel (numba.lanes): each row of lanes costs
 #: bookkeeping that longer rows repay (2-31-1 x 200 networks: 2.6x faster than 8).
 GENERIC_LANES = 32
 
@@ -56,7 +56,7 @@ def route(training: bool, n_params: int, n: int, threads: int | None, batch_size
     ``n_params`` parameters.
 
     - :data:`SMALL`: the small networks' per-sample kernels (a shape's unrolled ones or
-      the generic ones; the tier rule of ``numba_tiers`` picks which): training that is
+      the generic ones; the tier rule of ``numba.tiers`` picks which): training that is
       :func:`small_online`, or evaluating a small network in one thread.
     - :data:`SHORT`: the batched kernel in one thread and one call, which makes its own
       working copies: a batch (and the evaluation chunk) too small for threads to pay.
@@ -77,9 +77,9 @@ def unrolled_lanes(n_params: int) -> int:
 # --- Tiers: when a shape's own kernels are compiled --------------------------------------
 
 #: Seconds the generic kernels take beyond the unrolled ones per sample of online
-#: training, and per call: for one network (numba_online against an unrolled ``kernel``:
+#: training, and per call: for one network (numba.online against an unrolled ``kernel``:
 #: 60-280 ns a sample from 9 to 117 parameters; a call costs the same) and per network
-#: of many (numba_lanes against ``kernel_many``: 0 to 5 ns).
+#: of many (numba.lanes against ``kernel_many``: 0 to 5 ns).
 SAVING_ONE, SAVING_MANY, SAVING_PER_CALL = 1.5e-7, 2e-9, 0.2e-6
 #: Expected seconds to compile a shape's unrolled kernels, as (seconds, seconds per
 #: parameter): for one network (2-29-1: 5.3 s) and for many (the parallel, vectorised

@@ -1,6 +1,6 @@
 """The contract every backend module fulfils: two small named tuples and one Protocol.
 
-A backend is a module (``oracle``, ``numba_backend``, ``cython_backend``) whose
+A backend is a module (``oracle``, ``numba.backend``, ``cython_backend``) whose
 functions match :class:`Kernels`. They take a network's :class:`Shape` and, to
 train, its :class:`Rule`; each backend unpacks the tuples only where it calls
 its compiled code. The numbers they return are defined by the oracle, in the

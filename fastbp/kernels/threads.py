@@ -1,7 +1,7 @@
 """How many threads share one network's batches, for every compiled backend.
 
 The work of a batch is shared out by output blocks, never by the terms of a sum, so
-the count changes the speed only, never a bit (see ``numba_batched.run``).
+the count changes the speed only, never a bit (see ``numba.batched.run``).
 """
 
 from __future__ import annotations

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functions import LOGISTIC, SOFTMAX, SQUARED
-from .glibc_exp import CODES
+from ...functions import LOGISTIC, SOFTMAX, SQUARED
+from ..glibc_exp import CODES
+from ..limits import BLOCK_ROWS as MC  # a cache block: terms of each sum by rows
+from ..limits import BLOCK_TERMS as KC
+from ..limits import CHUNK  # samples per pass of forward, mean_loss and gradients
+from ..limits import TILE_COLUMNS as NR  # a register tile: rows by columns
+from ..limits import TILE_ROWS as MR
+from .element import U, _activate, _derivative, _sample_loss
+from .jit import jit
 from .libm_exp import exp_fma, exp_fma_unchecked, exp_plain, exp_plain_unchecked, special
-from .limits import BLOCK_ROWS as MC  # a cache block: terms of each sum by rows
-from .limits import BLOCK_TERMS as KC
-from .limits import CHUNK  # samples per pass of forward, mean_loss and gradients
-from .limits import TILE_COLUMNS as NR  # a register tile: rows by columns
-from .limits import TILE_ROWS as MR
-from .numba_jit import jit
-from .numba_math import U, _activate, _derivative, _sample_loss
-from .numba_simd import load, vbroadcast, vload, vmuladd, vstore
-from .numba_sync import abandoned, barrier, share
+from .simd import load, vbroadcast, vload, vmuladd, vstore
+from .sync import abandoned, barrier, share
 
 
 @jit(inline="always")

@@ -9,7 +9,7 @@ import os
 from numba import njit
 from numba.core.caching import FunctionCache
 
-from ..files import private_dir, warn_once
+from ...files import private_dir, warn_once
 
 
 class GuardedCache(FunctionCache):

@@ -7,8 +7,8 @@ still adds its terms in the canonical order. No fastmath: it would reorder sums
 and break the bitwise contract.
 
 Online training of a small network runs a kernel generated and unrolled for its
-shape (:mod:`fastbp.kernels.numba_unrolled`). Everything else runs
-:mod:`fastbp.kernels.numba_batched`, which computes a batch's sums as tiled
+shape (:mod:`fastbp.kernels.numba.unrolled`). Everything else runs
+:mod:`fastbp.kernels.numba.batched`, which computes a batch's sums as tiled
 products, on a copy of the parameters in which each ``W_l`` is stored transposed,
 ``(n_in, n_out)``. This module validates nothing (the callers have checked every
 argument): it makes the working copies, starts the threads and dispatches.
@@ -32,19 +32,12 @@ try:
 except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
-from ..functions import LOSSES
-from . import (
-    glibc_exp,
-    limits,
-    numba_batched,
-    numba_lanes,
-    numba_online,
-    numba_tiers,
-    numba_unrolled,
-)
-from .limits import SHORT, SMALL, route, small_online
-from .protocol import Rule, Shape, all_finite, check_buffers, sizes_label
-from .threads import cores, parts
+from ...functions import LOSSES
+from .. import glibc_exp, limits
+from ..limits import SHORT, SMALL, route, small_online
+from ..protocol import Rule, Shape, all_finite, check_buffers, sizes_label
+from ..threads import cores, parts
+from . import batched, lanes, online, tiers, unrolled
 
 NAME = "numba"
 
@@ -76,7 +69,7 @@ def _plan(layout, key: bytes | None = None) -> _Plan:
         to_work = np.arange(size)
         for n_in, n_out, w_at, b_at in layout.tolist():
             to_work[w_at:b_at] = np.arange(w_at, b_at).reshape(n_out, n_in).T.ravel()
-        found = _plans[key] = _Plan(_starts(layout), numba_batched.pack_size(layout),
+        found = _plans[key] = _Plan(_starts(layout), batched.pack_size(layout),
                                     to_work, np.argsort(to_work))
     return found
 
@@ -101,7 +94,7 @@ _NO_PERM = np.empty(0, dtype=np.int64)  # run makes no working copies: they are 
 
 def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, lr=0.0,
              order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y, threads=None):
-    """Run a task of :func:`numba_batched.run` on working copies of ``params`` (and
+    """Run a task of :func:`batched.run` on working copies of ``params`` (and
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
     after TRAIN."""
     layout, acts, train_bias = shape.layout, shape.acts, shape.train_bias
@@ -109,8 +102,8 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     plan = _plan(layout)
     at = plan.at
     size = min(len(X), batch_size)
-    rows = min(size, numba_batched.CHUNK)  # the buffers hold a chunk of a batch
-    training = task == numba_batched.TRAIN
+    rows = min(size, batched.CHUNK)  # the buffers hold a chunk of a batch
+    training = task == batched.TRAIN
     work = params.take(plan.to_work)
     vel = velocity.take(plan.to_work) if training else velocity
     # Only training writes ``orig``: evaluation reads the caller's parameters in place
@@ -122,15 +115,15 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     count = parts(threads, size, shape.n_params)
     args += (np.empty(count * plan.pack), glibc_exp.variant_code())
     if count == 1:
-        numba_batched.run(*args, 0, 1, _ALONE, _NO_PERM)
+        batched.run(*args, 0, 1, _ALONE, _NO_PERM)
     else:
         # Every part must run at once (they wait for each other): one thread each.
         sync = np.zeros(3, dtype=np.int64)
         with ThreadPoolExecutor(count - 1) as pool:
             try:
-                others = [pool.submit(numba_batched.run, *args, k, count, sync, _NO_PERM)
+                others = [pool.submit(batched.run, *args, k, count, sync, _NO_PERM)
                           for k in range(1, count)]
-                numba_batched.run(*args, 0, count, sync, _NO_PERM)
+                batched.run(*args, 0, count, sync, _NO_PERM)
                 for other in others:
                     other.result()
             except BaseException:
@@ -141,7 +134,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     return None
 
 
-_EVALUATE = Rule(0, numba_batched.CHUNK)  # forward, mean_loss and gradients
+_EVALUATE = Rule(0, batched.CHUNK)  # forward, mean_loss and gradients
 _EVALUATE_LOSS = {code: _EVALUATE._replace(loss=code) for code in LOSSES.values()}
 
 
@@ -151,11 +144,11 @@ def forward(shape: Shape, params, X, threads=None):
     out = np.empty((X.shape[0], shape.n_out))
     way = route(False, shape.n_params, X.shape[0], threads)
     if way == SMALL:
-        numba_online.forward(_writable(params), shape.layout, shape.acts, X, out)
+        online.forward(_writable(params), shape.layout, shape.acts, X, out)
     elif way == SHORT:
-        _short(numba_batched.FORWARD, shape, 0, params, X, _NO_Y, out=out)
+        _short(batched.FORWARD, shape, 0, params, X, _NO_Y, out=out)
     else:
-        _batched(numba_batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y,
+        _batched(batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y,
                  out=out, threads=threads)
     return out
 
@@ -172,12 +165,12 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD
     """A task of ``run`` in one thread and one call, ``run`` making the working copies
     and buffers (a short call's way: they cost more than its arithmetic in Python)."""
     plan = _plan(shape.layout, shape.key)
-    if not params.flags.writeable and task != numba_batched.TRAIN_LOSS:  # numba types a
+    if not params.flags.writeable and task != batched.TRAIN_LOSS:  # numba types a
         # read-only array apart: a copy costs less than another compile
         params = params.copy()
     batch_size, momentum = (min(X.shape[0], rule.batch_size), rule.momentum) if rule else \
-        (min(X.shape[0], numba_batched.CHUNK), 0.0)
-    return numba_batched.run(task, _NO_GRAD, params, shape.layout, shape.acts, loss, X, Y,
+        (min(X.shape[0], batched.CHUNK), 0.0)
+    return batched.run(task, _NO_GRAD, params, shape.layout, shape.acts, loss, X, Y,
                              epochs, order, lr, batch_size, momentum, decay, velocity,
                              bool(shape.train_bias), plan.at, _NO_GRAD, _NO_GRAD, grad, out,
                              _NO_GRAD, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work)
@@ -188,15 +181,15 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
     by the shape's unrolled loss kernel where it is loaded, else by the generic one."""
     check_buffers(shape, params, X, Y)
     run = _loss_kernels.get((shape.key, loss))
-    if run is not None and numba_tiers.MODE != "generic":
+    if run is not None and tiers.MODE != "generic":
         return run(params, X, Y)
     way = route(False, shape.n_params, X.shape[0], threads)
     if way == SMALL:
-        return numba_online.mean_loss(_writable(params), shape.layout, shape.acts, loss, X, Y)
+        return online.mean_loss(_writable(params), shape.layout, shape.acts, loss, X, Y)
     if way == SHORT:
-        return _short(numba_batched.LOSS, shape, loss, params, X, Y)
+        return _short(batched.LOSS, shape, loss, params, X, Y)
     out = np.empty((1, 1))
-    _batched(numba_batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
+    _batched(batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
              Y, out=out, threads=threads)
     return out[0, 0]
 
@@ -207,14 +200,14 @@ def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=
     grad = np.zeros(params.shape[0])
     way = route(False, shape.n_params, X.shape[0], threads)
     if way == SMALL:
-        numba_online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
+        online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
                                float(weight_decay), grad)
         return grad
     if way == SHORT:
-        _short(numba_batched.GRADIENTS, shape, loss, params, X, Y, grad=grad,
+        _short(batched.GRADIENTS, shape, loss, params, X, Y, grad=grad,
                decay=weight_decay)
         return grad
-    _batched(numba_batched.GRADIENTS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD,
+    _batched(batched.GRADIENTS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD,
              X, Y, grad=grad, threads=threads)
     # Summed in the working layout; the rest is elementwise, the same in either layout.
     grad = grad.take(_plan(shape.layout).from_work)
@@ -230,9 +223,9 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
 
     Online training of a small network without weight decay runs the kernel unrolled for
-    its shape (:mod:`fastbp.kernels.numba_unrolled`) where it is ready: compiled in the
-    background once it pays (:mod:`fastbp.kernels.numba_tiers`). Everything else runs the
-    generic batched kernel (:mod:`fastbp.kernels.numba_batched`), on working copies with
+    its shape (:mod:`fastbp.kernels.numba.unrolled`) where it is ready: compiled in the
+    background once it pays (:mod:`fastbp.kernels.numba.tiers`). Everything else runs the
+    generic batched kernel (:mod:`fastbp.kernels.numba.batched`), on working copies with
     transposed weights, with ``parts(threads, ...)`` threads.
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs)
@@ -241,7 +234,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
              rule.weight_decay) == SMALL:
         _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False)
         return
-    params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
+    params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(params.shape[0]),
                                       threads=threads)
 
@@ -249,11 +242,11 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
 def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
             evaluate: bool) -> float:
     """One small network trained online: by its shape's unrolled kernels where the tiering
-    rule runs them now, else by ``numba_online``; then, with ``evaluate``, its mean loss
+    rule runs them now, else by ``numba.online``; then, with ``evaluate``, its mean loss
     (NaN, without measuring, where a parameter is not finite)."""
     kernels = _specialised(shape, rule, epochs, X.shape[0])
     if kernels is None:
-        return numba_online.train_then_loss(params, velocity, shape.layout, shape.acts,
+        return online.train_then_loss(params, velocity, shape.layout, shape.acts,
                                             rule.loss, X, Y, epochs, order, lr, rule.momentum,
                                             bool(shape.train_bias), evaluate)
     kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
@@ -264,12 +257,12 @@ def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
 
 def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
     """The shape's unrolled ``(train, loss)`` kernels for one small network trained online
-    where the tiering rule runs them now, else None (the generic ``numba_online`` then
+    where the tiering rule runs them now, else None (the generic ``numba.online`` then
     runs); the work counts toward compiling them."""
     found = _by_rule.get((shape.key, rule))
     if found is None:
         found = _by_rule[shape.key, rule] = _entry(shape, rule, False)
-    if numba_tiers.MODE == "auto":  # pick()'s rule inline for its two common cases
+    if tiers.MODE == "auto":  # pick()'s rule inline for its two common cases
         if found.kernel is not None:
             return found.kernel
         if found.state == "idle":
@@ -277,7 +270,7 @@ def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
             if found.pays(found.saving):
                 found.start()
             return None
-    return numba_tiers.pick(found, limits.SAVING_ONE * epochs * n +
+    return tiers.pick(found, limits.SAVING_ONE * epochs * n +
                             limits.SAVING_PER_CALL)
 
 
@@ -285,17 +278,17 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
                     threads=None) -> float:
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite
     (twin: ``train_then_loss``). Where the generic kernel trains in one thread, both run in
-    one call of :func:`fastbp.kernels.numba_batched.train_then_loss`."""
+    one call of :func:`fastbp.kernels.batched.train_then_loss`."""
     check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
     way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size, rule.weight_decay)
     if way == SMALL:
         return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True)
     if way == SHORT:
-        return _short(numba_batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
+        return _short(batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
                       velocity=velocity, rule=rule, epochs=epochs, lr=lr, order=order,
                       decay=rule.weight_decay)
-    params[:], velocity[:] = _batched(numba_batched.TRAIN, shape, rule, params, velocity, X,
+    params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(shape.n_params),
                                       threads=threads)
     return mean_loss(shape, rule.loss, params, X, Y, threads) if all_finite(params) else math.nan
@@ -306,8 +299,8 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     """``train`` every row of ``params`` with its own ``lrs[k]``, in parallel over rows.
 
     Small networks trained online run side by side, one per vector lane: in the shape's
-    ``kernel_many`` (:mod:`fastbp.kernels.numba_unrolled`) where it is ready, else in the
-    generic :func:`fastbp.kernels.numba_lanes.train_lanes`. Others run ``train`` one
+    ``kernel_many`` (:mod:`fastbp.kernels.numba.unrolled`) where it is ready, else in the
+    generic :func:`fastbp.kernels.lanes.train_lanes`. Others run ``train`` one
     network per thread (the kernels release the GIL).
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
@@ -325,7 +318,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         return
     saving = limits.SAVING_MANY * epochs * X.shape[0] * len(params) + \
         limits.SAVING_PER_CALL
-    kernels = numba_tiers.pick(_entry(shape, rule, True), saving)
+    kernels = tiers.pick(_entry(shape, rule, True), saving)
     previous = get_num_threads()
     if threads is not None:
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -333,9 +326,9 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         if kernels is not None:
             kernels[0](params, X, Y, epochs, order, lrs, rule.momentum, velocity)
         else:
-            numba_lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
+            lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
                                     epochs, order, lrs, rule.momentum, shape.train_bias,
-                                    glibc_exp.variant_code(), numba_lanes.lanes(shape.n_params))
+                                    glibc_exp.variant_code(), lanes.lanes(shape.n_params))
     finally:
         set_num_threads(previous)
 
@@ -353,12 +346,12 @@ def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
 
 # Each shape's unrolled kernels, by (Shape.key, loss, train_bias, momentum, many); their
 # loss kernels, once loaded, by (Shape.key, loss).
-_entries: dict[tuple, numba_tiers.Entry] = {}
+_entries: dict[tuple, tiers.Entry] = {}
 _loss_kernels: dict[tuple, object] = {}
-_by_rule: dict[tuple, numba_tiers.Entry] = {}  # one network's, by (Shape.key, Rule): faster
+_by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, Rule): faster
 
 
-def _entry(shape: Shape, rule: Rule, many: bool) -> numba_tiers.Entry:
+def _entry(shape: Shape, rule: Rule, many: bool) -> tiers.Entry:
     layout, acts, train_bias, n_params = shape.layout, shape.acts, shape.train_bias, \
         shape.n_params
     momentum = rule.momentum != 0.0
@@ -368,15 +361,15 @@ def _entry(shape: Shape, rule: Rule, many: bool) -> numba_tiers.Entry:
                 "train_bias": bool(train_bias), "momentum": momentum, "many": many}
 
         def cost() -> float:
-            if numba_unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
+            if unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
                 return math.inf
-            if numba_unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
+            if unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
                                               momentum, many):
                 return limits.LOAD
             base, per_param = limits.COMPILE_MANY if many else limits.COMPILE_ONE
             return base + per_param * n_params
 
-        found = _entries[shape.key, rule.loss, train_bias, momentum, many] = numba_tiers.Entry(
+        found = _entries[shape.key, rule.loss, train_bias, momentum, many] = tiers.Entry(
             f"{sizes_label(shape)}{' x many' if many else ''}", spec,
             lambda: compile_spec(spec), cost, f"{__name__}:compile_stdin")
     return found
@@ -385,14 +378,14 @@ def _entry(shape: Shape, rule: Rule, many: bool) -> numba_tiers.Entry:
 def compile_spec(spec: dict) -> tuple[object, object]:
     """Compile (or load from numba's cache) the unrolled training and loss kernels that
     ``spec`` describes, for the argument types of every later call; mark them compiled
-    (:func:`fastbp.kernels.numba_unrolled.compiled_before`). Runs in the compiling
+    (:func:`fastbp.kernels.unrolled.compiled_before`). Runs in the compiling
     process, then in the training one, where it loads what that process compiled."""
     layout = np.array(spec["layout"], dtype=np.int64).reshape(-1, 4)
     acts = np.array(spec["acts"], dtype=np.int64)
     loss, train_bias, momentum, many = spec["loss"], spec["train_bias"], spec["momentum"], \
         spec["many"]
-    run = numba_unrolled.kernel(layout, acts, loss, train_bias, momentum, many)
-    loss_run = numba_unrolled.loss_kernel(layout, acts, loss)
+    run = unrolled.kernel(layout, acts, loss, train_bias, momentum, many)
+    loss_run = unrolled.loss_kernel(layout, acts, loss)
     n_in, n_out, n_params = int(layout[0, 0]), int(layout[-1, 1]), int(layout[-1, 3] +
                                                                         layout[-1, 1])
     X, Y = np.zeros((1, n_in)), np.zeros((1, n_out))
@@ -401,15 +394,15 @@ def compile_spec(spec: dict) -> tuple[object, object]:
         np.zeros_like(params))
     loss_run(np.zeros(n_params), X, Y)
     _loss_kernels[layout.tobytes() + acts.tobytes(), loss] = loss_run
-    numba_unrolled.mark_compiled(layout, acts, loss, train_bias, momentum, many)
+    unrolled.mark_compiled(layout, acts, loss, train_bias, momentum, many)
     return run, loss_run
 
 
 def compile_stdin() -> None:
-    """The compiling process of :class:`fastbp.kernels.numba_tiers.Entry`: compile the
+    """The compiling process of :class:`fastbp.kernels.tiers.Entry`: compile the
     spec read from stdin (JSON) into numba's cache."""
     spec = json.loads(sys.stdin.readline())
-    numba_tiers.watch_parent(sys.stdin)
+    tiers.watch_parent(sys.stdin)
     compile_spec(spec)
 
 
@@ -418,16 +411,16 @@ def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) ->
     the shape's unrolled kernels now where that pays over the whole run."""
     if epochs > 0 and _unrolled(rule, shape):
         per = limits.SAVING_MANY if count > 1 else limits.SAVING_ONE
-        numba_tiers.expect(_entry(shape, rule, count > 1), per * epochs * n_samples * count)
+        tiers.expect(_entry(shape, rule, count > 1), per * epochs * n_samples * count)
 
 
 def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     """Where the generic kernels a run of ``count`` networks needs are: ``"loaded"`` in
     this process, ``"cached"`` on disk (a fraction of a second to load), or ``"absent"``
     (this machine's first use compiles them, once)."""
-    kernel = numba_batched.run
+    kernel = batched.run
     if _unrolled(rule, shape):
-        kernel = numba_lanes.train_lanes if count > 1 else numba_online.train_then_loss
+        kernel = lanes.train_lanes if count > 1 else online.train_then_loss
     if kernel.signatures:
         return "loaded"
     try:
@@ -453,15 +446,15 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     velocity = np.zeros(shape.n_params)
     forward(shape, params, X, threads=1)
     gradients(shape, rule.loss, params, X, Y, threads=1)
-    _batched(numba_batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NO_GRAD, X, Y,
+    _batched(batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NO_GRAD, X, Y,
              out=np.empty((1, 1)), threads=1)
-    _batched(numba_batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
+    _batched(batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
              grad=np.empty(shape.n_params), threads=1)
     if _unrolled(rule, shape):
-        numba_online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
+        online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
                                      Y, 0, _NO_ORDER, 0.5, 0.0, bool(shape.train_bias), True)
     if many and _unrolled(rule, shape):
-        numba_lanes.train_lanes(np.zeros((2, shape.n_params)), np.zeros((2, shape.n_params)),
+        lanes.train_lanes(np.zeros((2, shape.n_params)), np.zeros((2, shape.n_params)),
                                 shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,
                                 np.full(2, 0.5), 0.0, shape.train_bias,
                                 glibc_exp.variant_code(), 2)

@@ -6,7 +6,7 @@ A kernel here is a list of statements ``target = expression`` over named scalars
 piece of code reads, defines or must load are sets, and renaming is a mapping
 applied when the text is written. Every sum is spelled out in the canonical
 order (``docs/design.md``), so LLVM keeps the network in registers and the bits
-are the oracle's. :mod:`fastbp.kernels.numba_unrolled` compiles and caches the
+are the oracle's. :mod:`fastbp.kernels.numba.unrolled` compiles and caches the
 result; the names a text uses but does not define come with it as constants.
 """
 
@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
-from .limits import unrolled_lanes
+from ...functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from ..limits import unrolled_lanes
 
 
 class Expr(NamedTuple):
@@ -241,7 +241,7 @@ def kernel_module(layout, acts, loss: int, train_bias: bool, momentum: bool,
     """``kernel(params, X, Y, epochs, order, lr, momentum, velocity)`` trains one network
     online; ``kernel_many(P, X, Y, epochs, order, lrs, momentum, V)`` trains the rows of
     ``P`` in parallel, in groups of ``lanes`` networks per thread. ``exp_build`` is
-    :func:`fastbp.kernels.libm_exp.variant`'s answer: which exp the text inlines."""
+    :func:`fastbp.kernels.numba.libm_exp.variant`'s answer: which exp the text inlines."""
     n_params = layout[-1][3] + layout[-1][1]
     n_in, n_out = layout[0][0], layout[-1][1]
     fwd = forward(layout, acts)

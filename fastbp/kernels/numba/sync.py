@@ -16,7 +16,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .numba_jit import jit
+from .jit import jit
 
 _I64 = ir.IntType(64)
 

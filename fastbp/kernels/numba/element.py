@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
-from .numba_jit import jit
+from ...functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from .jit import jit
 
 # An unsigned index: numba checks a signed one for negative values, which
 # stops LLVM from vectorising the loop around it.

@@ -1,9 +1,9 @@
 """Where the numba backend keeps compiled kernels, how large that is, and pruning it.
 
 Two places. Numba caches the generic kernels beside fastbp's own modules (in
-``fastbp/kernels/__pycache__``), or, where the install is read-only, under
+``fastbp/kernels/numba/__pycache__``), or, where the install is read-only, under
 ``NUMBA_CACHE_DIR`` or numba's per-user cache directory. The small networks' unrolled
-kernels are generated per shape (:mod:`fastbp.kernels.numba_unrolled`): each is a module
+kernels are generated per shape (:mod:`fastbp.kernels.numba.unrolled`): each is a module
 saved in the first writable of ``$NUMBA_CACHE_DIR/fastbp-kernels``,
 ``$XDG_CACHE_HOME/fastbp/kernels`` (``~/.cache/fastbp/kernels``) and a directory in the
 temporary directory, with numba's cache of it beside it (``__pycache__``). That one grows
@@ -21,8 +21,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .limits import CACHE_BYTES as MAX_BYTES
-from .limits import CACHE_MODULES as MAX_MODULES
+from ..limits import CACHE_BYTES as MAX_BYTES
+from ..limits import CACHE_MODULES as MAX_MODULES
 
 PREFIX = "fastbp_unrolled_"
 
@@ -61,12 +61,21 @@ def unrolled_dirs() -> list[Path]:
     return dirs
 
 
+#: The modules whose functions numba caches, as the start of its files' names.
+_STEMS = tuple(f"{name}." for name in ("backend", "batched", "element", "lanes", "libm_exp",
+                                       "online", "simd", "sync"))
+
+
 def _generic_files(folder: Path) -> list[Path]:
-    # Numba names its files after the module: numba_batched.run-233.py311.nbi, and for a
-    # user-wide directory, under a folder named after the package's path.
+    # Numba names its files after the module (online.forward-124.py311.nbi): beside the
+    # package every one is ours; in a user-wide directory, ours are in a folder named
+    # after this package's directory ("numba_" and a hash of its path).
+    if not folder.is_dir():
+        return []
+    in_tree = folder == Path(__file__).resolve().parent / "__pycache__"
     return [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".nbi", ".nbc")
-            and ("numba_" in p.name or "fastbp" in str(p.parent))
-            and PREFIX not in p.name] if folder.is_dir() else []
+            and PREFIX not in p.name
+            and (in_tree or (p.parent.name.startswith("numba_") and p.name.startswith(_STEMS)))]
 
 
 def _module_files(folder: Path, name: str) -> list[Path]:

@@ -3,8 +3,8 @@
 Twin: ``_train_lanes`` in ``src_cython/_lanes.pxi``. The layout is read at run time, so
 this kernel is compiled once per machine (numba's on-disk cache) for every shape: the
 generic tier of ``train_many``, which a new shape runs at once while its unrolled
-``kernel_many`` (:mod:`fastbp.kernels.numba_unrolled`) is not compiled, or where that
-would not pay (:mod:`fastbp.kernels.numba_tiers`).
+``kernel_many`` (:mod:`fastbp.kernels.numba.unrolled`) is not compiled, or where that
+would not pay (:mod:`fastbp.kernels.numba.tiers`).
 
 Every value of a group of ``G`` networks lives in one scratch array, row by row
 (``S[row * G + lane]``); each step is loops over the lanes, innermost, which LLVM
@@ -20,11 +20,11 @@ import math
 import numpy as np
 from numba import prange
 
-from ..functions import SOFTMAX, SQUARED
-from .limits import GENERIC_LANES
-from .numba_batched import _squash
-from .numba_jit import jit
-from .numba_math import U, _derivative
+from ...functions import SOFTMAX, SQUARED
+from ..limits import GENERIC_LANES
+from .batched import _squash
+from .element import U, _derivative
+from .jit import jit
 
 
 @jit(parallel=True, internal=False)

@@ -1,10 +1,10 @@
 """Tiered numba kernels: a new shape trains at once on the generic kernels, and gets
 kernels of its own only where they pay.
 
-The generic kernels (:mod:`fastbp.kernels.numba_batched` for one network,
-:mod:`fastbp.kernels.numba_lanes` for many) read the shape at run time: they are compiled
+The generic kernels (:mod:`fastbp.kernels.numba.batched` for one network,
+:mod:`fastbp.kernels.numba.lanes` for many) read the shape at run time: they are compiled
 once per machine (numba's on-disk cache) and loaded once per process. A small network's
-unrolled kernels (:mod:`fastbp.kernels.numba_unrolled`) run faster, but each shape costs
+unrolled kernels (:mod:`fastbp.kernels.numba.unrolled`) run faster, but each shape costs
 a compile of seconds. Every kernel gives the oracle's bits, so a run may move from one
 to the other between two calls (two chunks of epochs) without changing a bit.
 
@@ -34,10 +34,10 @@ import sys
 import threading
 from collections.abc import Callable
 
-from ..signals import deferred
+from ...signals import deferred
 
 # The savings and compile costs the rule weighs (see fastbp.kernels.limits).
-from .limits import LOAD
+from ..limits import LOAD
 
 MODES = ("auto", "generic", "specialised", "alternate")
 MODE = os.environ.get("FASTBP_TIERS", "auto")

@@ -1,9 +1,9 @@
 """One network trained online, one sample at a time, for any shape: the generic tier of a
-small network's ``train`` (:mod:`fastbp.kernels.numba_tiers`).
+small network's ``train`` (:mod:`fastbp.kernels.numba.tiers`).
 
 The oracle's loops over the network's own layout, compiled once per machine: no working
 copies, no buffers for a batch, a dozen arguments. On a small network that is what a
-short call spends its time on, and what the batched kernel (:func:`numba_batched.run`)
+short call spends its time on, and what the batched kernel (:func:`batched.run`)
 spends more of per sample (twin: ``_forward_sample``, ``_deltas`` and ``_step_sample``
 in _kernels.pyx, which train Cython's networks online beyond its unrolled copies).
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functions import SOFTMAX, SQUARED
-from .numba_jit import jit
-from .numba_math import _activate, _derivative, _sample_loss
+from ...functions import SOFTMAX, SQUARED
+from .element import _activate, _derivative, _sample_loss
+from .jit import jit
 
 
 @jit(internal=False)

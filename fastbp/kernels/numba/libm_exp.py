@@ -29,7 +29,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .glibc_exp import (  # noqa: F401 - libm_exp.variant, .TAB, ... are its interface
+from ..glibc_exp import (  # noqa: F401 - libm_exp.variant, .TAB, ... are its interface
     _ABS_TOP,
     _EXP_SHIFT,
     _MASK,
@@ -51,7 +51,7 @@ from .glibc_exp import (  # noqa: F401 - libm_exp.variant, .TAB, ... are its int
     table,
     variant,
 )
-from .numba_jit import jit
+from .jit import jit
 
 
 @intrinsic
