@@ -42,7 +42,7 @@ def _files(folder: Path, pattern: str) -> list[Path]:
 def generic_dirs() -> list[Path]:
     """Where numba may cache fastbp's generic kernels."""
     here = Path(__file__).resolve().parent
-    dirs = [here / "__pycache__"]
+    dirs = [here / "__pycache__", here.parent / "__pycache__"]  # and where earlier versions
     if os.environ.get("NUMBA_CACHE_DIR"):
         dirs.append(Path(os.environ["NUMBA_CACHE_DIR"]))
     dirs.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba")
@@ -61,6 +61,9 @@ def unrolled_dirs() -> list[Path]:
     return dirs
 
 
+#: What fastbp before ``kernels/numba/`` left in ``kernels/__pycache__`` (its modules were
+#: ``kernels/numba_*.py``): listed and cleared with the rest, never loaded again.
+_EARLIER = ("numba_", "libm_exp.")
 #: The modules whose functions numba caches, as the start of its files' names.
 _STEMS = tuple(f"{name}." for name in ("backend", "batched", "element", "lanes", "libm_exp",
                                        "online", "simd", "sync"))
@@ -72,10 +75,12 @@ def _generic_files(folder: Path) -> list[Path]:
     # after this package's directory ("numba_" and a hash of its path).
     if not folder.is_dir():
         return []
-    in_tree = folder == Path(__file__).resolve().parent / "__pycache__"
+    here = Path(__file__).resolve().parent
+    in_tree, earlier = folder == here / "__pycache__", folder == here.parent / "__pycache__"
     return [p for p in folder.rglob("*") if p.is_file() and p.suffix in (".nbi", ".nbc")
             and PREFIX not in p.name
-            and (in_tree or (p.parent.name.startswith("numba_") and p.name.startswith(_STEMS)))]
+            and (in_tree or (earlier and p.name.startswith(_EARLIER))
+                 or (p.parent.name.startswith("numba_") and p.name.startswith(_STEMS)))]
 
 
 def _module_files(folder: Path, name: str) -> list[Path]:
