@@ -87,6 +87,7 @@ def _read_csv(path: str, header: bool | None) -> tuple[list[str] | None, np.ndar
     if header is None and not all(_is_number(v) for v in first_row):
         header = True
     values, integer_columns, count = array("d"), [True] * width, 0
+    inferring = header is None  # an all-numeric first row: the cells' kinds decide
     budget = available_memory() // MEMORY_FACTOR  # bytes of values: copies follow
     data = rows if header else itertools.chain([first], rows)
     for line, row in data:
@@ -95,7 +96,7 @@ def _read_csv(path: str, header: bool | None) -> tuple[list[str] | None, np.ndar
                              f"{'header' if header else 'first row'} {width}")
         for c, v in enumerate(row):
             values.append(_number(v, line, c, path))
-            if line != first_line:
+            if inferring and line != first_line:
                 integer_columns[c] = integer_columns[c] and _is_integer(v)
         count += 1
         if not count % 4096 and len(values) * 8 > budget:
