@@ -372,8 +372,10 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                     _barrier(parts)
                 if training and size == 1:
                     if part == 0:
+                        # ``orig`` kept up to date even for one sample in all (a batch
+                        # bigger than n): the hidden deltas above read it
                         _step_sample(work, orig, layout, last, a, d, at, lr, momentum, decay,
-                                     vel, train_bias, batch_size > 1)
+                                     vel, train_bias, True)
                     _barrier(parts)
                     first += rows
                     continue
