@@ -40,10 +40,12 @@ UNROLL_PARAMS = 128
 GENERIC_LANES = 32
 
 
-def small_online(batch_size: int, weight_decay: float, n_params: int) -> bool:
+def small_online(batch_size: int, n_params: int, weight_decay: float = 0.0,
+                 many: bool = False) -> bool:
     """Do the small networks' kernels (unrolled, lanes) train this: online, at most
-    :data:`UNROLL_PARAMS` parameters, no weight decay (those kernels have none yet)?"""
-    return batch_size == 1 and weight_decay == 0.0 and n_params <= UNROLL_PARAMS
+    :data:`UNROLL_PARAMS` parameters; ``many`` networks side by side only without weight
+    decay (the generic lanes kernel has none yet)?"""
+    return batch_size == 1 and n_params <= UNROLL_PARAMS and not (many and weight_decay != 0.0)
 
 
 #: The ways a call can run (:func:`route`).
@@ -62,7 +64,7 @@ def route(training: bool, n_params: int, n: int, threads: int | None, batch_size
       working copies: a batch (and the evaluation chunk) too small for threads to pay.
     - :data:`BATCHED`: the batched kernel, its work shared among threads.
     """
-    if training and small_online(batch_size, weight_decay, n_params):
+    if training and small_online(batch_size, n_params, weight_decay):
         return SMALL
     if one_thread(threads, min(n, max(batch_size, CHUNK)), n_params):
         return SHORT if training or n_params > UNROLL_PARAMS else SMALL

@@ -247,9 +247,9 @@ def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
     kernels = _specialised(shape, rule, epochs, X.shape[0])
     if kernels is None:
         return online.train_then_loss(params, velocity, shape.layout, shape.acts,
-                                            rule.loss, X, Y, epochs, order, lr, rule.momentum,
-                                            bool(shape.train_bias), evaluate)
-    kernels[0](params, X, Y, epochs, order, lr, rule.momentum, velocity)
+                                      rule.loss, X, Y, epochs, order, lr, rule.momentum,
+                                      rule.weight_decay, bool(shape.train_bias), evaluate)
+    kernels[0](params, X, Y, epochs, order, lr, rule.momentum, rule.weight_decay, velocity)
     if not evaluate:
         return 0.0
     return kernels[1](params, X, Y) if all_finite(params) else math.nan
@@ -305,7 +305,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
     order = _NO_ORDER if order is None else order
-    if not _unrolled(rule, shape):
+    if not _unrolled(rule, shape, True):
         def one(k):
             train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1)
         workers = min(threads or cores(), len(params))
@@ -324,7 +324,8 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         if kernels is not None:
-            kernels[0](params, X, Y, epochs, order, lrs, rule.momentum, velocity)
+            kernels[0](params, X, Y, epochs, order, lrs, rule.momentum, rule.weight_decay,
+                       velocity)
         else:
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
                                     epochs, order, lrs, rule.momentum, shape.train_bias,
@@ -333,9 +334,9 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         set_num_threads(previous)
 
 
-def _unrolled(rule: Rule, shape: Shape) -> bool:
+def _unrolled(rule: Rule, shape: Shape, many: bool = False) -> bool:
     """Does an unrolled kernel train this? (:func:`fastbp.kernels.limits.small_online`)"""
-    return small_online(rule.batch_size, rule.weight_decay, shape.n_params)
+    return small_online(rule.batch_size, shape.n_params, rule.weight_decay, many)
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
@@ -344,7 +345,7 @@ def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
     return 5e-9 * n_samples * shape.n_params
 
 
-# Each shape's unrolled kernels, by (Shape.key, loss, train_bias, momentum, many); their
+# Each shape's unrolled kernels, by (Shape.key, loss, train_bias, momentum, decay, many); their
 # loss kernels, once loaded, by (Shape.key, loss).
 _entries: dict[tuple, tiers.Entry] = {}
 _loss_kernels: dict[tuple, object] = {}
@@ -354,22 +355,23 @@ _by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, Rule): 
 def _entry(shape: Shape, rule: Rule, many: bool) -> tiers.Entry:
     layout, acts, train_bias, n_params = shape.layout, shape.acts, shape.train_bias, \
         shape.n_params
-    momentum = rule.momentum != 0.0
-    found = _entries.get((shape.key, rule.loss, train_bias, momentum, many))
+    momentum, decay = rule.momentum != 0.0, rule.weight_decay != 0.0
+    found = _entries.get((shape.key, rule.loss, train_bias, momentum, decay, many))
     if found is None:
         spec = {"layout": layout.tolist(), "acts": acts.tolist(), "loss": int(rule.loss),
-                "train_bias": bool(train_bias), "momentum": momentum, "many": many}
+                "train_bias": bool(train_bias), "momentum": momentum, "decay": decay,
+                "many": many}
 
         def cost() -> float:
             if unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
                 return math.inf
             if unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
-                                              momentum, many):
+                                        momentum, decay, many):
                 return limits.LOAD
             base, per_param = limits.COMPILE_MANY if many else limits.COMPILE_ONE
             return base + per_param * n_params
 
-        found = _entries[shape.key, rule.loss, train_bias, momentum, many] = tiers.Entry(
+        found = _entries[shape.key, rule.loss, train_bias, momentum, decay, many] = tiers.Entry(
             f"{sizes_label(shape)}{' x many' if many else ''}", spec,
             lambda: compile_spec(spec), cost, f"{__name__}:compile_stdin")
     return found
@@ -382,19 +384,19 @@ def compile_spec(spec: dict) -> tuple[object, object]:
     process, then in the training one, where it loads what that process compiled."""
     layout = np.array(spec["layout"], dtype=np.int64).reshape(-1, 4)
     acts = np.array(spec["acts"], dtype=np.int64)
-    loss, train_bias, momentum, many = spec["loss"], spec["train_bias"], spec["momentum"], \
-        spec["many"]
-    run = unrolled.kernel(layout, acts, loss, train_bias, momentum, many)
+    loss, train_bias, momentum, decay, many = spec["loss"], spec["train_bias"], \
+        spec["momentum"], spec["decay"], spec["many"]
+    run = unrolled.kernel(layout, acts, loss, train_bias, momentum, decay, many)
     loss_run = unrolled.loss_kernel(layout, acts, loss)
     n_in, n_out, n_params = int(layout[0, 0]), int(layout[-1, 1]), int(layout[-1, 3] +
                                                                         layout[-1, 1])
     X, Y = np.zeros((1, n_in)), np.zeros((1, n_out))
     params = np.zeros((2, n_params) if many else n_params)
-    run(params, X, Y, 0, _NO_ORDER, np.full(2, 0.5) if many else 0.5, 0.0,
+    run(params, X, Y, 0, _NO_ORDER, np.full(2, 0.5) if many else 0.5, 0.0, 0.0,
         np.zeros_like(params))
     loss_run(np.zeros(n_params), X, Y)
     _loss_kernels[layout.tobytes() + acts.tobytes(), loss] = loss_run
-    unrolled.mark_compiled(layout, acts, loss, train_bias, momentum, many)
+    unrolled.mark_compiled(layout, acts, loss, train_bias, momentum, decay, many)
     return run, loss_run
 
 
@@ -409,7 +411,7 @@ def compile_stdin() -> None:
 def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) -> None:
     """A run of ``epochs`` epochs of ``count`` networks is about to start: start compiling
     the shape's unrolled kernels now where that pays over the whole run."""
-    if epochs > 0 and _unrolled(rule, shape):
+    if epochs > 0 and _unrolled(rule, shape, count > 1):
         per = limits.SAVING_MANY if count > 1 else limits.SAVING_ONE
         tiers.expect(_entry(shape, rule, count > 1), per * epochs * n_samples * count)
 
@@ -419,7 +421,7 @@ def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     this process, ``"cached"`` on disk (a fraction of a second to load), or ``"absent"``
     (this machine's first use compiles them, once)."""
     kernel = batched.run
-    if _unrolled(rule, shape):
+    if _unrolled(rule, shape, count > 1):
         kernel = lanes.train_lanes if count > 1 else online.train_then_loss
     if kernel.signatures:
         return "loaded"
@@ -452,14 +454,14 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
              grad=np.empty(shape.n_params), threads=1)
     if _unrolled(rule, shape):
         online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
-                                     Y, 0, _NO_ORDER, 0.5, 0.0, bool(shape.train_bias), True)
-    if many and _unrolled(rule, shape):
+                               Y, 0, _NO_ORDER, 0.5, 0.0, 0.0, bool(shape.train_bias), True)
+    if many and _unrolled(rule, shape, True):
         lanes.train_lanes(np.zeros((2, shape.n_params)), np.zeros((2, shape.n_params)),
                                 shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,
                                 np.full(2, 0.5), 0.0, shape.train_bias,
                                 glibc_exp.variant_code(), 2)
     done = [f"generic kernels: {time.perf_counter() - began:.1f} s"]
-    if specialised and _unrolled(rule, shape):
+    if specialised and _unrolled(rule, shape, many):
         found = _entry(shape, rule, many)
         began = time.perf_counter()
         found.wait()

@@ -35,14 +35,22 @@ from .jit import jit
 _modules: dict[str, dict[str, object]] = {}
 
 
-def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool = False):
-    """The compiled training kernel for this shape (``kernel_many`` with ``many``)."""
-    key = (layout.tobytes(), acts.tobytes(), loss, train_bias, momentum, many)
+def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, decay: bool,
+           many: bool = False):
+    """The compiled training kernel for this shape and these update stages (``momentum``,
+    ``decay``: has the rule any?), ``kernel_many`` with ``many``."""
+    key = (layout.tobytes(), acts.tobytes(), loss, train_bias, momentum, decay, many)
     found = _known.get(key)
     if found is None:
         found = _known[key] = _kernel(_key(layout), _key(acts), int(loss), bool(train_bias),
-                                      bool(momentum), bool(many))
+                                      bool(momentum), bool(decay), bool(many))
     return found
+
+
+def looped_kernels() -> dict[str, object]:
+    """The looped kernels of :func:`codegen.looped_module`, for every shape: numba compiles
+    each at its first call, or loads it from its cache."""
+    return _load(codegen.looped_module())
 
 
 def loss_kernel(layout, acts, loss: int):
@@ -66,16 +74,16 @@ def _key(values) -> tuple:
 
 
 @functools.lru_cache(maxsize=256)
-def _kernel_module(layout, acts, loss, train_bias, momentum) -> codegen.Module:
+def _kernel_module(layout, acts, loss, train_bias, momentum, decay) -> codegen.Module:
     """A shape's generated training kernels (``kernel`` and ``kernel_many``), generated
     once per process: loading them and naming their marker both need the text."""
-    return codegen.kernel_module(layout, acts, loss, train_bias, momentum,
-                                       libm_exp.variant())
+    return codegen.kernel_module(layout, acts, loss, train_bias, momentum, decay,
+                                 libm_exp.variant())
 
 
 @functools.lru_cache(maxsize=256)
-def _kernel(layout, acts, loss, train_bias, momentum, many):
-    module = _kernel_module(layout, acts, loss, train_bias, momentum)
+def _kernel(layout, acts, loss, train_bias, momentum, decay, many):
+    module = _kernel_module(layout, acts, loss, train_bias, momentum, decay)
     return jit(parallel=many, internal=False)(_load(module)["kernel_many" if many else "kernel"])
 
 
@@ -108,29 +116,30 @@ def _text(module: codegen.Module) -> tuple[str, str]:
     return text, "fastbp_unrolled_" + hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _marker(layout, acts, loss: int, train_bias: bool, momentum: bool, many: bool) -> str:
+def _marker(layout, acts, loss: int, train_bias: bool, momentum: bool, decay: bool,
+            many: bool) -> str:
     """The name of the file that says a shape's kernels were compiled into numba's cache."""
     module = _kernel_module(_key(layout), _key(acts), int(loss), bool(train_bias),
-                            bool(momentum))
+                            bool(momentum), bool(decay))
     return f"{_text(module)[1]}.{'many' if many else 'one'}.compiled"
 
 
-def compiled_before(layout, acts, loss: int, train_bias: bool, momentum: bool,
+def compiled_before(layout, acts, loss: int, train_bias: bool, momentum: bool, decay: bool,
                     many: bool) -> bool:
     """Did this machine compile these kernels into numba's cache before (loading them
     costs a fraction of compiling them)?"""
     folder = writable_dir()
     return folder is not None and \
-        (folder / _marker(layout, acts, loss, train_bias, momentum, many)).exists()
+        (folder / _marker(layout, acts, loss, train_bias, momentum, decay, many)).exists()
 
 
-def mark_compiled(layout, acts, loss: int, train_bias: bool, momentum: bool,
+def mark_compiled(layout, acts, loss: int, train_bias: bool, momentum: bool, decay: bool,
                   many: bool) -> None:
     """Note that these kernels are now in numba's cache (see :func:`compiled_before`)."""
     folder = writable_dir()
     if folder is not None:
         with contextlib.suppress(OSError):
-            (folder / _marker(layout, acts, loss, train_bias, momentum, many)).touch()
+            (folder / _marker(layout, acts, loss, train_bias, momentum, decay, many)).touch()
 
 
 def _load(module: codegen.Module) -> dict[str, object]:
@@ -138,7 +147,7 @@ def _load(module: codegen.Module) -> dict[str, object]:
     (so that numba caches beside it), else in memory. Once per process."""
     text, name = _text(module)
     if name not in _modules:
-        namespace = {**codegen.NAMESPACE, "prange": prange, **module.constants}
+        namespace = {**codegen.NAMESPACE, "prange": prange, "jit": jit, **module.constants}
         _modules[name] = _import(text, name, namespace)
     return _modules[name]
 

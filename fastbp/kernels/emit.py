@@ -1,0 +1,391 @@
+"""Turn the one description of a training step (:mod:`fastbp.kernels.step`) into source.
+
+The description is ordinary Python that calls a :class:`Writer`: it asks for the network's
+layers, loops over their neurons, reads and assigns values, sums terms, branches on an
+activation or a rule. A writer records what it is asked as statements, in one of two
+forms:
+
+- **unrolled** (:class:`Unrolled`): the network's sizes, codes and rule are known, every
+  loop over the network runs here, in Python, and each value is a named scalar (``p6``,
+  ``a1_0``, ``d2_1``): straight-line code that keeps a small network in registers, and
+  the statements (:class:`Stmt`) that :mod:`fastbp.kernels.numba.codegen` lays across
+  vector lanes;
+- **looped** (:class:`Looped`): sizes, codes and rule are read at run time, loops and
+  branches are written out, and values live in arrays (``params[q]``, ``a[at[l] + j]``):
+  one kernel for every shape.
+
+Each form writes numba's Python or Cython (``lang``); they differ only in how an array
+is indexed and how locals are declared. Every sum is written in the canonical order
+(``docs/design.md``), so every generated kernel gives the oracle's bits.
+
+Nothing here imports numpy or numba: ``setup.py`` runs it to write the Cython kernels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import NamedTuple
+
+
+class Expr(NamedTuple):
+    """An expression: a template with a ``{name}`` field for every variable it reads."""
+
+    template: str
+    reads: frozenset[str]
+
+
+def var(name: str) -> Expr:
+    return Expr("{" + name + "}", frozenset([name]))
+
+
+def lit(text: str) -> Expr:
+    """Text that reads no named scalar (an array element, a literal)."""
+    return Expr(text.replace("{", "{{").replace("}", "}}"), frozenset())
+
+
+def expr(*parts: str | Expr) -> Expr:
+    """Literal text (no braces) and expressions, joined in order."""
+    return Expr("".join(p if isinstance(p, str) else p.template for p in parts),
+                frozenset().union(*(p.reads for p in parts if isinstance(p, Expr))))
+
+
+class Stmt(NamedTuple):
+    """``target = value``; ``exp_args`` are the arguments of the value's calls of ``{exp}``."""
+
+    target: str
+    value: Expr
+    exp_args: tuple[Expr, ...] = ()
+
+    def line(self, names: Mapping[str, str] | None = None, exp: str = "EXP") -> str:
+        fields = Fields(names or {}, exp=exp)
+        return f"{fields[self.target]} = {self.value.template.format_map(fields)}"
+
+
+class Fields(dict):
+    """Template fields: a renamed name, else the name itself; ``exp`` the exp function."""
+
+    def __init__(self, names: Mapping[str, str], exp: str) -> None:
+        super().__init__(names, exp=exp)
+
+    def __missing__(self, name: str) -> str:
+        return name
+
+
+def exposed(stmts: list[Stmt]) -> list[str]:
+    """The names ``stmts`` read before defining them, in order of first use."""
+    defined: set[str] = set()
+    out: dict[str, None] = {}
+    for stmt in stmts:
+        out.update((name, None) for name in sorted(stmt.value.reads - defined))
+        defined.add(stmt.target)
+    return list(out)
+
+
+# --- Indices: ints where the shape is known, text where it is read at run time ------------
+
+class Ix(str):
+    """An index known only at run time: the text of an integer expression. ``+``, ``-``
+    and ``*`` with ints and other indices give indices, 0 and 1 folded away."""
+
+    def __add__(self, other):
+        return self if other == 0 else Ix(f"{self} + {_term(other)}")
+
+    def __radd__(self, other):
+        return self if other == 0 else Ix(f"{other} + {self}")
+
+    def __sub__(self, other):
+        return self if other == 0 else Ix(f"{self} - {_term(other)}")
+
+    def __rsub__(self, other):
+        return Ix(f"{other} - {_term(self)}")
+
+    def __mul__(self, other):
+        return self if other == 1 else Ix(f"{_term(self)} * {_term(other)}")
+
+    __rmul__ = __mul__
+
+
+def _term(value) -> str:
+    text = str(value)
+    return f"({text})" if any(op in text for op in " +- ") else text
+
+
+class Layer(NamedTuple):
+    """One layer as the description sees it: ints in unrolled code, run-time text in looped."""
+
+    number: int | Ix   # 0 for the first layer of weights: it reads outputs ``number``
+    n_in: int | Ix
+    n_out: int | Ix
+    w_at: int | Ix
+    b_at: int | Ix
+    code: int | Ix     # its activation
+
+
+class Cond(NamedTuple):
+    """A condition: a bool where it is known, else the text tested at run time."""
+
+    known: bool | None
+    text: str = ""
+
+
+def cond(value: bool | str) -> Cond:
+    return Cond(value) if isinstance(value, bool) else Cond(None, value)
+
+
+# --- Writers -----------------------------------------------------------------------------
+
+#: The exp each language's kernels call: numba's is a name in the generated module's
+#: namespace (:mod:`fastbp.kernels.numba.codegen` says which exp it is).
+EXP = {"numba": "EXP", "cython": "exp"}
+MATH = {"numba": {"tanh": "math.tanh", "log": "math.log"},
+        "cython": {"tanh": "tanh", "log": "log"}}
+
+
+class Writer:
+    """What the description calls; :class:`Unrolled` and :class:`Looped` record it.
+
+    ``rule`` holds the rule's run-time names or known values: ``loss``, ``momentum``
+    (a bool where known: is there momentum?), ``decay`` (likewise), ``train_bias``.
+    """
+
+    lang: str
+
+    def __init__(self, lang: str, rule: Mapping[str, object]) -> None:
+        self.lang = lang
+        self.rule = dict(rule)
+        self.lines: list[str] = []
+        self.stmts: list[Stmt] = []
+        self.depth = 0
+        self._exp_args: list[Expr] = []
+        self.doubles: dict[str, None] = {}
+        self.indices: dict[str, None] = {}
+
+    # Values --------------------------------------------------------------------------
+    def exp(self, arg: Expr) -> Expr:
+        self._exp_args.append(arg)
+        return expr("{exp}(", arg, ")")
+
+    def tanh(self, arg: Expr) -> Expr:
+        return expr(MATH[self.lang]["tanh"] + "(", arg, ")")
+
+    def log(self, arg: Expr) -> Expr:
+        return expr(MATH[self.lang]["log"] + "(", arg, ")")
+
+    def sum(self, start, stop, term: Callable[[object], Expr], name: str) -> Expr:
+        """``((0.0 + t(start)) + t(start + 1)) + ...``: the canonical sum from zero."""
+        raise NotImplementedError
+
+    def temp(self, name: str, value: Expr) -> Expr:
+        """A scalar ``name`` set to ``value``."""
+        self.doubles[name] = None
+        self.set(var(name), value)
+        return var(name)
+
+    def set(self, target: Expr, value: Expr) -> None:
+        """``target = value``: ``target`` a scalar (:func:`var`) or an array element."""
+        if value.template == target.template:  # in place (an identity activation)
+            return
+        name = target.template[1:-1] if target.reads else target.template
+        stmt = Stmt(name, value, tuple(self._exp_args))
+        self._exp_args = []
+        self.stmts.append(stmt)
+        self.lines.append("    " * self.depth + stmt.line(exp=EXP[self.lang]))
+
+    # Control ---------------------------------------------------------------------------
+    def when(self, test: Cond, then: Callable[[], None],
+             otherwise: Callable[[], None] | None = None) -> None:
+        """``then()`` where ``test`` holds, else ``otherwise()``."""
+        if test.known is not None:
+            (then if test.known else otherwise or (lambda: None))()
+            return
+        with self.block(f"if {test.text}:"):
+            then()
+        if otherwise is not None:
+            with self.block("else:"):
+                otherwise()
+
+    def choose(self, code: int | Ix, cases: Mapping[int, Callable[[], None]],
+               default: Callable[[], None]) -> None:
+        """``cases[code]()``, or ``default()`` for a code not among them."""
+        if isinstance(code, int):
+            cases.get(code, default)()
+            return
+        for i, (value, case) in enumerate(cases.items()):
+            with self.block(f"{'if' if i == 0 else 'elif'} {code} == {value}:"):
+                case()
+        with self.block("else:"):
+            default()
+
+    def pick(self, code: int | Ix, values: Mapping[int, Expr], default: Expr) -> Expr:
+        """The expression ``values[code]`` (``default`` for others), chosen here where
+        ``code`` is known, else at run time."""
+        if isinstance(code, int):
+            return values.get(code, default)
+        out = default
+        for value, e in reversed(values.items()):
+            out = expr("(", e, f" if {code} == {value} else ", out, ")")
+        return out
+
+    @contextmanager
+    def block(self, head: str) -> Iterator[None]:
+        self.lines.append("    " * self.depth + head)
+        self.depth += 1
+        began = len(self.lines)
+        try:
+            yield
+        finally:
+            if len(self.lines) == began:
+                self.lines.append("    " * self.depth + "pass")
+            self.depth -= 1
+
+    def range(self, start, stop, name: str) -> Iterable:
+        raise NotImplementedError
+
+
+class Unrolled(Writer):
+    """Straight-line statements for one known shape and rule (see the module's doc)."""
+
+    def __init__(self, lang: str, layout, acts, rule: Mapping[str, object]) -> None:
+        super().__init__(lang, rule)
+        self.layout = [tuple(int(v) for v in row) for row in layout]
+        self.acts = [c if isinstance(c, Ix) else int(c) for c in acts]
+
+    def layers(self, reverse: bool = False, first: int = 0) -> Iterator[Layer]:
+        order = range(len(self.layout) - 1, first - 1, -1) if reverse else \
+            range(first, len(self.layout))
+        for number in order:
+            yield Layer(number, *self.layout[number], self.acts[number])
+
+    def range(self, start, stop, name: str) -> Iterable[int]:
+        return range(start, stop)
+
+    def top(self) -> Layer:
+        return next(self.layers(reverse=True))
+
+    def code(self, number: int) -> int | Ix:
+        return self.acts[number]
+
+    def sum(self, start, stop, term, name: str) -> Expr:
+        total = expr("0.0")
+        for i in range(start, stop):
+            total = expr("(", total, " + ", term(i), ")")
+        return total
+
+    # The network's values: named scalars.
+    def p(self, q: int) -> Expr:
+        return var(f"p{q}")
+
+    def v(self, q: int) -> Expr:
+        return var(f"v{q}")
+
+    def net(self, layer: int, j: int) -> Expr:
+        return var(f"z{layer}_{j}")
+
+    def out(self, layer: int, j: int) -> Expr:
+        return var(f"a{layer}_{j}")
+
+    def scratch(self, layer: int, j: int) -> Expr:
+        return var(f"e{layer}_{j}")
+
+    def delta(self, layer: int, j: int) -> Expr:
+        return var(f"d{layer}_{j}")
+
+    def grad(self, q: int) -> Expr:
+        return var(f"g{q}")
+
+    def target(self, k: int) -> Expr:
+        return var(f"y{k}")
+
+    def temp(self, name: str, value: Expr) -> Expr:
+        self.set(var(name), value)
+        return var(name)
+
+
+class Looped(Writer):
+    """Loops and branches over a shape read at run time (see the module's doc).
+
+    The kernel around it names ``layout``, ``acts``, ``at`` (each layer's start in ``a``
+    and ``d``), ``params``, ``velocity``, ``grad``, ``a``, ``d``, ``Y`` and ``s``.
+    """
+
+    def __init__(self, lang: str, rule: Mapping[str, object]) -> None:
+        super().__init__(lang, rule)
+        self._count = 0
+
+    def fresh(self, base: str) -> str:
+        self._count += 1
+        return f"{base}{self._count}"
+
+    def field(self, layer: str, k: int) -> str:
+        return f"layout[{layer}, {k}]" if self.lang == "numba" else f"layout[4 * {layer} + {k}]"
+
+    @contextmanager
+    def _loop(self, name: str, start, stop, step: int = 1) -> Iterator[Ix]:
+        index = self.fresh(name)
+        self.indices[index] = None
+        bounds = f"{start}, {stop}" if step == 1 else f"{start}, {stop}, {step}"
+        with self.block(f"for {index} in range({bounds}):"):
+            yield Ix(index)
+
+    def layers(self, reverse: bool = False, first: int = 0) -> Iterator[Layer]:
+        last = "layout.shape[0]" if self.lang == "numba" else "n_layers"
+        start, stop, step = (Ix(f"{last} - 1"), first - 1, -1) if reverse else (first, last, 1)
+        with self._loop("layer", start, stop, step) as number:
+            fields = []
+            for k, name in enumerate(("n_in", "n_out", "w_at", "b_at")):
+                local = self.fresh(name)
+                self.indices[local] = None
+                self.lines.append("    " * self.depth + f"{local} = {self.field(number, k)}")
+                fields.append(Ix(local))
+            yield Layer(number, *fields, Ix(f"acts[{number}]"))
+
+    def range(self, start, stop, name: str) -> Iterator[Ix]:
+        with self._loop(name, start, stop) as index:
+            yield index
+
+    def top(self) -> Layer:
+        """The last layer (its number, width and activation: what the loss reads)."""
+        last = Ix("last - 1")
+        return Layer(last, Ix(self.field(last, 0)), Ix("n_top"), Ix(self.field(last, 2)),
+                     Ix(self.field(last, 3)), Ix(f"acts[{last}]"))
+
+    def code(self, number) -> Ix:
+        return Ix(f"acts[{number}]")
+
+    def sum(self, start, stop, term, name: str) -> Expr:
+        total = self.fresh(name)
+        self.doubles[total] = None
+        self.set(var(total), expr("0.0"))
+        with self._loop("i", start, stop) as i:
+            self.set(var(total), expr("(", var(total), " + ", term(i), ")"))
+        return var(total)
+
+    def temp(self, name: str, value: Expr) -> Expr:
+        self.doubles[name] = None
+        return super().temp(name, value)
+
+    # The network's values: array elements.
+    def p(self, q) -> Expr:
+        return lit(f"params[{q}]")
+
+    def v(self, q) -> Expr:
+        return lit(f"velocity[{q}]")
+
+    def out(self, layer, j) -> Expr:
+        return lit(f"a[at[{layer}] + {j}]")
+
+    net = scratch = out
+
+    def delta(self, layer, j) -> Expr:
+        return lit(f"d[at[{layer}] + {j}]")
+
+    def grad(self, q) -> Expr:
+        return lit(f"grad[{q}]")
+
+    def target(self, k) -> Expr:
+        return lit(f"Y[s, {k}]" if self.lang == "numba" else f"Y[s * n_top + {k}]")
+
+
+def indent(lines: Iterable[str], depth: int) -> list[str]:
+    return [" " * (4 * depth) + line for line in lines]

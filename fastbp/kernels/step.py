@@ -1,0 +1,251 @@
+"""One training step, written once: every per-sample kernel is generated from here.
+
+Each function describes its part of a step to a writer (:mod:`fastbp.kernels.emit`), in
+the oracle's canonical order: the forward pass, a sample's loss, the output and hidden
+deltas, the gradient summed over samples, and the **update stage**, where a gradient
+becomes a change of the parameters. The writer either runs the loops here (a shape's
+unrolled kernels) or writes them out (the looped kernels every other shape runs), in
+numba's Python or in Cython. The tables below are the one definition of each
+activation, derivative and update rule the generated kernels use.
+
+Adding an update rule (Nesterov, Adam) means one more entry in :data:`RULES`: every
+kernel generated from :func:`update` then has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from .emit import Cond, Expr, Ix, Layer, Writer, cond, expr, var
+
+# --- Tables ------------------------------------------------------------------------------
+
+#: Elementwise activations, the net input ``z`` to the output (identity: any other code).
+ELEMENTWISE: dict[int, Callable[[Writer, Expr], Expr]] = {
+    LOGISTIC: lambda w, z: expr("1.0 / (1.0 + ", w.exp(expr("-", z)), ")"),
+    TANH: lambda w, z: w.tanh(z),
+    RELU: lambda w, z: expr(z, " if ", z, " > 0.0 else 0.0"),
+}
+
+#: d out / d net, written in the output ``o`` (1.0 for any other code).
+DERIVATIVES: dict[int, Callable[[Expr], Expr]] = {
+    LOGISTIC: lambda o: expr("(", o, " * (1.0 - ", o, "))"),
+    TANH: lambda o: expr("(1.0 - ", o, " * ", o, ")"),
+    RELU: lambda o: expr("(1.0 if ", o, " > 0.0 else 0.0)"),
+}
+
+
+def _sgd(w: Writer, q, g: Expr) -> None:
+    w.set(w.p(q), expr(w.p(q), " - ", var("lr"), " * ", g))
+
+
+def _momentum(w: Writer, q, g: Expr) -> None:
+    # classical momentum: v = m v - lr g; w += v
+    w.set(w.v(q), expr(var("momentum"), " * ", w.v(q), " - ", var("lr"), " * ", g))
+    w.set(w.p(q), expr(w.p(q), " + ", w.v(q)))
+
+
+#: The update rules: ``rule(writer, q, g)`` moves parameter ``q`` by its gradient ``g``.
+#: Which one runs is the writer's ``rule["momentum"]``: known, or tested at run time.
+RULES: dict[str, Callable[[Writer, object, Expr], None]] = {"sgd": _sgd, "momentum": _momentum}
+
+
+# --- Helpers -----------------------------------------------------------------------------
+
+def _is(w: Writer, value, equal: bool, than: int | float) -> Cond:
+    """``value == than`` (or ``!=``), known here or tested at run time."""
+    if isinstance(value, (int, float)) and not isinstance(value, Ix):
+        return cond((value == than) == equal)
+    return cond(f"{value} {'==' if equal else '!='} {than}")
+
+
+def _flag(w: Writer, name: str) -> Cond:
+    """The rule's ``name`` (momentum, decay, train_bias): a bool where known, else the
+    run-time test the writer's rule spells."""
+    return cond(w.rule[name])
+
+
+def derivative(w: Writer, code, o: Expr) -> Expr:
+    return w.pick(code, {c: f(o) for c, f in DERIVATIVES.items()}, expr("1.0"))
+
+
+# --- The step ----------------------------------------------------------------------------
+
+def inputs(w: Writer, n_in, x: Callable[[object], Expr]) -> None:
+    """The sample's inputs ``x(i)`` as layer 0's outputs."""
+    for i in w.range(0, n_in, "i"):
+        w.set(w.out(0, i), x(i))
+
+
+def activate(w: Writer, at, n, code) -> None:
+    """Squash the net inputs of outputs ``at`` (``n`` of them) with activation ``code``."""
+    def elementwise(f):
+        def squash() -> None:
+            for j in w.range(0, n, "j"):
+                w.set(w.out(at, j), f(w, w.net(at, j)))
+        return squash
+
+    def softmax() -> None:
+        m = w.temp("m", w.net(at, 0))
+        for j in w.range(1, n, "j"):
+            z = w.net(at, j)
+            w.set(m, expr(z, " if ", z, " > ", m, " else ", m))
+        for j in w.range(0, n, "j"):
+            w.set(w.scratch(at, j), w.exp(expr(w.net(at, j), " - ", m)))
+        total = w.temp("total", w.sum(0, n, lambda j: w.scratch(at, j), "total"))
+        for j in w.range(0, n, "j"):
+            w.set(w.out(at, j), expr(w.scratch(at, j), " / ", total))
+
+    cases = {c: elementwise(f) for c, f in ELEMENTWISE.items()}
+    cases[SOFTMAX] = softmax
+    w.choose(code, cases, elementwise(lambda w, z: z))
+
+
+def forward(w: Writer) -> None:
+    """Every layer's outputs from layer 0's: net_j = ((0 + W[j,0] a[0]) + ...) + b[j]."""
+    for layer in w.layers():
+        below = layer.number
+        for j in w.range(0, layer.n_out, "j"):
+            total = w.sum(0, layer.n_in, lambda i: expr(
+                w.p(layer.w_at + j * layer.n_in + i), " * ", w.out(below, i)), "total")
+            w.set(w.net(below + 1, j), expr(total, " + ", w.p(layer.b_at + j)))
+        activate(w, below + 1, layer.n_out, layer.code)
+
+
+def sample_loss(w: Writer, top: Layer) -> Expr:
+    """The sample's loss, summed over the outputs in order (squared: the tutorial's
+    E_total); 0 log 0 counts as 0."""
+    at = top.number + 1
+    e = w.temp("e", expr("0.0"))
+    for k in w.range(0, top.n_out, "k"):
+        o, t = w.out(at, k), w.target(k)
+
+        def squared() -> None:
+            r = w.temp("r", expr(t, " - ", o))
+            w.set(e, expr(e, " + 0.5 * (", r, " * ", r, ")"))
+
+        def cross_entropy() -> None:
+            term = w.temp("term", expr("0.0 if ", t, " == 0.0 else ", t, " * ", w.log(o)))
+
+            def other_half() -> None:
+                u = w.temp("u", expr("1.0 - ", t))
+                w.set(term, expr(term, " + (0.0 if ", u, " == 0.0 else ", u, " * ",
+                                 w.log(expr("1.0 - ", o)), ")"))
+
+            w.when(_is(w, top.code, False, SOFTMAX), other_half)
+            w.set(e, expr(e, " - ", term))
+
+        w.when(_is(w, w.rule["loss"], True, SQUARED), squared, cross_entropy)
+    return e
+
+
+def output_deltas(w: Writer, top: Layer) -> None:
+    """dE/dnet of each output neuron: ``out - target`` where the loss is cross-entropy
+    (the activation's derivative cancels), else the squared loss's chain rule."""
+    at, n = top.number + 1, top.n_out
+
+    def cross_entropy() -> None:
+        for k in w.range(0, n, "k"):
+            w.set(w.delta(at, k), expr(w.out(at, k), " - ", w.target(k)))
+
+    def softmax_squared() -> None:
+        g = w.temp("g", w.sum(0, n, lambda k: expr(
+            "(", w.out(at, k), " - ", w.target(k), ") * ", w.out(at, k)), "total"))
+        for k in w.range(0, n, "k"):
+            o = w.out(at, k)
+            w.set(w.delta(at, k), expr(o, " * ((", o, " - ", w.target(k), ") - ", g, ")"))
+
+    def squared() -> None:
+        for k in w.range(0, n, "k"):
+            o = w.out(at, k)
+            w.set(w.delta(at, k), expr("(", o, " - ", w.target(k), ") * ",
+                                       derivative(w, top.code, o)))
+
+    w.when(_is(w, w.rule["loss"], False, SQUARED), cross_entropy,
+           lambda: w.choose(top.code, {SOFTMAX: softmax_squared}, squared))
+
+
+def hidden_deltas(w: Writer) -> None:
+    """Each hidden layer's deltas, from the last: Σ over the next layer's neurons k in
+    order of δ_k W[k, j], times the derivative at the hidden output."""
+    for layer in w.layers(reverse=True, first=1):
+        h = layer.number  # the hidden outputs these weights read
+        for j in w.range(0, layer.n_in, "j"):
+            total = w.sum(0, layer.n_out, lambda k: expr(
+                w.delta(h + 1, k), " * ", w.p(layer.w_at + k * layer.n_in + j)), "total")
+            w.set(w.delta(h, j), expr(total, " * ",
+                                      derivative(w, w.code(h - 1), w.out(h, j))))
+
+
+def deltas(w: Writer) -> None:
+    top = w.top()
+    output_deltas(w, top)
+    hidden_deltas(w)
+
+
+def _gradients(w: Writer, visit: Callable[[object, Expr, Expr | None, bool], None],
+               biases: Cond) -> None:
+    """``visit(q, delta, a, is_weight)`` for every parameter: a weight's gradient from this
+    sample is ``δ_j a_i``, a bias's (where ``biases``) ``δ_j`` (``a`` None)."""
+    for layer in w.layers():
+        below = layer.number
+        for j in w.range(0, layer.n_out, "j"):
+            delta = w.delta(below + 1, j)
+            for i in w.range(0, layer.n_in, "i"):
+                visit(layer.w_at + j * layer.n_in + i, delta, w.out(below, i), True)
+            w.when(biases, lambda b=layer.b_at + j, d=delta: visit(b, d, None, False))
+
+
+def update(w: Writer, q, summed: Expr, weight: bool, size: Expr | None = None) -> None:
+    """The update stage of parameter ``q``: its gradient is ``summed`` plus ``decay * w``
+    for a weight (where the rule has decay), divided by the batch's ``size`` (None: one
+    sample, and x / 1 is x), applied by the rule's update."""
+    def apply(g: Expr) -> None:
+        if size is not None:
+            g = expr("(", g, ") / ", size)
+        w.when(_flag(w, "momentum"), lambda: RULES["momentum"](w, q, g),
+               lambda: RULES["sgd"](w, q, g))
+
+    if weight:
+        w.when(_flag(w, "decay"),
+               lambda: apply(expr("(", summed, " + ", var("decay"), " * ", w.p(q), ")")),
+               lambda: apply(summed))
+    else:
+        apply(summed)
+
+
+def online_step(w: Writer) -> None:
+    """One sample's whole step: deltas from the weights before it, then every trained
+    parameter updated by its gradient, summed from zero over a batch of one."""
+    deltas(w)
+
+    def step(q, delta: Expr, a: Expr | None, weight: bool) -> None:
+        update(w, q, expr("(0.0 + ", delta, ")") if a is None else
+               expr("(0.0 + ", delta, " * ", a, ")"), weight)
+
+    # Every delta above used the weights from before this step; now update.
+    _gradients(w, step, _flag(w, "train_bias"))
+
+
+def accumulate(w: Writer) -> None:
+    """Add this sample's gradient to ``grad``: ``grad += δ_j a_i``, biases too (fixed or
+    not)."""
+    def add(q, delta: Expr, a: Expr | None, weight: bool) -> None:
+        w.set(w.grad(q), expr(w.grad(q), " + ", delta) if a is None else
+              expr(w.grad(q), " + ", delta, " * ", a))
+
+    _gradients(w, add, cond(True))
+
+
+def mean_gradient(w: Writer, count: Expr) -> None:
+    """``grad`` summed over ``count`` samples into the mean gradient: plus ``decay * w``
+    for a weight where the rule has decay, then divided by ``count``."""
+    for layer in w.layers():
+        for q in w.range(layer.w_at, layer.b_at, "q"):
+            w.when(_flag(w, "decay"),
+                   lambda q=q: w.set(w.grad(q), expr("(", w.grad(q), " + ", var("decay"), " * ",
+                                                     w.p(q), ") / ", count)),
+                   lambda q=q: w.set(w.grad(q), expr(w.grad(q), " / ", count)))
+        for q in w.range(layer.b_at, layer.b_at + layer.n_out, "q"):
+            w.set(w.grad(q), expr(w.grad(q), " / ", count))
