@@ -8,11 +8,12 @@ where the canonical order itself changes on purpose, and say so in the commit.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 
-from fastbp.functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH, IDENTITY
+from fastbp.functions import IDENTITY, LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from fastbp.kernels.protocol import Rule, Shape
 
 PATH = Path(__file__).parent / "data" / "stored_bits.npz"
@@ -31,7 +32,7 @@ def case(seed: int):
         sizes[-1], acts[-1] = max(2, sizes[-1]), SOFTMAX
     loss = CROSS_ENTROPY if acts[-1] in (LOGISTIC, SOFTMAX) and rng.random() < 0.5 else SQUARED
     rows, at = [], 0
-    for n_in, n_out in zip(sizes, sizes[1:]):
+    for n_in, n_out in itertools.pairwise(sizes):
         rows.append((n_in, n_out, at, at + n_in * n_out))
         at += n_in * n_out + n_out
     layout, codes = np.array(rows, dtype=np.int64), np.array(acts, dtype=np.int64)

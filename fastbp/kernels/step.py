@@ -15,6 +15,7 @@ kernel generated from :func:`update` then has it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from .emit import Cond, Expr, Ix, Layer, Writer, cond, expr, var
@@ -107,10 +108,13 @@ def forward(w: Writer) -> None:
     for layer in w.layers():
         below = layer.number
         for j in w.range(0, layer.n_out, "j"):
-            total = w.sum(0, layer.n_in, lambda i: expr(
-                w.p(layer.w_at + j * layer.n_in + i), " * ", w.out(below, i)), "total")
+            total = w.sum(0, layer.n_in, partial(_input_term, w, layer, j), "total")
             w.set(w.net(below + 1, j), expr(total, " + ", w.p(layer.b_at + j)))
         activate(w, below + 1, layer.n_out, layer.code)
+
+
+def _input_term(w: Writer, layer: Layer, j, i) -> Expr:
+    return expr(w.p(layer.w_at + j * layer.n_in + i), " * ", w.out(layer.number, i))
 
 
 def sample_loss(w: Writer, top: Layer) -> Expr:
@@ -121,14 +125,14 @@ def sample_loss(w: Writer, top: Layer) -> Expr:
     for k in w.range(0, top.n_out, "k"):
         o, t = w.out(at, k), w.target(k)
 
-        def squared() -> None:
+        def squared(o: Expr = o, t: Expr = t) -> None:
             r = w.temp("r", expr(t, " - ", o))
             w.set(e, expr(e, " + 0.5 * (", r, " * ", r, ")"))
 
-        def cross_entropy() -> None:
+        def cross_entropy(o: Expr = o, t: Expr = t) -> None:
             term = w.temp("term", expr("0.0 if ", t, " == 0.0 else ", t, " * ", w.log(o)))
 
-            def other_half() -> None:
+            def other_half(o: Expr = o, t: Expr = t, term: Expr = term) -> None:
                 u = w.temp("u", expr("1.0 - ", t))
                 w.set(term, expr(term, " + (0.0 if ", u, " == 0.0 else ", u, " * ",
                                  w.log(expr("1.0 - ", o)), ")"))
@@ -172,10 +176,13 @@ def hidden_deltas(w: Writer) -> None:
     for layer in w.layers(reverse=True, first=1):
         h = layer.number  # the hidden outputs these weights read
         for j in w.range(0, layer.n_in, "j"):
-            total = w.sum(0, layer.n_out, lambda k: expr(
-                w.delta(h + 1, k), " * ", w.p(layer.w_at + k * layer.n_in + j)), "total")
+            total = w.sum(0, layer.n_out, partial(_back_term, w, layer, j), "total")
             w.set(w.delta(h, j), expr(total, " * ",
                                       derivative(w, w.code(h - 1), w.out(h, j))))
+
+
+def _back_term(w: Writer, layer: Layer, j, k) -> Expr:
+    return expr(w.delta(layer.number + 1, k), " * ", w.p(layer.w_at + k * layer.n_in + j))
 
 
 def deltas(w: Writer) -> None:

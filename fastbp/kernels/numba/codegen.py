@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import step
-from ..emit import Expr, Fields, Ix, Looped, Stmt, Unrolled, exposed, lit, var
+from ..emit import Fields, Ix, Looped, Stmt, Unrolled, exposed, lit, var
 from ..limits import unrolled_lanes
 
 
