@@ -1,8 +1,9 @@
 """Build script: the package is declared in pyproject.toml; this adds the Cython kernels.
 
 ``src_cython/_kernels.pyx`` compiles into ``fastbp.kernels._cython``, and the catalogue of
-small networks, rendered from ``src_cython/_small.pyx.tp``, into
-``fastbp.kernels._cython_small`` (the two in parallel), with ``-O3
+small networks, generated from the description of the step (``fastbp/kernels/step.py``)
+by ``fastbp/kernels/cython_codegen.py``, into ``fastbp.kernels._cython_small`` (the two
+in parallel), with ``-O3
 -ffp-contract=off`` (no FMA contraction: the backends agree bit for bit). The
 extension is optional: where it cannot be built, fastbp installs without it
 and says so, and the numba and pure-Python backends still work. Set
@@ -72,25 +73,34 @@ class OptionalBuildExt(build_ext):
             _skip("compiling the extension", exc)
 
 
-def render_templates():
-    """Write each ``src_cython/*.tp`` out as the file it names, where its text changed
-    (scikit-learn's way with Tempita); the rendered files are not committed."""
+def write_generated():
+    """Write the Cython kernels generated from the one description of the step
+    (``fastbp/kernels/cython_codegen.py``) into ``src_cython/``, where their text changed;
+    the written files are not committed. The generator needs only the standard library
+    and two of fastbp's modules, imported here without the package (and its numpy)."""
+    import importlib
+    import types
     from pathlib import Path
 
-    from Cython import Tempita
-
-    for template in Path(__file__).parent.joinpath("src_cython").glob("*.tp"):
-        text = Tempita.sub(template.read_text())
-        target = template.with_suffix("")
-        if not target.exists() or target.read_text() != text:
-            target.write_text(text)
+    root = Path(__file__).parent
+    for name in ("fastbp", "fastbp.kernels"):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(root.joinpath(*name.split(".")))]
+            sys.modules[name] = package
+    codegen = importlib.import_module("fastbp.kernels.cython_codegen")
+    for target, text in [("_small.pyx", codegen.small_module()),
+                         ("_looped.pxi", codegen.looped_include())]:
+        path = root / "src_cython" / target
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
 
 
 def extensions():
     try:
         from Cython.Build import cythonize
 
-        render_templates()
+        write_generated()
         return cythonize([Extension("fastbp.kernels._cython", ["src_cython/_kernels.pyx"]),
                           Extension("fastbp.kernels._cython_small", ["src_cython/_small.pyx"])],
                          include_path=["."], compiler_directives={"language_level": 3},

@@ -55,7 +55,7 @@ cdef inline double _derivative(int64_t code, double out) noexcept nogil:
 
 cdef inline void _output_deltas(int loss, int64_t code, const double* o, const double* t,
                                 double* d, Py_ssize_t n) noexcept nogil:
-    """dE/dnet of each output neuron (twin: the first part of numba.online's ``_backward``)."""
+    """dE/dnet of each output neuron (twin: ``_output_deltas`` in numba.batched)."""
     cdef Py_ssize_t k
     cdef double total
     if loss != SQUARED:

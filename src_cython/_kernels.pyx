@@ -43,48 +43,12 @@ import numpy as np
 from fastbp.kernels._cython_small cimport _small_online
 
 include "_common.pxi"
+
+cdef enum:
+    UNROLL_PARAMS = 128  # see LANES_MAX_PARAMS
 include "_lanes.pxi"
 include "_batched.pxi"
-
-cdef inline void _dense(const double* W, const double* b, Py_ssize_t n_in, Py_ssize_t n_out,
-                        const double* x, double* net) noexcept nogil:
-    """net_j = ((0 + W[j,0] x[0]) + W[j,1] x[1]) + ... then + b[j] (twin: the layer loop of
-    ``_forward_sample``).
-
-    ``W`` is transposed, ``(n_in, n_out)``: eight neurons' weights lie side by side.
-    """
-    cdef Py_ssize_t i, j = 0
-    cdef double s0, s1, s2, s3, s4, s5, s6, s7, xi
-    cdef const double* r
-    while j + 8 <= n_out:
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-        for i in range(n_in):
-            xi = x[i]
-            r = W + i * n_out + j
-            s0 += r[0] * xi
-            s1 += r[1] * xi
-            s2 += r[2] * xi
-            s3 += r[3] * xi
-            s4 += r[4] * xi
-            s5 += r[5] * xi
-            s6 += r[6] * xi
-            s7 += r[7] * xi
-        net[j] = s0 + b[j]
-        net[j + 1] = s1 + b[j + 1]
-        net[j + 2] = s2 + b[j + 2]
-        net[j + 3] = s3 + b[j + 3]
-        net[j + 4] = s4 + b[j + 4]
-        net[j + 5] = s5 + b[j + 5]
-        net[j + 6] = s6 + b[j + 6]
-        net[j + 7] = s7 + b[j + 7]
-        j += 8
-    while j < n_out:
-        s0 = 0.0
-        for i in range(n_in):
-            s0 += W[i * n_out + j] * x[i]
-        net[j] = s0 + b[j]
-        j += 1
-
+include "_looped.pxi"
 
 cdef struct Net:
     # One network's shape, and the working memory for one sample.
@@ -170,19 +134,6 @@ cdef void _add_decay(double* grad, const double* work, const Net* net,
             grad[q] = grad[q] + decay * work[q]
 
 
-cdef inline void _forward_sample(const double* work, Net* net, const double* x) noexcept nogil:
-    """Fill ``net.a`` with every layer's outputs for one sample (twin: ``_forward_sample``)."""
-    cdef Py_ssize_t layer, i, n_in, n_out, w_at, b_at
-    for i in range(net.at[1]):
-        net.a[i] = x[i]
-    for layer in range(net.n_layers):
-        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
-        _dense(work + w_at, work + b_at, n_in, n_out, net.a + net.at[layer],
-               net.a + net.at[layer + 1])
-        _squash(net.acts[layer], net.a + net.at[layer + 1], n_out, net.exp_build,
-                net.exp_table)
-
-
 cdef inline double _sample_loss(int loss, int64_t out_code, const double* out,
                                 const double* t, Py_ssize_t n) noexcept nogil:
     """Per-sample loss (twin: ``_sample_loss``); 0 log 0 counts as 0."""
@@ -199,29 +150,6 @@ cdef inline double _sample_loss(int loss, int64_t out_code, const double* out,
                 term = term + (0.0 if u == 0.0 else u * log(1.0 - out[k]))
             total -= term
     return total
-
-
-cdef inline void _deltas(const double* work, Net* net, int loss, const double* t) noexcept nogil:
-    """Every layer's deltas for one sample, from the current weights (twin: ``_deltas``)."""
-    cdef Py_ssize_t layer, j, k, n_in, n_out, w_at, b_at
-    cdef Py_ssize_t last = net.n_layers - 1
-    cdef int64_t code
-    cdef double total
-    cdef const double* w
-    _row(net, last, &n_in, &n_out, &w_at, &b_at)
-    _output_deltas(loss, net.acts[last], net.a + net.at[last + 1], t, net.d + net.at[last + 1],
-                   n_out)
-    for layer in range(last, 0, -1):
-        # The hidden layer feeding weights ``layer``: sum over the next layer's
-        # neurons k in order, W[k, j] read from the transposed copy as W[j, k].
-        _row(net, layer, &n_in, &n_out, &w_at, &b_at)
-        code = net.acts[layer - 1]
-        for j in range(n_in):
-            w = work + w_at + j * n_out
-            total = 0.0
-            for k in range(n_out):
-                total += net.d[net.at[layer + 1] + k] * w[k]
-            net.d[net.at[layer] + j] = total * _derivative(code, net.a[net.at[layer] + j])
 
 
 cdef double* _working_copy(const double[::1] params, const Net* net) except NULL:
@@ -362,19 +290,21 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     """Train one network in place (twin: numba.backend's ``train``); -1 where memory ran
     out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
 
-    The smallest networks train online, without weight decay, in ``_cython_small``;
-    online training of others
-    goes one sample at a time here, batches through ``_run_batches``, ``threads``
-    threads sharing each batch.
+    A small network (at most ``LANES_MAX_PARAMS`` parameters) trained online runs a kernel
+    generated from the description of the step: its shape's unrolled copy in
+    ``_cython_small`` where the catalogue has one, else ``_online_looped``. Everything else
+    goes through ``_run_batches``, ``threads`` threads sharing each batch.
     """
-    cdef Py_ssize_t n_in = layout[0], n_out = layout[4 * (n_layers - 1) + 1]
+    cdef Py_ssize_t n_out = layout[4 * (n_layers - 1) + 1]
     cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_out
-    cdef Py_ssize_t epoch, start, s
     cdef int part
-    if batch_size == 1 and n_layers == 2 and decay == 0.0:
-        if _small_online(params, velocity, X, Y, order, n, epochs, lr, momentum, loss, acts[0],
-                         acts[1], layout[0], layout[1], layout[5], train_bias, momentum != 0.0):
+    if batch_size == 1 and size <= UNROLL_PARAMS:
+        if n_layers == 2 and _small_online(params, velocity, X, Y, order, n, epochs, lr,
+                                           momentum, decay, loss, acts[0], acts[1], layout[0],
+                                           layout[1], layout[5], train_bias):
             return 0
+        return _train_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
+                             order, lr, momentum, decay, train_bias)
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
@@ -394,15 +324,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
         _transpose_weights(params, &net, work, True)
         _transpose_weights(velocity, &net, vel, True)
         memcpy(orig, params, size * sizeof(double))
-        if batch_size == 1:
-            for epoch in range(epochs):
-                for start in range(n):
-                    s = order[epoch * n + start] if order != NULL else start
-                    _forward_sample(work, &net, X + s * n_in)
-                    _deltas(work, &net, loss, Y + s * n_out)
-                    _step_sample(work, NULL, layout, n_layers, net.a, net.d, net.at, lr,
-                                 momentum, decay, vel, train_bias, False)
-        elif threads == 1:
+        if threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
                          order, lr, batch, momentum, decay, vel, train_bias, net.at, a, d, grad,
                          NULL, exp_build, tab, 0, 1)
@@ -422,6 +344,20 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     free(d)
     _close(&net)
     return status
+
+
+cdef int _train_looped(double* params, double* velocity, const int64_t* layout,
+                       Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
+                       const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
+                       double lr, double momentum, double decay, bint train_bias) noexcept nogil:
+    """``_online_looped`` on its buffers; -1 where memory ran out."""
+    cdef Net net
+    if _open_raw(&net, layout, n_layers, acts) != 0:
+        return -1
+    _online_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs, order, lr,
+                   momentum, decay, train_bias, net.at, net.a, net.d)
+    _close(&net)
+    return 0
 
 
 def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,
@@ -478,9 +414,9 @@ cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
     return 0
 
 
-#: Networks of at most this many parameters train online side by side, one per lane
-#: (twin of fastbp.kernels.limits.UNROLL_PARAMS).
-LANES_MAX_PARAMS = 128
+#: Networks of at most this many parameters train online by the generated kernels, one at
+#: a time or side by side, one per lane (twin of fastbp.kernels.limits.UNROLL_PARAMS).
+LANES_MAX_PARAMS = UNROLL_PARAMS
 
 
 def lanes(Py_ssize_t n_params):

@@ -74,15 +74,21 @@ def test_thin_wrappers_match_the_oracle():
 
 
 @needs_source
-def test_the_small_kernels_are_rendered_from_their_template():
-    # Generated at build time, never committed: one copy per shape and activation kind,
-    # and a table that dispatches on one index; a module of its own, compiled in parallel.
-    tempita = pytest.importorskip("Cython.Tempita")
-    text = tempita.sub((ROOT / "src_cython" / "_small.pyx.tp").read_text())
+def test_the_cython_kernels_are_generated_from_the_description_of_the_step():
+    # Generated at build time, never committed: one unrolled copy per shape and activation
+    # kind, a table that dispatches on one index, and the looped kernel for every shape.
+    from fastbp.kernels import cython_codegen
+
+    text = cython_codegen.small_module()
     copies = [line for line in text.splitlines() if line.startswith("cdef void _small_")]
     assert len(copies) == 2 * 8 * 2 * 2
-    assert "cdef void _small_2_8_2_l1(" in text and "_SMALL[63] = _small_2_8_2_l1" in text
-    assert "cdef Py_ssize_t n0 = 2, n1 = 8, n2 = 2" in text
-    assert "include \"_common.pxi\"" in text
+    assert "cdef void _small_2_8_2_l(" in text and "_SMALL[63] = _small_2_8_2_l" in text
+    assert "z1_0 = ((0.0 + p0 * a0_0) + p1 * a0_1) + p16" in text  # the canonical sums
+    looped = cython_codegen.looped_include()
+    assert "cdef void _online_looped(" in looped and "for layer" in looped
     ignored = (ROOT / ".gitignore").read_text().splitlines()
-    assert "src_cython/_small.pyx" in ignored
+    assert "src_cython/_small.pyx" in ignored and "src_cython/_looped.pxi" in ignored
+    for name in ("_small.pyx", "_looped.pxi"):  # what this build compiled is what they say
+        built = ROOT / "src_cython" / name
+        if built.exists():
+            assert built.read_text() == (text if name == "_small.pyx" else looped)

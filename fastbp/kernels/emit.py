@@ -205,6 +205,25 @@ class Writer:
             with self.block("else:"):
                 otherwise()
 
+    def fix(self, name: str, body: Callable[[], None]) -> None:
+        """Run ``body`` with the rule's ``name`` known: once where it is, else in each branch
+        of one run-time test (a test outside straight-line code, not in it)."""
+        value = self.rule[name]
+        if isinstance(value, bool):
+            body()
+            return
+
+        def known(flag: bool) -> Callable[[], None]:
+            def run() -> None:
+                self.rule[name] = flag
+                try:
+                    body()
+                finally:
+                    self.rule[name] = value
+            return run
+
+        self.when(cond(value), known(True), known(False))
+
     def choose(self, code: int | Ix, cases: Mapping[int, Callable[[], None]],
                default: Callable[[], None]) -> None:
         """``cases[code]()``, or ``default()`` for a code not among them."""

@@ -224,14 +224,19 @@ def update(w: Writer, q, summed: Expr, weight: bool, size: Expr | None = None) -
 
 def online_step(w: Writer) -> None:
     """One sample's whole step: deltas from the weights before it, then every trained
-    parameter updated by its gradient, summed from zero over a batch of one."""
+    parameter updated by its gradient (:func:`online_updates`)."""
     deltas(w)
+    # Every delta above used the weights from before this step; now update.
+    online_updates(w)
 
+
+def online_updates(w: Writer) -> None:
+    """Every trained parameter updated by this sample's gradient, summed from zero over a
+    batch of one: ``0 + δ_j a_i`` for a weight, ``0 + δ_j`` for a bias."""
     def step(q, delta: Expr, a: Expr | None, weight: bool) -> None:
         update(w, q, expr("(0.0 + ", delta, ")") if a is None else
                expr("(0.0 + ", delta, " * ", a, ")"), weight)
 
-    # Every delta above used the weights from before this step; now update.
     _gradients(w, step, _flag(w, "train_bias"))
 
 
