@@ -16,9 +16,11 @@ numba's twins are :mod:`fastbp.kernels.numba.codegen`'s ``kernel`` and ``looped_
 
 from __future__ import annotations
 
+import itertools
+
+from ..functions import LOGISTIC
 from . import step
 from .emit import Ix, Looped, Unrolled, indent, lit
-from ..functions import LOGISTIC
 
 #: The unrolled shapes: 1-2 inputs, 1-8 hidden neurons, 1-2 outputs (one hidden layer).
 INPUTS, HIDDEN, OUTPUTS = (1, 2), tuple(range(1, 9)), (1, 2)
@@ -47,7 +49,7 @@ cdef void {name}(
 
 def _layout(sizes) -> list[tuple[int, int, int, int]]:
     rows, at = [], 0
-    for n_in, n_out in zip(sizes, sizes[1:]):
+    for n_in, n_out in itertools.pairwise(sizes):
         rows.append((n_in, n_out, at, at + n_in * n_out))
         at += n_in * n_out + n_out
     return rows
