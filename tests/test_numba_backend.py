@@ -91,7 +91,6 @@ def test_unrolled_source_spells_out_the_canonical_sums():
     assert "p4 = p4 -" not in text  # fixed biases are never updated
     assert module.constants["TRAINED"].tolist() == [0, 1, 2, 3, 6, 7, 8, 9]
     assert limits.small_online(1, net.kernel_shape.n_params)
-    assert limits.small_online(1, net.kernel_shape.n_params, 0.1)
     assert not limits.small_online(1, fastbp.Network([64, 32, 10]).kernel_shape.n_params)
     assert not limits.small_online(2, net.kernel_shape.n_params)
 

@@ -71,12 +71,11 @@ def test_every_twin_named_in_the_kernels_exists():
 
 @pytest.mark.parametrize(("args", "way"), [
     # training: online small networks go to the small kernels whatever the threads
-    ((True, 8, 1, None, 1, 0.0), "small"),
-    ((True, 8, 10**6, 4, 1, 0.0), "small"),
-    ((True, 8, 1, None, 1, 1e-4), "small"),  # weight decay is an update stage of every kernel
-    ((True, 8, 100, None, 32, 0.0), "short"),  # a mini-batch too small for threads
-    ((True, 101_770, 6000, None, 6000, 0.0), "batched"),  # 784-128-10, full batch
-    ((True, 101_770, 6000, 1, 6000, 0.0), "short"),  # one thread asked for
+    ((True, 8, 1, None, 1), "small"),
+    ((True, 8, 10**6, 4, 1), "small"),
+    ((True, 8, 100, None, 32), "short"),  # a mini-batch too small for threads
+    ((True, 101_770, 6000, None, 6000), "batched"),  # 784-128-10, full batch
+    ((True, 101_770, 6000, 1, 6000), "short"),  # one thread asked for
     # evaluating: small networks in one thread on the small kernels
     ((False, 8, 4, None), "small"),
     ((False, 500, 4, None), "short"),

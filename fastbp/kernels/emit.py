@@ -23,6 +23,7 @@ Nothing here imports numpy or numba: ``setup.py`` runs it to write the Cython ke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -57,16 +58,19 @@ class Stmt(NamedTuple):
     value: Expr
     exp_args: tuple[Expr, ...] = ()
 
-    def line(self, names: Mapping[str, str] | None = None, exp: str = "EXP") -> str:
-        fields = Fields(names or {}, exp=exp)
+    def line(self, names: Mapping[str, str] | None = None, exp: str = "EXP",
+             tail: str = "") -> str:
+        """The assignment, names renamed by ``names``, ``exp(x)`` written ``{exp}(x{tail})``."""
+        fields = Fields(names or {}, exp=exp, tail=tail)
         return f"{fields[self.target]} = {self.value.template.format_map(fields)}"
 
 
 class Fields(dict):
-    """Template fields: a renamed name, else the name itself; ``exp`` the exp function."""
+    """Template fields: a renamed name, else the name itself; ``exp`` the exp function and
+    ``exp_tail`` what its call passes after its argument."""
 
-    def __init__(self, names: Mapping[str, str], exp: str) -> None:
-        super().__init__(names, exp=exp)
+    def __init__(self, names: Mapping[str, str], exp: str, tail: str = "") -> None:
+        super().__init__(names, exp=exp, exp_tail=tail)
 
     def __missing__(self, name: str) -> str:
         return name
@@ -164,7 +168,7 @@ class Writer:
     # Values --------------------------------------------------------------------------
     def exp(self, arg: Expr) -> Expr:
         self._exp_args.append(arg)
-        return expr("{exp}(", arg, ")")
+        return expr("{exp}(", arg, "{exp_tail})")
 
     def tanh(self, arg: Expr) -> Expr:
         return expr(MATH[self.lang]["tanh"] + "(", arg, ")")
@@ -175,6 +179,10 @@ class Writer:
     def sum(self, start, stop, term: Callable[[object], Expr], name: str) -> Expr:
         """``((0.0 + t(start)) + t(start + 1)) + ...``: the canonical sum from zero."""
         raise NotImplementedError
+
+    def lr(self) -> Expr:
+        """The learning rate (a network's own, where networks share a kernel)."""
+        return var("lr")
 
     def temp(self, name: str, value: Expr) -> Expr:
         """A scalar ``name`` set to ``value``."""
@@ -357,7 +365,7 @@ class Looped(Writer):
                 self.indices[local] = None
                 self.lines.append("    " * self.depth + f"{local} = {self.field(number, k)}")
                 fields.append(Ix(local))
-            yield Layer(number, *fields, Ix(f"acts[{number}]"))
+            yield Layer(number, *fields, self.code(number))
 
     def range(self, start, stop, name: str) -> Iterator[Ix]:
         with self._loop(name, start, stop) as index:
@@ -370,7 +378,11 @@ class Looped(Writer):
                      Ix(self.field(last, 3)), Ix(f"acts[{last}]"))
 
     def code(self, number) -> Ix:
-        return Ix(f"acts[{number}]")
+        """Layer ``number``'s activation, read into a local where it is asked for."""
+        local = self.fresh("code")
+        self.indices[local] = None
+        self.lines.append("    " * self.depth + f"{local} = acts[{number}]")
+        return Ix(local)
 
     def sum(self, start, stop, term, name: str) -> Expr:
         total = self.fresh(name)
@@ -408,3 +420,135 @@ class Looped(Writer):
 
 def indent(lines: Iterable[str], depth: int) -> list[str]:
     return [" " * (4 * depth) + line for line in lines]
+
+
+_ROW = {"numba": re.compile(r"S\[U\(\((.*?)\) \* G \+ lane\)\]"),
+        "cython": re.compile(r"S\[\((.*?)\) \* G \+ lane\]")}
+_SAMPLE = re.compile(r"\b[XY]\[s(?:, | \* \w+ \+ )[\w ]+\]")
+
+
+class Lanes(Looped):
+    """Loops over a shape read at run time, each value one row of a group of ``G`` networks
+    side by side (``S[row * G + lane]``): every assignment becomes a loop over the group's
+    ``g`` lanes, innermost, which the compiler vectorises.
+
+    The kernel around it names ``S`` and the first rows of each kind: ``A0`` (every
+    layer's outputs, the inputs first, at ``at[l]`` as in :class:`Looped`), ``D0`` (the
+    deltas), ``T0`` (the description's scalars: :attr:`temps` of them, one row each)
+    and ``LR`` (each network's learning rate); ``size`` parameters, then as many
+    velocities, come first. An assignment that calls exp runs glibc's exp inlined without
+    its branch for rare inputs where no lane has one (``exp`` says which exp is inlined:
+    "libm" for none; in Cython the kernel's ``exp_build`` picks at run time).
+    """
+
+    def __init__(self, lang: str, rule: Mapping[str, object], exp: str = "libm") -> None:
+        super().__init__(lang, rule)
+        self.exp_build = exp
+        self.rows: dict[str, int] = {}
+        self.pointers: dict[str, None] = {}  # Cython's row starts (numba's are indices)
+
+    @property
+    def temps(self) -> int:
+        return len(self.rows)
+
+    def cell(self, row) -> Expr:
+        index = f"({row}) * G + lane"
+        return lit(f"S[U({index})]" if self.lang == "numba" else f"S[{index}]")
+
+    def p(self, q) -> Expr:
+        return self.cell(q)
+
+    def v(self, q) -> Expr:
+        return self.cell(Ix("size") + q)
+
+    def out(self, layer, j) -> Expr:
+        return self.cell(Ix(f"A0 + at[{layer}]") + j)
+
+    net = scratch = out
+
+    def delta(self, layer, j) -> Expr:
+        return self.cell(Ix(f"D0 + at[{layer}]") + j)
+
+    def lr(self) -> Expr:
+        return self.cell(Ix("LR"))
+
+    def temp(self, name: str, value: Expr) -> Expr:
+        row = self.rows.setdefault(name, len(self.rows))
+        target = self.cell(Ix("T0") + row)
+        self.set(target, value)
+        return target
+
+    def sum(self, start, stop, term, name: str) -> Expr:
+        total = self.temp(self.fresh(name), expr("0.0"))
+        with self._loop("i", start, stop) as i:
+            self.set(total, expr(total, " + ", term(i)))
+        return total
+
+    def set(self, target: Expr, value: Expr) -> None:
+        if value.template == target.template:
+            return
+        stmt = Stmt(target.template, value, tuple(self._exp_args))
+        self._exp_args = []
+        self.stmts.append(stmt)
+        if not stmt.exp_args:
+            self._over_lanes(stmt.line())
+        elif self.lang == "numba":
+            self._numba_exp(stmt)
+        else:
+            self._cython_exp(stmt)
+
+    def _over_lanes(self, line: str) -> None:
+        """``line`` (or lines) in a loop over the lanes, what is the same in every lane read before it:
+        each row's start, the sample's inputs and targets (the compiler cannot tell that
+        the loop's stores leave them alone, and would read them in every lane)."""
+        hoisted: dict[str, str] = {}
+
+        def before(text: str, kind: str) -> str:
+            if text not in hoisted:
+                hoisted[text] = self.fresh(kind)
+                if kind == "r":
+                    self.pointers[hoisted[text]] = None
+                else:
+                    self.doubles[hoisted[text]] = None
+            return hoisted[text]
+
+        if self.lang == "numba":
+            line = _ROW["numba"].sub(lambda m: f"S[{before(m[1], 'r')} + U(lane)]", line)
+        else:
+            line = _ROW["cython"].sub(lambda m: f"{before(m[1], 'r')}[lane]", line)
+        line = _SAMPLE.sub(lambda m: before(m[0], "xy"), line)
+        for text, name in hoisted.items():
+            if name.startswith("r"):
+                value = f"U(({text}) * G)" if self.lang == "numba" else f"S + ({text}) * G"
+            else:
+                value = text
+            self.lines.append("    " * self.depth + f"{name} = {value}")
+        with self.block("for lane in range(g):"):
+            self.lines += ["    " * self.depth + part for part in line.split("\n")]
+
+    def _count_rare(self, stmt: Stmt, special: str) -> None:
+        self.lines.append("    " * self.depth + "rare = 0")
+        self._over_lanes("\n".join(f"rare += {special}({arg.template.format_map(Fields({}, ''))})"
+                                    for arg in stmt.exp_args))
+
+    def _numba_exp(self, stmt: Stmt) -> None:
+        if self.exp_build == "libm":
+            self._over_lanes(stmt.line(exp="EXP"))
+            return
+        self._count_rare(stmt, "SPECIAL")
+        with self.block("if rare:  # rare: with the full exp"):
+            self._over_lanes(stmt.line(exp="EXP"))
+        with self.block("else:"):
+            self._over_lanes(stmt.line(exp="EXP_UNCHECKED"))
+
+    def _cython_exp(self, stmt: Stmt) -> None:
+        with self.block("if exp_build == EXP_LIBM:"):
+            self._over_lanes(stmt.line(exp="exp"))
+        with self.block("else:"):
+            self._count_rare(stmt, "_exp_special")
+            with self.block("if rare:  # rare: with the library's exp"):
+                self._over_lanes(stmt.line(exp="exp"))
+            with self.block("elif exp_build == EXP_FMA:"):
+                self._over_lanes(stmt.line(exp="_exp_fma", tail=", tab"))
+            with self.block("else:"):
+                self._over_lanes(stmt.line(exp="_exp_plain", tail=", tab"))

@@ -40,20 +40,18 @@ UNROLL_PARAMS = 128
 GENERIC_LANES = 32
 
 
-def small_online(batch_size: int, n_params: int, weight_decay: float = 0.0,
-                 many: bool = False) -> bool:
-    """Do the small networks' kernels (unrolled, lanes) train this: online, at most
-    :data:`UNROLL_PARAMS` parameters; ``many`` networks side by side only without weight
-    decay (the generic lanes kernel has none yet)?"""
-    return batch_size == 1 and n_params <= UNROLL_PARAMS and not (many and weight_decay != 0.0)
+def small_online(batch_size: int, n_params: int) -> bool:
+    """Do the small networks' kernels (unrolled, looped, lanes) train this: online, at most
+    :data:`UNROLL_PARAMS` parameters?"""
+    return batch_size == 1 and n_params <= UNROLL_PARAMS
 
 
 #: The ways a call can run (:func:`route`).
 SMALL, SHORT, BATCHED = "small", "short", "batched"
 
 
-def route(training: bool, n_params: int, n: int, threads: int | None, batch_size: int = 1,
-          weight_decay: float = 0.0) -> str:
+def route(training: bool, n_params: int, n: int, threads: int | None,
+          batch_size: int = 1) -> str:
     """The one router: which kernel runs a call on ``n`` samples of a network of
     ``n_params`` parameters.
 
@@ -64,7 +62,7 @@ def route(training: bool, n_params: int, n: int, threads: int | None, batch_size
       working copies: a batch (and the evaluation chunk) too small for threads to pay.
     - :data:`BATCHED`: the batched kernel, its work shared among threads.
     """
-    if training and small_online(batch_size, n_params, weight_decay):
+    if training and small_online(batch_size, n_params):
         return SMALL
     if one_thread(threads, min(n, max(batch_size, CHUNK)), n_params):
         return SHORT if training or n_params > UNROLL_PARAMS else SMALL

@@ -38,12 +38,12 @@ DERIVATIVES: dict[int, Callable[[Expr], Expr]] = {
 
 
 def _sgd(w: Writer, q, g: Expr) -> None:
-    w.set(w.p(q), expr(w.p(q), " - ", var("lr"), " * ", g))
+    w.set(w.p(q), expr(w.p(q), " - ", w.lr(), " * ", g))
 
 
 def _momentum(w: Writer, q, g: Expr) -> None:
     # classical momentum: v = m v - lr g; w += v
-    w.set(w.v(q), expr(var("momentum"), " * ", w.v(q), " - ", var("lr"), " * ", g))
+    w.set(w.v(q), expr(var("momentum"), " * ", w.v(q), " - ", w.lr(), " * ", g))
     w.set(w.p(q), expr(w.p(q), " + ", w.v(q)))
 
 

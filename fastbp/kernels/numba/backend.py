@@ -230,8 +230,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
-    if route(True, shape.n_params, X.shape[0], threads, rule.batch_size,
-             rule.weight_decay) == SMALL:
+    if route(True, shape.n_params, X.shape[0], threads, rule.batch_size) == SMALL:
         _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False)
         return
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
@@ -281,7 +280,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     one call of :func:`fastbp.kernels.batched.train_then_loss`."""
     check_buffers(shape, params, X, Y, velocity, order, epochs)
     order = _NO_ORDER if order is None else order
-    way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size, rule.weight_decay)
+    way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size)
     if way == SMALL:
         return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True)
     if way == SHORT:
@@ -305,7 +304,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
     order = _NO_ORDER if order is None else order
-    if not _unrolled(rule, shape, True):
+    if not _unrolled(rule, shape):
         def one(k):
             train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1)
         workers = min(threads or cores(), len(params))
@@ -328,15 +327,15 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
                        velocity)
         else:
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
-                                    epochs, order, lrs, rule.momentum, shape.train_bias,
-                                    glibc_exp.variant_code(), lanes.lanes(shape.n_params))
+                              epochs, order, lrs, rule.momentum, rule.weight_decay,
+                              shape.train_bias, lanes.lanes(shape.n_params))
     finally:
         set_num_threads(previous)
 
 
-def _unrolled(rule: Rule, shape: Shape, many: bool = False) -> bool:
+def _unrolled(rule: Rule, shape: Shape) -> bool:
     """Does an unrolled kernel train this? (:func:`fastbp.kernels.limits.small_online`)"""
-    return small_online(rule.batch_size, shape.n_params, rule.weight_decay, many)
+    return small_online(rule.batch_size, shape.n_params)
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
@@ -411,7 +410,7 @@ def compile_stdin() -> None:
 def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) -> None:
     """A run of ``epochs`` epochs of ``count`` networks is about to start: start compiling
     the shape's unrolled kernels now where that pays over the whole run."""
-    if epochs > 0 and _unrolled(rule, shape, count > 1):
+    if epochs > 0 and _unrolled(rule, shape):
         per = limits.SAVING_MANY if count > 1 else limits.SAVING_ONE
         tiers.expect(_entry(shape, rule, count > 1), per * epochs * n_samples * count)
 
@@ -421,7 +420,7 @@ def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     this process, ``"cached"`` on disk (a fraction of a second to load), or ``"absent"``
     (this machine's first use compiles them, once)."""
     kernel = batched.run
-    if _unrolled(rule, shape, count > 1):
+    if _unrolled(rule, shape):
         kernel = lanes.train_lanes if count > 1 else online.train_then_loss
     if kernel.signatures:
         return "loaded"
@@ -455,13 +454,12 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     if _unrolled(rule, shape):
         online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
                                Y, 0, _NO_ORDER, 0.5, 0.0, 0.0, bool(shape.train_bias), True)
-    if many and _unrolled(rule, shape, True):
+    if many and _unrolled(rule, shape):
         lanes.train_lanes(np.zeros((2, shape.n_params)), np.zeros((2, shape.n_params)),
-                                shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,
-                                np.full(2, 0.5), 0.0, shape.train_bias,
-                                glibc_exp.variant_code(), 2)
+                          shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,
+                          np.full(2, 0.5), 0.0, 0.0, shape.train_bias, 2)
     done = [f"generic kernels: {time.perf_counter() - began:.1f} s"]
-    if specialised and _unrolled(rule, shape, many):
+    if specialised and _unrolled(rule, shape):
         found = _entry(shape, rule, many)
         began = time.perf_counter()
         found.wait()

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import step
-from ..emit import Fields, Ix, Looped, Stmt, Unrolled, exposed, lit, var
+from ..emit import Fields, Ix, Lanes, Looped, Stmt, Unrolled, exposed, lit, var
 from ..limits import unrolled_lanes
 
 
@@ -303,6 +303,12 @@ def _looped(depth: int, *parts) -> str:
     return "\n".join(_indent(w.lines, depth))
 
 
+def _hoisted_updates(w) -> None:
+    """The update stage, with the rule's momentum and decay tested once a step, not once a
+    parameter (in Cython's looped kernel too)."""
+    w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
+
+
 def looped_module() -> Module:
     """``train_then_loss``, ``gradients``, ``mean_loss`` and ``forward`` for any shape,
     read at run time (the small networks' generic tier, :mod:`fastbp.kernels.numba.tiers`)."""
@@ -310,9 +316,76 @@ def looped_module() -> Module:
         step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
 
     text = _LOOPED_FRAME.format(
-        train=_looped(3, load, step.forward, step.online_step),
+        train=_looped(3, load, step.forward, step.deltas, _hoisted_updates),
         gradient=_looped(2, load, step.forward, step.deltas, step.accumulate),
         mean=_looped(1, lambda w: step.mean_gradient(w, var("count"))),
         loss=_looped(2, load, step.forward, lambda w: step.sample_loss(w, w.top())),
         forward=_looped(2, load, step.forward))
     return Module(text, {**_exp_constants("libm")})
+
+
+_LANES_FRAME = '''\
+@jit(inline="always")
+def _starts(layout):
+    """Each layer's outputs' start in a sample's activations (0: the input), their end last."""
+    last = layout.shape[0]
+    at = np.empty(last + 2, dtype=np.int64)
+    at[0], at[1] = 0, layout[0, 0]
+    for layer in range(last):
+        at[layer + 2] = at[layer + 1] + layout[layer, 1]
+    return at
+
+
+@jit(parallel=True, internal=False)
+def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, momentum,
+                decay, train_bias, G):
+    """Train every row of ``params`` (velocities ``velocity``) online with its own
+    ``lrs[k]``, ``G`` networks per group, the groups in parallel. ``order`` holds
+    ``epochs`` rows of sample indices, or has no rows for ``0..n-1``."""
+    count = params.shape[0]
+    for group in prange((count + G - 1) // G):
+        first = group * G
+        _train_group(params, velocity, first, min(G, count - first), G, layout, acts, loss,
+                     X, Y, epochs, order, lrs, momentum, decay, train_bias)
+
+
+@jit
+def _train_group(params, velocity, first, g, G, layout, acts, loss, X, Y, epochs, order, lrs,
+                 momentum, decay, train_bias):
+    last, size, n_top = layout.shape[0], params.shape[1], Y.shape[1]
+    at = _starts(layout)
+    # Rows: parameters, velocities, every layer's outputs, their deltas, scalars, lr.
+    A0 = 2 * size
+    D0 = A0 + at[last + 1]
+    T0 = D0 + at[last + 1]
+    LR = T0 + {temps}
+    S = np.empty((LR + 1) * G)
+    for lane in range(g):
+        S[U(LR * G + lane)] = lrs[first + lane]
+        for q in range(size):
+            S[U(q * G + lane)] = params[first + lane, q]
+            S[U((size + q) * G + lane)] = velocity[first + lane, q]
+    shuffled = order.shape[0] == epochs
+    for epoch in range(epochs):
+        for pos in range(X.shape[0]):
+            s = order[epoch, pos] if shuffled else pos
+{step}
+    for lane in range(g):
+        for q in range(size):
+            params[first + lane, q] = S[U(q * G + lane)]
+            velocity[first + lane, q] = S[U((size + q) * G + lane)]
+'''
+
+
+def lanes_module(exp_build: str) -> Module:
+    """``train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs,
+    momentum, decay, train_bias, G)`` for any shape: the rows of ``params`` trained
+    online, ``G`` networks side by side per group (the generic tier of ``train_many``)."""
+    w = Lanes("numba", LOOPED_RULE, exp_build)
+    step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
+    step.forward(w)
+    step.deltas(w)
+    _hoisted_updates(w)
+    text = _LANES_FRAME.replace("{temps}", str(w.temps)).replace(
+        "{step}", "\n".join(_indent(w.lines, 3)))
+    return Module(text, {**_exp_constants(exp_build), "U": np.uint64})

@@ -53,6 +53,12 @@ def looped_kernels() -> dict[str, object]:
     return _load(codegen.looped_module())
 
 
+def lanes_kernels() -> dict[str, object]:
+    """The looped lanes kernel of :func:`codegen.lanes_module`, for every shape, with the
+    exp :func:`libm_exp.variant` picks for this machine."""
+    return _load(codegen.lanes_module(libm_exp.variant()))
+
+
 def loss_kernel(layout, acts, loss: int):
     """The compiled ``mean_loss(params, X, Y)`` for this shape."""
     key = (layout.tobytes(), acts.tobytes(), loss)
