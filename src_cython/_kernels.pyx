@@ -46,7 +46,7 @@ include "_common.pxi"
 
 cdef enum:
     UNROLL_PARAMS = 128  # see LANES_MAX_PARAMS
-include "_lanes.pxi"
+include "_exp.pxi"
 include "_batched.pxi"
 include "_looped.pxi"
 
@@ -443,15 +443,15 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
     cdef int failed = 0
     cdef int n_threads = threads if threads is not None else openmp_threads()
     cdef const uint64_t* tab = _table(exp_build, exp_table)
-    if batch_size == 1 and size <= LANES_MAX_PARAMS and weight_decay == 0.0:
+    if batch_size == 1 and size <= UNROLL_PARAMS:
         G = lanes(size)
         groups = (count + G - 1) // G
         for group in prange(groups, nogil=True, schedule="dynamic", num_threads=n_threads):
             if _train_lanes(&params[group * G, 0], &velocity[group * G, 0], size,
                             &layout[0, 0], layout.shape[0], &acts[0], loss, &X[0, 0],
                             &Y[0, 0], X.shape[0], epochs, visits, &lrs[group * G],
-                            min(G, count - group * G), G, momentum, train_bias, exp_build,
-                            tab) != 0:
+                            min(G, count - group * G), G, momentum, weight_decay, train_bias,
+                            exp_build, tab) != 0:
                 failed = 1
     else:
         for k in prange(count, nogil=True, schedule="dynamic", num_threads=n_threads):

@@ -9,7 +9,8 @@ and :mod:`fastbp.functions`) and writes two files beside ``_kernels.pyx``:
   (read at run time). The rule's momentum and decay are tested once a step, outside the
   straight-line updates; the loss and bias mode where they are used.
 - ``_looped.pxi`` (included into ``_kernels.pyx``): ``_online_looped``, one network trained
-  online for any shape, the loops of the description written out.
+  online for any shape, the loops of the description written out; and ``_train_lanes``,
+  many networks trained online side by side, one per vector lane.
 
 numba's twins are :mod:`fastbp.kernels.numba.codegen`'s ``kernel`` and ``looped_module``.
 """
@@ -20,7 +21,7 @@ import itertools
 
 from ..functions import LOGISTIC
 from . import step
-from .emit import Ix, Looped, Unrolled, indent, lit
+from .emit import Ix, Lanes, Looped, Unrolled, indent, lit
 
 #: The unrolled shapes: 1-2 inputs, 1-8 hidden neurons, 1-2 outputs (one hidden layer).
 INPUTS, HIDDEN, OUTPUTS = (1, 2), tuple(range(1, 9)), (1, 2)
@@ -56,7 +57,10 @@ def _layout(sizes) -> list[tuple[int, int, int, int]]:
 
 
 def _declare(kind: str, names) -> list[str]:
+    """``cdef`` lines for ``names`` of type ``kind`` (``double*``: each name a pointer)."""
     names = sorted(names)
+    if kind.endswith("*"):  # Cython wants a pointer declared alone
+        return [f"    cdef {kind} {name}" for name in names]
     return [f"    cdef {kind} " + ", ".join(names[i:i + 12]) for i in range(0, len(names), 12)]
 
 
@@ -141,7 +145,7 @@ cdef void _online_looped(double* params, double* velocity, const int64_t* layout
 
 
 def looped_include() -> str:
-    """The text of ``_looped.pxi``."""
+    """The text of ``_looped.pxi``: ``_online_looped`` and ``_train_lanes``."""
     w = Looped("cython", RULE)
     step.inputs(w, Ix("n0"), lambda i: lit(f"X[s * n0 + {i}]"))
     step.forward(w)
@@ -155,4 +159,62 @@ def looped_include() -> str:
         "    for epoch in range(epochs):",
         "        for pos in range(n):",
         "            s = order[epoch * n + pos] if order != NULL else pos",
-        *indent(w.lines, 3)]) + "\n"
+        *indent(w.lines, 3), "", "", _lanes_kernel()]) + "\n"
+
+
+_LANES_SIGNATURE = '''\
+cdef int _train_lanes(double* P, double* V, Py_ssize_t stride, const int64_t* layout,
+                      Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
+                      const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
+                      const double* lrs, Py_ssize_t g, Py_ssize_t G, double momentum,
+                      double decay, bint train_bias, int exp_build,
+                      const uint64_t* tab) noexcept nogil:
+    """Train the ``g`` networks of rows ``P[lane * stride]`` (velocities ``V``) online, one
+    per lane of a group of ``G`` (twin: numba.lanes's ``train_lanes``); -1 where memory
+    ran out. Every value lives in one scratch array, row by row (``S[row * G + lane]``)."""'''
+
+_LANES_BODY = '''\
+    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, q, lane, rare
+    cdef Py_ssize_t n_top = layout[4 * (n_layers - 1) + 1]
+    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_top
+    cdef Net net
+    if _open_raw(&net, layout, n_layers, acts) != 0:
+        return -1
+    cdef const Py_ssize_t* at = net.at
+    # Rows: parameters, velocities, every layer's outputs, their deltas, scalars, lr.
+    cdef Py_ssize_t A0 = 2 * size, D0 = 2 * size + at[last + 1]
+    cdef Py_ssize_t T0 = D0 + at[last + 1], LR = T0 + {temps}
+    cdef double* S = <double*> malloc((LR + 1) * G * sizeof(double))
+    if S == NULL:
+        _close(&net)
+        return -1
+    for lane in range(g):
+        S[LR * G + lane] = lrs[lane]
+        for q in range(size):
+            S[q * G + lane] = P[lane * stride + q]
+            S[(size + q) * G + lane] = V[lane * stride + q]
+    for epoch in range(epochs):
+        for pos in range(n):
+            s = order[epoch * n + pos] if order != NULL else pos
+{step}
+    for lane in range(g):
+        for q in range(size):
+            P[lane * stride + q] = S[q * G + lane]
+            V[lane * stride + q] = S[(size + q) * G + lane]
+    free(S)
+    _close(&net)
+    return 0
+'''
+
+
+def _lanes_kernel() -> str:
+    w = Lanes("cython", RULE)
+    step.inputs(w, Ix("n0"), lambda i: lit(f"X[s * n0 + {i}]"))
+    step.forward(w)
+    step.deltas(w)
+    w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
+    return "\n".join([
+        _LANES_SIGNATURE, *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
+        *_declare("double*", w.pointers),
+        _LANES_BODY.replace("{temps}", str(w.temps)).replace(
+            "{step}", "\n".join(indent(w.lines, 3)))])
