@@ -304,7 +304,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                                            layout[1], layout[5], train_bias):
             return 0
         return _train_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
-                             order, lr, momentum, decay, train_bias)
+                             order, lr, momentum, decay, train_bias, exp_build, tab)
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
@@ -349,13 +349,14 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
 cdef int _train_looped(double* params, double* velocity, const int64_t* layout,
                        Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                        const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
-                       double lr, double momentum, double decay, bint train_bias) noexcept nogil:
+                       double lr, double momentum, double decay, bint train_bias,
+                       int exp_build, const uint64_t* tab) noexcept nogil:
     """``_online_looped`` on its buffers; -1 where memory ran out."""
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
     _online_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs, order, lr,
-                   momentum, decay, train_bias, net.at, net.a, net.d)
+                   momentum, decay, train_bias, net.at, net.a, net.d, exp_build, tab)
     _close(&net)
     return 0
 

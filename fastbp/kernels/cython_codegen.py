@@ -72,27 +72,33 @@ def _small_kernel(n0: int, n1: int, n2: int, logistic: bool) -> list[str]:
     layout = _layout((n0, n1, n2))
     acts = [LOGISTIC, LOGISTIC] if logistic else [Ix("act1"), Ix("act2")]
     w = Unrolled("cython", layout, acts, RULE)
+    # The parameters in local arrays: the C compiler keeps in registers what it can, and
+    # vectorises the updates (scalars, it does neither as well)
+    w.p = lambda q: lit(f"p[{q}]")
+    w.v = lambda q: lit(f"v[{q}]")
     step.forward(w)
     step.deltas(w)
     w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
     size = layout[-1][3] + layout[-1][1]
     names = {s.target for s in w.stmts} | {n for s in w.stmts for n in s.value.reads}
     names |= {f"a0_{i}" for i in range(n0)} | {f"y{k}" for k in range(n2)}
-    names |= {f"p{q}" for q in range(size)} | {f"v{q}" for q in range(size)}
-    names -= {"lr", "momentum", "decay"}
+    names = {name for name in names if "[" not in name} - {"lr", "momentum", "decay"}
     return [_SMALL_SIGNATURE.format(name=small_name(n0, n1, n2, logistic)),
             *_declare("double", names),
-            "    cdef Py_ssize_t epoch, pos, s",
-            *(f"    p{q} = params[{q}]" for q in range(size)),
-            *(f"    v{q} = velocity[{q}]" for q in range(size)),
+            f"    cdef double p[{size}]", f"    cdef double v[{size}]",
+            "    cdef Py_ssize_t epoch, pos, s, q",
+            f"    for q in range({size}):",
+            "        p[q] = params[q]",
+            "        v[q] = velocity[q]",
             "    for epoch in range(epochs):",
             "        for pos in range(n):",
             "            s = order[epoch * n + pos] if order != NULL else pos",
             *(f"            a0_{i} = X[s * {n0} + {i}]" for i in range(n0)),
             *(f"            y{k} = Y[s * {n2} + {k}]" for k in range(n2)),
             *indent(w.lines, 3),
-            *(f"    params[{q}] = p{q}" for q in range(size)),
-            *(f"    velocity[{q}] = v{q}" for q in range(size)),
+            f"    for q in range({size}):",
+            "        params[q] = p[q]",
+            "        velocity[q] = v[q]",
             "", ""]
 
 
@@ -138,10 +144,12 @@ cdef void _online_looped(double* params, double* velocity, const int64_t* layout
                          Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                          const double* Y, Py_ssize_t n, Py_ssize_t epochs,
                          const int64_t* order, double lr, double momentum, double decay,
-                         bint train_bias, const Py_ssize_t* at, double* a,
-                         double* d) noexcept nogil:
+                         bint train_bias, const Py_ssize_t* at, double* a, double* d,
+                         int exp_build, const uint64_t* tab) noexcept nogil:
     """Train one network of any shape online, in place (twin: numba.online's
-    ``train_then_loss``). Layer ``l``'s outputs and deltas are ``a + at[l]``, ``d + at[l]``."""'''
+    ``train_then_loss``). Layer ``l``'s outputs and deltas are ``a + at[l]``, ``d + at[l]``;
+    ``exp_build`` says which exp the logistic inlines (EXP_FMA or EXP_PLAIN need glibc's
+    table ``tab``)."""'''
 
 
 def looped_include() -> str:
@@ -153,7 +161,7 @@ def looped_include() -> str:
     w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
     return "\n".join([
         _HEADER, _LOOPED_SIGNATURE,
-        "    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s",
+        "    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, rare",
         "    cdef Py_ssize_t n_top = layout[4 * (n_layers - 1) + 1]",
         *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
         "    for epoch in range(epochs):",

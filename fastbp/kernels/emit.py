@@ -184,6 +184,11 @@ class Writer:
         """The learning rate (a network's own, where networks share a kernel)."""
         return var("lr")
 
+    def squash(self, at, n, f: Callable[[Expr], Expr]) -> None:
+        """Outputs ``at`` (``n`` of them) from their net inputs, elementwise: ``f(z)``."""
+        for j in self.range(0, n, "j"):
+            self.set(self.out(at, j), f(self.net(at, j)))
+
     def temp(self, name: str, value: Expr) -> Expr:
         """A scalar ``name`` set to ``value``."""
         self.doubles[name] = None
@@ -336,9 +341,10 @@ class Looped(Writer):
     and ``d``), ``params``, ``velocity``, ``grad``, ``a``, ``d``, ``Y`` and ``s``.
     """
 
-    def __init__(self, lang: str, rule: Mapping[str, object]) -> None:
+    def __init__(self, lang: str, rule: Mapping[str, object], exp: str = "libm") -> None:
         super().__init__(lang, rule)
         self._count = 0
+        self.exp_build = exp
 
     def fresh(self, base: str) -> str:
         self._count += 1
@@ -370,6 +376,57 @@ class Looped(Writer):
     def range(self, start, stop, name: str) -> Iterator[Ix]:
         with self._loop(name, start, stop) as index:
             yield index
+
+    def squash(self, at, n, f: Callable[[Expr], Expr]) -> None:
+        """A layer squashed by a function that calls exp: glibc's exp inlined, without its
+        branch for rare inputs, where none of the layer's is one (a loop the compiler
+        vectorises), as in :class:`Lanes`."""
+        index = self.fresh("j")
+        self.indices[index] = None
+        value, target = f(self.net(at, Ix(index))), self.out(at, Ix(index))
+        stmt = Stmt(target.template, value, tuple(self._exp_args))
+        self._exp_args = []
+        if value.template == target.template:  # the identity
+            return
+        if not stmt.exp_args:
+            self.lines.append("    " * self.depth + f"for {index} in range(0, {n}):")
+            self.lines.append("    " * (self.depth + 1) + stmt.line())
+            return
+        self._rare_loop(stmt, f"for {index} in range(0, {n}):")
+
+    def _rare_loop(self, stmt: Stmt, head: str) -> None:
+        """``stmt`` in the loop ``head``: with the inlined exp, where no argument is rare."""
+        def loop(exp: str, tail: str = "", lines: list[str] | None = None) -> None:
+            with self.block(head):
+                for line in lines or [stmt.line(exp=exp, tail=tail)]:
+                    self.lines.append("    " * self.depth + line)
+
+        special = "SPECIAL" if self.lang == "numba" else "_exp_special"
+        count = [f"rare += {special}({a.template.format_map(Fields({}, ''))})"
+                 for a in stmt.exp_args]
+        if self.lang == "numba" and self.exp_build == "libm":
+            loop("EXP")
+            return
+        if self.lang == "cython":
+            self.lines.append("    " * self.depth + "if exp_build == EXP_LIBM:")
+            self.depth += 1
+            loop("exp")
+            self.depth -= 1
+            self.lines.append("    " * self.depth + "else:")
+            self.depth += 1
+        self.lines.append("    " * self.depth + "rare = 0")
+        loop("", lines=count)
+        with self.block("if rare:  # rare: with the full exp"):
+            loop("EXP" if self.lang == "numba" else "exp")
+        if self.lang == "numba":
+            with self.block("else:"):
+                loop("EXP_UNCHECKED")
+        else:
+            with self.block("elif exp_build == EXP_FMA:"):
+                loop("_exp_fma", ", tab")
+            with self.block("else:"):
+                loop("_exp_plain", ", tab")
+            self.depth -= 1
 
     def top(self) -> Layer:
         """The last layer (its number, width and activation: what the loss reads)."""
@@ -442,10 +499,11 @@ class Lanes(Looped):
     """
 
     def __init__(self, lang: str, rule: Mapping[str, object], exp: str = "libm") -> None:
-        super().__init__(lang, rule)
-        self.exp_build = exp
+        super().__init__(lang, rule, exp)
         self.rows: dict[str, int] = {}
         self.pointers: dict[str, None] = {}  # Cython's row starts (numba's are indices)
+
+    squash = Writer.squash  # each assignment its own loop over the lanes
 
     @property
     def temps(self) -> int:

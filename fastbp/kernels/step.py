@@ -82,10 +82,7 @@ def inputs(w: Writer, n_in, x: Callable[[object], Expr]) -> None:
 def activate(w: Writer, at, n, code) -> None:
     """Squash the net inputs of outputs ``at`` (``n`` of them) with activation ``code``."""
     def elementwise(f):
-        def squash() -> None:
-            for j in w.range(0, n, "j"):
-                w.set(w.out(at, j), f(w, w.net(at, j)))
-        return squash
+        return lambda: w.squash(at, n, lambda z: f(w, z))
 
     def softmax() -> None:
         m = w.temp("m", w.net(at, 0))

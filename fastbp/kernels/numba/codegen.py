@@ -295,9 +295,9 @@ def forward(params, layout, acts, X, out):
 '''
 
 
-def _looped(depth: int, *parts) -> str:
+def _looped(depth: int, exp_build: str, *parts) -> str:
     """The lines a looped writer records for ``parts`` (each ``part(writer)``)."""
-    w = Looped("numba", LOOPED_RULE)
+    w = Looped("numba", LOOPED_RULE, exp_build)
     for part in parts:
         part(w)
     return "\n".join(_indent(w.lines, depth))
@@ -309,19 +309,20 @@ def _hoisted_updates(w) -> None:
     w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
 
 
-def looped_module() -> Module:
+def looped_module(exp_build: str) -> Module:
     """``train_then_loss``, ``gradients``, ``mean_loss`` and ``forward`` for any shape,
-    read at run time (the small networks' generic tier, :mod:`fastbp.kernels.numba.tiers`)."""
+    read at run time (the small networks' generic tier, :mod:`fastbp.kernels.numba.tiers`),
+    with the exp ``exp_build`` names inlined (:func:`fastbp.kernels.numba.libm_exp.variant`)."""
     def load(w):
         step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
 
     text = _LOOPED_FRAME.format(
-        train=_looped(3, load, step.forward, step.deltas, _hoisted_updates),
-        gradient=_looped(2, load, step.forward, step.deltas, step.accumulate),
-        mean=_looped(1, lambda w: step.mean_gradient(w, var("count"))),
-        loss=_looped(2, load, step.forward, lambda w: step.sample_loss(w, w.top())),
-        forward=_looped(2, load, step.forward))
-    return Module(text, {**_exp_constants("libm")})
+        train=_looped(3, exp_build, load, step.forward, step.deltas, _hoisted_updates),
+        gradient=_looped(2, exp_build, load, step.forward, step.deltas, step.accumulate),
+        mean=_looped(1, exp_build, lambda w: step.mean_gradient(w, var("count"))),
+        loss=_looped(2, exp_build, load, step.forward, lambda w: step.sample_loss(w, w.top())),
+        forward=_looped(2, exp_build, load, step.forward))
+    return Module(text, _exp_constants(exp_build))
 
 
 _LANES_FRAME = '''\

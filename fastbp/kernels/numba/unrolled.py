@@ -50,7 +50,7 @@ def kernel(layout, acts, loss: int, train_bias: bool, momentum: bool, decay: boo
 def looped_kernels() -> dict[str, object]:
     """The looped kernels of :func:`codegen.looped_module`, for every shape: numba compiles
     each at its first call, or loads it from its cache."""
-    return _load(codegen.looped_module())
+    return _load(codegen.looped_module(libm_exp.variant()))
 
 
 def lanes_kernels() -> dict[str, object]:
