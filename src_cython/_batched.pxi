@@ -187,38 +187,19 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
                        double momentum, double decay, double* vel, bint train_bias,
                        bint refresh) noexcept nogil:
     """One sample's gradient ``(0 + δ a) / 1`` (``(0 + δ a + decay w) / 1`` for a weight
-    where ``decay`` is not 0) applied as it is computed: ``w -= lr g``,
-    or ``v = m v - lr g; w += v``; ``orig`` brought up to date where later batches read it
-    (``refresh``). Layer ``l``'s outputs are ``a + at[l]``, its deltas ``d + at[l]``
-    (twin: ``_step_sample``). The momentum test stays outside the innermost loops, which
-    then vectorise."""
-    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at, b_at, row
-    cdef const double* delta
-    cdef double xi, g
+    where ``decay`` is not 0) applied as it is computed, row by row of each transposed
+    ``W``, then the biases (``_update_row``); ``orig`` brought up to date where later
+    batches read it (``refresh``). Layer ``l``'s outputs are ``a + at[l]``, its deltas
+    ``d + at[l]`` (twin: ``_step_sample``)."""
+    cdef Py_ssize_t layer, i, n_in, n_out, w_at, b_at
     for layer in range(last):
         n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
             layout[4 * layer + 2], layout[4 * layer + 3]
-        delta = d + at[layer + 1]
-        for i in range(n_in + 1 if train_bias else n_in):
-            if i < n_in:
-                row, xi = w_at + i * n_out, a[at[layer] + i]
-            else:
-                row, xi = b_at, 1.0
-            if decay != 0.0 and i < n_in:
-                for j in range(n_out):
-                    g = (0.0 + delta[j] * xi) + decay * work[row + j]
-                    if momentum == 0.0:
-                        work[row + j] = work[row + j] - lr * g
-                    else:
-                        vel[row + j] = momentum * vel[row + j] - lr * g
-                        work[row + j] = work[row + j] + vel[row + j]
-            elif momentum == 0.0:
-                for j in range(n_out):
-                    work[row + j] = work[row + j] - lr * (0.0 + delta[j] * xi)
-            else:
-                for j in range(n_out):
-                    vel[row + j] = momentum * vel[row + j] - lr * (0.0 + delta[j] * xi)
-                    work[row + j] = work[row + j] + vel[row + j]
+        for i in range(n_in):
+            _update_row(work, vel, d, at[layer + 1], w_at + i * n_out, n_out,
+                        a[at[layer] + i], lr, momentum, decay)
+        if train_bias:
+            _update_row(work, vel, d, at[layer + 1], b_at, n_out, 1.0, lr, momentum, 0.0)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 
@@ -233,22 +214,6 @@ cdef inline void _refresh(double* orig, const double* work, Py_ssize_t w_at, Py_
             orig[w_at + j * n_in + i] = work[w_at + i * n_out + j]
 
 
-cdef inline void _update(double* work, const double* grad, double* vel, Py_ssize_t lo,
-                         Py_ssize_t hi, double size, double lr, double momentum,
-                         double decay) noexcept nogil:
-    """``w -= lr g`` or ``v = m v - lr g; w += v``, ``g = grad / size``, or
-    ``(grad + decay w) / size`` where ``decay`` is not 0 (twin: ``_update``)."""
-    cdef Py_ssize_t q
-    cdef double g
-    for q in range(lo, hi):
-        g = (grad[q] + decay * work[q]) / size if decay != 0.0 else grad[q] / size
-        if momentum == 0.0:
-            work[q] = work[q] - lr * g
-        else:
-            vel[q] = momentum * vel[q] - lr * g
-            work[q] = work[q] + vel[q]
-
-
 cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
                 const double* grad, double size, double lr, double momentum, double decay,
                 double* vel, bint train_bias, int part, int parts) noexcept nogil:
@@ -261,9 +226,9 @@ cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t la
         _share(n_in, part, parts, 1, &i0, &i1)
         if train_bias:
             _share(n_out, part, parts, 1, &j0, &j1)
-        _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum,
-                decay)
-        _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum, 0.0)
+        _update_range(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr,
+                      momentum, decay)
+        _update_range(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum, 0.0)
         if layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 

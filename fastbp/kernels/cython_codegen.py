@@ -153,7 +153,8 @@ cdef void _online_looped(double* params, double* velocity, const int64_t* layout
 
 
 def looped_include() -> str:
-    """The text of ``_looped.pxi``: ``_online_looped`` and ``_train_lanes``."""
+    """The text of ``_looped.pxi``: ``_online_looped``, ``_train_lanes`` and the batched
+    kernels' update stage."""
     w = Looped("cython", RULE)
     step.inputs(w, Ix("n0"), lambda i: lit(f"X[s * n0 + {i}]"))
     step.forward(w)
@@ -167,7 +168,7 @@ def looped_include() -> str:
         "    for epoch in range(epochs):",
         "        for pos in range(n):",
         "            s = order[epoch * n + pos] if order != NULL else pos",
-        *indent(w.lines, 3), "", "", _lanes_kernel()]) + "\n"
+        *indent(w.lines, 3), "", "", _lanes_kernel(), "", "", *_stage()]) + "\n"
 
 
 _LANES_SIGNATURE = '''\
@@ -226,3 +227,26 @@ def _lanes_kernel() -> str:
         *_declare("double*", w.pointers),
         _LANES_BODY.replace("{temps}", str(w.temps)).replace(
             "{step}", "\n".join(indent(w.lines, 3)))])
+
+
+_STAGE = {
+    "range": '''\
+cdef inline void _update_range(double* work, const double* grad, double* vel, Py_ssize_t lo,
+                               Py_ssize_t hi, double size, double lr, double momentum,
+                               double decay) noexcept nogil:
+    """The update stage of the batched kernels over parameters lo..hi (twin: numba's
+    ``update_range``)."""''',
+    "row": '''\
+cdef inline void _update_row(double* work, double* vel, const double* d, Py_ssize_t outs,
+                             Py_ssize_t row, Py_ssize_t n, double ai, double lr,
+                             double momentum, double decay) noexcept nogil:
+    """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
+    ai`` of parameters row..row+n (twin: numba's ``update_row``)."""'''}
+
+
+def _stage() -> list[str]:
+    out = []
+    for name, part in (("range", step.update_range), ("row", step.update_row)):
+        lines, indices = step.stage("cython", part)
+        out += [_STAGE[name], *_declare("Py_ssize_t", indices), *indent(lines, 1), "", ""]
+    return out

@@ -556,9 +556,9 @@ class Lanes(Looped):
             self._cython_exp(stmt)
 
     def _over_lanes(self, line: str) -> None:
-        """``line`` (or lines) in a loop over the lanes, what is the same in every lane read before it:
-        each row's start, the sample's inputs and targets (the compiler cannot tell that
-        the loop's stores leave them alone, and would read them in every lane)."""
+        """``line`` (or lines) in a loop over the lanes, what is the same in every lane read
+        before it: each row's start, the sample's inputs and targets (the compiler cannot
+        tell that the loop's stores leave them alone, and would read them in every lane)."""
         hoisted: dict[str, str] = {}
 
         def before(text: str, kind: str) -> str:

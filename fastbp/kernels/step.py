@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import partial
 
 from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
-from .emit import Cond, Expr, Ix, Layer, Writer, cond, expr, var
+from .emit import Cond, Expr, Ix, Layer, Looped, Writer, cond, expr, lit, var
 
 # --- Tables ------------------------------------------------------------------------------
 
@@ -207,7 +207,7 @@ def update(w: Writer, q, summed: Expr, weight: bool, size: Expr | None = None) -
     sample, and x / 1 is x), applied by the rule's update."""
     def apply(g: Expr) -> None:
         if size is not None:
-            g = expr("(", g, ") / ", size)
+            g = expr("(", g, " / ", size, ")")
         w.when(_flag(w, "momentum"), lambda: RULES["momentum"](w, q, g),
                lambda: RULES["sgd"](w, q, g))
 
@@ -258,3 +258,34 @@ def mean_gradient(w: Writer, count: Expr) -> None:
                    lambda q=q: w.set(w.grad(q), expr(w.grad(q), " / ", count)))
         for q in w.range(layer.b_at, layer.b_at + layer.n_out, "q"):
             w.set(w.grad(q), expr(w.grad(q), " / ", count))
+
+
+# --- The batched kernels' update stage ---------------------------------------------------
+
+def update_range(w: Writer) -> None:
+    """Parameters ``lo..hi`` updated by a batch's summed gradients ``grad[q]`` over its
+    ``size`` samples (``decay`` 0 for biases: they never decay)."""
+    for q in w.range(Ix("lo"), Ix("hi"), "q"):
+        update(w, q, w.grad(q), True, var("size"))
+
+
+def update_row(w: Writer) -> None:
+    """A batch of one sample: parameters ``row..row+n`` updated as their gradients are
+    computed, ``0 + δ_j a`` (``a`` the input ``ai``; 1.0 for biases, whose ``decay`` is 0)."""
+    for j in w.range(0, Ix("n"), "j"):
+        update(w, Ix("row") + j, expr("(0.0 + ", w.delta(None, j), " * ", var("ai"), ")"), True)
+
+
+def stage(lang: str, part: Callable[[Writer], None]) -> tuple[list[str], list[str]]:
+    """The lines of ``part`` (:func:`update_range`, :func:`update_row`), the rule's momentum
+    and decay tested once, outside the loop, and the loop indices they declare; over
+    parameters ``work``, velocities ``vel``, summed gradients ``grad`` and one sample's
+    deltas ``d`` from ``outs``."""
+    w = Looped(lang, {"momentum": "momentum != 0.0", "decay": "decay != 0.0"})
+    index = (lambda q: f"U({q})") if lang == "numba" else str
+    w.p = lambda q: lit(f"work[{index(q)}]")
+    w.v = lambda q: lit(f"vel[{index(q)}]")
+    w.grad = lambda q: lit(f"grad[{index(q)}]")
+    w.delta = lambda layer, j: lit(f"d[{index(Ix('outs') + j)}]")
+    w.fix("momentum", lambda: w.fix("decay", lambda: part(w)))
+    return w.lines, list(w.indices)

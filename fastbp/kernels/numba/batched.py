@@ -28,6 +28,10 @@ from .jit import jit
 from .libm_exp import exp_fma, exp_fma_unchecked, exp_plain, exp_plain_unchecked, special
 from .simd import load, vbroadcast, vload, vmuladd, vstore
 from .sync import abandoned, barrier, share
+from .unrolled import stage_kernels
+
+# The update stage, generated from the description of the step (fastbp.kernels.step)
+update_range, update_row = stage_kernels()
 
 
 @jit(inline="always")
@@ -512,62 +516,27 @@ def _step(work, orig, layout, grad, size, lr, momentum, decay, vel, train_bias, 
         n_in, n_out, w_at, b_at = layout[layer]
         i0, i1 = share(n_in, part, parts, one)
         j0, j1 = share(n_out, part, parts, one) if train_bias else (0, 0)
-        _update(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum,
-                decay)
-        _update(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum, 0.0)
+        update_range(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum,
+                     decay)
+        update_range(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum, 0.0)
         if layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 
 
 @jit(inline="always")
-def _update(work, grad, vel, lo, hi, size, lr, momentum, decay):
-    """``w -= lr g`` or ``v = m v - lr g; w += v`` with ``g = grad / size``, or
-    ``g = (grad + decay w) / size`` where ``decay`` is not 0, over lo..hi."""
-    if decay != 0.0:
-        for q in range(lo, hi):
-            g = (grad[U(q)] + decay * work[U(q)]) / size
-            if momentum == 0.0:
-                work[U(q)] = work[U(q)] - lr * g
-            else:
-                vel[U(q)] = momentum * vel[U(q)] - lr * g
-                work[U(q)] = work[U(q)] + vel[U(q)]
-    elif momentum == 0.0:
-        for q in range(lo, hi):
-            work[U(q)] = work[U(q)] - lr * (grad[U(q)] / size)
-    else:
-        for q in range(lo, hi):
-            vel[U(q)] = momentum * vel[U(q)] - lr * (grad[U(q)] / size)
-            work[U(q)] = work[U(q)] + vel[U(q)]
-
-
-@jit(inline="always")
 def _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel, train_bias, refresh):
     """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` (plus
-    ``decay * w`` for a weight) divided by 1 is applied as it is computed: ``w -= lr g``,
-    or ``v = m v - lr g; w += v``. ``orig`` is brought up to date where later batches
-    read it (``refresh``)."""
+    ``decay * w`` for a weight) divided by 1 is applied as it is computed, row by row of
+    each transposed ``W``, then the biases (:func:`update_row`). ``orig`` is brought up to
+    date where later batches read it (``refresh``)."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         inp, outs = U(at[layer]), U(at[layer + 1])
-        for i in range(n_in + 1 if train_bias else n_in):
-            row, ai = (U(w_at + i * n_out), a[inp + U(i)]) if i < n_in else (U(b_at), 1.0)
-            if decay != 0.0 and i < n_in:
-                for j in range(n_out):
-                    q = row + U(j)
-                    g = (0.0 + d[outs + U(j)] * ai) + decay * work[q]
-                    if momentum == 0.0:
-                        work[q] = work[q] - lr * g
-                    else:
-                        vel[q] = momentum * vel[q] - lr * g
-                        work[q] = work[q] + vel[q]
-            elif momentum == 0.0:
-                for j in range(n_out):
-                    work[row + U(j)] = work[row + U(j)] - lr * (0.0 + d[outs + U(j)] * ai)
-            else:
-                for j in range(n_out):
-                    q = row + U(j)
-                    vel[q] = momentum * vel[q] - lr * (0.0 + d[outs + U(j)] * ai)
-                    work[q] = work[q] + vel[q]
+        for i in range(n_in):
+            update_row(work, vel, d, outs, U(w_at + i * n_out), n_out, a[inp + U(i)], lr,
+                       momentum, decay)
+        if train_bias:
+            update_row(work, vel, d, outs, U(b_at), n_out, 1.0, lr, momentum, 0.0)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 

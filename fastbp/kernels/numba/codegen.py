@@ -390,3 +390,27 @@ def lanes_module(exp_build: str) -> Module:
     text = _LANES_FRAME.replace("{temps}", str(w.temps)).replace(
         "{step}", "\n".join(_indent(w.lines, 3)))
     return Module(text, {**_exp_constants(exp_build), "U": np.uint64})
+
+
+_STAGE_FRAME = '''\
+@jit(inline="always")
+def update_range(work, grad, vel, lo, hi, size, lr, momentum, decay):
+    """The update stage of the batched kernels over parameters lo..hi (twin: Cython's
+    ``_update_range``)."""
+{range}
+
+
+@jit(inline="always")
+def update_row(work, vel, d, outs, row, n, ai, lr, momentum, decay):
+    """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
+    ai`` of parameters row..row+n (twin: Cython's ``_update_row``)."""
+{row}
+'''
+
+
+def stage_module() -> Module:
+    """The batched kernels' update stage (:mod:`fastbp.kernels.numba.batched`)."""
+    lines = {name: "\n".join(_indent(step.stage("numba", part)[0], 1))
+             for name, part in (("range", step.update_range), ("row", step.update_row))}
+    text = _STAGE_FRAME.format(**lines)
+    return Module(text, {"U": np.uint64})

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
+import hashlib
 import os
+from pathlib import Path
 
 from numba import njit
 from numba.core.caching import FunctionCache
@@ -27,6 +30,12 @@ class GuardedCache(FunctionCache):
         super().__init__(py_func)
         if private_dir(self._cache_path, "numba's cache of compiled kernels") is None:
             self.disable()
+
+    def _index_key(self, sig, codegen):
+        # numba keys a cached function on its own bytecode only: a change in what it
+        # calls or inlines from another module (the generated update stage, element
+        # math) would leave it stale. Every kernel source is part of the key instead.
+        return (*super()._index_key(sig, codegen), sources_digest())
 
     def load_overload(self, sig, target_context):
         try:
@@ -51,6 +60,15 @@ class GuardedCache(FunctionCache):
                 os.unlink(path)
         warn_once(f"fastbp: numba's cached kernel {os.path.basename(index)} was damaged "
                   f"({type(exc).__name__}: {exc}); removed it, compiling afresh")
+
+
+@functools.cache
+def sources_digest() -> str:
+    """A digest of every source the kernels are compiled from (``fastbp/kernels``)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def jit(func=None, *, parallel=False, internal=True, inline="never"):

@@ -53,6 +53,13 @@ def looped_kernels() -> dict[str, object]:
     return _load(codegen.looped_module(libm_exp.variant()))
 
 
+def stage_kernels() -> tuple[object, object]:
+    """``update_range`` and ``update_row``, the batched kernels' update stage
+    (:func:`codegen.stage_module`)."""
+    found = _load(codegen.stage_module())
+    return found["update_range"], found["update_row"]
+
+
 def lanes_kernels() -> dict[str, object]:
     """The looped lanes kernel of :func:`codegen.lanes_module`, for every shape, with the
     exp :func:`libm_exp.variant` picks for this machine."""
