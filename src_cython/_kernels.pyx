@@ -295,9 +295,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     ``_cython_small`` where the catalogue has one, else ``_online_looped``. Everything else
     goes through ``_run_batches``, ``threads`` threads sharing each batch.
     """
-    cdef Py_ssize_t n_out = layout[4 * (n_layers - 1) + 1]
-    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_out
-    cdef int part
+    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + layout[4 * (n_layers - 1) + 1]
     if batch_size == 1 and size <= UNROLL_PARAMS:
         if n_layers == 2 and _small_online(params, velocity, X, Y, order, n, epochs, lr,
                                            momentum, decay, loss, acts[0], acts[1], layout[0],
@@ -305,6 +303,22 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
             return 0
         return _train_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
                              order, lr, momentum, decay, train_bias, exp_build, tab)
+    return _train_batched(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
+                          order, lr, batch_size, momentum, decay, train_bias, threads,
+                          exp_build, tab)
+
+
+cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
+                        Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
+                        const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
+                        double lr, Py_ssize_t batch_size, double momentum, double decay,
+                        bint train_bias, int threads, int exp_build,
+                        const uint64_t* tab) noexcept nogil:
+    """Train one network in place by ``_run_batches`` on working copies with transposed
+    weights, ``threads`` threads sharing each batch; -1 where memory ran out."""
+    cdef Py_ssize_t n_out = layout[4 * (n_layers - 1) + 1]
+    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_out
+    cdef int part
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
@@ -471,6 +485,55 @@ def openmp_threads():
 
 
 # Thin wrappers over inner functions, for tests.
+
+#: The forms of the step ``train_form`` runs (fastbp.kernels.steps).
+FORMS = ("unrolled", "looped", "lanes", "batched")
+
+
+def train_form(str form, double[:, ::1] params, double[:, ::1] velocity,
+               const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,
+               const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
+               const int64_t[:, ::1] order, const double[::1] lrs, Py_ssize_t batch_size,
+               double momentum, double decay, bint train_bias, int exp_build=EXP_LIBM,
+               const uint64_t[::1] exp_table=None):
+    """Train every row of ``params`` with one form of the step, whatever the router would
+    pick: ``"unrolled"`` (the catalogue's copy), ``"looped"``, ``"lanes"`` (all rows in one
+    group) or ``"batched"``. False where the form cannot train this: a batch for an online
+    form, a shape the catalogue lacks."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}; got {form!r}")
+    cdef const int64_t* visits = NULL
+    if order is not None and order.shape[0] == epochs and epochs > 0:
+        visits = &order[0, 0]
+    cdef const uint64_t* tab = _table(exp_build, exp_table)
+    cdef Py_ssize_t k, count = params.shape[0], L = layout.shape[0]
+    if form != "batched" and batch_size != 1:
+        return False
+    if form == "lanes":
+        if _train_lanes(&params[0, 0], &velocity[0, 0], params.shape[1], &layout[0, 0], L,
+                        &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
+                        &lrs[0], count, count, momentum, decay, train_bias, exp_build,
+                        tab) != 0:
+            raise MemoryError()
+        return True
+    for k in range(count):
+        if form == "unrolled":
+            if L != 2 or not _small_online(&params[k, 0], &velocity[k, 0], &X[0, 0], &Y[0, 0],
+                                           visits, X.shape[0], epochs, lrs[k], momentum, decay,
+                                           loss, acts[0], acts[1], layout[0, 0], layout[0, 1],
+                                           layout[1, 1], train_bias):
+                return False
+        elif form == "looped":
+            if _train_looped(&params[k, 0], &velocity[k, 0], &layout[0, 0], L, &acts[0], loss,
+                             &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k], momentum,
+                             decay, train_bias, exp_build, tab) != 0:
+                raise MemoryError()
+        elif _train_batched(&params[k, 0], &velocity[k, 0], &layout[0, 0], L, &acts[0], loss,
+                            &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k],
+                            batch_size, momentum, decay, train_bias, 1, exp_build, tab) != 0:
+            raise MemoryError()
+    return True
+
 
 def activate(int64_t code, double[::1] z):
     """Apply ``_activate`` to ``z`` in place."""

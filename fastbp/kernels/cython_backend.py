@@ -117,3 +117,14 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
     """About 5 ns per parameter per sample, the generic kernels' pace."""
     return 5e-9 * n_samples * shape.n_params
+
+
+def train_form(form: str, shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs,
+               order=None) -> bool:
+    """``train_many`` by one form of the step (``_cython.FORMS``), whatever the router
+    would pick (:mod:`fastbp.kernels.steps`); False where it cannot train this."""
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
+    return bool(_cython.train_form(form, params, velocity, shape.layout, shape.acts,
+                                   rule.loss, X, Y, epochs, order, lrs, rule.batch_size,
+                                   rule.momentum, rule.weight_decay, shape.train_bias,
+                                   *_exp()))
