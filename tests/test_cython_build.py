@@ -83,7 +83,7 @@ def test_the_cython_kernels_are_generated_from_the_description_of_the_step():
     copies = [line for line in text.splitlines() if line.startswith("cdef void _small_")]
     assert len(copies) == 2 * 8 * 2 * 2
     assert "cdef void _small_2_8_2_l(" in text and "_SMALL[63] = _small_2_8_2_l" in text
-    assert "z1_0 = ((0.0 + p0 * a0_0) + p1 * a0_1) + p16" in text  # the canonical sums
+    assert "z1_0 = ((0.0 + p[0] * a0_0) + p[1] * a0_1) + p[16]" in text  # the canonical sums
     looped = cython_codegen.looped_include()
     assert "cdef void _online_looped(" in looped and "for layer" in looped
     ignored = (ROOT / ".gitignore").read_text().splitlines()

@@ -1,7 +1,7 @@
 """Batched kernels: every tile edge, batch size and block gives the oracle's bits.
 
 The compiled backends compute a batch as tiled products: register tiles of 6 rows by
-8 columns, blocks of 48 rows and of 256 terms per sum (see numba_batched.py and
+8 columns, blocks of 48 rows and of 256 terms per sum (see numba/batched.py and
 _batched.pxi). These cases put a layer's width, a batch's size and a sum's length on
 each side of those edges.
 """
