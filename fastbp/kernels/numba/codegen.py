@@ -303,12 +303,6 @@ def _looped(depth: int, exp_build: str, *parts) -> str:
     return "\n".join(_indent(w.lines, depth))
 
 
-def _hoisted_updates(w) -> None:
-    """The update stage, with the rule's momentum and decay tested once a step, not once a
-    parameter (in Cython's looped kernel too)."""
-    w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
-
-
 def looped_module(exp_build: str) -> Module:
     """``train_then_loss``, ``gradients``, ``mean_loss`` and ``forward`` for any shape,
     read at run time (the small networks' generic tier, :mod:`fastbp.kernels.numba.tiers`),
@@ -317,7 +311,7 @@ def looped_module(exp_build: str) -> Module:
         step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
 
     text = _LOOPED_FRAME.format(
-        train=_looped(3, exp_build, load, step.forward, step.deltas, _hoisted_updates),
+        train=_looped(3, exp_build, load, step.forward, step.online_step),
         gradient=_looped(2, exp_build, load, step.forward, step.deltas, step.accumulate),
         mean=_looped(1, exp_build, lambda w: step.mean_gradient(w, var("count"))),
         loss=_looped(2, exp_build, load, step.forward, lambda w: step.sample_loss(w, w.top())),
@@ -385,8 +379,10 @@ def lanes_module(exp_build: str) -> Module:
     w = Lanes("numba", LOOPED_RULE, exp_build)
     step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
     step.forward(w)
-    step.deltas(w)
-    _hoisted_updates(w)
+    # The rule's tests stand outside each loop over the lanes already: written once more
+    # for each test's outcome (as the per-sample kernels are), the kernel would take
+    # twice as long to compile, for no speed
+    step.online_step(w)
     text = _LANES_FRAME.replace("{temps}", str(w.temps)).replace(
         "{step}", "\n".join(_indent(w.lines, 3)))
     return Module(text, {**_exp_constants(exp_build), "U": np.uint64})
