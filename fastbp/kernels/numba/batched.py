@@ -531,12 +531,12 @@ def _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel, train_b
     date where later batches read it (``refresh``)."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
-        inp, outs = U(at[layer]), U(at[layer + 1])
+        inp, outs = U(at[layer]), at[layer + 1]  # ``update_row`` takes signed indices
         for i in range(n_in):
-            update_row(work, vel, d, outs, U(w_at + i * n_out), n_out, a[inp + U(i)], lr,
+            update_row(work, vel, d, outs, w_at + i * n_out, n_out, a[inp + U(i)], lr,
                        momentum, decay)
         if train_bias:
-            update_row(work, vel, d, outs, U(b_at), n_out, 1.0, lr, momentum, 0.0)
+            update_row(work, vel, d, outs, b_at, n_out, 1.0, lr, momentum, 0.0)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 
