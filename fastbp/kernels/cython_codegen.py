@@ -21,7 +21,7 @@ import itertools
 
 from ..functions import LOGISTIC
 from . import step
-from .emit import Ix, Lanes, Looped, Unrolled, indent, lit
+from .emit import Ix, Lanes, Looped, Sized, indent, lit
 
 #: The unrolled shapes: 1-2 inputs, 1-8 hidden neurons, 1-2 outputs (one hidden layer).
 INPUTS, HIDDEN, OUTPUTS = (1, 2), tuple(range(1, 9)), (1, 2)
@@ -71,30 +71,26 @@ def small_name(n0: int, n1: int, n2: int, logistic: bool) -> str:
 def _small_kernel(n0: int, n1: int, n2: int, logistic: bool) -> list[str]:
     layout = _layout((n0, n1, n2))
     acts = [LOGISTIC, LOGISTIC] if logistic else [Ix("act1"), Ix("act2")]
-    w = Unrolled("cython", layout, acts, RULE)
-    # The parameters in local arrays: the C compiler keeps in registers what it can, and
-    # vectorises the updates (scalars, it does neither as well)
-    w.p = lambda q: lit(f"p[{q}]")
-    w.v = lambda q: lit(f"v[{q}]")
+    # Loops of known bounds over local arrays, as a hand-written C kernel would have them:
+    # the C compiler unrolls them, keeps what it can in registers and vectorises the updates
+    # (straight-line code over scalars, it does neither as well)
+    w = Sized("cython", layout, acts, RULE)
+    step.inputs(w, n0, lambda i: lit(f"X[s * {n0} + {i}]"))
     step.forward(w)
     step.deltas(w)
     w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
-    size = layout[-1][3] + layout[-1][1]
-    names = {s.target for s in w.stmts} | {n for s in w.stmts for n in s.value.reads}
-    names |= {f"a0_{i}" for i in range(n0)} | {f"y{k}" for k in range(n2)}
-    names = {name for name in names if "[" not in name} - {"lr", "momentum", "decay"}
+    size, width = layout[-1][3] + layout[-1][1], w.at[-1]
     return [_SMALL_SIGNATURE.format(name=small_name(n0, n1, n2, logistic)),
-            *_declare("double", names),
+            *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
             f"    cdef double p[{size}]", f"    cdef double v[{size}]",
-            "    cdef Py_ssize_t epoch, pos, s, q",
+            f"    cdef double a[{width}]", f"    cdef double d[{width}]",
+            f"    cdef Py_ssize_t epoch, pos, s, q, n_top = {n2}",
             f"    for q in range({size}):",
             "        p[q] = params[q]",
             "        v[q] = velocity[q]",
             "    for epoch in range(epochs):",
             "        for pos in range(n):",
             "            s = order[epoch * n + pos] if order != NULL else pos",
-            *(f"            a0_{i} = X[s * {n0} + {i}]" for i in range(n0)),
-            *(f"            y{k} = Y[s * {n2} + {k}]" for k in range(n2)),
             *indent(w.lines, 3),
             f"    for q in range({size}):",
             "        params[q] = p[q]",

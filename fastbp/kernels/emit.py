@@ -610,3 +610,38 @@ class Lanes(Looped):
                 self._over_lanes(stmt.line(exp="_exp_fma", tail=", tab"))
             with self.block("else:"):
                 self._over_lanes(stmt.line(exp="_exp_plain", tail=", tab"))
+
+
+class Sized(Looped):
+    """Loops over a known shape: written out with constant bounds, which the C compiler
+    unrolls and vectorises as it sees fit, the values in local arrays (``p``, ``v``, ``a``,
+    ``d``: a layer's outputs and deltas from ``at[l]``, known here). The layers are
+    unrolled here; activation codes and the rule may still be read at run time."""
+
+    squash = Writer.squash  # the library's exp (the catalogue has no inlined one)
+
+    def __init__(self, lang: str, layout, acts, rule: Mapping[str, object]) -> None:
+        super().__init__(lang, rule)
+        self.layout = [tuple(int(v) for v in row) for row in layout]
+        self.acts = list(acts)
+        self.at = [0, self.layout[0][0]]
+        for row in self.layout:
+            self.at.append(self.at[-1] + row[1])
+
+    layers = Unrolled.layers
+    top = Unrolled.top
+    code = Unrolled.code
+
+    def p(self, q) -> Expr:
+        return lit(f"p[{q}]")
+
+    def v(self, q) -> Expr:
+        return lit(f"v[{q}]")
+
+    def out(self, layer: int, j) -> Expr:
+        return lit(f"a[{self.at[layer] + j}]")
+
+    net = scratch = out
+
+    def delta(self, layer: int, j) -> Expr:
+        return lit(f"d[{self.at[layer] + j}]")

@@ -195,10 +195,16 @@ def _gradients(w: Writer, visit: Callable[[object, Expr, Expr | None, bool], Non
     for layer in w.layers():
         below = layer.number
         for j in w.range(0, layer.n_out, "j"):
-            delta = w.delta(below + 1, j)
             for i in w.range(0, layer.n_in, "i"):
-                visit(layer.w_at + j * layer.n_in + i, delta, w.out(below, i), True)
-            w.when(biases, lambda b=layer.b_at + j, d=delta: visit(b, d, None, False))
+                visit(layer.w_at + j * layer.n_in + i, w.delta(below + 1, j), w.out(below, i),
+                      True)
+        # a layer's biases after its weights: each block is contiguous (and vectorises)
+        w.when(biases, partial(_bias_gradients, w, visit, layer))
+
+
+def _bias_gradients(w: Writer, visit, layer: Layer) -> None:
+    for j in w.range(0, layer.n_out, "j"):
+        visit(layer.b_at + j, w.delta(layer.number + 1, j), None, False)
 
 
 def update(w: Writer, q, summed: Expr, weight: bool, size: Expr | None = None) -> None:
