@@ -2,22 +2,23 @@
 # cython: initializedcheck=False, nonecheck=False, cpow=True
 """Cython kernels of the ``"cython"`` backend, bit-identical to the oracle.
 
-Twin of ``fastbp/kernels/numba.backend.py``: each function here has a numba
+Twin of ``fastbp/kernels/numba/backend.py``: each function here has a numba
 twin of the same name and follows the canonical order of arithmetic of
 ``fastbp/kernels/oracle.py``. Built with ``-O3 -ffp-contract=off``: no FMA
 contraction, no fastmath, ``exp``/``tanh``/``log`` from the C library.
 
-As in the numba kernels, training works on a copy of the parameters whose
-weight matrices are transposed, ``(n_in, n_out)``, so a layer's sums run side
-by side over its neurons (eight at a time) while each still adds in input
-order. Inner functions take raw pointers; the ``def`` functions at the bottom
-take typed memoryviews and release the GIL for the whole loop.
+Small networks trained online (at most 128 parameters) run kernels generated at
+build time from the one description of the step (``fastbp/kernels/step.py``, by
+``fastbp/kernels/cython_codegen.py``): a shape's unrolled copy in the module
+``fastbp.kernels._cython_small`` where the catalogue has one, else the looped
+``_online_looped``; many of them side by side, ``_train_lanes``. Both come in
+``_looped.pxi``, with the batched kernels' update stage.
 
-Online training of the smallest networks (one hidden layer, at most 2 inputs,
-8 hidden neurons and 2 outputs) runs a copy of one body per shape instead, with
-the sizes as constants: the module ``fastbp.kernels._cython_small``, rendered at
-build time from the template ``_small.pyx.tp`` and compiled beside this one;
-the twin of the numba backend's generated kernels.
+Everything else runs the batched kernels (``_batched.pxi``) on a copy of the
+parameters whose weight matrices are transposed, ``(n_in, n_out)``, so a layer's
+sums run side by side over its neurons while each still adds in input order.
+Inner functions take raw pointers; the ``def`` functions at the bottom take typed
+memoryviews and release the GIL for the whole loop.
 """
 
 from libc.math cimport exp, isfinite, log, tanh

@@ -1,7 +1,7 @@
 """glibc's ``exp`` as data: its constants and table, the sequence in NumPy, and which of
 its two builds gives this machine's C library bits. No numba here, so that the Cython
 backend can ask (:func:`variant`) without importing it; :mod:`fastbp.kernels.numba.libm_exp`
-compiles the same sequence for numba, ``src_cython/_lanes.pxi`` for C.
+compiles the same sequence for numba, ``src_cython/_exp.pxi`` for C.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 #: The build names :func:`variant` may answer.
 VARIANTS = ("fma", "plain", "libm")
-#: The numbers the compiled kernels know them by (numba.batched, src_cython/_lanes.pxi).
+#: The numbers the compiled kernels know them by (numba.batched, src_cython/_exp.pxi).
 CODES = {"libm": 0, "fma": 1, "plain": 2}
 
 # glibc's constants (e_exp_data.c, EXP_TABLE_BITS = 7, EXP_POLY_ORDER = 5).
