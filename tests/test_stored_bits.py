@@ -1,5 +1,6 @@
-"""Every kernel still gives the bits stored before the kernels were last rewritten
-(``tests/stored_bits.py`` made them, from the oracle)."""
+"""Every backend, as the router runs it, still gives the bits stored before the kernels
+were last rewritten (``tests/stored_bits.py`` made them, from the oracle); every form of
+the step, each forced, is held to them in ``tests/test_steps.py``."""
 
 import numpy as np
 import pytest
@@ -18,15 +19,6 @@ def test_the_store_holds_every_configuration():
 def test_every_backend_reproduces_the_stored_bits(backend, part):
     kernels = resolve(backend)[1]
     for seed in range(part, stored_bits.COUNT, 6):
-        got = stored_bits.run(kernels, seed)
-        assert np.array_equal(got, STORED[f"case{seed}"], equal_nan=True), \
-            (seed, stored_bits.case(seed)[:2])
-
-
-def test_a_shapes_own_kernels_reproduce_the_stored_bits(compiled_backend):
-    # numba/own compiles each shape's unrolled kernels: a sample of the configurations.
-    kernels = resolve(compiled_backend.partition("/")[0])[1]
-    for seed in range(0, stored_bits.COUNT, 15):
         got = stored_bits.run(kernels, seed)
         assert np.array_equal(got, STORED[f"case{seed}"], equal_nan=True), \
             (seed, stored_bits.case(seed)[:2])
