@@ -148,14 +148,20 @@ cdef void _online_looped(double* params, double* velocity, const int64_t* layout
     table ``tab``)."""'''
 
 
-def looped_include() -> str:
-    """The text of ``_looped.pxi``: ``_online_looped``, ``_train_lanes`` and the batched
-    kernels' update stage."""
-    w = Looped("cython", RULE)
+def _online_step(w: Looped) -> Looped:
+    """``w`` having written one sample's online step (sample ``s`` of ``X``, ``n0`` inputs),
+    the rule's momentum and decay tested once, outside the updates."""
     step.inputs(w, Ix("n0"), lambda i: lit(f"X[s * n0 + {i}]"))
     step.forward(w)
     step.deltas(w)
     w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
+    return w
+
+
+def looped_include() -> str:
+    """The text of ``_looped.pxi``: ``_online_looped``, ``_train_lanes`` and the batched
+    kernels' update stage."""
+    w = _online_step(Looped("cython", RULE))
     return "\n".join([
         _HEADER, _LOOPED_SIGNATURE,
         "    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, rare",
@@ -213,11 +219,7 @@ _LANES_BODY = '''\
 
 
 def _lanes_kernel() -> str:
-    w = Lanes("cython", RULE)
-    step.inputs(w, Ix("n0"), lambda i: lit(f"X[s * n0 + {i}]"))
-    step.forward(w)
-    step.deltas(w)
-    w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
+    w = _online_step(Lanes("cython", RULE))
     return "\n".join([
         _LANES_SIGNATURE, *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
         *_declare("double*", w.pointers),

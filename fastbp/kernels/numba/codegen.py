@@ -221,7 +221,8 @@ def _many(layout, fwd: list[Stmt], step: list[Stmt], updated: list[int], n_param
 LOOPED_RULE = {"loss": Ix("loss"), "momentum": "momentum != 0.0", "decay": "decay != 0.0",
                "train_bias": "train_bias"}
 
-_LOOPED_FRAME = '''\
+#: Shared by the looped and lanes modules: where each layer's values start.
+_STARTS = '''\
 @jit(inline="always")
 def _starts(layout):
     """Each layer's outputs' start in a sample's activations (0: the input), their end last."""
@@ -233,6 +234,9 @@ def _starts(layout):
     return at
 
 
+'''
+
+_LOOPED_FRAME = _STARTS + '''\
 @jit(internal=False)
 def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, lr, momentum,
                     decay, train_bias, evaluate):
@@ -319,18 +323,7 @@ def looped_module(exp_build: str) -> Module:
     return Module(text, _exp_constants(exp_build))
 
 
-_LANES_FRAME = '''\
-@jit(inline="always")
-def _starts(layout):
-    """Each layer's outputs' start in a sample's activations (0: the input), their end last."""
-    last = layout.shape[0]
-    at = np.empty(last + 2, dtype=np.int64)
-    at[0], at[1] = 0, layout[0, 0]
-    for layer in range(last):
-        at[layer + 2] = at[layer + 1] + layout[layer, 1]
-    return at
-
-
+_LANES_FRAME = _STARTS + '''\
 @jit(parallel=True, internal=False)
 def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, momentum,
                 decay, train_bias, G):
