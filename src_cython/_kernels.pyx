@@ -291,7 +291,7 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     """Train one network in place (twin: numba.backend's ``train``); -1 where memory ran
     out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
 
-    A small network (at most ``LANES_MAX_PARAMS`` parameters) trained online runs a kernel
+    A small network (at most ``UNROLL_PARAMS`` parameters) trained online runs a kernel
     generated from the description of the step: its shape's unrolled copy in
     ``_cython_small`` where the catalogue has one, else ``_online_looped``. Everything else
     goes through ``_run_batches``, ``threads`` threads sharing each batch.

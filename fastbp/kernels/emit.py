@@ -329,9 +329,6 @@ class Unrolled(Writer):
     def target(self, k: int) -> Expr:
         return var(f"y{k}")
 
-    def temp(self, name: str, value: Expr) -> Expr:
-        self.set(var(name), value)
-        return var(name)
 
 
 class Looped(Writer):
@@ -392,41 +389,44 @@ class Looped(Writer):
             self.lines.append("    " * self.depth + f"for {index} in range(0, {n}):")
             self.lines.append("    " * (self.depth + 1) + stmt.line())
             return
-        self._rare_loop(stmt, f"for {index} in range(0, {n}):")
+        head = f"for {index} in range(0, {n}):"
+        self.with_exp(stmt, lambda text: self._in_loop(head, text))
 
-    def _rare_loop(self, stmt: Stmt, head: str) -> None:
-        """``stmt`` in the loop ``head``: with the inlined exp, where no argument is rare."""
-        def loop(exp: str, tail: str = "", lines: list[str] | None = None) -> None:
-            with self.block(head):
-                for line in lines or [stmt.line(exp=exp, tail=tail)]:
-                    self.lines.append("    " * self.depth + line)
+    def _in_loop(self, head: str, text: str) -> None:
+        with self.block(head):
+            self.lines += ["    " * self.depth + line for line in text.split("\n")]
 
+    def with_exp(self, stmt: Stmt, loop: Callable[[str], None]) -> None:
+        """``stmt``, whose value calls exp, written by ``loop(text)`` (which puts ``text``
+        in a loop): with glibc's exp inlined without its branch for rare inputs where no
+        argument in the loop is one, else the full exp. numba's inlined exp is the build's
+        (``exp_build``: "libm" for none); Cython's kernel picks by its ``exp_build``."""
         special = "SPECIAL" if self.lang == "numba" else "_exp_special"
-        count = [f"rare += {special}({a.template.format_map(Fields({}, ''))})"
-                 for a in stmt.exp_args]
-        if self.lang == "numba" and self.exp_build == "libm":
-            loop("EXP")
-            return
-        if self.lang == "cython":
-            self.lines.append("    " * self.depth + "if exp_build == EXP_LIBM:")
-            self.depth += 1
-            loop("exp")
-            self.depth -= 1
-            self.lines.append("    " * self.depth + "else:")
-            self.depth += 1
-        self.lines.append("    " * self.depth + "rare = 0")
-        loop("", lines=count)
-        with self.block("if rare:  # rare: with the full exp"):
-            loop("EXP" if self.lang == "numba" else "exp")
+        count = "\n".join(f"rare += {special}({a.template.format_map(Fields({}, ''))})"
+                          for a in stmt.exp_args)
+
+        def rare_then(full: str) -> None:
+            self.lines.append("    " * self.depth + "rare = 0")
+            loop(count)
+            with self.block("if rare:  # rare: with the full exp"):
+                loop(stmt.line(exp=full))
+
         if self.lang == "numba":
+            if self.exp_build == "libm":
+                loop(stmt.line(exp="EXP"))
+                return
+            rare_then("EXP")
             with self.block("else:"):
-                loop("EXP_UNCHECKED")
-        else:
+                loop(stmt.line(exp="EXP_UNCHECKED"))
+            return
+        with self.block("if exp_build == EXP_LIBM:"):
+            loop(stmt.line(exp="exp"))
+        with self.block("else:"):
+            rare_then("exp")
             with self.block("elif exp_build == EXP_FMA:"):
-                loop("_exp_fma", ", tab")
+                loop(stmt.line(exp="_exp_fma", tail=", tab"))
             with self.block("else:"):
-                loop("_exp_plain", ", tab")
-            self.depth -= 1
+                loop(stmt.line(exp="_exp_plain", tail=", tab"))
 
     def top(self) -> Layer:
         """The last layer (its number, width and activation: what the loss reads)."""
@@ -448,10 +448,6 @@ class Looped(Writer):
         with self._loop("i", start, stop) as i:
             self.set(var(total), expr("(", var(total), " + ", term(i), ")"))
         return var(total)
-
-    def temp(self, name: str, value: Expr) -> Expr:
-        self.doubles[name] = None
-        return super().temp(name, value)
 
     # The network's values: array elements.
     def p(self, q) -> Expr:
@@ -550,10 +546,8 @@ class Lanes(Looped):
         self.stmts.append(stmt)
         if not stmt.exp_args:
             self._over_lanes(stmt.line())
-        elif self.lang == "numba":
-            self._numba_exp(stmt)
         else:
-            self._cython_exp(stmt)
+            self.with_exp(stmt, self._over_lanes)
 
     def _over_lanes(self, line: str) -> None:
         """``line`` (or lines) in a loop over the lanes, what is the same in every lane read
@@ -583,33 +577,6 @@ class Lanes(Looped):
             self.lines.append("    " * self.depth + f"{name} = {value}")
         with self.block("for lane in range(g):"):
             self.lines += ["    " * self.depth + part for part in line.split("\n")]
-
-    def _count_rare(self, stmt: Stmt, special: str) -> None:
-        self.lines.append("    " * self.depth + "rare = 0")
-        self._over_lanes("\n".join(f"rare += {special}({arg.template.format_map(Fields({}, ''))})"
-                                    for arg in stmt.exp_args))
-
-    def _numba_exp(self, stmt: Stmt) -> None:
-        if self.exp_build == "libm":
-            self._over_lanes(stmt.line(exp="EXP"))
-            return
-        self._count_rare(stmt, "SPECIAL")
-        with self.block("if rare:  # rare: with the full exp"):
-            self._over_lanes(stmt.line(exp="EXP"))
-        with self.block("else:"):
-            self._over_lanes(stmt.line(exp="EXP_UNCHECKED"))
-
-    def _cython_exp(self, stmt: Stmt) -> None:
-        with self.block("if exp_build == EXP_LIBM:"):
-            self._over_lanes(stmt.line(exp="exp"))
-        with self.block("else:"):
-            self._count_rare(stmt, "_exp_special")
-            with self.block("if rare:  # rare: with the library's exp"):
-                self._over_lanes(stmt.line(exp="exp"))
-            with self.block("elif exp_build == EXP_FMA:"):
-                self._over_lanes(stmt.line(exp="_exp_fma", tail=", tab"))
-            with self.block("else:"):
-                self._over_lanes(stmt.line(exp="_exp_plain", tail=", tab"))
 
 
 class Sized(Looped):

@@ -54,7 +54,7 @@ RULES: dict[str, Callable[[Writer, object, Expr], None]] = {"sgd": _sgd, "moment
 
 # --- Helpers -----------------------------------------------------------------------------
 
-def _is(w: Writer, value, equal: bool, than: int | float) -> Cond:
+def _is(value, equal: bool, than: int | float) -> Cond:
     """``value == than`` (or ``!=``), known here or tested at run time."""
     if isinstance(value, (int, float)) and not isinstance(value, Ix):
         return cond((value == than) == equal)
@@ -134,10 +134,10 @@ def sample_loss(w: Writer, top: Layer) -> Expr:
                 w.set(term, expr(term, " + (0.0 if ", u, " == 0.0 else ", u, " * ",
                                  w.log(expr("1.0 - ", o)), ")"))
 
-            w.when(_is(w, top.code, False, SOFTMAX), other_half)
+            w.when(_is(top.code, False, SOFTMAX), other_half)
             w.set(e, expr(e, " - ", term))
 
-        w.when(_is(w, w.rule["loss"], True, SQUARED), squared, cross_entropy)
+        w.when(_is(w.rule["loss"], True, SQUARED), squared, cross_entropy)
     return e
 
 
@@ -163,7 +163,7 @@ def output_deltas(w: Writer, top: Layer) -> None:
             w.set(w.delta(at, k), expr("(", o, " - ", w.target(k), ") * ",
                                        derivative(w, top.code, o)))
 
-    w.when(_is(w, w.rule["loss"], False, SQUARED), cross_entropy,
+    w.when(_is(w.rule["loss"], False, SQUARED), cross_entropy,
            lambda: w.choose(top.code, {SOFTMAX: softmax_squared}, squared))
 
 

@@ -88,7 +88,6 @@ def _numba(kind: str) -> Runner:
             return True
         if not online_rule:
             return False
-        many = kind != "unrolled" and kind != "looped"
         if kind == "lanes":
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
                               epochs, order, lrs, rule.momentum, rule.weight_decay,
@@ -101,6 +100,7 @@ def _numba(kind: str) -> Runner:
                                        rule.momentum, rule.weight_decay, shape.train_bias,
                                        False)
             return True
+        many = kind == "unrolled-lanes"
         kernel = unrolled.kernel(shape.layout, shape.acts, rule.loss, shape.train_bias,
                                  rule.momentum != 0.0, rule.weight_decay != 0.0, many)
         if many:
