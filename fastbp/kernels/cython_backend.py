@@ -80,7 +80,7 @@ def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
           threads=None) -> None:
     """Train in place; the oracle's ``train`` defines every option."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                   order, lr, rule.batch_size, rule.momentum,
@@ -91,7 +91,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
                     threads=None) -> float:
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite:
     one call into the extension, which takes each argument's buffer once."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     n = len(X)
     evaluating = _parts(threads, min(n, CHUNK), shape)
@@ -107,7 +107,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     small networks trained online go several per thread, one per vector lane. The
     logistic's ``exp`` is glibc's, inlined, where :func:`fastbp.kernels.glibc_exp.variant`
     has verified it."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule)
     _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                        order, lrs, rule.batch_size,
                        rule.momentum, velocity, shape.train_bias, threads, *_exp(),
@@ -123,7 +123,7 @@ def train_form(form: str, shape: Shape, rule: Rule, params, velocity, X, Y, epoc
                order=None) -> bool:
     """``train_many`` by one form of the step (``_cython.FORMS``), whatever the router
     would pick (:mod:`fastbp.kernels.steps`); False where it cannot train this."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule)
     return bool(_cython.train_form(form, params, velocity, shape.layout, shape.acts,
                                    rule.loss, X, Y, epochs, order, lrs, rule.batch_size,
                                    rule.momentum, rule.weight_decay, shape.train_bias,

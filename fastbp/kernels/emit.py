@@ -142,8 +142,8 @@ def cond(value: bool | str) -> Cond:
 #: The exp each language's kernels call: numba's is a name in the generated module's
 #: namespace (:mod:`fastbp.kernels.numba.codegen` says which exp it is).
 EXP = {"numba": "EXP", "cython": "exp"}
-MATH = {"numba": {"tanh": "math.tanh", "log": "math.log"},
-        "cython": {"tanh": "tanh", "log": "log"}}
+MATH = {"numba": {"tanh": "math.tanh", "log": "math.log", "sqrt": "math.sqrt"},
+        "cython": {"tanh": "tanh", "log": "log", "sqrt": "sqrt"}}
 
 
 class Writer:
@@ -176,6 +176,9 @@ class Writer:
     def log(self, arg: Expr) -> Expr:
         return expr(MATH[self.lang]["log"] + "(", arg, ")")
 
+    def sqrt(self, arg: Expr) -> Expr:
+        return expr(MATH[self.lang]["sqrt"] + "(", arg, ")")
+
     def sum(self, start, stop, term: Callable[[object], Expr], name: str) -> Expr:
         """``((0.0 + t(start)) + t(start + 1)) + ...``: the canonical sum from zero."""
         raise NotImplementedError
@@ -183,6 +186,16 @@ class Writer:
     def lr(self) -> Expr:
         """The learning rate (a network's own, where networks share a kernel)."""
         return var("lr")
+
+    def rate(self) -> Expr:
+        """Adam's bias-corrected rate of this step (set by ``step.adam_rate``)."""
+        self.doubles["lrt"] = None
+        return var("lrt")
+
+    def tail(self, i: int) -> Expr:
+        """Adam's scalar ``step.TAIL[i]`` (step count, beta_1**t, beta_2**t): a local the
+        kernel loads from the state row and stores back."""
+        return var(("adam_t", "adam_b1t", "adam_b2t")[i])
 
     def squash(self, at, n, f: Callable[[Expr], Expr]) -> None:
         """Outputs ``at`` (``n`` of them) from their net inputs, elementwise: ``f(z)``."""
@@ -308,8 +321,10 @@ class Unrolled(Writer):
     def p(self, q: int) -> Expr:
         return var(f"p{q}")
 
-    def v(self, q: int) -> Expr:
-        return var(f"v{q}")
+    def state(self, slot: int, q: int) -> Expr:
+        """Slot ``slot`` of parameter ``q``'s optimizer state (velocity or Adam's first
+        moment; Adam's second moment)."""
+        return var(f"{'vs'[slot]}{q}")
 
     def net(self, layer: int, j: int) -> Expr:
         return var(f"z{layer}_{j}")
@@ -453,8 +468,8 @@ class Looped(Writer):
     def p(self, q) -> Expr:
         return lit(f"params[{q}]")
 
-    def v(self, q) -> Expr:
-        return lit(f"velocity[{q}]")
+    def state(self, slot: int, q) -> Expr:
+        return lit(f"velocity[{q}]" if slot == 0 else f"velocity[size + {q}]")
 
     def out(self, layer, j) -> Expr:
         return lit(f"a[at[{layer}] + {j}]")
@@ -512,8 +527,14 @@ class Lanes(Looped):
     def p(self, q) -> Expr:
         return self.cell(q)
 
-    def v(self, q) -> Expr:
-        return self.cell(Ix("size") + q)
+    def state(self, slot: int, q) -> Expr:
+        return self.cell(Ix(f"{slot + 1} * size") + q)
+
+    def tail(self, i: int) -> Expr:
+        return self.cell(Ix(f"3 * size + {i}"))
+
+    def rate(self) -> Expr:
+        return self.temp("lrt", None)
 
     def out(self, layer, j) -> Expr:
         return self.cell(Ix(f"A0 + at[{layer}]") + j)
@@ -526,10 +547,11 @@ class Lanes(Looped):
     def lr(self) -> Expr:
         return self.cell(Ix("LR"))
 
-    def temp(self, name: str, value: Expr) -> Expr:
+    def temp(self, name: str, value: Expr | None) -> Expr:
         row = self.rows.setdefault(name, len(self.rows))
         target = self.cell(Ix("T0") + row)
-        self.set(target, value)
+        if value is not None:
+            self.set(target, value)
         return target
 
     def sum(self, start, stop, term, name: str) -> Expr:
@@ -602,8 +624,8 @@ class Sized(Looped):
     def p(self, q) -> Expr:
         return lit(f"p[{q}]")
 
-    def v(self, q) -> Expr:
-        return lit(f"v[{q}]")
+    def state(self, slot: int, q) -> Expr:
+        return lit(f"{('v', 'v2')[slot]}[{q}]")
 
     def out(self, layer: int, j) -> Expr:
         return lit(f"a[{self.at[layer] + j}]")

@@ -223,19 +223,31 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
     Epoch ``e`` visits samples ``order[e]``, or ``0..n-1`` when ``order`` is
     None. Each batch sums its samples' gradients in visiting order (from 0.0),
     adds ``weight_decay * w`` to a weight's sum (scikit-learn's ``alpha``; not for
-    a bias, and not at all when it is 0), divides by its size, then updates every
-    parameter: ``w -= lr * g``, or with momentum ``v = momentum * v - lr * g;
-    w += v``. ``velocity`` carries momentum between calls; fixed biases never move.
+    a bias, and not at all when it is 0) and divides by its size: that is ``g``.
+    Then every trained parameter moves by the rule (fixed biases never move):
+
+    - SGD: ``w = w - lr * g``;
+    - classical momentum: ``v = momentum * v - lr * g; w = w + v``;
+    - Nesterov's momentum: ``v = momentum * v - lr * g; w = w + (momentum * v - lr * g)``;
+    - Adam, once a batch ``t = t + 1; b1t = b1t * beta_1; b2t = b2t * beta_2;
+      lr_t = (lr * sqrt(1 - b2t)) / (1 - b1t)``, then for each parameter
+      ``m = beta_1 * m + (1 - beta_1) * g; s = beta_2 * s + (1 - beta_2) * (g * g);
+      w = w + (-lr_t * m) / (sqrt(s) + epsilon)``.
+
+    ``velocity`` is the optimizer's state, carried between calls: the velocity ``v``, or
+    Adam's ``m``, ``s`` then ``t``, ``b1t`` (beta_1**t), ``b2t`` (``Rule.new_state``).
     """
     p, lay, ac = _lists(shape, params)
-    v = velocity.tolist()
+    state = velocity.tolist()
     xs, ts = X.tolist(), Y.tolist()
     # Python floats, as everywhere in the oracle
     lr, momentum, batch_size = float(lr), float(rule.momentum), int(rule.batch_size)
-    decay = float(rule.weight_decay)
-    weight = _weights(lay, len(p))
+    decay, method = float(rule.weight_decay), rule.method
+    beta_1, beta_2, epsilon = float(rule.beta_1), float(rule.beta_2), float(rule.epsilon)
+    size_p = len(p)
+    weight = _weights(lay, size_p)
     n = len(xs)
-    trained = [False] * len(p)
+    trained = [False] * size_p
     for n_in, n_out, w_at, b_at in lay:
         trained[w_at: w_at + n_in * n_out] = [True] * (n_in * n_out)
         trained[b_at: b_at + n_out] = [bool(shape.train_bias)] * n_out
@@ -243,24 +255,33 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
         visit = range(n) if order is None else order[epoch].tolist()
         for start in range(0, n, batch_size):
             batch = visit[start: start + batch_size]
-            grad = [0.0] * len(p)
+            grad = [0.0] * size_p
             for s in batch:
                 outs = layer_outputs(p, lay, ac, xs[s])
                 _add_sample_gradient(grad, lay, outs,
                                      sample_deltas(p, lay, ac, rule.loss, outs, ts[s]))
             size = len(batch)
-            for q in range(len(p)):
+            if method == "adam":
+                t, b1t, b2t = state[2 * size_p: 2 * size_p + 3]
+                t, b1t, b2t = t + 1.0, b1t * beta_1, b2t * beta_2
+                state[2 * size_p: 2 * size_p + 3] = [t, b1t, b2t]
+                lr_t = lr * math.sqrt(1.0 - b2t) / (1.0 - b1t)
+            for q in range(size_p):
                 if not trained[q]:
                     continue
                 g = (grad[q] + decay * p[q]) / size if decay != 0.0 and weight[q] \
                     else grad[q] / size
-                if momentum == 0.0:
+                if method == "sgd":
                     p[q] = p[q] - lr * g
+                elif method == "adam":
+                    m = state[q] = beta_1 * state[q] + (1.0 - beta_1) * g
+                    v = state[size_p + q] = beta_2 * state[size_p + q] + (1.0 - beta_2) * (g * g)
+                    p[q] = p[q] + (-lr_t * m) / (math.sqrt(v) + epsilon)
                 else:
-                    v[q] = momentum * v[q] - lr * g
-                    p[q] = p[q] + v[q]
+                    v = state[q] = momentum * state[q] - lr * g
+                    p[q] = p[q] + (momentum * v - lr * g if method == "nesterov" else v)
     params[:] = p
-    velocity[:] = v
+    velocity[:] = state
 
 
 def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,

@@ -13,6 +13,7 @@ of ``epochs`` rows, each a permutation of ``0..n-1``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple, Protocol
 
@@ -66,13 +67,15 @@ def _f64(array: np.ndarray) -> bool:
 
 def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray | None = None,
                   velocity: np.ndarray | None = None, order: np.ndarray | None = None,
-                  epochs: int = 0, lrs: np.ndarray | None = None) -> None:
+                  epochs: int = 0, lrs: np.ndarray | None = None,
+                  rule: Rule | None = None) -> None:
     """Refuse arrays a compiled kernel would read or write beyond: the last check before
     one runs, whatever path reached it (cheap, about a microsecond: shapes, dtypes and
     the order's range).
 
-    ``params`` (1-D, or 2-D with one row per network) and ``velocity`` (its shape) must
-    be float64 of ``shape.n_params`` columns; ``X`` 2-D float64 of the network's inputs,
+    ``params`` (1-D, or 2-D with one row per network) must be float64 of
+    ``shape.n_params`` columns, ``velocity`` (the optimizer's state) as many rows of
+    ``rule.state_size`` columns; ``X`` 2-D float64 of the network's inputs,
     ``Y`` of its outputs with as many rows; ``order`` (empty for none) at least ``epochs``
     rows of indices into ``X``; ``lrs`` one per network. (Contiguity is not checked: numba
     compiles for any layout, and Cython's typed memoryviews refuse a strided array.)
@@ -83,7 +86,8 @@ def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray
     if ok and Y is not None:
         ok = Y.shape == (X.shape[0], shape.n_out) and _f64(Y)
     if ok and velocity is not None:
-        ok = velocity.shape == size and _f64(velocity)
+        width = size[-1] if rule is None else rule.state_size(size[-1])
+        ok = velocity.shape == (*size[:-1], width) and _f64(velocity)
     if ok and lrs is not None:
         ok = lrs.shape == (size[0],) and _f64(lrs)
     if ok and order is not None and order.size:
@@ -106,14 +110,56 @@ def sizes_label(shape: Shape) -> str:
 
 
 class Rule(NamedTuple):
-    """How a network learns: the loss code, samples per update, classical momentum, and
-    L2 weight decay (scikit-learn's ``alpha``: a batch's summed weight gradient gets
-    ``weight_decay * W`` added before the division by its size; biases never decay)."""
+    """How a network learns: the loss code, samples per update, L2 weight decay
+    (scikit-learn's ``alpha``: a batch's summed weight gradient gets ``weight_decay * W``
+    added before the division by its size; biases never decay) and the optimizer: SGD
+    with ``momentum`` (classical, or Nesterov's where ``nesterov``), or Adam (``adam``,
+    with ``beta_1``, ``beta_2``, ``epsilon``; ``momentum`` is then unused), each as
+    scikit-learn's ``_stochastic_optimizers`` defines it (``fastbp.kernels.step.RULES``)."""
 
     loss: int
     batch_size: int = 1
     momentum: float = 0.0
     weight_decay: float = 0.0
+    nesterov: bool = False
+    adam: bool = False
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+
+    @property
+    def method(self) -> str:
+        """The update rule that runs: "adam", "nesterov", "momentum" or "sgd"."""
+        if self.adam:
+            return "adam"
+        if self.momentum == 0.0:
+            return "sgd"
+        return "nesterov" if self.nesterov else "momentum"
+
+    def state_size(self, n_params: int) -> int:
+        """Width of a network's optimizer state: the velocity (``n_params``, zeros without
+        momentum), or Adam's two moments and its scalars t, beta_1**t, beta_2**t."""
+        return 2 * n_params + 3 if self.adam else n_params
+
+    def new_state(self, n_params: int, count: int | None = None) -> np.ndarray:
+        """The state before the first step: zeros, and for Adam ``beta**0 = 1``."""
+        width = self.state_size(n_params)
+        state = np.zeros(width if count is None else (count, width))
+        if self.adam:
+            state[..., 2 * n_params + 1:] = 1.0
+        return state
+
+    @property
+    def opt(self) -> np.ndarray:
+        """The optimizer's settings as the kernels read them (``step.OPT_FIELDS``)."""
+        return _opt(self.momentum, self.nesterov, self.adam, self.beta_1, self.beta_2,
+                    self.epsilon)
+
+
+@functools.lru_cache(maxsize=64)
+def _opt(momentum, nesterov, adam, beta_1, beta_2, epsilon) -> np.ndarray:
+    return np.array([momentum, float(bool(nesterov) and momentum != 0.0), float(bool(adam)),
+                     beta_1, beta_2, epsilon], dtype=np.float64)
 
 
 class Kernels(Protocol):

@@ -8,8 +8,13 @@ unrolled kernels) or writes them out (the looped kernels every other shape runs)
 numba's Python or in Cython. The tables below are the one definition of each
 activation, derivative and update rule the generated kernels use.
 
-Adding an update rule (Nesterov, Adam) means one more entry in :data:`RULES`: every
-kernel generated from :func:`update` then has it.
+An update rule is one entry in :data:`RULES` (plain SGD, classical momentum, Nesterov's
+momentum, Adam, each as scikit-learn's ``_stochastic_optimizers`` defines it): every kernel
+generated from :func:`update` has every rule. A rule's state beyond the parameters is the
+network's *state* row (``velocity`` in the kernels): the velocity ``v`` (slot 0) for
+momentum; for Adam the first and second moments ``m`` (slot 0) and ``s`` (slot 1), then
+three scalars: the step count ``t`` and the running products ``beta_1**t`` and
+``beta_2**t`` (:data:`TAIL`).
 """
 
 from __future__ import annotations
@@ -37,19 +42,60 @@ DERIVATIVES: dict[int, Callable[[Expr], Expr]] = {
 }
 
 
+#: The optimizer's settings as the kernels take them: one float64 array ``opt`` in this
+#: order (``nesterov`` and ``adam`` 0.0 or 1.0), unpacked into locals of these names.
+OPT_FIELDS = ("momentum", "nesterov", "adam", "beta_1", "beta_2", "epsilon")
+
+#: Adam's scalars after the moments in a state row: the step count and beta_1**t, beta_2**t.
+TAIL = ("adam_t", "adam_b1t", "adam_b2t")
+
+
 def _sgd(w: Writer, q, g: Expr) -> None:
     w.set(w.p(q), expr(w.p(q), " - ", w.lr(), " * ", g))
 
 
 def _momentum(w: Writer, q, g: Expr) -> None:
     # classical momentum: v = m v - lr g; w += v
-    w.set(w.v(q), expr(var("momentum"), " * ", w.v(q), " - ", w.lr(), " * ", g))
-    w.set(w.p(q), expr(w.p(q), " + ", w.v(q)))
+    v = w.state(0, q)
+    w.set(v, expr(var("momentum"), " * ", v, " - ", w.lr(), " * ", g))
+    w.set(w.p(q), expr(w.p(q), " + ", v))
+
+
+def _nesterov(w: Writer, q, g: Expr) -> None:
+    # Nesterov's momentum as scikit-learn writes it: v = m v - lr g; w += m v - lr g
+    v = w.state(0, q)
+    w.set(v, expr(var("momentum"), " * ", v, " - ", w.lr(), " * ", g))
+    w.set(w.p(q), expr(w.p(q), " + (", var("momentum"), " * ", v, " - ", w.lr(), " * ", g,
+                       ")"))
+
+
+def _adam(w: Writer, q, g: Expr) -> None:
+    # m = b1 m + (1 - b1) g; s = b2 s + (1 - b2) (g g); w += -lr_t m / (sqrt(s) + eps)
+    m, s = w.state(0, q), w.state(1, q)
+    w.set(m, expr(var("beta_1"), " * ", m, " + (1.0 - ", var("beta_1"), ") * ", g))
+    w.set(s, expr(var("beta_2"), " * ", s, " + (1.0 - ", var("beta_2"), ") * (", g, " * ",
+                  g, ")"))
+    w.set(w.p(q), expr(w.p(q), " + (-", w.rate(), " * ", m, ") / (", w.sqrt(s), " + ",
+                       var("epsilon"), ")"))
 
 
 #: The update rules: ``rule(writer, q, g)`` moves parameter ``q`` by its gradient ``g``.
-#: Which one runs is the writer's ``rule["momentum"]``: known, or tested at run time.
-RULES: dict[str, Callable[[Writer, object, Expr], None]] = {"sgd": _sgd, "momentum": _momentum}
+#: Which one runs is the writer's ``rule["adam"]``, ``["momentum"]`` and ``["nesterov"]``:
+#: known, or tested at run time.
+RULES: dict[str, Callable[[Writer, object, Expr], None]] = {
+    "sgd": _sgd, "momentum": _momentum, "nesterov": _nesterov, "adam": _adam}
+
+
+def adam_rate(w: Writer) -> None:
+    """Adam's per-step scalars, once a step before its updates: ``t += 1``, the running
+    products ``beta_1**t``, ``beta_2**t`` (a product, not ``pow``: pow costs 30 ns, half a
+    small network's whole step), and the bias-corrected rate
+    ``lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``."""
+    t, b1t, b2t = (w.tail(i) for i in range(3))
+    w.set(t, expr(t, " + 1.0"))
+    w.set(b1t, expr(b1t, " * ", var("beta_1")))
+    w.set(b2t, expr(b2t, " * ", var("beta_2")))
+    w.set(w.rate(), expr(w.lr(), " * ", w.sqrt(expr("1.0 - ", b2t)), " / (1.0 - ", b1t, ")"))
 
 
 # --- Helpers -----------------------------------------------------------------------------
@@ -214,8 +260,10 @@ def update(w: Writer, q, summed: Expr, weight: bool, size: Expr | None = None) -
     def apply(g: Expr) -> None:
         if size is not None:
             g = expr("(", g, " / ", size, ")")
-        w.when(_flag(w, "momentum"), lambda: RULES["momentum"](w, q, g),
-               lambda: RULES["sgd"](w, q, g))
+        w.when(_flag(w, "adam"), lambda: RULES["adam"](w, q, w.temp("g", g)),
+               lambda: w.when(_flag(w, "momentum"), lambda: w.when(
+                   _flag(w, "nesterov"), lambda: RULES["nesterov"](w, q, g),
+                   lambda: RULES["momentum"](w, q, g)), lambda: RULES["sgd"](w, q, g)))
 
     if weight:
         w.when(_flag(w, "decay"),
@@ -235,7 +283,10 @@ def online_step(w: Writer) -> None:
 
 def online_updates(w: Writer) -> None:
     """Every trained parameter updated by this sample's gradient, summed from zero over a
-    batch of one: ``0 + δ_j a_i`` for a weight, ``0 + δ_j`` for a bias."""
+    batch of one: ``0 + δ_j a_i`` for a weight, ``0 + δ_j`` for a bias (Adam's rate
+    first)."""
+    w.when(_flag(w, "adam"), lambda: adam_rate(w))
+
     def step(q, delta: Expr, a: Expr | None, weight: bool) -> None:
         update(w, q, expr("(0.0 + ", delta, ")") if a is None else
                expr("(0.0 + ", delta, " * ", a, ")"), weight)
@@ -282,20 +333,62 @@ def update_row(w: Writer) -> None:
         update(w, Ix("row") + j, expr("(0.0 + ", w.delta(None, j), " * ", var("ai"), ")"), True)
 
 
+RUN_TIME_RULE = {"momentum": "momentum != 0.0", "nesterov": "nesterov != 0.0",
+                 "adam": "adam != 0.0", "decay": "decay != 0.0"}
+
+
+def unpack_opt(lang: str) -> list[str]:
+    """The lines that unpack the kernel's ``opt`` array into the locals the rules read."""
+    if lang == "numba":
+        return [", ".join(OPT_FIELDS) + " = " + ", ".join(
+            f"opt[{i}]" for i in range(len(OPT_FIELDS)))]
+    return ["cdef double " + ", ".join(f"{name} = opt[{i}]"
+                                       for i, name in enumerate(OPT_FIELDS))]
+
+
 def stage(lang: str, part: Callable[[Writer], None]) -> tuple[list[str], list[str]]:
     """The lines of ``part`` (:func:`update_range`, :func:`update_row`) and the loop indices
-    they declare; over parameters ``work``, velocities ``vel``, summed gradients ``grad``
-    and one sample's deltas ``d`` from ``outs``. Cython tests the rule's momentum and decay
-    once, outside the loop; numba inside it, where LLVM moves the tests out itself (tested
-    outside, the 64-32-10 network's online step took twice as long)."""
-    w = Looped(lang, {"momentum": "momentum != 0.0", "decay": "decay != 0.0"})
+    they declare; over parameters ``work`` (``P`` of them), the state ``vel`` (slot 1 from
+    ``P``), summed gradients ``grad`` and one sample's deltas ``d`` from ``outs``; the
+    step's rate ``lr`` (Adam's bias-corrected rate: the caller's :func:`adam_rate`). Cython
+    tests the rule's flags once, outside the loop; numba inside it, where LLVM moves the
+    tests out itself (tested outside, the 64-32-10 network's online step took twice as
+    long)."""
+    w = Looped(lang, RUN_TIME_RULE)
     index = (lambda q: f"U({q})") if lang == "numba" else str
     w.p = lambda q: lit(f"work[{index(q)}]")
-    w.v = lambda q: lit(f"vel[{index(q)}]")
+    w.state = lambda slot, q: lit(f"vel[{index(q if slot == 0 else Ix('P') + q)}]")
+    w.rate = lambda: var("lr")
     w.grad = lambda q: lit(f"grad[{index(q)}]")
     w.delta = lambda layer, j: lit(f"d[{index(Ix('outs') + j)}]")
+    lines = unpack_opt(lang)
     if lang == "numba":
         part(w)
     else:
-        w.fix("momentum", lambda: w.fix("decay", lambda: part(w)))
-    return w.lines, list(w.indices)
+        fix_rule(w, lambda: part(w))
+    return lines + w.lines, list(w.indices)
+
+
+def fix_rule(w: Writer, body: Callable[[], None]) -> None:
+    """``body()`` once for each update rule and decay, tested once outside it (Adam reads
+    no momentum flag, so its copies are two, not eight)."""
+    def rest() -> None:
+        if w.rule["adam"]:
+            w.fix("decay", body)
+        else:
+            w.fix("momentum", lambda: w.fix("nesterov", lambda: w.fix("decay", body))
+                  if w.rule["momentum"] else w.fix("decay", body))
+
+    w.fix("adam", rest)
+
+
+def rate_function(lang: str) -> list[str]:
+    """The body of ``adam_step(vel, at, lr, opt)``: Adam's per-step scalars kept in
+    ``vel[at..at+2]`` advanced, and the step's rate returned (the batched kernels run it
+    once a batch, before the update stage)."""
+    w = Looped(lang, RUN_TIME_RULE)
+    w.tail = lambda i: lit(f"vel[at + {i}]")
+    w.rate = lambda: var("rate")
+    w.doubles["rate"] = None
+    adam_rate(w)
+    return unpack_opt(lang) + w.lines + ["return rate"]

@@ -90,25 +90,24 @@ def _numba(kind: str) -> Runner:
             return False
         if kind == "lanes":
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
-                              epochs, order, lrs, rule.momentum, rule.weight_decay,
+                              epochs, order, lrs, rule.opt, rule.weight_decay,
                               shape.train_bias, lanes.lanes(shape.n_params))
             return True
         if kind == "looped":
             for k in range(len(params)):
                 online.train_then_loss(params[k], velocity[k], shape.layout, shape.acts,
                                        rule.loss, X, Y, epochs, order, float(lrs[k]),
-                                       rule.momentum, rule.weight_decay, shape.train_bias,
+                                       rule.opt, rule.weight_decay, shape.train_bias,
                                        False)
             return True
         many = kind == "unrolled-lanes"
         kernel = unrolled.kernel(shape.layout, shape.acts, rule.loss, shape.train_bias,
-                                 rule.momentum != 0.0, rule.weight_decay != 0.0, many)
+                                 rule.method, rule.weight_decay != 0.0, many)
         if many:
-            kernel(params, X, Y, epochs, order, lrs, rule.momentum, rule.weight_decay,
-                   velocity)
+            kernel(params, X, Y, epochs, order, lrs, rule.opt, rule.weight_decay, velocity)
         else:
             for k in range(len(params)):
-                kernel(params[k], X, Y, epochs, order, float(lrs[k]), rule.momentum,
+                kernel(params[k], X, Y, epochs, order, float(lrs[k]), rule.opt,
                        rule.weight_decay, velocity[k])
         return True
 

@@ -90,6 +90,18 @@ _NO_Y = np.empty((0, 0))
 _NO_ORDER = np.empty((0, 0), dtype=np.int64)
 _NO_GRAD = np.empty(0)
 _NO_PERM = np.empty(0, dtype=np.int64)  # run makes no working copies: they are passed
+_NO_OPT = Rule(0).opt  # the optimizer's settings where nothing trains
+
+
+def _state_to_work(state, plan: _Plan, back: bool = False):
+    """The optimizer's state in the working layout (or ``back`` from it): each slot
+    permuted as the parameters are, Adam's scalars as they are (twin: ``state_to_work``
+    in batched.py, for the calls that make their own copies)."""
+    perm, size = (plan.from_work if back else plan.to_work), plan.to_work.shape[0]
+    if state.shape[0] == size:
+        return state.take(perm)
+    return np.concatenate([state[:size].take(perm), state[size:2 * size].take(perm),
+                           state[2 * size:]])
 
 
 def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, lr=0.0,
@@ -98,19 +110,19 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
     after TRAIN."""
     layout, acts, train_bias = shape.layout, shape.acts, shape.train_bias
-    loss, batch_size, momentum, decay = rule
+    loss, batch_size, decay = rule.loss, rule.batch_size, rule.weight_decay
     plan = _plan(layout)
     at = plan.at
     size = min(len(X), batch_size)
     rows = min(size, batched.CHUNK)  # the buffers hold a chunk of a batch
     training = task == batched.TRAIN
     work = params.take(plan.to_work)
-    vel = velocity.take(plan.to_work) if training else velocity
+    vel = _state_to_work(velocity, plan) if training else velocity
     # Only training writes ``orig``: evaluation reads the caller's parameters in place
     # (numba types a read-only array apart, and ``run`` writes ``orig``: copy that one).
     orig = params.copy() if training or not params.flags.writeable else params
     args = (task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, size,
-            momentum, decay, vel, bool(train_bias), at, np.empty(rows * at[-1]),
+            rule.opt, decay, vel, bool(train_bias), at, np.empty(rows * at[-1]),
             np.empty(rows * at[-1]), grad, out)
     count = parts(threads, size, shape.n_params)
     args += (np.empty(count * plan.pack), glibc_exp.variant_code())
@@ -130,7 +142,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
                 sync[2] = 1  # Ctrl-C: nobody waits for this thread's share any more
                 raise
     if training:
-        return work.take(plan.from_work), vel.take(plan.from_work)
+        return work.take(plan.from_work), _state_to_work(vel, plan, back=True)
     return None
 
 
@@ -168,10 +180,10 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD
     if not params.flags.writeable and task != batched.TRAIN_LOSS:  # numba types a
         # read-only array apart: a copy costs less than another compile
         params = params.copy()
-    batch_size, momentum = (min(X.shape[0], rule.batch_size), rule.momentum) if rule else \
-        (min(X.shape[0], batched.CHUNK), 0.0)
+    batch_size, opt = (min(X.shape[0], rule.batch_size), rule.opt) if rule else \
+        (min(X.shape[0], batched.CHUNK), _NO_OPT)
     return batched.run(task, _NO_GRAD, params, shape.layout, shape.acts, loss, X, Y,
-                             epochs, order, lr, batch_size, momentum, decay, velocity,
+                             epochs, order, lr, batch_size, opt, decay, velocity,
                              bool(shape.train_bias), plan.at, _NO_GRAD, _NO_GRAD, grad, out,
                              _NO_GRAD, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work)
 
@@ -228,7 +240,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     generic batched kernel (:mod:`fastbp.kernels.numba.batched`), on working copies with
     transposed weights, with ``parts(threads, ...)`` threads.
     """
-    check_buffers(shape, params, X, Y, velocity, order, epochs)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
     order = _NO_ORDER if order is None else order
     if route(True, shape.n_params, X.shape[0], threads, rule.batch_size) == SMALL:
         _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False)
@@ -246,9 +258,9 @@ def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
     kernels = _specialised(shape, rule, epochs, X.shape[0])
     if kernels is None:
         return online.train_then_loss(params, velocity, shape.layout, shape.acts,
-                                      rule.loss, X, Y, epochs, order, lr, rule.momentum,
+                                      rule.loss, X, Y, epochs, order, lr, rule.opt,
                                       rule.weight_decay, bool(shape.train_bias), evaluate)
-    kernels[0](params, X, Y, epochs, order, lr, rule.momentum, rule.weight_decay, velocity)
+    kernels[0](params, X, Y, epochs, order, lr, rule.opt, rule.weight_decay, velocity)
     if not evaluate:
         return 0.0
     return kernels[1](params, X, Y) if all_finite(params) else math.nan
@@ -278,7 +290,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite
     (twin: ``train_then_loss``). Where the generic kernel trains in one thread, both run in
     one call of :func:`fastbp.kernels.batched.train_then_loss`."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
     order = _NO_ORDER if order is None else order
     way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size)
     if way == SMALL:
@@ -302,7 +314,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     generic :func:`fastbp.kernels.lanes.train_lanes`. Others run ``train`` one
     network per thread (the kernels release the GIL).
     """
-    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule)
     order = _NO_ORDER if order is None else order
     if not _unrolled(rule, shape):
         def one(k):
@@ -323,11 +335,11 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         if kernels is not None:
-            kernels[0](params, X, Y, epochs, order, lrs, rule.momentum, rule.weight_decay,
+            kernels[0](params, X, Y, epochs, order, lrs, rule.opt, rule.weight_decay,
                        velocity)
         else:
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
-                              epochs, order, lrs, rule.momentum, rule.weight_decay,
+                              epochs, order, lrs, rule.opt, rule.weight_decay,
                               shape.train_bias, lanes.lanes(shape.n_params))
     finally:
         set_num_threads(previous)
@@ -344,7 +356,7 @@ def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
     return 5e-9 * n_samples * shape.n_params
 
 
-# Each shape's unrolled kernels, by (Shape.key, loss, train_bias, momentum, decay, many); their
+# Each shape's unrolled kernels, by (Shape.key, loss, train_bias, method, decay, many); their
 # loss kernels, once loaded, by (Shape.key, loss).
 _entries: dict[tuple, tiers.Entry] = {}
 _loss_kernels: dict[tuple, object] = {}
@@ -354,23 +366,23 @@ _by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, Rule): 
 def _entry(shape: Shape, rule: Rule, many: bool) -> tiers.Entry:
     layout, acts, train_bias, n_params = shape.layout, shape.acts, shape.train_bias, \
         shape.n_params
-    momentum, decay = rule.momentum != 0.0, rule.weight_decay != 0.0
-    found = _entries.get((shape.key, rule.loss, train_bias, momentum, decay, many))
+    method, decay = rule.method, rule.weight_decay != 0.0
+    found = _entries.get((shape.key, rule.loss, train_bias, method, decay, many))
     if found is None:
         spec = {"layout": layout.tolist(), "acts": acts.tolist(), "loss": int(rule.loss),
-                "train_bias": bool(train_bias), "momentum": momentum, "decay": decay,
+                "train_bias": bool(train_bias), "method": method, "decay": decay,
                 "many": many}
 
         def cost() -> float:
             if unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
                 return math.inf
             if unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
-                                        momentum, decay, many):
+                                        method, decay, many):
                 return limits.LOAD
             base, per_param = limits.COMPILE_MANY if many else limits.COMPILE_ONE
             return base + per_param * n_params
 
-        found = _entries[shape.key, rule.loss, train_bias, momentum, decay, many] = tiers.Entry(
+        found = _entries[shape.key, rule.loss, train_bias, method, decay, many] = tiers.Entry(
             f"{sizes_label(shape)}{' x many' if many else ''}", spec,
             lambda: compile_spec(spec), cost, f"{__name__}:compile_stdin")
     return found
@@ -383,19 +395,20 @@ def compile_spec(spec: dict) -> tuple[object, object]:
     process, then in the training one, where it loads what that process compiled."""
     layout = np.array(spec["layout"], dtype=np.int64).reshape(-1, 4)
     acts = np.array(spec["acts"], dtype=np.int64)
-    loss, train_bias, momentum, decay, many = spec["loss"], spec["train_bias"], \
-        spec["momentum"], spec["decay"], spec["many"]
-    run = unrolled.kernel(layout, acts, loss, train_bias, momentum, decay, many)
+    loss, train_bias, method, decay, many = spec["loss"], spec["train_bias"], \
+        spec["method"], spec["decay"], spec["many"]
+    run = unrolled.kernel(layout, acts, loss, train_bias, method, decay, many)
     loss_run = unrolled.loss_kernel(layout, acts, loss)
     n_in, n_out, n_params = int(layout[0, 0]), int(layout[-1, 1]), int(layout[-1, 3] +
                                                                         layout[-1, 1])
     X, Y = np.zeros((1, n_in)), np.zeros((1, n_out))
     params = np.zeros((2, n_params) if many else n_params)
-    run(params, X, Y, 0, _NO_ORDER, np.full(2, 0.5) if many else 0.5, 0.0, 0.0,
-        np.zeros_like(params))
+    rule = Rule(0, adam=method == "adam")
+    run(params, X, Y, 0, _NO_ORDER, np.full(2, 0.5) if many else 0.5, rule.opt, 0.0,
+        rule.new_state(n_params, 2 if many else None))
     loss_run(np.zeros(n_params), X, Y)
     _loss_kernels[layout.tobytes() + acts.tobytes(), loss] = loss_run
-    unrolled.mark_compiled(layout, acts, loss, train_bias, momentum, decay, many)
+    unrolled.mark_compiled(layout, acts, loss, train_bias, method, decay, many)
     return run, loss_run
 
 
@@ -444,7 +457,7 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     began = time.perf_counter()
     n_in, n_out = int(shape.layout[0, 0]), int(shape.layout[-1, 1])
     X, Y, params = np.zeros((2, n_in)), np.zeros((2, n_out)), np.zeros(shape.n_params)
-    velocity = np.zeros(shape.n_params)
+    velocity = rule.new_state(shape.n_params)
     forward(shape, params, X, threads=1)
     gradients(shape, rule.loss, params, X, Y, threads=1)
     _batched(batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NO_GRAD, X, Y,
@@ -453,11 +466,12 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
              grad=np.empty(shape.n_params), threads=1)
     if _unrolled(rule, shape):
         online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
-                               Y, 0, _NO_ORDER, 0.5, 0.0, 0.0, bool(shape.train_bias), True)
+                               Y, 0, _NO_ORDER, 0.5, rule.opt, 0.0, bool(shape.train_bias),
+                               True)
     if many and _unrolled(rule, shape):
-        lanes.train_lanes(np.zeros((2, shape.n_params)), np.zeros((2, shape.n_params)),
+        lanes.train_lanes(np.zeros((2, shape.n_params)), rule.new_state(shape.n_params, 2),
                           shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,
-                          np.full(2, 0.5), 0.0, 0.0, shape.train_bias, 2)
+                          np.full(2, 0.5), rule.opt, 0.0, shape.train_bias, 2)
     done = [f"generic kernels: {time.perf_counter() - began:.1f} s"]
     if specialised and _unrolled(rule, shape):
         found = _entry(shape, rule, many)

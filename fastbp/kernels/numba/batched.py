@@ -31,7 +31,7 @@ from .sync import abandoned, barrier, share
 from .unrolled import stage_kernels
 
 # The update stage, generated from the description of the step (fastbp.kernels.step)
-update_range, update_row = stage_kernels()
+update_range, update_row, adam_step = stage_kernels()
 
 
 @jit(inline="always")
@@ -235,7 +235,7 @@ def pack_size(layout) -> int:
 
 
 @jit(internal=False)
-def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
         decay, vel, train_bias, at, a, d, grad, out, pack, exp_build, part, parts, sync,
         perm):
     """Run ``task`` a batch of ``batch_size`` samples at a time (``CHUNK`` at a time
@@ -248,8 +248,11 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     layer ``l`` as a ``(rows, width)`` block at ``rows * at[l]`` (``rows`` at most
     ``CHUNK``). ``grad`` is summed in the working layout. FORWARD writes the outputs
     into ``out``, LOSS the mean loss into ``out[0, 0]``; GRADIENTS adds the summed
-    gradient of every sample to ``grad``; TRAIN updates ``work``, ``orig`` and ``vel``,
-    adding ``decay * w`` to each weight's summed gradient before the division.
+    gradient of every sample to ``grad``; TRAIN updates ``work``, ``orig`` and ``vel`` (the
+    optimizer's state in the working layout, its settings ``opt``), adding ``decay * w``
+    to each weight's summed gradient before the division. Adam's scalars (after the
+    moments in ``vel``) advance in each thread's own copy, the same in every thread;
+    thread 0 stores them at the end.
 
     Every thread runs this loop over the same arguments; it computes its own share of each
     product's outputs (columns of the net inputs and deltas, rows of the gradient), of
@@ -280,11 +283,20 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     unit = np.int64(1)
     scratch = pack.shape[0] // parts * part  # this thread's share of ``pack``
     total = 0.0
+    n_params = work.shape[0]
+    adam = training and opt[2] != 0.0
+    tail = np.zeros(3)
+    if adam:
+        for i in range(3):
+            tail[i] = vel[2 * n_params + i]
+    rate = lr
     for epoch in range(epochs if training else 1):
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
             if parts > 1 and abandoned(sync):
                 return 0.0
+            if adam:
+                rate = adam_step(tail, 0, lr, opt)
             # A batch goes CHUNK samples at a time, so that what one phase writes is
             # still in cache when the next reads it; the gradient sums continue from
             # one chunk to the next, in sample order.
@@ -321,7 +333,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                                scratch, part, parts, sync, unit)
                 if training and size == 1:
                     if part == 0:
-                        _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel,
+                        _step_sample(work, orig, layout, a, d, at, rate, opt, decay, vel,
                                      train_bias, batch_size > 1)
                     barrier(sync, parts)
                     continue
@@ -329,9 +341,12 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                                 pack, scratch, part, parts, unit)
                 barrier(sync, parts)
             if training and size > 1:
-                _step(work, orig, layout, grad, float(size), lr, momentum, decay, vel,
+                _step(work, orig, layout, grad, float(size), rate, opt, decay, vel,
                       train_bias, part, parts)
                 barrier(sync, parts)
+    if adam and part == 0:
+        for i in range(3):
+            vel[2 * n_params + i] = tail[i]
     if task == LOSS and part == 0:
         out[0, 0] = total / n
     if task == GRADIENTS and perm.shape[0] > 0:
@@ -339,7 +354,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     if task == TRAIN_LOSS:
         for q in range(work.shape[0]):  # back to the caller's layout
             params[perm[q]] = work[q]
-            velocity[perm[q]] = vel[q]
+        state_from_work(vel, velocity, perm)
         for q in range(work.shape[0]):
             if not np.isfinite(work[q]):
                 return np.nan
@@ -356,21 +371,47 @@ def _own_buffers(task, params, velocity, perm, layout, at, n, vel, orig, out):
     widest = layout[0, 0]
     for layer in range(last):
         widest = max(widest, layout[layer, 1])
-    scratch = np.empty(4 * size + 2 * cells + KC * widest + MC * KC + 1)
+    scratch = np.empty(3 * size + 2 * cells + KC * widest + MC * KC + 1)
     work, grad = scratch[:size], scratch[size:2 * size]
-    a, d = scratch[4 * size:4 * size + cells], scratch[4 * size + cells:4 * size + 2 * cells]
-    pack = scratch[4 * size + 2 * cells:-1]
+    a, d = scratch[3 * size:3 * size + cells], scratch[3 * size + cells:3 * size + 2 * cells]
+    pack = scratch[3 * size + 2 * cells:-1]
     for q in range(size):
         work[q] = params[perm[q]]
         grad[q] = 0.0
     if task == TRAIN_LOSS:
-        vel, orig = scratch[2 * size:3 * size], scratch[3 * size:4 * size]
+        orig = scratch[2 * size:3 * size]
         for q in range(size):
-            vel[q] = velocity[perm[q]]
             orig[q] = params[q]
+        vel = np.empty(velocity.shape[0])
+        state_to_work(velocity, vel, perm)
     if task != FORWARD:
         out = scratch[-1:].reshape(1, 1)
     return work, grad, a, d, pack, vel, orig, out
+
+
+@jit(inline="always")
+def state_to_work(state, vel, perm):
+    """The optimizer's state in the working layout: each slot of ``perm.shape[0]``
+    parameters permuted (``vel[q] = state[perm[q]]``), Adam's scalars as they are."""
+    size = perm.shape[0]
+    adam = state.shape[0] > size
+    for slot in range(2 if adam else 1):
+        for q in range(size):
+            vel[slot * size + q] = state[slot * size + perm[q]]
+    for i in range(2 * size, state.shape[0] if adam else 0):
+        vel[i] = state[i]
+
+
+@jit(inline="always")
+def state_from_work(vel, state, perm):
+    """:func:`state_to_work` undone."""
+    size = perm.shape[0]
+    adam = state.shape[0] > size
+    for slot in range(2 if adam else 1):
+        for q in range(size):
+            state[slot * size + perm[q]] = vel[slot * size + q]
+    for i in range(2 * size, state.shape[0] if adam else 0):
+        state[i] = vel[i]
 
 
 @jit(inline="always")
@@ -507,7 +548,7 @@ def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, r0, r1,
 
 
 @jit(inline="always")
-def _step(work, orig, layout, grad, size, lr, momentum, decay, vel, train_bias, part, parts):
+def _step(work, orig, layout, grad, size, lr, opt, decay, vel, train_bias, part, parts):
     """Apply the summed gradient (plus ``decay * w`` for a weight) divided by ``size`` to
     this thread's share of ``work`` (rows of each transposed ``W``, then biases), and copy
     those rows into ``orig``, in the network's layout, where the deltas read them."""
@@ -516,15 +557,15 @@ def _step(work, orig, layout, grad, size, lr, momentum, decay, vel, train_bias, 
         n_in, n_out, w_at, b_at = layout[layer]
         i0, i1 = share(n_in, part, parts, one)
         j0, j1 = share(n_out, part, parts, one) if train_bias else (0, 0)
-        update_range(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, momentum,
+        update_range(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr, opt,
                      decay)
-        update_range(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum, 0.0)
+        update_range(work, grad, vel, b_at + j0, b_at + j1, size, lr, opt, 0.0)
         if layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 
 
 @jit(inline="always")
-def _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel, train_bias, refresh):
+def _step_sample(work, orig, layout, a, d, at, lr, opt, decay, vel, train_bias, refresh):
     """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` (plus
     ``decay * w`` for a weight) divided by 1 is applied as it is computed, row by row of
     each transposed ``W``, then the biases (:func:`update_row`). ``orig`` is brought up to
@@ -534,9 +575,9 @@ def _step_sample(work, orig, layout, a, d, at, lr, momentum, decay, vel, train_b
         inp, outs = U(at[layer]), at[layer + 1]  # ``update_row`` takes signed indices
         for i in range(n_in):
             update_row(work, vel, d, outs, w_at + i * n_out, n_out, a[inp + U(i)], lr,
-                       momentum, decay)
+                       opt, decay)
         if train_bias:
-            update_row(work, vel, d, outs, b_at, n_out, 1.0, lr, momentum, 0.0)
+            update_row(work, vel, d, outs, b_at, n_out, 1.0, lr, opt, 0.0)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 

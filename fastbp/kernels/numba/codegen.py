@@ -35,10 +35,24 @@ def trained(layout, train_bias: bool) -> list[int]:
     return out
 
 
-def unrolled_rule(loss: int, train_bias: bool, momentum: bool, decay: bool) -> dict:
-    """A rule as an unrolled kernel knows it: the loss, and which stages it has."""
-    return {"loss": int(loss), "train_bias": bool(train_bias), "momentum": bool(momentum),
-            "decay": bool(decay)}
+def unrolled_rule(loss: int, train_bias: bool, method: str, decay: bool) -> dict:
+    """A rule as an unrolled kernel knows it: the loss, and which stages it has (``method``:
+    ``Rule.method``)."""
+    return {"loss": int(loss), "train_bias": bool(train_bias),
+            "momentum": method in ("momentum", "nesterov"), "nesterov": method == "nesterov",
+            "adam": method == "adam", "decay": bool(decay)}
+
+
+def state_names(method: str, updated: list[int], n_params: int) -> dict[str, str]:
+    """The optimizer state an unrolled kernel keeps in named scalars: each name and its
+    index in the state row (``step.TAIL`` after Adam's moments)."""
+    if method == "sgd":
+        return {}
+    names = {f"v{q}": str(q) for q in updated}
+    if method == "adam":
+        names.update({f"s{q}": str(n_params + q) for q in updated})
+        names.update({name: str(2 * n_params + i) for i, name in enumerate(step.TAIL)})
+    return names
 
 
 def statements(layout, acts, rule: dict, *parts, targets: str = "names") -> list[Stmt]:
@@ -75,7 +89,7 @@ NAMESPACE = {"math": math, "np": np, "U": np.uint64}
 def loss_module(layout, acts, loss: int, exp_build: str) -> Module:
     """``mean_loss(params, X, Y)``, as the oracle's ``mean_loss``."""
     n_params = layout[-1][3] + layout[-1][1]
-    rule = unrolled_rule(loss, False, False, False)
+    rule = unrolled_rule(loss, False, "sgd", False)
     body = [*inputs(layout[0][0]), *statements(
         layout, acts, rule, step.forward, lambda w: step.sample_loss(w, w.top()),
         targets="Y")]
@@ -92,24 +106,27 @@ def loss_module(layout, acts, loss: int, exp_build: str) -> Module:
 lanes = unrolled_lanes  # networks side by side, one per vector lane, in ``kernel_many``
 
 
-def kernel_module(layout, acts, loss: int, train_bias: bool, momentum: bool, decay: bool,
+def kernel_module(layout, acts, loss: int, train_bias: bool, method: str, decay: bool,
                   exp_build: str) -> Module:
-    """``kernel(params, X, Y, epochs, order, lr, momentum, decay, velocity)`` trains one
-    network online; ``kernel_many(P, X, Y, epochs, order, lrs, momentum, decay, V)`` trains
-    the rows of ``P`` in parallel, in groups of ``lanes`` networks per thread. ``momentum``
-    and ``decay`` say which update stages the text has. ``exp_build`` is
+    """``kernel(params, X, Y, epochs, order, lr, opt, decay, velocity)`` trains one
+    network online; ``kernel_many(P, X, Y, epochs, order, lrs, opt, decay, V)`` trains
+    the rows of ``P`` in parallel, in groups of ``lanes`` networks per thread. ``method``
+    (``Rule.method``) and ``decay`` say which update stages the text has; ``opt`` holds
+    the optimizer's settings (``step.OPT_FIELDS``). ``exp_build`` is
     :func:`fastbp.kernels.numba.libm_exp.variant`'s answer: which exp the text inlines."""
     n_params = layout[-1][3] + layout[-1][1]
     n_in, n_out = layout[0][0], layout[-1][1]
-    rule = unrolled_rule(loss, train_bias, momentum, decay)
+    rule = unrolled_rule(loss, train_bias, method, decay)
     fwd = statements(layout, acts, rule, step.forward)
     update = statements(layout, acts, rule, step.online_step)
     updated = trained(layout, train_bias)
-    loads = [f"v{q} = velocity[{q}]" for q in updated] if momentum else []
+    state = state_names(method, updated, n_params)
+    loads = [f"{name} = velocity[{at}]" for name, at in state.items()]
     stores = [f"params[{q}] = p{q}" for q in updated]
-    stores += [f"velocity[{q}] = v{q}" for q in updated] if momentum else []
+    stores += [f"velocity[{at}] = {name}" for name, at in state.items()]
     targets = [f"y{k} = Y[s, {k}]" for k in range(n_out)]
-    single = ["def kernel(params, X, Y, epochs, order, lr, momentum, decay, velocity):",
+    single = ["def kernel(params, X, Y, epochs, order, lr, opt, decay, velocity):",
+              *_indent(step.unpack_opt("numba"), 1),
               *_indent((f"p{q} = params[{q}]" for q in range(n_params)), 1),
               *_indent(loads, 1),
               "    shuffled = order.shape[0] == epochs",
@@ -119,8 +136,9 @@ def kernel_module(layout, acts, loss: int, train_bias: bool, momentum: bool, dec
               *_indent(targets, 3),
               *_indent((stmt.line() for stmt in [*inputs(n_in), *fwd, *update]), 3),
               *_indent(stores, 1)]
-    many = _many(layout, fwd, update, updated, n_params, momentum, exp_build)
-    constants = {**_exp_constants(exp_build), "TRAINED": np.array(updated, dtype=np.int64)}
+    many = _many(layout, fwd, update, updated, n_params, state, exp_build)
+    constants = {**_exp_constants(exp_build),
+                 "STATE": np.array([int(at) for at in state.values()], dtype=np.int64)}
     return Module("\n".join([*single, "", "", *many]) + "\n", constants)
 
 
@@ -134,8 +152,8 @@ def _exp_constants(exp_build: str) -> dict[str, object]:
             "SPECIAL": libm_exp.special}
 
 
-def _many(layout, fwd: list[Stmt], step: list[Stmt], updated: list[int], n_params: int,
-          momentum: bool, exp_build: str) -> list[str]:
+def _many(layout, fwd: list[Stmt], step_: list[Stmt], updated: list[int], n_params: int,
+          state: dict[str, str], exp_build: str) -> list[str]:
     """Lines of ``kernel_many``: a group of networks per thread, one per vector lane.
 
     Each step is two loops over the group's networks, which LLVM vectorises: the
@@ -150,8 +168,7 @@ def _many(layout, fwd: list[Stmt], step: list[Stmt], updated: list[int], n_param
     n_inputs, n_outputs = layout[0][0], layout[-1][1]
     values = [f"a{layer + 1}_{j}" for layer, row in enumerate(layout) for j in range(row[1])]
     row = {f"p{q}": q for q in range(n_params)}
-    if momentum:
-        row.update({f"v{q}": n_params + i for i, q in enumerate(updated)})
+    row.update({name: n_params + i for i, name in enumerate(state)})
     row.update({name: len(row) + i for i, name in enumerate(values)})
     row["lr"] = len(row)
 
@@ -178,21 +195,22 @@ def _many(layout, fwd: list[Stmt], step: list[Stmt], updated: list[int], n_param
         return ["for lane in range(g):", *_indent(body, 1)]
 
     targets = [f"y{k} = Y[s, {k}]" for k in range(n_outputs)]
-    updated_names = [f"p{q}" for q in updated] + ([f"v{q}" for q in updated] if momentum else [])
+    updated_names = [f"p{q}" for q in updated] + list(state)
     if exp_build != "libm":
         lines = ["nbad = 0", *loop(fwd, "", values, "EXP_UNCHECKED", count_special=True),
                  "if nbad:  # rare: redo the forward pass with the full exp",
                  *_indent(loop(fwd, "_x", values), 1)]
     else:
         lines = loop(fwd, "", values)
-    lines += loop(step, "_b", updated_names)
+    lines += loop(step_, "_b", updated_names)
     size = len(row)
-    trained_loads = [f"    for i in range({len(updated)}):",
-                     f"        S[({n_params} + i) * G + lane] = V[k0 + lane, TRAINED[i]]"]
-    trained_stores = [f"    for i in range({len(updated)}):",
-                      f"        V[k0 + lane, TRAINED[i]] = S[({n_params} + i) * G + lane]"]
+    trained_loads = [f"    for i in range({len(state)}):",
+                     f"        S[({n_params} + i) * G + lane] = V[k0 + lane, STATE[i]]"]
+    trained_stores = [f"    for i in range({len(state)}):",
+                      f"        V[k0 + lane, STATE[i]] = S[({n_params} + i) * G + lane]"]
     return [
-        "def kernel_many(P, X, Y, epochs, order, lrs, momentum, decay, V):",
+        "def kernel_many(P, X, Y, epochs, order, lrs, opt, decay, V):",
+        *_indent(step.unpack_opt("numba"), 1),
         "    count = P.shape[0]",
         f"    G = min(count, {lanes(n_params)})",
         "    for grp in prange((count + G - 1) // G):",
@@ -203,7 +221,7 @@ def _many(layout, fwd: list[Stmt], step: list[Stmt], updated: list[int], n_param
         f"            S[{row['lr']} * G + lane] = lrs[k0 + lane]",
         f"            for q in range({n_params}):",
         "                S[q * G + lane] = P[k0 + lane, q]",
-        *_indent(trained_loads if momentum else [], 2),
+        *_indent(trained_loads if state else [], 2),
         "        shuffled = order.shape[0] == epochs",
         "        for epoch in range(epochs):",
         "            for pos in range(X.shape[0]):",
@@ -212,14 +230,13 @@ def _many(layout, fwd: list[Stmt], step: list[Stmt], updated: list[int], n_param
         "        for lane in range(g):",
         f"            for q in range({n_params}):",
         "                P[k0 + lane, q] = S[q * G + lane]",
-        *_indent(trained_stores if momentum else [], 2),
+        *_indent(trained_stores if state else [], 2),
     ]
 
 
 # --- The looped kernels: every shape, from the same description ---------------------------
 
-LOOPED_RULE = {"loss": Ix("loss"), "momentum": "momentum != 0.0", "decay": "decay != 0.0",
-               "train_bias": "train_bias"}
+LOOPED_RULE = {"loss": Ix("loss"), **step.RUN_TIME_RULE, "train_bias": "train_bias"}
 
 #: Shared by the looped and lanes modules: where each layer's values start.
 _STARTS = '''\
@@ -238,20 +255,29 @@ def _starts(layout):
 
 _LOOPED_FRAME = _STARTS + '''\
 @jit(internal=False)
-def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, lr, momentum,
+def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, lr, opt,
                     decay, train_bias, evaluate):
-    """Train ``params`` (and the momentum ``velocity``) in place, online, for ``epochs``
-    epochs (epoch ``e`` visits ``order[e]``, or ``0..n-1`` where ``order`` has no rows);
-    then, with ``evaluate``, return the mean loss over ``X, Y``, or NaN, without
+    """Train ``params`` (and the optimizer's state ``velocity``) in place, online, for
+    ``epochs`` epochs (epoch ``e`` visits ``order[e]``, or ``0..n-1`` where ``order`` has
+    no rows); then, with ``evaluate``, return the mean loss over ``X, Y``, or NaN, without
     measuring, where a parameter is not finite (else 0)."""
-    last, n_top = layout.shape[0], Y.shape[1]
+{opt}
+    last, n_top, size = layout.shape[0], Y.shape[1], params.shape[0]
     at = _starts(layout)
     a, d = np.empty(at[last + 1]), np.empty(at[last + 1])
+    adam_t = adam_b1t = adam_b2t = 0.0
+    lrt = lr
+    if adam != 0.0:
+        adam_t, adam_b1t = velocity[2 * size], velocity[2 * size + 1]
+        adam_b2t = velocity[2 * size + 2]
     shuffled = order.shape[0] == epochs
     for epoch in range(epochs):
         for pos in range(X.shape[0]):
             s = order[epoch, pos] if shuffled else pos
 {train}
+    if adam != 0.0:
+        velocity[2 * size], velocity[2 * size + 1] = adam_t, adam_b1t
+        velocity[2 * size + 2] = adam_b2t
     if not evaluate:
         return 0.0
     for q in range(params.shape[0]):
@@ -315,6 +341,7 @@ def looped_module(exp_build: str) -> Module:
         step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
 
     text = _LOOPED_FRAME.format(
+        opt="\n".join(_indent(step.unpack_opt("numba"), 1)),
         train=_looped(3, exp_build, load, step.forward, step.online_step),
         gradient=_looped(2, exp_build, load, step.forward, step.deltas, step.accumulate),
         mean=_looped(1, exp_build, lambda w: step.mean_gradient(w, var("count"))),
@@ -325,25 +352,27 @@ def looped_module(exp_build: str) -> Module:
 
 _LANES_FRAME = _STARTS + '''\
 @jit(parallel=True, internal=False)
-def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, momentum,
+def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, opt,
                 decay, train_bias, G):
-    """Train every row of ``params`` (velocities ``velocity``) online with its own
+    """Train every row of ``params`` (optimizer states ``velocity``) online with its own
     ``lrs[k]``, ``G`` networks per group, the groups in parallel. ``order`` holds
     ``epochs`` rows of sample indices, or has no rows for ``0..n-1``."""
     count = params.shape[0]
     for group in prange((count + G - 1) // G):
         first = group * G
         _train_group(params, velocity, first, min(G, count - first), G, layout, acts, loss,
-                     X, Y, epochs, order, lrs, momentum, decay, train_bias)
+                     X, Y, epochs, order, lrs, opt, decay, train_bias)
 
 
 @jit
 def _train_group(params, velocity, first, g, G, layout, acts, loss, X, Y, epochs, order, lrs,
-                 momentum, decay, train_bias):
-    last, size, n_top = layout.shape[0], params.shape[1], Y.shape[1]
+                 opt, decay, train_bias):
+{opt}
+    last, size, n_top, width = layout.shape[0], params.shape[1], Y.shape[1], velocity.shape[1]
     at = _starts(layout)
-    # Rows: parameters, velocities, every layer's outputs, their deltas, scalars, lr.
-    A0 = 2 * size
+    # Rows: parameters, the optimizer's state, every layer's outputs, their deltas, scalars,
+    # lr.
+    A0 = size + width
     D0 = A0 + at[last + 1]
     T0 = D0 + at[last + 1]
     LR = T0 + {temps}
@@ -352,6 +381,7 @@ def _train_group(params, velocity, first, g, G, layout, acts, loss, X, Y, epochs
         S[U(LR * G + lane)] = lrs[first + lane]
         for q in range(size):
             S[U(q * G + lane)] = params[first + lane, q]
+        for q in range(width):
             S[U((size + q) * G + lane)] = velocity[first + lane, q]
     shuffled = order.shape[0] == epochs
     for epoch in range(epochs):
@@ -361,13 +391,14 @@ def _train_group(params, velocity, first, g, G, layout, acts, loss, X, Y, epochs
     for lane in range(g):
         for q in range(size):
             params[first + lane, q] = S[U(q * G + lane)]
+        for q in range(width):
             velocity[first + lane, q] = S[U((size + q) * G + lane)]
 '''
 
 
 def lanes_module(exp_build: str) -> Module:
     """``train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs,
-    momentum, decay, train_bias, G)`` for any shape: the rows of ``params`` trained
+    opt, decay, train_bias, G)`` for any shape: the rows of ``params`` trained
     online, ``G`` networks side by side per group (the generic tier of ``train_many``)."""
     w = Lanes("numba", LOOPED_RULE, exp_build)
     step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
@@ -376,30 +407,38 @@ def lanes_module(exp_build: str) -> Module:
     # for each test's outcome (as the per-sample kernels are), the kernel would take
     # twice as long to compile, for no speed
     step.online_step(w)
-    text = _LANES_FRAME.replace("{temps}", str(w.temps)).replace(
+    text = _LANES_FRAME.replace("{opt}", "\n".join(_indent(step.unpack_opt("numba"), 1))).replace(
+        "{temps}", str(w.temps)).replace(
         "{step}", "\n".join(_indent(w.lines, 3)))
     return Module(text, {**_exp_constants(exp_build), "U": np.uint64})
 
 
 _STAGE_FRAME = '''\
 @jit(inline="always")
-def update_range(work, grad, vel, lo, hi, size, lr, momentum, decay):
+def update_range(work, grad, vel, lo, hi, size, lr, opt, decay):
     """The update stage of the batched kernels over parameters lo..hi (twin: Cython's
     ``_update_range``)."""
 {range}
 
 
 @jit(inline="always")
-def update_row(work, vel, d, outs, row, n, ai, lr, momentum, decay):
+def update_row(work, vel, d, outs, row, n, ai, lr, opt, decay):
     """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
     ai`` of parameters row..row+n (twin: Cython's ``_update_row``)."""
 {row}
+
+
+@jit(inline="always")
+def adam_step(vel, at, lr, opt):
+    """Adam's scalars ``vel[at..at+2]`` advanced a step; the step's rate (twin: Cython's
+    ``_adam_step``)."""
+{rate}
 '''
 
 
 def stage_module() -> Module:
     """The batched kernels' update stage (:mod:`fastbp.kernels.numba.batched`)."""
-    lines = {name: "\n".join(_indent(step.stage("numba", part)[0], 1))
+    lines = {name: "\n".join(_indent(["P = work.shape[0]", *step.stage("numba", part)[0]], 1))
              for name, part in (("range", step.update_range), ("row", step.update_row))}
-    text = _STAGE_FRAME.format(**lines)
+    text = _STAGE_FRAME.format(**lines, rate="\n".join(_indent(step.rate_function("numba"), 1)))
     return Module(text, {"U": np.uint64})

@@ -11,7 +11,7 @@ innermost, which LLVM vectorises (glibc's exp inlined, where
 scalar operations of the oracle, so every network has the bits of training it alone.
 Twin: ``_train_lanes``, the same description written in Cython (``_lanes_looped.pxi``).
 
-``train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, momentum,
+``train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, opt,
 decay, train_bias, G)``
 """
 

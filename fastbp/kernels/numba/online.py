@@ -8,7 +8,7 @@ that is what a short call spends its time on. Twin: the same module written in C
 (``_looped.pxi``, rendered from the same description at build time).
 
 - ``train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, lr,
-  momentum, decay, train_bias, evaluate)``
+  opt, decay, train_bias, evaluate)``
 - ``gradients(params, layout, acts, loss, X, Y, decay, grad)``
 - ``mean_loss(params, layout, acts, loss, X, Y)``
 - ``forward(params, layout, acts, X, out)``
