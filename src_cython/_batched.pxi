@@ -184,8 +184,8 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
 
 cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
                        const double* a, const double* d, const Py_ssize_t* at, double lr,
-                       double momentum, double decay, double* vel, bint train_bias,
-                       bint refresh) noexcept nogil:
+                       const double* opt, double decay, double* vel, Py_ssize_t P,
+                       bint train_bias, bint refresh) noexcept nogil:
     """One sample's gradient ``(0 + δ a) / 1`` (``(0 + δ a + decay w) / 1`` for a weight
     where ``decay`` is not 0) applied as it is computed, row by row of each transposed
     ``W``, then the biases (``_update_row``); ``orig`` brought up to date where later
@@ -196,10 +196,10 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
         n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
             layout[4 * layer + 2], layout[4 * layer + 3]
         for i in range(n_in):
-            _update_row(work, vel, d, at[layer + 1], w_at + i * n_out, n_out,
-                        a[at[layer] + i], lr, momentum, decay)
+            _update_row(work, vel, P, d, at[layer + 1], w_at + i * n_out, n_out,
+                        a[at[layer] + i], lr, opt, decay)
         if train_bias:
-            _update_row(work, vel, d, at[layer + 1], b_at, n_out, 1.0, lr, momentum, 0.0)
+            _update_row(work, vel, P, d, at[layer + 1], b_at, n_out, 1.0, lr, opt, 0.0)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 
@@ -215,8 +215,8 @@ cdef inline void _refresh(double* orig, const double* work, Py_ssize_t w_at, Py_
 
 
 cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
-                const double* grad, double size, double lr, double momentum, double decay,
-                double* vel, bint train_bias, int part, int parts) noexcept nogil:
+                const double* grad, double size, double lr, const double* opt, double decay,
+                double* vel, Py_ssize_t P, bint train_bias, int part, int parts) noexcept nogil:
     """Apply the summed gradient divided by ``size`` to this thread's rows of each ``W``
     and share of the biases, and copy those rows into ``orig`` (twin: ``_step``)."""
     cdef Py_ssize_t layer, n_in, n_out, w_at, b_at, i0, i1, j0 = 0, j1 = 0
@@ -226,9 +226,9 @@ cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t la
         _share(n_in, part, parts, 1, &i0, &i1)
         if train_bias:
             _share(n_out, part, parts, 1, &j0, &j1)
-        _update_range(work, grad, vel, w_at + i0 * n_out, w_at + i1 * n_out, size, lr,
-                      momentum, decay)
-        _update_range(work, grad, vel, b_at + j0, b_at + j1, size, lr, momentum, 0.0)
+        _update_range(work, grad, vel, P, w_at + i0 * n_out, w_at + i1 * n_out, size, lr,
+                      opt, decay)
+        _update_range(work, grad, vel, P, b_at + j0, b_at + j1, size, lr, opt, 0.0)
         if layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 
@@ -237,7 +237,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                          Py_ssize_t last, const int64_t* acts, int loss, const double* X,
                          const double* Y, Py_ssize_t n, Py_ssize_t epochs,
                          const int64_t* order, double lr, Py_ssize_t batch_size,
-                         double momentum, double decay, double* vel, bint train_bias,
+                         const double* opt, double decay, double* vel, bint train_bias,
                          const Py_ssize_t* at,
                          double* a, double* d, double* grad, double* out, int exp_build,
                          const uint64_t* tab, int part, int parts) noexcept nogil:
@@ -250,8 +250,9 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     ``work``). Layer ``l`` of a chunk's activations ``a`` and deltas ``d`` is a
     ``(rows, width)`` block at ``rows * at[l]``, ``rows`` at most ``CHUNK``. FORWARD writes the outputs into ``out``
     (n rows); GRADIENTS adds the summed gradient to ``grad``, working layout; TRAIN
-    updates ``work``, ``orig`` and ``vel``. Returns the mean loss for LOSS (in part 0),
-    else 0.
+    updates ``work``, ``orig`` and ``vel`` (the optimizer's state, working layout; Adam's
+    scalars advance in each thread's own copy, stored by part 0 at the end). Returns the
+    mean loss for LOSS (in part 0), else 0.
     """
     cdef Py_ssize_t n0 = layout[0], n_top = layout[4 * (last - 1) + 1]
     cdef Py_ssize_t epoch, start, rows, r, s, i, j, q, layer, z, h, top, n_in, n_out, w_at
@@ -264,10 +265,18 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
         widest = max(widest, layout[4 * layer + 1])
     # This thread's scratch for packed copies; without it the tiles read in place.
     cdef double* pack = <double*> malloc((KC * widest + MC * KC) * sizeof(double))
+    cdef Py_ssize_t P = layout[4 * (last - 1) + 3] + n_top
+    cdef bint adam = training and opt[2] != 0.0
+    cdef double tail[3]
+    cdef double rate = lr
+    if adam:
+        memcpy(tail, vel + 2 * P, 3 * sizeof(double))
     for epoch in range(epochs if training else 1):
         start = 0
         while start < n:
             size = batch_size if n - start > batch_size else n - start
+            if adam:
+                rate = _adam_step(tail, 0, lr, opt)
             first = start
             while first < start + size:  # CHUNK samples at a time (see numba.batched)
                 rows = CHUNK if start + size - first > CHUNK else start + size - first
@@ -339,8 +348,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                     if part == 0:
                         # ``orig`` kept up to date even for one sample in all (a batch
                         # bigger than n): the hidden deltas above read it
-                        _step_sample(work, orig, layout, last, a, d, at, lr, momentum, decay,
-                                     vel, train_bias, True)
+                        _step_sample(work, orig, layout, last, a, d, at, rate, opt, decay,
+                                     vel, P, train_bias, True)
                     _barrier(parts)
                     first += rows
                     continue
@@ -364,9 +373,11 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                 _barrier(parts)
                 first += rows
             if training and size > 1:
-                _step(work, orig, layout, last, grad, <double> size, lr, momentum, decay,
-                      vel, train_bias, part, parts)
+                _step(work, orig, layout, last, grad, <double> size, rate, opt, decay,
+                      vel, P, train_bias, part, parts)
                 _barrier(parts)
             start += size
+    if adam and part == 0:
+        memcpy(vel + 2 * P, tail, 3 * sizeof(double))
     free(pack)
     return total / n if task == BATCH_LOSS else 0.0

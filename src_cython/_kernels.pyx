@@ -21,7 +21,7 @@ Inner functions take raw pointers; the ``def`` functions at the bottom take type
 memoryviews and release the GIL for the whole loop.
 """
 
-from libc.math cimport exp, isfinite, log, tanh
+from libc.math cimport exp, isfinite, log, sqrt, tanh
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
@@ -193,14 +193,14 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
                 result[0] = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
                                          &acts[0], loss, &X[0, 0],
                                          &Y[0, 0] if Y.shape[0] else NULL, X.shape[0], 0, NULL,
-                                         0.0, rows, 0.0, 0.0, NULL, False, net.at, a, d, grad,
+                                         0.0, rows, NULL, 0.0, NULL, False, net.at, a, d, grad,
                                          out, exp_build, tab, 0, 1)
         else:
             with nogil, parallel(num_threads=threads):
                 part = threadid()
                 value = _run_batches(task, work, <double*> &params[0], &layout[0, 0], last,
                                      &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
-                                     X.shape[0], 0, NULL, 0.0, rows, 0.0, 0.0, NULL, False,
+                                     X.shape[0], 0, NULL, 0.0, rows, NULL, 0.0, NULL, False,
                                      net.at, a, d, grad, out, exp_build, tab, part,
                                      omp_get_num_threads())
                 if part == 0:
@@ -285,7 +285,7 @@ def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int6
 cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                     const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
-                    double lr, Py_ssize_t batch_size, double momentum, double decay,
+                    double lr, Py_ssize_t batch_size, const double* opt, double decay,
                     bint train_bias, int threads, int exp_build,
                     const uint64_t* tab) noexcept nogil:
     """Train one network in place (twin: numba.backend's ``train``); -1 where memory ran
@@ -299,20 +299,20 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + layout[4 * (n_layers - 1) + 1]
     if batch_size == 1 and size <= UNROLL_PARAMS:
         if n_layers == 2 and _small_online(params, velocity, X, Y, order, n, epochs, lr,
-                                           momentum, decay, loss, acts[0], acts[1], layout[0],
+                                           opt, decay, loss, acts[0], acts[1], layout[0],
                                            layout[1], layout[5], train_bias):
             return 0
         return _train_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
-                             order, lr, momentum, decay, train_bias, exp_build, tab)
+                             order, lr, opt, decay, train_bias, exp_build, tab)
     return _train_batched(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
-                          order, lr, batch_size, momentum, decay, train_bias, threads,
+                          order, lr, batch_size, opt, decay, train_bias, threads,
                           exp_build, tab)
 
 
 cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
                         Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                         const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
-                        double lr, Py_ssize_t batch_size, double momentum, double decay,
+                        double lr, Py_ssize_t batch_size, const double* opt, double decay,
                         bint train_bias, int threads, int exp_build,
                         const uint64_t* tab) noexcept nogil:
     """Train one network in place by ``_run_batches`` on working copies with transposed
@@ -327,7 +327,8 @@ cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
     cdef Py_ssize_t batch = batch_size if batch_size < n else n
     cdef Py_ssize_t rows = batch if batch < CHUNK else CHUNK  # the buffers hold a chunk
     cdef double* work = <double*> malloc(size * sizeof(double))
-    cdef double* vel = <double*> malloc(size * sizeof(double))
+    cdef bint adam = opt[2] != 0.0
+    cdef double* vel = <double*> malloc((2 * size + 3 if adam else size) * sizeof(double))
     cdef double* grad = <double*> malloc(size * sizeof(double))
     cdef double* orig = <double*> malloc(size * sizeof(double))
     cdef double* a = <double*> malloc(rows * net.at[n_layers + 1] * sizeof(double))
@@ -338,19 +339,25 @@ cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
     else:
         _transpose_weights(params, &net, work, True)
         _transpose_weights(velocity, &net, vel, True)
+        if adam:  # the second moments as the first, then Adam's scalars as they are
+            _transpose_weights(velocity + size, &net, vel + size, True)
+            memcpy(vel + 2 * size, velocity + 2 * size, 3 * sizeof(double))
         memcpy(orig, params, size * sizeof(double))
         if threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
-                         order, lr, batch, momentum, decay, vel, train_bias, net.at, a, d, grad,
+                         order, lr, batch, opt, decay, vel, train_bias, net.at, a, d, grad,
                          NULL, exp_build, tab, 0, 1)
         else:
             with parallel(num_threads=threads):
                 part = threadid()
                 _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n,
-                             epochs, order, lr, batch, momentum, decay, vel, train_bias, net.at,
+                             epochs, order, lr, batch, opt, decay, vel, train_bias, net.at,
                              a, d, grad, NULL, exp_build, tab, part, omp_get_num_threads())
         _transpose_weights(work, &net, params, False)
         _transpose_weights(vel, &net, velocity, False)
+        if adam:
+            _transpose_weights(vel + size, &net, velocity + size, False)
+            memcpy(velocity + 2 * size, vel + 2 * size, 3 * sizeof(double))
     free(work)
     free(vel)
     free(grad)
@@ -364,26 +371,26 @@ cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
 cdef int _train_looped(double* params, double* velocity, const int64_t* layout,
                        Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                        const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
-                       double lr, double momentum, double decay, bint train_bias,
+                       double lr, const double* opt, double decay, bint train_bias,
                        int exp_build, const uint64_t* tab) noexcept nogil:
     """``_online_looped`` on its buffers; -1 where memory ran out."""
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
     _online_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs, order, lr,
-                   momentum, decay, train_bias, net.at, net.a, net.d, exp_build, tab)
+                   opt, decay, train_bias, net.at, net.a, net.d, exp_build, tab)
     _close(&net)
     return 0
 
 
 def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,
           const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
-          const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, double momentum,
+          const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, const double[::1] opt,
           double[::1] velocity, bint train_bias, int threads=1, int exp_build=EXP_LIBM,
           const uint64_t[::1] exp_table=None, double weight_decay=0.0):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
     ``exp_build`` picks the logistic's exp (an inlined one needs glibc's ``exp_table``)."""
-    _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+    _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
                 velocity, train_bias, threads, exp_build, _table(exp_build, exp_table),
                 weight_decay)
 
@@ -391,7 +398,7 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
 def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
                     const int64_t[::1] acts, int loss, const double[:, ::1] X,
                     const double[:, ::1] Y, Py_ssize_t epochs, const int64_t[:, ::1] order,
-                    double lr, Py_ssize_t batch_size, double momentum, double[::1] velocity,
+                    double lr, Py_ssize_t batch_size, const double[::1] opt, double[::1] velocity,
                     bint train_bias, int threads=1, int loss_threads=1,
                     int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
                     double weight_decay=0.0):
@@ -399,7 +406,7 @@ def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
     threads), or NaN where a parameter is not finite (twin: numba.backend's
     ``train_then_loss``). One call: a short run would pay twice for its arguments."""
     cdef const uint64_t* tab = _table(exp_build, exp_table)
-    _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, momentum,
+    _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
                 velocity, train_bias, threads, exp_build, tab, weight_decay)
     cdef Py_ssize_t q
     for q in range(params.shape[0]):
@@ -412,7 +419,7 @@ def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
 cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
                      const int64_t[::1] acts, int loss, const double[:, ::1] X,
                      const double[:, ::1] Y, Py_ssize_t epochs, const int64_t[:, ::1] order,
-                     double lr, Py_ssize_t batch_size, double momentum,
+                     double lr, Py_ssize_t batch_size, const double[::1] opt,
                      double[::1] velocity, bint train_bias, int threads, int exp_build,
                      const uint64_t* tab, double weight_decay) except -1:
     """``_train_one`` on memoryviews: ``train``'s body, without the GIL."""
@@ -423,7 +430,7 @@ cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
     with nogil:
         status = _train_one(&params[0], &velocity[0], &layout[0, 0], layout.shape[0], &acts[0],
                             loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lr,
-                            batch_size, momentum, weight_decay, train_bias, threads, exp_build,
+                            batch_size, &opt[0], weight_decay, train_bias, threads, exp_build,
                             tab)
     if status != 0:
         raise MemoryError()
@@ -443,7 +450,7 @@ def lanes(Py_ssize_t n_params):
 def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
                int loss, const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
                const int64_t[:, ::1] order, const double[::1] lrs, Py_ssize_t batch_size,
-               double momentum, double[:, ::1] velocity, bint train_bias, threads,
+               const double[::1] opt, double[:, ::1] velocity, bint train_bias, threads,
                int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
                double weight_decay=0.0):
     """``train`` every row of ``params`` with its own ``lrs[k]`` (twin: ``train_many``).
@@ -464,16 +471,17 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
         groups = (count + G - 1) // G
         for group in prange(groups, nogil=True, schedule="dynamic", num_threads=n_threads):
             if _train_lanes(&params[group * G, 0], &velocity[group * G, 0], size,
+                            velocity.shape[1],
                             &layout[0, 0], layout.shape[0], &acts[0], loss, &X[0, 0],
                             &Y[0, 0], X.shape[0], epochs, visits, &lrs[group * G],
-                            min(G, count - group * G), G, momentum, weight_decay, train_bias,
+                            min(G, count - group * G), G, &opt[0], weight_decay, train_bias,
                             exp_build, tab) != 0:
                 failed = 1
     else:
         for k in prange(count, nogil=True, schedule="dynamic", num_threads=n_threads):
             if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
                           &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
-                          lrs[k], batch_size, momentum, weight_decay, train_bias, 1, exp_build,
+                          lrs[k], batch_size, &opt[0], weight_decay, train_bias, 1, exp_build,
                           tab) != 0:
                 failed = 1
     if failed:
@@ -495,7 +503,7 @@ def train_form(str form, double[:, ::1] params, double[:, ::1] velocity,
                const int64_t[:, ::1] layout, const int64_t[::1] acts, int loss,
                const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
                const int64_t[:, ::1] order, const double[::1] lrs, Py_ssize_t batch_size,
-               double momentum, double decay, bint train_bias, int exp_build=EXP_LIBM,
+               const double[::1] opt, double decay, bint train_bias, int exp_build=EXP_LIBM,
                const uint64_t[::1] exp_table=None):
     """Train every row of ``params`` with one form of the step, whatever the router would
     pick: ``"unrolled"`` (the catalogue's copy), ``"looped"``, ``"lanes"`` (all rows in one
@@ -511,27 +519,28 @@ def train_form(str form, double[:, ::1] params, double[:, ::1] velocity,
     if form != "batched" and batch_size != 1:
         return False
     if form == "lanes":
-        if _train_lanes(&params[0, 0], &velocity[0, 0], params.shape[1], &layout[0, 0], L,
+        if _train_lanes(&params[0, 0], &velocity[0, 0], params.shape[1], velocity.shape[1],
+                        &layout[0, 0], L,
                         &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
-                        &lrs[0], count, count, momentum, decay, train_bias, exp_build,
+                        &lrs[0], count, count, &opt[0], decay, train_bias, exp_build,
                         tab) != 0:
             raise MemoryError()
         return True
     for k in range(count):
         if form == "unrolled":
             if L != 2 or not _small_online(&params[k, 0], &velocity[k, 0], &X[0, 0], &Y[0, 0],
-                                           visits, X.shape[0], epochs, lrs[k], momentum, decay,
+                                           visits, X.shape[0], epochs, lrs[k], &opt[0], decay,
                                            loss, acts[0], acts[1], layout[0, 0], layout[0, 1],
                                            layout[1, 1], train_bias):
                 return False
         elif form == "looped":
             if _train_looped(&params[k, 0], &velocity[k, 0], &layout[0, 0], L, &acts[0], loss,
-                             &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k], momentum,
+                             &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k], &opt[0],
                              decay, train_bias, exp_build, tab) != 0:
                 raise MemoryError()
         elif _train_batched(&params[k, 0], &velocity[k, 0], &layout[0, 0], L, &acts[0], loss,
                             &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k],
-                            batch_size, momentum, decay, train_bias, 1, exp_build, tab) != 0:
+                            batch_size, &opt[0], decay, train_bias, 1, exp_build, tab) != 0:
             raise MemoryError()
     return True
 

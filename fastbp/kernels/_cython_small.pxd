@@ -6,6 +6,6 @@ from libc.stdint cimport int64_t
 
 cdef bint _small_online(double* params, double* velocity, const double* X, const double* Y,
                         const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr,
-                        double momentum, double decay, int loss, int64_t a1, int64_t a2,
+                        const double* opt, double decay, int loss, int64_t a1, int64_t a2,
                         Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t n2,
                         bint train_bias) noexcept nogil

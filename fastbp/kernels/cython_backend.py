@@ -83,7 +83,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
-                  order, lr, rule.batch_size, rule.momentum,
+                  order, lr, rule.batch_size, rule.opt,
                   velocity, shape.train_bias, count, *_exp(), rule.weight_decay)
 
 
@@ -96,7 +96,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     n = len(X)
     evaluating = _parts(threads, min(n, CHUNK), shape)
     return _cython.train_then_loss(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
-                                   order, lr, rule.batch_size, rule.momentum, velocity,
+                                   order, lr, rule.batch_size, rule.opt, velocity,
                                    shape.train_bias, count, evaluating, *_exp(),
                                    rule.weight_decay)
 
@@ -110,7 +110,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule)
     _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                        order, lrs, rule.batch_size,
-                       rule.momentum, velocity, shape.train_bias, threads, *_exp(),
+                       rule.opt, velocity, shape.train_bias, threads, *_exp(),
                        rule.weight_decay)
 
 
@@ -126,5 +126,5 @@ def train_form(form: str, shape: Shape, rule: Rule, params, velocity, X, Y, epoc
     check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule)
     return bool(_cython.train_form(form, params, velocity, shape.layout, shape.acts,
                                    rule.loss, X, Y, epochs, order, lrs, rule.batch_size,
-                                   rule.momentum, rule.weight_decay, shape.train_bias,
+                                   rule.opt, rule.weight_decay, shape.train_bias,
                                    *_exp()))

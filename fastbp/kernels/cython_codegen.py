@@ -29,8 +29,7 @@ CATALOGUE = [(n0, n1, n2, logistic) for n0 in INPUTS for n1 in HIDDEN for n2 in 
              for logistic in (False, True)]
 
 #: The rule as Cython's kernels read it at run time.
-RULE = {"loss": Ix("loss"), "momentum": "momentum != 0.0", "decay": "decay != 0.0",
-        "train_bias": "train_bias"}
+RULE = {"loss": Ix("loss"), **step.RUN_TIME_RULE, "train_bias": "train_bias"}
 
 _HEADER = """\
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
@@ -43,7 +42,7 @@ _HEADER = """\
 _SMALL_SIGNATURE = """\
 cdef void {name}(
         double* params, double* velocity, const double* X, const double* Y,
-        const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr, double momentum,
+        const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr, const double* opt,
         double decay, int loss, int64_t act1, int64_t act2,
         bint train_bias) noexcept nogil:"""
 
@@ -78,16 +77,25 @@ def _small_kernel(n0: int, n1: int, n2: int, logistic: bool) -> list[str]:
     step.inputs(w, n0, lambda i: lit(f"X[s * {n0} + {i}]"))
     step.forward(w)
     step.deltas(w)
-    w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
+    step.fix_rule(w, lambda: step.online_updates(w))
     size, width = layout[-1][3] + layout[-1][1], w.at[-1]
     return [_SMALL_SIGNATURE.format(name=small_name(n0, n1, n2, logistic)),
+            *indent(step.unpack_opt("cython"), 1),
             *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
             f"    cdef double p[{size}]", f"    cdef double v[{size}]",
+            f"    cdef double v2[{size}]",
             f"    cdef double a[{width}]", f"    cdef double d[{width}]",
             f"    cdef Py_ssize_t epoch, pos, s, q, n_top = {n2}",
+            "    cdef double adam_t = 0.0, adam_b1t = 0.0, adam_b2t = 0.0",
+            "    lrt = lr",
             f"    for q in range({size}):",
             "        p[q] = params[q]",
             "        v[q] = velocity[q]",
+            "    if adam != 0.0:",
+            f"        for q in range({size}):",
+            f"            v2[q] = velocity[{size} + q]",
+            f"        adam_t, adam_b1t = velocity[{2 * size}], velocity[{2 * size + 1}]",
+            f"        adam_b2t = velocity[{2 * size + 2}]",
             "    for epoch in range(epochs):",
             "        for pos in range(n):",
             "            s = order[epoch * n + pos] if order != NULL else pos",
@@ -95,16 +103,22 @@ def _small_kernel(n0: int, n1: int, n2: int, logistic: bool) -> list[str]:
             f"    for q in range({size}):",
             "        params[q] = p[q]",
             "        velocity[q] = v[q]",
+            "    if adam != 0.0:",
+            f"        for q in range({size}):",
+            f"            velocity[{size} + q] = v2[q]",
+            f"        velocity[{2 * size}], velocity[{2 * size + 1}] = adam_t, adam_b1t",
+            f"        velocity[{2 * size + 2}] = adam_b2t",
             "", ""]
 
 
 def small_module() -> str:
     """The text of ``_small.pyx``: the catalogue, and ``_small_online``, which runs the copy
     for a shape (declared in ``fastbp/kernels/_cython_small.pxd``)."""
-    lines = [_HEADER, "from libc.math cimport exp, log, tanh", "from libc.stdint cimport int64_t",
+    lines = [_HEADER, "from libc.math cimport exp, log, sqrt, tanh",
+             "from libc.stdint cimport int64_t",
              "", "", "ctypedef void (*_SmallKernel)(double* params, double* velocity, "
              "const double* X, const double* Y, const int64_t* order, Py_ssize_t n, "
-             "Py_ssize_t epochs, double lr, double momentum, double decay, int loss, "
+             "Py_ssize_t epochs, double lr, const double* opt, double decay, int loss, "
              "int64_t act1, int64_t act2, bint train_bias) noexcept nogil", "", ""]
     for entry in CATALOGUE:
         lines += _small_kernel(*entry)
@@ -120,7 +134,7 @@ def small_module() -> str:
 _SMALL_ONLINE = '''\
 cdef bint _small_online(double* params, double* velocity, const double* X, const double* Y,
                         const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr,
-                        double momentum, double decay, int loss, int64_t a1, int64_t a2,
+                        const double* opt, double decay, int loss, int64_t a1, int64_t a2,
                         Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t n2,
                         bint train_bias) noexcept nogil:
     """Train with the copy for this shape, if the catalogue has one; False if not."""
@@ -130,7 +144,7 @@ cdef bint _small_online(double* params, double* velocity, const double* X, const
     cdef Py_ssize_t index = (((n0 - {min_in}) * {hidden} + n1 - {min_h}) * {outputs}
                              + n2 - {min_out}) * 2
     index += a1 == {logistic} and a2 == {logistic}
-    _SMALL[index](params, velocity, X, Y, order, n, epochs, lr, momentum, decay, loss, a1, a2,
+    _SMALL[index](params, velocity, X, Y, order, n, epochs, lr, opt, decay, loss, a1, a2,
                   train_bias)
     return True
 '''
@@ -139,7 +153,7 @@ _LOOPED_SIGNATURE = '''\
 cdef void _online_looped(double* params, double* velocity, const int64_t* layout,
                          Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                          const double* Y, Py_ssize_t n, Py_ssize_t epochs,
-                         const int64_t* order, double lr, double momentum, double decay,
+                         const int64_t* order, double lr, const double* opt, double decay,
                          bint train_bias, const Py_ssize_t* at, double* a, double* d,
                          int exp_build, const uint64_t* tab) noexcept nogil:
     """Train one network of any shape online, in place (twin: numba.online's
@@ -154,7 +168,7 @@ def _online_step(w: Looped) -> Looped:
     step.inputs(w, Ix("n0"), lambda i: lit(f"X[s * n0 + {i}]"))
     step.forward(w)
     step.deltas(w)
-    w.fix("momentum", lambda: w.fix("decay", lambda: step.online_updates(w)))
+    step.fix_rule(w, lambda: step.online_updates(w))
     return w
 
 
@@ -163,24 +177,36 @@ def looped_include() -> str:
     kernels' update stage."""
     w = _online_step(Looped("cython", RULE))
     return "\n".join([
-        _HEADER, _LOOPED_SIGNATURE,
+        _HEADER, _LOOPED_SIGNATURE, *indent(step.unpack_opt("cython"), 1),
         "    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, rare",
         "    cdef Py_ssize_t n_top = layout[4 * (n_layers - 1) + 1]",
+        "    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_top",
         *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
+        "    cdef double adam_t = 0.0, adam_b1t = 0.0, adam_b2t = 0.0",
+        "    lrt = lr",
+        "    if adam != 0.0:",
+        "        adam_t, adam_b1t = velocity[2 * size], velocity[2 * size + 1]",
+        "        adam_b2t = velocity[2 * size + 2]",
         "    for epoch in range(epochs):",
         "        for pos in range(n):",
         "            s = order[epoch * n + pos] if order != NULL else pos",
-        *indent(w.lines, 3), "", "", _lanes_kernel(), "", "", *_stage()]) + "\n"
+        *indent(w.lines, 3),
+        "    if adam != 0.0:",
+        "        velocity[2 * size], velocity[2 * size + 1] = adam_t, adam_b1t",
+        "        velocity[2 * size + 2] = adam_b2t",
+        "", "", _lanes_kernel(), "", "", *_stage()]) + "\n"
 
 
 _LANES_SIGNATURE = '''\
-cdef int _train_lanes(double* P, double* V, Py_ssize_t stride, const int64_t* layout,
+cdef int _train_lanes(double* P, double* V, Py_ssize_t stride, Py_ssize_t width,
+                      const int64_t* layout,
                       Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                       const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
-                      const double* lrs, Py_ssize_t g, Py_ssize_t G, double momentum,
+                      const double* lrs, Py_ssize_t g, Py_ssize_t G, const double* opt,
                       double decay, bint train_bias, int exp_build,
                       const uint64_t* tab) noexcept nogil:
-    """Train the ``g`` networks of rows ``P[lane * stride]`` (velocities ``V``) online, one
+    """Train the ``g`` networks of rows ``P[lane * stride]`` (optimizer states
+    ``V[lane * width]``) online, one
     per lane of a group of ``G`` (twin: numba.lanes's ``train_lanes``); -1 where memory
     ran out. Every value lives in one scratch array, row by row (``S[row * G + lane]``)."""'''
 
@@ -192,8 +218,9 @@ _LANES_BODY = '''\
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
     cdef const Py_ssize_t* at = net.at
-    # Rows: parameters, velocities, every layer's outputs, their deltas, scalars, lr.
-    cdef Py_ssize_t A0 = 2 * size, D0 = 2 * size + at[last + 1]
+    # Rows: parameters, the optimizer's state, every layer's outputs, their deltas,
+    # scalars, lr.
+    cdef Py_ssize_t A0 = size + width, D0 = size + width + at[last + 1]
     cdef Py_ssize_t T0 = D0 + at[last + 1], LR = T0 + {temps}
     cdef double* S = <double*> malloc((LR + 1) * G * sizeof(double))
     if S == NULL:
@@ -203,7 +230,8 @@ _LANES_BODY = '''\
         S[LR * G + lane] = lrs[lane]
         for q in range(size):
             S[q * G + lane] = P[lane * stride + q]
-            S[(size + q) * G + lane] = V[lane * stride + q]
+        for q in range(width):
+            S[(size + q) * G + lane] = V[lane * width + q]
     for epoch in range(epochs):
         for pos in range(n):
             s = order[epoch * n + pos] if order != NULL else pos
@@ -211,7 +239,8 @@ _LANES_BODY = '''\
     for lane in range(g):
         for q in range(size):
             P[lane * stride + q] = S[q * G + lane]
-            V[lane * stride + q] = S[(size + q) * G + lane]
+        for q in range(width):
+            V[lane * width + q] = S[(size + q) * G + lane]
     free(S)
     _close(&net)
     return 0
@@ -221,7 +250,8 @@ _LANES_BODY = '''\
 def _lanes_kernel() -> str:
     w = _online_step(Lanes("cython", RULE))
     return "\n".join([
-        _LANES_SIGNATURE, *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
+        _LANES_SIGNATURE, *indent(step.unpack_opt("cython"), 1),
+        *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
         *_declare("double*", w.pointers),
         _LANES_BODY.replace("{temps}", str(w.temps)).replace(
             "{step}", "\n".join(indent(w.lines, 3)))])
@@ -229,17 +259,23 @@ def _lanes_kernel() -> str:
 
 _STAGE = {
     "range": '''\
-cdef inline void _update_range(double* work, const double* grad, double* vel, Py_ssize_t lo,
-                               Py_ssize_t hi, double size, double lr, double momentum,
-                               double decay) noexcept nogil:
+cdef inline void _update_range(double* work, const double* grad, double* vel, Py_ssize_t P,
+                               Py_ssize_t lo, Py_ssize_t hi, double size, double lr,
+                               const double* opt, double decay) noexcept nogil:
     """The update stage of the batched kernels over parameters lo..hi (twin: numba's
     ``update_range``)."""''',
     "row": '''\
-cdef inline void _update_row(double* work, double* vel, const double* d, Py_ssize_t outs,
-                             Py_ssize_t row, Py_ssize_t n, double ai, double lr,
-                             double momentum, double decay) noexcept nogil:
+cdef inline void _update_row(double* work, double* vel, Py_ssize_t P, const double* d,
+                             Py_ssize_t outs, Py_ssize_t row, Py_ssize_t n, double ai,
+                             double lr, const double* opt, double decay) noexcept nogil:
     """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
-    ai`` of parameters row..row+n (twin: numba's ``update_row``)."""'''}
+    ai`` of parameters row..row+n (twin: numba's ``update_row``)."""''',
+    "rate": '''\
+cdef inline double _adam_step(double* vel, Py_ssize_t at, double lr,
+                              const double* opt) noexcept nogil:
+    """Adam's scalars ``vel[at..at+2]`` advanced a step; the step's rate (twin: numba's
+    ``adam_step``)."""
+    cdef double rate'''}
 
 
 def _stage() -> list[str]:
@@ -247,4 +283,4 @@ def _stage() -> list[str]:
     for name, part in (("range", step.update_range), ("row", step.update_row)):
         lines, indices = step.stage("cython", part)
         out += [_STAGE[name], *_declare("Py_ssize_t", indices), *indent(lines, 1), "", ""]
-    return out
+    return [*out, _STAGE["rate"], *indent(step.rate_function("cython"), 1), "", ""]
