@@ -7,6 +7,7 @@ from ._version import __version__
 from .kernels import available as available_backends
 from .kernels import status as backends
 from .network import Network
+from .optimizers import SGD, Adam
 from .trace import StepTrace, trace
 from .training import (
                        DivergenceError,
@@ -20,6 +21,8 @@ from .training import (
 from .warmup import compile_kernels as compile
 
 __all__ = [
+           "SGD",
+           "Adam",
            "DivergenceError",
            "Network",
            "StepTrace",

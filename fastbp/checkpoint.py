@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import functions
+from . import functions, optimizers
 from ._version import __version__
 from .data import (
     check_choice,
@@ -38,7 +38,7 @@ from .engine import DIVERGENCE_ACTIONS, State, generator
 from .files import WriterLock, read_npz, write_npz
 
 FORMAT = "fastbp-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the optimizer among the options, its state as "velocity"
 #: The arrays of a State, in the file under these names.
 ARRAYS = ("params", "velocity", "lrs", "history", "history_epochs", "diverged", "kept")
 
@@ -116,8 +116,9 @@ def write(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
 _META_KEYS = {"format", "format_version", "fastbp", "kind", "network", "options", "data",
               "done", "rng", "seconds", "sha256"}
 _NETWORK_KEYS = {"sizes", "activation", "bias"}
-OPTION_KEYS = {"epochs", "batch_size", "momentum", "weight_decay", "loss", "shuffle", "seed",
-               "record_every", "backend", "threads", "checkpoint_every", "on_divergence"}
+OPTION_KEYS = {"epochs", "batch_size", "momentum", "optimizer", "weight_decay", "loss",
+               "shuffle", "seed", "record_every", "backend", "threads", "checkpoint_every",
+               "on_divergence"}
 
 
 def _keys(found: object, expected: set[str], what: str) -> dict:
@@ -143,7 +144,10 @@ def _shapes(meta: dict) -> dict[str, tuple]:
         raise ValueError(str(exc)) from None
     K = 1 if meta["kind"] == "train" else "K"
     f8, i8 = np.float64, np.int64
-    return {"params": ((K, n), f8), "velocity": ((K, n), f8), "lrs": ((K,), f8),
+    adam = isinstance(meta["options"]["optimizer"], dict) and \
+        meta["options"]["optimizer"].get("name") == "adam"
+    return {"params": ((K, n), f8), "velocity": ((K, 2 * n + 3 if adam else n), f8),
+            "lrs": ((K,), f8),
             "history": ((K, "H"), f8), "history_epochs": (("H",), i8), "diverged": ((K,), i8),
             "kept": ((K,), i8)}
 
@@ -156,6 +160,7 @@ def check_options(options: dict) -> dict:
         checked["epochs"] = check_integer(options["epochs"], "epochs", 0)
         checked["batch_size"] = check_integer(options["batch_size"], "batch_size", 1)
         checked["momentum"] = check_momentum(options["momentum"])
+        checked["optimizer"] = optimizers.from_dict(options["optimizer"]).to_dict()
         checked["weight_decay"] = check_weight_decay(options["weight_decay"])
         functions.loss_code(options["loss"])
         checked["shuffle"] = check_flag(options["shuffle"], "shuffle")

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checkpoint as checkpoint_file
-from . import engine, functions
+from . import engine, functions, optimizers
 from .data import (
     check_choice,
     check_data,
     check_flag,
     check_integer,
     check_learning_rate,
-    check_momentum,
     check_real,
     check_seed,
     check_threads,
@@ -30,6 +29,7 @@ from .files import check_output_path
 from .kernels import resolve
 from .kernels.protocol import Kernels, Rule, Shape, sizes_label
 from .network import Network, check_network, training
+from .optimizers import SGD, Adam
 from .signals import terminate_as_interrupt
 
 __all__ = ["DivergenceError", "TrainResult", "TrainingInterrupted", "gradients", "resume",
@@ -102,7 +102,8 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
           backend: str = "auto", record_every: int | None = None,
           progress: bool = False, threads: int | None = None,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
-          on_divergence: str = "raise", weight_decay: float = 0.0) -> TrainResult:
+          on_divergence: str = "raise", weight_decay: float = 0.0,
+          optimizer: str | SGD | Adam | None = None) -> TrainResult:
     """Train ``net`` in place by gradient descent on the mean loss over ``X, Y``.
 
     Parameters
@@ -121,7 +122,13 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
         full batch. A batch's gradients are summed in visiting order, then
         divided by its size; the last batch of an epoch may be smaller.
     momentum : float in [0, 1), default 0
-        Classical momentum: ``v = momentum * v - lr * g; w += v``.
+        Classical momentum, ``v = momentum * v - lr * g; w += v``: the shorthand for
+        ``optimizer=fastbp.SGD(momentum)``.
+    optimizer : "sgd", "adam", fastbp.SGD or fastbp.Adam, optional
+        The update rule (:mod:`fastbp.optimizers`): SGD (plain, classical or Nesterov
+        momentum) or Adam, each defined exactly as scikit-learn's; a string for its
+        defaults. By default ``SGD(momentum)``. Adam's rate is ``lr`` (scikit-learn's
+        ``learning_rate_init``), its step count advances once a batch.
     weight_decay : float >= 0, default 0
         L2 penalty on the weights (not the biases), as scikit-learn's ``alpha``: each
         batch's summed weight gradient gets ``weight_decay * w`` added before the
@@ -164,8 +171,9 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
 
     Notes
     -----
-    Two successive calls are not one longer run: the second starts with zero
-    momentum velocity, and with ``shuffle`` draws its orders afresh from ``seed``.
+    Two successive calls are not one longer run: the second starts the optimizer afresh
+    (zero velocity; Adam's moments and step count too), and with ``shuffle`` draws its
+    orders afresh from ``seed``.
     To continue a run exactly, train with ``checkpoint=`` and call :func:`resume`.
 
     SIGTERM is handled like Ctrl-C while training runs in the main thread (unless
@@ -177,7 +185,8 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     """
     net = check_network(net)
     X, Y, rule, plan = _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle,
-                                      seed, record_every, on_divergence, weight_decay)
+                                      seed, record_every, on_divergence, weight_decay,
+                                      optimizer)
     lrs = np.array([check_learning_rate(lr)])
     progress = check_flag(progress, "progress")
     name, kernels = resolve(backend)
@@ -259,8 +268,8 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
     threads = check_threads(threads)
     name, kernels = resolve(options["backend"] if backend is None else backend)
     options["backend"] = name
-    rule = Rule(functions.loss_code(options["loss"]), options["batch_size"], options["momentum"],
-                options["weight_decay"])
+    rule = _rule(functions.loss_code(options["loss"]), options["batch_size"],
+                 options["weight_decay"], optimizers.from_dict(options["optimizer"]))
     plan = engine.Plan(options["epochs"], options["shuffle"], options["seed"],
                        options["record_every"])
     params = np.array(state.params, copy=True)
@@ -288,7 +297,7 @@ def _checkpoint_writer(path: object, every: object, kind: str, net: Network, rul
         return None
     path = check_output_path(path, "checkpoint")
     options = {"epochs": plan.epochs, "batch_size": rule.batch_size, "momentum": rule.momentum,
-               "weight_decay": rule.weight_decay,
+               "optimizer": _optimizer_of(rule).to_dict(), "weight_decay": rule.weight_decay,
                "loss": functions.loss_name(rule.loss), "shuffle": plan.shuffle,
                "seed": plan.seed if isinstance(plan.seed, int) else None,
                "record_every": plan.record_every, "backend": name, "threads": threads,
@@ -322,10 +331,10 @@ def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarr
 
 
 def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
-                   record_every, on_divergence, weight_decay) -> tuple[np.ndarray, np.ndarray,
-                                                                       Rule, engine.Plan]:
+                   record_every, on_divergence, weight_decay,
+                   optimizer) -> tuple[np.ndarray, np.ndarray, Rule, engine.Plan]:
     options = (loss, on_divergence, epochs, batch_size, record_every, momentum, weight_decay,
-               shuffle, seed)
+               shuffle, seed, optimizer)
     if seed is None or type(seed) is int:
         try:
             rule, plan = _checked_options(*options)
@@ -347,7 +356,7 @@ def _check_options(net, X, Y, epochs, batch_size, momentum, loss, shuffle, seed,
 # come again and again (an estimator's epoch loop). typed=True keeps 1, 1.0 and True apart.
 @functools.lru_cache(maxsize=64, typed=True)
 def _checked_options(loss, on_divergence, epochs, batch_size, record_every, momentum,
-                     weight_decay, shuffle, seed) -> tuple[Rule, engine.Plan]:
+                     weight_decay, shuffle, seed, optimizer) -> tuple[Rule, engine.Plan]:
     """The options that do not depend on the data, checked: the Rule (``batch_size`` None
     for the full batch) and the Plan."""
     code = functions.loss_code(loss)
@@ -357,8 +366,22 @@ def _checked_options(loss, on_divergence, epochs, batch_size, record_every, mome
         batch_size = check_integer(batch_size, "batch_size", 1)
     if record_every is not None:
         record_every = check_integer(record_every, "record_every", 1)
-    return Rule(code, batch_size, check_momentum(momentum), check_weight_decay(weight_decay)), \
-        engine.Plan(epochs, check_flag(shuffle, "shuffle"), check_seed(seed), record_every)
+    rule = _rule(code, batch_size, check_weight_decay(weight_decay),
+                 optimizers.check_optimizer(optimizer, momentum))
+    return rule, engine.Plan(epochs, check_flag(shuffle, "shuffle"), check_seed(seed),
+                             record_every)
+
+
+def _rule(loss: int, batch_size: int | None, weight_decay: float,
+          optimizer: SGD | Adam) -> Rule:
+    return Rule(loss, batch_size, weight_decay=weight_decay, **optimizer.rule_fields())
+
+
+def _optimizer_of(rule: Rule) -> SGD | Adam:
+    """The optimizer a Rule runs."""
+    if rule.adam:
+        return Adam(rule.beta_1, rule.beta_2, rule.epsilon)
+    return SGD(rule.momentum, rule.nesterov)
 
 
 
@@ -456,7 +479,8 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
                record_every: int | None = None, progress: bool = False,
                threads: int | None = None, client: object = None,
                checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
-               on_divergence: str = "stop", weight_decay: float = 0.0) -> list[TrainResult]:
+               on_divergence: str = "stop", weight_decay: float = 0.0,
+               optimizer: str | SGD | Adam | None = None) -> list[TrainResult]:
     """Train many same-shape networks on the same data, in place, in parallel.
 
     Takes every option of :func:`train`; each network ends bit-identical to
@@ -491,7 +515,8 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
     """
     nets = _check_networks(nets)
     X, Y, rule, plan = _check_options(nets[0], X, Y, epochs, batch_size, momentum, loss,
-                                      shuffle, seed, record_every, on_divergence, weight_decay)
+                                      shuffle, seed, record_every, on_divergence, weight_decay,
+                                      optimizer)
     lrs = _check_learning_rates(lr, len(nets))
     progress = check_flag(progress, "progress")
     threads = check_threads(threads)
