@@ -1,10 +1,11 @@
 """scikit-learn estimators: :class:`FastBPClassifier` and :class:`FastBPRegressor`.
 
-Drop-in for ``MLPClassifier`` / ``MLPRegressor`` with ``solver="sgd"`` and
-``nesterovs_momentum=False``: the same parameters, defaults and fitted attributes, the
-same weight initialisation, shuffling, L2 term, learning-rate schedules and stopping
-rule, so the same settings make the same updates (up to the rounding of the sums, which
-fastbp adds in its canonical order). The epochs run in fastbp's kernels, on any backend.
+Drop-ins for ``MLPClassifier`` / ``MLPRegressor``: the same parameters, defaults and
+fitted attributes, the same weight initialisation, shuffling, optimizers (Adam, SGD with
+Nesterov's or classical momentum, L-BFGS through scipy), L2 term, sample weights,
+learning-rate schedules and stopping rule, so the same settings make the same updates (up
+to the rounding of the sums, which fastbp adds in its canonical order). The epochs run in
+fastbp's kernels, on any backend; what differs is in ``docs/sklearn.md``.
 
 Needs scikit-learn (``pip install "fastbp[sklearn]"``); ``import fastbp`` never imports
 this module.
@@ -24,19 +25,26 @@ except ImportError as exc:
     raise ImportError(f"fastbp.sklearn needs scikit-learn ({exc}): pip install "
                       f"'fastbp[sklearn]'") from exc
 
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, shuffle
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
     type_of_target,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from . import functions
 from .data import check_threads
@@ -50,11 +58,12 @@ _HIDDEN = ("identity", "logistic", "tanh", "relu", "sigmoid")
 
 
 class _FastBP(BaseEstimator):
-    """What the classifier and the regressor share: the parameters and the epoch loop."""
+    """What the classifier and the regressor share: the parameters and the solvers."""
 
     _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_HIDDEN))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -66,23 +75,30 @@ class _FastBP(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "backend": [str],
         "threads": [Interval(Integral, 1, None, closed="left"), None],
         "bias": [StrOptions(set(functions.BIAS_MODES))],
     }
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, alpha=0.0001,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
-                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
-                 verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, backend="auto", threads=None,
-                 bias="trainable"):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 backend="auto", threads=None, bias="trainable"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -95,34 +111,52 @@ class _FastBP(BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.backend = backend
         self.threads = threads
         self.bias = bias
 
     # -- fitting ---------------------------------------------------------------------------
 
-    def fit(self, X, y):
-        """Fit the network to ``X`` and targets ``y`` (``max_iter`` epochs at most).
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Sparse input is densified one batch at a time.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Each sample's loss and delta are scaled by its weight, and each batch's sums
+            divided by its weights' sum (scikit-learn's rule).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
         self._validate_params()
         hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
         if hidden.ndim != 1 or not np.issubdtype(hidden.dtype, np.integer) or (hidden < 1).any():
-            raise ValueError(f"hidden_layer_sizes must hold integers >= 1, got "
-                             f"{self.hidden_layer_sizes!r}")
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
+            raise ValueError(f"hidden_layer_sizes must be > 0, got "
+                             f"{list(np.atleast_1d(self.hidden_layer_sizes))}.")
+        self._check_loss()
         first = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         X, Y = self._prepare(X, y, first, incremental, classes)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+            if (sample_weight < 0).any():
+                raise ValueError("sample_weight must be >= 0: fastbp trains on weighted "
+                                 "sums that a negative weight would turn into a gain")
         self._random_state = check_random_state(self.random_state)
         self.backend_ = resolve(self.backend)[0]
         self._threads = check_threads(self.threads)
@@ -131,9 +165,18 @@ class _FastBP(BaseEstimator):
         elif X.shape[1] != self.network_.sizes[0]:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.network_.sizes[0]} features as input")
-        self._run_epochs(X, Y, incremental)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, sample_weight)
+        else:
+            self._run_epochs(X, Y, sample_weight, incremental)
         self._expose()
+        if not np.isfinite(self.network_.params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data "
+                             "may contain large values and need to be preprocessed.")
         return self
+
+    def _check_loss(self):
+        """The regressor's ``loss`` (the classifier has log-loss only)."""
 
     def _initialize(self, n_in, hidden, n_out):
         """A Network drawn as scikit-learn's MLP draws its coefficients: per layer, W as
@@ -152,9 +195,11 @@ class _FastBP(BaseEstimator):
         self.n_iter_, self.t_ = 0, 0
         self.n_layers_, self.n_outputs_ = len(sizes), n_out
         self.out_activation_ = self._out_activation
+        self._best_params = self.network_.params.copy()
+        if self.solver == "lbfgs":
+            return
         self.loss_curve_ = []
         self._no_improvement_count = 0
-        self._best_params = self.network_.params.copy()
         if self.early_stopping:
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
             self.best_loss_ = None
@@ -162,24 +207,38 @@ class _FastBP(BaseEstimator):
             self.best_loss_ = np.inf
             self.validation_scores_ = self.best_validation_score_ = None
 
-    def _run_epochs(self, X, Y, incremental):
-        """scikit-learn's ``_fit_stochastic``, each epoch one call of the kernels."""
+    def _rule(self, batch: int) -> Rule:
+        """The kernels' rule for the stochastic solvers, as scikit-learn's optimizers."""
+        if self.solver == "adam":
+            return Rule(self._loss_code, batch, weight_decay=float(self.alpha), adam=True,
+                        beta_1=float(self.beta_1), beta_2=float(self.beta_2),
+                        epsilon=float(self.epsilon))
+        return Rule(self._loss_code, batch, float(self.momentum), float(self.alpha),
+                    nesterov=bool(self.nesterovs_momentum))
+
+    def _run_epochs(self, X, Y, sample_weight, incremental):
+        """scikit-learn's ``_fit_stochastic``, each epoch one call of the kernels (a batch
+        at a time for sparse ``X``)."""
         net, kernels = self.network_, self._kernels()
-        if not incremental or not hasattr(self, "_velocity"):
-            self._velocity = np.zeros_like(net.params)
-            self._lr = float(self.learning_rate_init)
-        X_val = y_val = None
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        X_val = y_val = sw_val = None
         if self.early_stopping:
             stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X, X_val, Y, y_val = train_test_split(X, Y, random_state=self._random_state,
-                                                  test_size=self.validation_fraction,
-                                                  stratify=stratify)
+            parts = [X, Y] if sample_weight is None else [X, Y, sample_weight]
+            split = train_test_split(*parts, random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, Y, y_val = split[:4]
+            if sample_weight is not None:
+                sample_weight, sw_val = split[4:]
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
-        X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+        Y = np.ascontiguousarray(Y)
+        if not sparse.issparse(X):
+            X = np.ascontiguousarray(X)
         n = X.shape[0]
         if self.batch_size == "auto":
             batch = min(200, n)
@@ -188,7 +247,11 @@ class _FastBP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                               "going to be clipped", stacklevel=3)
             batch = int(np.clip(self.batch_size, 1, n))
-        rule = Rule(self._loss_code, batch, float(self.momentum), float(self.alpha))
+        rule = self._rule(batch)
+        if not incremental or not hasattr(self, "_state") or \
+                self._state.shape[-1] != rule.state_size(net.n_params):
+            self._state = rule.new_state(net.n_params)
+            self._lr = float(self.learning_rate_init)
         batches = -(-n // batch)
         sample_idx = np.arange(n, dtype=np.int64)
         shape = net.kernel_shape
@@ -198,11 +261,8 @@ class _FastBP(BaseEstimator):
             for _ in range(1 if incremental else self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                    order = np.ascontiguousarray(sample_idx, dtype=np.int64).reshape(1, -1)
-                else:
-                    order = None
-                kernels.train(shape, rule, net.params, self._velocity, X, Y, 1, self._lr,
-                              order, self._threads)
+                order = sample_idx if self.shuffle else None
+                self._epoch(kernels, shape, rule, X, Y, sample_weight, order, batch)
                 if not np.isfinite(net.params).all():
                     raise ValueError(f"training diverged in epoch {self.n_iter_ + 1}: a "
                                      f"weight became NaN or infinite; lower "
@@ -213,8 +273,8 @@ class _FastBP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                self._update_no_improvement_count(X_val, y_val)
-                if self.learning_rate == "invscaling":
+                self._update_no_improvement_count(X_val, y_val, sw_val)
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
                     self._lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if self.early_stopping else "Training loss"
@@ -234,10 +294,25 @@ class _FastBP(BaseEstimator):
         if self.early_stopping:
             net.params[...] = self._best_params
 
+    def _epoch(self, kernels, shape, rule, X, Y, sample_weight, order, batch):
+        """One epoch in the kernels, visiting ``order`` (None: 0..n-1): one call on dense
+        ``X``; on sparse ``X`` one call a batch, each batch densified alone."""
+        net, n = self.network_, X.shape[0]
+        if not sparse.issparse(X):
+            kernels.train(shape, rule, net.params, self._state, X, Y, 1, self._lr,
+                          None if order is None else order.reshape(1, -1), self._threads)
+            return
+        visit = np.arange(n) if order is None else order
+        for start in range(0, n, batch):
+            rows = visit[start:start + batch]
+            part = rule._replace(batch_size=len(rows))
+            kernels.train(shape, part, net.params, self._state, X[rows].toarray(),
+                          np.ascontiguousarray(Y[rows]), 1, self._lr, None, self._threads)
+
     def _trigger_stopping(self, msg):
-        """scikit-learn's rule: stop, or for "adaptive" divide the learning rate by 5 (and
-        stop once it is at most 1e-6)."""
-        if self.learning_rate != "adaptive":
+        """scikit-learn's rule: stop, or for SGD's "adaptive" divide the learning rate by 5
+        (and stop once it is at most 1e-6)."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
             if self.verbose:
                 print(msg + " Stopping.")
             return True
@@ -250,9 +325,9 @@ class _FastBP(BaseEstimator):
             print(msg + f" Setting learning rate to {self._lr:f}")
         return False
 
-    def _update_no_improvement_count(self, X_val, y_val):
+    def _update_no_improvement_count(self, X_val, y_val, sw_val):
         if self.early_stopping:
-            score = self._score_function(y_val, self.predict(X_val))
+            score = self._score_function(y_val, self.predict(X_val), sample_weight=sw_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -283,6 +358,53 @@ class _FastBP(BaseEstimator):
         squares = sum(float(np.dot(w.ravel(), w.ravel())) for w in net.weights)
         return float(data + batches * (0.5 * self.alpha) * squares / X.shape[0])
 
+    # -- L-BFGS ----------------------------------------------------------------------------
+
+    def _packing(self):
+        """``perm`` such that ``params[perm]`` is scikit-learn's packed vector: every
+        ``coefs_[l]`` (``(fan_in, fan_out)``, row-major), then every ``intercepts_[l]``."""
+        coefs, intercepts = [], []
+        for n_in, n_out, w_at, b_at in self.network_.layout.tolist():
+            coefs.append(np.arange(w_at, b_at).reshape(n_out, n_in).T.ravel())
+            intercepts.append(np.arange(b_at, b_at + n_out))
+        return np.concatenate(coefs + intercepts)
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        """scikit-learn's ``_fit_lbfgs``: scipy's L-BFGS-B over the packed parameters, with
+        the options it passes; each loss and gradient one call of the kernels, the full
+        batch, the L2 term ``alpha / 2 * sum(W**2)`` over the sample count (weight sum)."""
+        from scipy.optimize import minimize
+        from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+        from sklearn.utils.optimize import _check_optimize_result
+
+        if sparse.issparse(X):
+            X = X.toarray()
+        X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+        net, kernels, perm = self.network_, self._kernels(), self._packing()
+        shape, alpha = net.kernel_shape, float(self.alpha)
+        weights = np.zeros(net.n_params, dtype=bool)
+        for n_in, n_out, w_at, _ in net.layout.tolist():
+            weights[w_at:w_at + n_in * n_out] = True
+        params = net.params.copy()
+        scale = Y.shape[1] if self._loss_code == functions.SQUARED else 1
+
+        def loss_grad(packed):
+            params[perm] = packed
+            loss, grad = kernels.loss_and_gradients(shape, self._loss_code, params, X, Y,
+                                                    self._threads, alpha, sample_weight)
+            total = float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
+            w = params[weights]
+            return loss / scale + 0.5 * alpha * float(np.dot(w, w)) / total, grad[perm]
+
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        result = minimize(loss_grad, net.params[perm], method="L-BFGS-B", jac=True,
+                          options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                                   "gtol": self.tol,
+                                   **_get_additional_lbfgs_options_dict("iprint", iprint)})
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        net.params[perm] = result.x
+
     def _kernels(self):
         """The backend module that trains (looked up, not stored: estimators pickle)."""
         return resolve(self.backend_)[1]
@@ -294,42 +416,51 @@ class _FastBP(BaseEstimator):
 
     def _outputs(self, X):
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=np.float64,
+                          reset=False)
+        if sparse.issparse(X):
+            return np.concatenate([
+                self.network_.forward(X[i:i + _DENSE_ROWS].toarray(), backend=self.backend_,
+                                      threads=self._threads)
+                for i in range(0, X.shape[0], _DENSE_ROWS)]) if X.shape[0] else \
+                self.network_.forward(np.zeros((0, X.shape[1])), backend=self.backend_)
         return self.network_.forward(X, backend=self.backend_, threads=self._threads)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
+    def _check_stochastic(self):
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
 
 
-class FastBPClassifier(ClassifierMixin, _FastBP):
-    """Multi-layer perceptron classifier trained by fastbp: ``MLPClassifier``'s interface,
-    with stochastic gradient descent and classical momentum.
+#: Rows of a sparse ``X`` densified at a time to predict.
+_DENSE_ROWS = 1024
 
-    Binary and multilabel targets get logistic outputs, multiclass targets a softmax,
-    both trained on cross-entropy. Labels may be any values ``LabelBinarizer`` takes
-    (strings, integers, booleans).
 
+_PARAMETERS = """\
     Parameters
     ----------
     hidden_layer_sizes : array-like of int, default (100,)
         The width of each hidden layer.
     activation : {"relu", "tanh", "logistic", "sigmoid", "identity"}, default "relu"
         Hidden layers' activation ("sigmoid" is "logistic").
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
+        "adam" and "sgd" train in fastbp's kernels, epoch by epoch, with scikit-learn's
+        optimizers (:class:`fastbp.Adam`, :class:`fastbp.SGD`); "lbfgs" runs scipy's
+        L-BFGS-B on the full batch, each loss and gradient one call of the kernels.
     alpha : float, default 0.0001
         L2 penalty: each batch's summed weight gradient gets ``alpha * W`` before the
         division by the batch size (computed in the kernels, as ``weight_decay``).
     batch_size : int or "auto", default "auto"
         ``min(200, n_samples)`` for "auto"; clipped to the number of samples.
     learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
-        scikit-learn's schedules: "invscaling" sets ``learning_rate_init / (t + 1) **
-        power_t`` after each epoch (``t``: samples seen); "adaptive" divides the rate
-        by 5 when ``n_iter_no_change`` epochs fail to improve by ``tol``.
+        SGD's schedules: "invscaling" sets ``learning_rate_init / (t + 1) ** power_t``
+        after each epoch (``t``: samples seen); "adaptive" divides the rate by 5 when
+        ``n_iter_no_change`` epochs fail to improve by ``tol``.
     learning_rate_init : float, default 0.001
     power_t : float, default 0.5
     max_iter : int, default 200
-        Epochs (one each call of ``partial_fit``).
+        Epochs (one each call of ``partial_fit``); L-BFGS's iterations.
     shuffle : bool, default True
         Shuffle the samples each epoch, as scikit-learn does, from ``random_state``.
     random_state : int, RandomState instance or None
@@ -338,33 +469,46 @@ class FastBPClassifier(ClassifierMixin, _FastBP):
     verbose : bool, default False
         Print the loss after each epoch.
     warm_start : bool, default False
-        Continue from the fitted network in ``fit`` (the velocity restarts).
-    momentum : float in [0, 1), default 0.9
-        Classical momentum (scikit-learn's with ``nesterovs_momentum=False``).
+        Continue from the fitted network in ``fit`` (the optimizer restarts).
+    momentum : float in [0, 1], default 0.9
+        SGD's momentum.
+    nesterovs_momentum : bool, default True
+        Nesterov's momentum for SGD, as scikit-learn's; False: classical momentum.
     early_stopping : bool, default False
-        Hold out ``validation_fraction`` (stratified) and stop when its accuracy does not
+        Hold out ``validation_fraction`` (stratified) and stop when its score does not
         improve by ``tol`` for ``n_iter_no_change`` epochs; keep the best network.
     validation_fraction : float, default 0.1
+    beta_1, beta_2 : float in [0, 1), default 0.9 and 0.999
+        Adam's decay rates of the first and second moments.
+    epsilon : float, default 1e-8
+        Adam's term that keeps the division finite.
     n_iter_no_change : int, default 10
+    max_fun : int, default 15000
+        L-BFGS's most calls of the loss.
     backend : str, default "auto"
         A fastbp backend: every backend gives the same bits.
     threads : int or None
         Threads for the compiled backends (the bits do not depend on it).
     bias : {"trainable", "fixed"}, default "trainable"
+"""
 
+_ATTRIBUTES = """\
     Attributes
     ----------
-    classes_ : ndarray
     coefs_ : list of ndarray, ``(n_in, n_out)`` each
     intercepts_ : list of ndarray
     loss_ : float
-        The last epoch's loss, as scikit-learn defines it, measured after the epoch.
+        The last epoch's loss, as scikit-learn defines it (measured after the epoch);
+        L-BFGS's final loss.
     loss_curve_ : list of float
+        Stochastic solvers only.
     best_loss_ : float or None
+        Stochastic solvers only.
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
     n_iter_ : int
     t_ : int
+        Samples seen by the stochastic solvers.
     n_features_in_ : int
     feature_names_in_ : ndarray
     n_layers_, n_outputs_ : int
@@ -373,19 +517,32 @@ class FastBPClassifier(ClassifierMixin, _FastBP):
         The trained network.
     backend_ : str
         The backend that ran.
+"""
 
+
+class FastBPClassifier(ClassifierMixin, _FastBP):
+    """Multi-layer perceptron classifier trained by fastbp: ``MLPClassifier``'s interface,
+    parameters and defaults (Adam; SGD with Nesterov's or classical momentum; L-BFGS).
+
+    Binary and multilabel targets get logistic outputs, multiclass targets a softmax,
+    both trained on cross-entropy. Labels may be any values ``LabelBinarizer`` takes
+    (strings, integers, booleans).
+
+{parameters}
+    Attributes
+    ----------
+    classes_ : ndarray
+{attributes}
     Notes
     -----
-    Differences from ``MLPClassifier``: the solver is SGD only (no Adam, no L-BFGS), with
-    classical momentum (no Nesterov); ``loss_curve_`` holds the loss of the training data
-    after each epoch rather than the running mean of the batch losses during it; no
-    ``sample_weight``; sparse input is refused.
+    What differs from ``MLPClassifier`` is listed in ``docs/sklearn.md``.
     """
 
     _score_function = staticmethod(accuracy_score)
 
     def _prepare(self, X, y, first, incremental, classes):
-        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, reset=first)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
+                             multi_output=True, reset=first)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -409,14 +566,22 @@ class FastBPClassifier(ClassifierMixin, _FastBP):
         self._loss_code = functions.CROSS_ENTROPY
         return X, Y
 
-    def partial_fit(self, X, y, classes=None):
+    @available_if(lambda est: est._check_stochastic())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``X, y``; ``classes`` (every label) is needed on the first call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict_proba(self, X):
         """Probability of each class, ``(n_samples, n_classes)`` (for multilabel targets,
@@ -440,36 +605,79 @@ class FastBPClassifier(ClassifierMixin, _FastBP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
 
 class FastBPRegressor(RegressorMixin, _FastBP):
     """Multi-layer perceptron regressor trained by fastbp: ``MLPRegressor``'s interface,
-    with stochastic gradient descent and classical momentum.
+    parameters and defaults (Adam; SGD with Nesterov's or classical momentum; L-BFGS).
 
-    Identity outputs trained on squared error; one or many targets. The parameters and
-    attributes are :class:`FastBPClassifier`'s (without ``classes_``); early stopping
+    Identity outputs trained on squared error; one or many targets. Early stopping
     scores the held-out fraction with R². ``loss_`` is scikit-learn's squared error,
     ``mean((y - y_pred) ** 2) / 2`` over samples and outputs, plus its L2 term.
+
+    Parameters
+    ----------
+    loss : {"squared_error"}, default "squared_error"
+        scikit-learn's "poisson" needs an exponential output layer, which fastbp has not.
+{parameters}
+{attributes}
+    Notes
+    -----
+    What differs from ``MLPRegressor`` is listed in ``docs/sklearn.md``.
     """
+
+    _parameter_constraints: dict = {  # noqa: RUF012
+        **_FastBP._parameter_constraints, "loss": [StrOptions({"squared_error", "poisson"})]}
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error",
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 backend="auto", threads=None, bias="trainable"):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            backend=backend, threads=threads, bias=bias)
+        self.loss = loss
 
     _score_function = staticmethod(r2_score)
 
+    def _check_loss(self):
+        if self.loss == "poisson":
+            raise ValueError("loss='poisson' needs an exponential output layer, which fastbp "
+                             "does not have; use loss='squared_error'")
+
     def _prepare(self, X, y, first, incremental, classes):
-        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True,
-                             reset=first)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
+                             multi_output=True, y_numeric=True, reset=first)
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self._out_activation, self._loss_code = "identity", functions.SQUARED
         return X, Y
 
-    def partial_fit(self, X, y):
+    @available_if(lambda est: est._check_stochastic())
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X, y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
         """Predicted targets: ``(n_samples,)`` for one output, else ``(n_samples, n_outputs)``."""
@@ -480,4 +688,11 @@ class FastBPRegressor(RegressorMixin, _FastBP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
+        tags.input_tags.sparse = True
         return tags
+
+
+FastBPClassifier.__doc__ = FastBPClassifier.__doc__.replace(
+    "{parameters}", _PARAMETERS).replace("{attributes}", _ATTRIBUTES.split("----------\n", 1)[1])
+FastBPRegressor.__doc__ = FastBPRegressor.__doc__.replace(
+    "{parameters}", _PARAMETERS.split("----------\n", 1)[1]).replace("{attributes}", _ATTRIBUTES)

@@ -185,7 +185,7 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
 cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
                        const double* a, const double* d, const Py_ssize_t* at, double lr,
                        const double* opt, double decay, double* vel, Py_ssize_t P,
-                       bint train_bias, bint refresh) noexcept nogil:
+                       bint train_bias, bint refresh, double sw) noexcept nogil:
     """One sample's gradient ``(0 + δ a) / 1`` (``(0 + δ a + decay w) / 1`` for a weight
     where ``decay`` is not 0) applied as it is computed, row by row of each transposed
     ``W``, then the biases (``_update_row``); ``orig`` brought up to date where later
@@ -197,9 +197,9 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
             layout[4 * layer + 2], layout[4 * layer + 3]
         for i in range(n_in):
             _update_row(work, vel, P, d, at[layer + 1], w_at + i * n_out, n_out,
-                        a[at[layer] + i], lr, opt, decay)
+                        a[at[layer] + i], lr, opt, decay, sw)
         if train_bias:
-            _update_row(work, vel, P, d, at[layer + 1], b_at, n_out, 1.0, lr, opt, 0.0)
+            _update_row(work, vel, P, d, at[layer + 1], b_at, n_out, 1.0, lr, opt, 0.0, sw)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 
@@ -240,7 +240,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                          const double* opt, double decay, double* vel, bint train_bias,
                          const Py_ssize_t* at,
                          double* a, double* d, double* grad, double* out, int exp_build,
-                         const uint64_t* tab, int part, int parts) noexcept nogil:
+                         const uint64_t* tab, int part, int parts,
+                         const double* SW) noexcept nogil:
     """Run ``task`` ``batch_size`` samples at a time, as thread ``part`` of the ``parts`` of
     an OpenMP parallel region (twin: numba.batched's ``run``, which says how the work is
     shared).
@@ -252,14 +253,16 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     (n rows); GRADIENTS adds the summed gradient to ``grad``, working layout; TRAIN
     updates ``work``, ``orig`` and ``vel`` (the optimizer's state, working layout; Adam's
     scalars advance in each thread's own copy, stored by part 0 at the end). Returns the
-    mean loss for LOSS (in part 0), else 0.
+    mean loss for LOSS and GRADIENTS (in part 0), else 0. ``SW`` holds each sample's
+    weight (NULL: none; see numba.batched's ``run``).
     """
     cdef Py_ssize_t n0 = layout[0], n_top = layout[4 * (last - 1) + 1]
     cdef Py_ssize_t epoch, start, rows, r, s, i, j, q, layer, z, h, top, n_in, n_out, w_at
     cdef Py_ssize_t b_at, n_h, n_next, r0, r1, j0, j1, i0, i1, size, first
     cdef int64_t code
     cdef bint training = task == BATCH_TRAIN
-    cdef double total = 0.0, g
+    cdef double total = 0.0, g, e, divisor, count = 0.0
+    cdef bint weighted = SW != NULL
     cdef Py_ssize_t widest = n0
     for layer in range(last):
         widest = max(widest, layout[4 * layer + 1])
@@ -277,6 +280,12 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
             size = batch_size if n - start > batch_size else n - start
             if adam:
                 rate = _adam_step(tail, 0, lr, opt)
+            divisor = <double> size  # the batch's weight: its samples' weights in order
+            if weighted and training:
+                divisor = 0.0
+                for r in range(size):
+                    divisor = divisor + SW[order[epoch * n + start + r] if order != NULL
+                                           else start + r]
             first = start
             while first < start + size:  # CHUNK samples at a time (see numba.batched)
                 rows = CHUNK if start + size - first > CHUNK else start + size - first
@@ -318,14 +327,24 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                     _barrier(parts)
                     if part == 0:
                         for r in range(rows):
-                            total += d[r]
+                            total += d[r] * SW[first + r] if weighted else d[r]
+                            count += SW[first + r] if weighted else 1.0
                     first += rows
                     continue
+                if task == BATCH_GRADIENTS and part == 0:  # the loss on the way, in order
+                    for r in range(rows):
+                        e = _sample_loss(loss, acts[last - 1], a + top + r * n_top,
+                                         Y + (first + r) * n_top, n_top)
+                        total += e * SW[first + r] if weighted else e
+                        count += SW[first + r] if weighted else 1.0
                 for r in range(r0, r1):
                     s = order[epoch * n + first + r] if training and order != NULL \
                         else first + r
                     _output_deltas(loss, acts[last - 1], a + top + r * n_top, Y + s * n_top,
                                    d + top + r * n_top, n_top)
+                    if weighted:
+                        for j in range(n_top):
+                            d[top + r * n_top + j] = d[top + r * n_top + j] * SW[s]
                 _barrier(parts)
                 for layer in range(last - 1, 0, -1):
                     n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
@@ -349,7 +368,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                         # ``orig`` kept up to date even for one sample in all (a batch
                         # bigger than n): the hidden deltas above read it
                         _step_sample(work, orig, layout, last, a, d, at, rate, opt, decay,
-                                     vel, P, train_bias, True)
+                                     vel, P, train_bias, True, divisor)
                     _barrier(parts)
                     first += rows
                     continue
@@ -373,11 +392,11 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                 _barrier(parts)
                 first += rows
             if training and size > 1:
-                _step(work, orig, layout, last, grad, <double> size, rate, opt, decay,
+                _step(work, orig, layout, last, grad, divisor, rate, opt, decay,
                       vel, P, train_bias, part, parts)
                 _barrier(parts)
             start += size
     if adam and part == 0:
         memcpy(vel + 2 * P, tail, 3 * sizeof(double))
     free(pack)
-    return total / n if task == BATCH_LOSS else 0.0
+    return total / count if task == BATCH_LOSS or task == BATCH_GRADIENTS else 0.0

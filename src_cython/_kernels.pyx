@@ -164,17 +164,19 @@ cdef double* _working_copy(const double[::1] params, const Net* net) except NULL
 cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] layout,
                       const int64_t[::1] acts, int loss, const double[:, ::1] X,
                       const double[:, ::1] Y, double* out, int threads, int exp_build,
-                      const uint64_t* tab, double decay=0.0) except? -1:
+                      const uint64_t* tab, double decay=0.0,
+                      const double* SW=NULL) except? -1:
     """Run ``task`` of ``_run_batches`` over every sample of ``X``, ``CHUNK`` at a time, on
     working copies of ``params``: the outputs into ``out`` (BATCH_FORWARD), the mean
     gradient, flat like ``params``, into ``out`` (BATCH_GRADIENTS); the mean loss is
-    returned (BATCH_LOSS). ``threads`` threads share each batch."""
+    returned (BATCH_LOSS, BATCH_GRADIENTS). ``threads`` threads share each batch; ``SW``
+    weighs the samples (NULL: none)."""
     cdef Net net
     _open(&net, layout, acts)
     cdef Py_ssize_t q, last = layout.shape[0], size = params.shape[0]
     cdef Py_ssize_t rows = CHUNK if X.shape[0] > CHUNK else X.shape[0]
     cdef double result[1]
-    cdef double value
+    cdef double value, count = 0.0
     cdef int part
     cdef double* work = NULL
     cdef double* grad = NULL
@@ -194,7 +196,7 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
                                          &acts[0], loss, &X[0, 0],
                                          &Y[0, 0] if Y.shape[0] else NULL, X.shape[0], 0, NULL,
                                          0.0, rows, NULL, 0.0, NULL, False, net.at, a, d, grad,
-                                         out, exp_build, tab, 0, 1)
+                                         out, exp_build, tab, 0, 1, SW)
         else:
             with nogil, parallel(num_threads=threads):
                 part = threadid()
@@ -202,14 +204,19 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
                                      &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
                                      X.shape[0], 0, NULL, 0.0, rows, NULL, 0.0, NULL, False,
                                      net.at, a, d, grad, out, exp_build, tab, part,
-                                     omp_get_num_threads())
+                                     omp_get_num_threads(), SW)
                 if part == 0:
                     result[0] = value
         with nogil:
             if task == BATCH_GRADIENTS:
                 _add_decay(grad, work, &net, decay)
+                if SW == NULL:
+                    count = X.shape[0]
+                else:
+                    for q in range(X.shape[0]):
+                        count = count + SW[q]
                 for q in range(size):
-                    grad[q] = grad[q] / X.shape[0]
+                    grad[q] = grad[q] / count
                 _transpose_weights(grad, &net, out, False)
     finally:
         free(work)
@@ -262,24 +269,33 @@ def forward(const double[::1] params, const int64_t[:, ::1] layout, const int64_
     return out.base
 
 
+cdef inline const double* _weights(const double[::1] sample_weight):
+    """The samples' weights, or NULL for none."""
+    return NULL if sample_weight is None or sample_weight.shape[0] == 0 else &sample_weight[0]
+
+
 def mean_loss(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
               int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1,
-              int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None):
+              int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
+              const double[::1] sample_weight=None):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``)."""
     return _evaluate(BATCH_LOSS, params, layout, acts, loss, X, Y, NULL, threads, exp_build,
-                     _table(exp_build, exp_table))
+                     _table(exp_build, exp_table), 0.0, _weights(sample_weight))
 
 
-def gradients(const double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
-              int loss, const double[:, ::1] X, const double[:, ::1] Y, int threads=1,
-              int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
-              double weight_decay=0.0):
-    """Gradient of the mean loss, flat like ``params``: each sum, plus ``weight_decay * w``
-    for a weight, divided by the number of samples (twin: ``gradients``)."""
+def loss_and_gradients(const double[::1] params, const int64_t[:, ::1] layout,
+                       const int64_t[::1] acts, int loss, const double[:, ::1] X,
+                       const double[:, ::1] Y, int threads=1, int exp_build=EXP_LIBM,
+                       const uint64_t[::1] exp_table=None, double weight_decay=0.0,
+                       const double[::1] sample_weight=None):
+    """The mean loss and its gradient, flat like ``params``: each sum, plus ``weight_decay
+    * w`` for a weight, divided by the number of samples (their weights' sum), in one pass
+    (twin: ``loss_and_gradients``)."""
     cdef double[::1] out = np.empty(params.shape[0])
-    _evaluate(BATCH_GRADIENTS, params, layout, acts, loss, X, Y, &out[0], threads, exp_build,
-              _table(exp_build, exp_table), weight_decay)
-    return out.base
+    cdef double value = _evaluate(BATCH_GRADIENTS, params, layout, acts, loss, X, Y, &out[0],
+                                  threads, exp_build, _table(exp_build, exp_table),
+                                  weight_decay, _weights(sample_weight))
+    return value, out.base
 
 
 cdef int _train_one(double* params, double* velocity, const int64_t* layout,
@@ -287,9 +303,10 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                     double lr, Py_ssize_t batch_size, const double* opt, double decay,
                     bint train_bias, int threads, int exp_build,
-                    const uint64_t* tab) noexcept nogil:
+                    const uint64_t* tab, const double* SW) noexcept nogil:
     """Train one network in place (twin: numba.backend's ``train``); -1 where memory ran
-    out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1.
+    out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1;
+    ``SW`` the samples' weights, or NULL.
 
     A small network (at most ``UNROLL_PARAMS`` parameters) trained online runs a kernel
     generated from the description of the step: its shape's unrolled copy in
@@ -300,13 +317,13 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     if batch_size == 1 and size <= UNROLL_PARAMS:
         if n_layers == 2 and _small_online(params, velocity, X, Y, order, n, epochs, lr,
                                            opt, decay, loss, acts[0], acts[1], layout[0],
-                                           layout[1], layout[5], train_bias):
+                                           layout[1], layout[5], train_bias, SW):
             return 0
         return _train_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
-                             order, lr, opt, decay, train_bias, exp_build, tab)
+                             order, lr, opt, decay, train_bias, exp_build, tab, SW)
     return _train_batched(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
                           order, lr, batch_size, opt, decay, train_bias, threads,
-                          exp_build, tab)
+                          exp_build, tab, SW)
 
 
 cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
@@ -314,7 +331,7 @@ cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
                         const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                         double lr, Py_ssize_t batch_size, const double* opt, double decay,
                         bint train_bias, int threads, int exp_build,
-                        const uint64_t* tab) noexcept nogil:
+                        const uint64_t* tab, const double* SW) noexcept nogil:
     """Train one network in place by ``_run_batches`` on working copies with transposed
     weights, ``threads`` threads sharing each batch; -1 where memory ran out."""
     cdef Py_ssize_t n_out = layout[4 * (n_layers - 1) + 1]
@@ -346,13 +363,14 @@ cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
         if threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
                          order, lr, batch, opt, decay, vel, train_bias, net.at, a, d, grad,
-                         NULL, exp_build, tab, 0, 1)
+                         NULL, exp_build, tab, 0, 1, SW)
         else:
             with parallel(num_threads=threads):
                 part = threadid()
                 _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n,
                              epochs, order, lr, batch, opt, decay, vel, train_bias, net.at,
-                             a, d, grad, NULL, exp_build, tab, part, omp_get_num_threads())
+                             a, d, grad, NULL, exp_build, tab, part, omp_get_num_threads(),
+                             SW)
         _transpose_weights(work, &net, params, False)
         _transpose_weights(vel, &net, velocity, False)
         if adam:
@@ -372,13 +390,13 @@ cdef int _train_looped(double* params, double* velocity, const int64_t* layout,
                        Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                        const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                        double lr, const double* opt, double decay, bint train_bias,
-                       int exp_build, const uint64_t* tab) noexcept nogil:
+                       int exp_build, const uint64_t* tab, const double* SW) noexcept nogil:
     """``_online_looped`` on its buffers; -1 where memory ran out."""
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
     _online_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs, order, lr,
-                   opt, decay, train_bias, net.at, net.a, net.d, exp_build, tab)
+                   opt, decay, train_bias, net.at, net.a, net.d, exp_build, tab, SW)
     _close(&net)
     return 0
 
@@ -387,12 +405,13 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
           const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
           const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, const double[::1] opt,
           double[::1] velocity, bint train_bias, int threads=1, int exp_build=EXP_LIBM,
-          const uint64_t[::1] exp_table=None, double weight_decay=0.0):
+          const uint64_t[::1] exp_table=None, double weight_decay=0.0,
+          const double[::1] sample_weight=None):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
     ``exp_build`` picks the logistic's exp (an inlined one needs glibc's ``exp_table``)."""
     _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
                 velocity, train_bias, threads, exp_build, _table(exp_build, exp_table),
-                weight_decay)
+                weight_decay, _weights(sample_weight))
 
 
 def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
@@ -401,19 +420,20 @@ def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
                     double lr, Py_ssize_t batch_size, const double[::1] opt, double[::1] velocity,
                     bint train_bias, int threads=1, int loss_threads=1,
                     int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
-                    double weight_decay=0.0):
+                    double weight_decay=0.0, const double[::1] sample_weight=None):
     """``train``, then the mean loss over ``X, Y`` (``mean_loss`` on ``loss_threads``
     threads), or NaN where a parameter is not finite (twin: numba.backend's
     ``train_then_loss``). One call: a short run would pay twice for its arguments."""
     cdef const uint64_t* tab = _table(exp_build, exp_table)
     _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
-                velocity, train_bias, threads, exp_build, tab, weight_decay)
+                velocity, train_bias, threads, exp_build, tab, weight_decay,
+                _weights(sample_weight))
     cdef Py_ssize_t q
     for q in range(params.shape[0]):
         if not isfinite(params[q]):
             return float("nan")
     return _evaluate(BATCH_LOSS, params, layout, acts, loss, X, Y, NULL, loss_threads,
-                     exp_build, tab)
+                     exp_build, tab, 0.0, _weights(sample_weight))
 
 
 cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
@@ -421,7 +441,8 @@ cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
                      const double[:, ::1] Y, Py_ssize_t epochs, const int64_t[:, ::1] order,
                      double lr, Py_ssize_t batch_size, const double[::1] opt,
                      double[::1] velocity, bint train_bias, int threads, int exp_build,
-                     const uint64_t* tab, double weight_decay) except -1:
+                     const uint64_t* tab, double weight_decay,
+                     const double* SW) except -1:
     """``_train_one`` on memoryviews: ``train``'s body, without the GIL."""
     cdef const int64_t* visits = NULL  # order None (no buffer to take) or empty: 0..n-1
     if order is not None and order.shape[0] == epochs and epochs > 0:
@@ -431,7 +452,7 @@ cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
         status = _train_one(&params[0], &velocity[0], &layout[0, 0], layout.shape[0], &acts[0],
                             loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lr,
                             batch_size, &opt[0], weight_decay, train_bias, threads, exp_build,
-                            tab)
+                            tab, SW)
     if status != 0:
         raise MemoryError()
     return 0
@@ -452,7 +473,7 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
                const int64_t[:, ::1] order, const double[::1] lrs, Py_ssize_t batch_size,
                const double[::1] opt, double[:, ::1] velocity, bint train_bias, threads,
                int exp_build=EXP_LIBM, const uint64_t[::1] exp_table=None,
-               double weight_decay=0.0):
+               double weight_decay=0.0, const double[::1] sample_weight=None):
     """``train`` every row of ``params`` with its own ``lrs[k]`` (twin: ``train_many``).
 
     Parallel over rows with OpenMP where the extension was built with it, else serial.
@@ -466,6 +487,7 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
     cdef int failed = 0
     cdef int n_threads = threads if threads is not None else openmp_threads()
     cdef const uint64_t* tab = _table(exp_build, exp_table)
+    cdef const double* SW = _weights(sample_weight)
     if batch_size == 1 and size <= UNROLL_PARAMS:
         G = lanes(size)
         groups = (count + G - 1) // G
@@ -475,14 +497,14 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
                             &layout[0, 0], layout.shape[0], &acts[0], loss, &X[0, 0],
                             &Y[0, 0], X.shape[0], epochs, visits, &lrs[group * G],
                             min(G, count - group * G), G, &opt[0], weight_decay, train_bias,
-                            exp_build, tab) != 0:
+                            exp_build, tab, SW) != 0:
                 failed = 1
     else:
         for k in prange(count, nogil=True, schedule="dynamic", num_threads=n_threads):
             if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
                           &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
                           lrs[k], batch_size, &opt[0], weight_decay, train_bias, 1, exp_build,
-                          tab) != 0:
+                          tab, SW) != 0:
                 failed = 1
     if failed:
         raise MemoryError()
@@ -504,7 +526,7 @@ def train_form(str form, double[:, ::1] params, double[:, ::1] velocity,
                const double[:, ::1] X, const double[:, ::1] Y, Py_ssize_t epochs,
                const int64_t[:, ::1] order, const double[::1] lrs, Py_ssize_t batch_size,
                const double[::1] opt, double decay, bint train_bias, int exp_build=EXP_LIBM,
-               const uint64_t[::1] exp_table=None):
+               const uint64_t[::1] exp_table=None, const double[::1] sample_weight=None):
     """Train every row of ``params`` with one form of the step, whatever the router would
     pick: ``"unrolled"`` (the catalogue's copy), ``"looped"``, ``"lanes"`` (all rows in one
     group) or ``"batched"``. False where the form cannot train this: a batch for an online
@@ -516,6 +538,7 @@ def train_form(str form, double[:, ::1] params, double[:, ::1] velocity,
         visits = &order[0, 0]
     cdef const uint64_t* tab = _table(exp_build, exp_table)
     cdef Py_ssize_t k, count = params.shape[0], L = layout.shape[0]
+    cdef const double* SW = _weights(sample_weight)
     if form != "batched" and batch_size != 1:
         return False
     if form == "lanes":
@@ -523,7 +546,7 @@ def train_form(str form, double[:, ::1] params, double[:, ::1] velocity,
                         &layout[0, 0], L,
                         &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
                         &lrs[0], count, count, &opt[0], decay, train_bias, exp_build,
-                        tab) != 0:
+                        tab, SW) != 0:
             raise MemoryError()
         return True
     for k in range(count):
@@ -531,16 +554,17 @@ def train_form(str form, double[:, ::1] params, double[:, ::1] velocity,
             if L != 2 or not _small_online(&params[k, 0], &velocity[k, 0], &X[0, 0], &Y[0, 0],
                                            visits, X.shape[0], epochs, lrs[k], &opt[0], decay,
                                            loss, acts[0], acts[1], layout[0, 0], layout[0, 1],
-                                           layout[1, 1], train_bias):
+                                           layout[1, 1], train_bias, SW):
                 return False
         elif form == "looped":
             if _train_looped(&params[k, 0], &velocity[k, 0], &layout[0, 0], L, &acts[0], loss,
                              &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k], &opt[0],
-                             decay, train_bias, exp_build, tab) != 0:
+                             decay, train_bias, exp_build, tab, SW) != 0:
                 raise MemoryError()
         elif _train_batched(&params[k, 0], &velocity[k, 0], &layout[0, 0], L, &acts[0], loss,
                             &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k],
-                            batch_size, &opt[0], decay, train_bias, 1, exp_build, tab) != 0:
+                            batch_size, &opt[0], decay, train_bias, 1, exp_build, tab,
+                            SW) != 0:
             raise MemoryError()
     return True
 

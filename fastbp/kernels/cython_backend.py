@@ -62,56 +62,69 @@ def forward(shape: Shape, params, X, threads=None):
                            _parts(threads, min(len(X), CHUNK), shape), *_exp())
 
 
-def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None) -> float:
+def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None,
+              sample_weight=None) -> float:
     """Mean per-sample loss, summed in sample order then divided."""
-    check_buffers(shape, params, X, Y)
+    check_buffers(shape, params, X, Y, sample_weight=sample_weight)
     return _cython.mean_loss(params, shape.layout, shape.acts, loss, X, Y,
-                             _parts(threads, min(len(X), CHUNK), shape), *_exp())
-
-
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
-    """Gradient of the mean loss, flat like ``params``."""
-    check_buffers(shape, params, X, Y)
-    return _cython.gradients(params, shape.layout, shape.acts, loss, X, Y,
                              _parts(threads, min(len(X), CHUNK), shape), *_exp(),
-                             weight_decay)
+                             sample_weight)
+
+
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
+              sample_weight=None):
+    """Gradient of the mean loss, flat like ``params``."""
+    return loss_and_gradients(shape, loss, params, X, Y, threads, weight_decay,
+                              sample_weight)[1]
+
+
+def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
+                       sample_weight=None):
+    """The mean loss and its gradient, in one pass over the data."""
+    check_buffers(shape, params, X, Y, sample_weight=sample_weight)
+    return _cython.loss_and_gradients(params, shape.layout, shape.acts, loss, X, Y,
+                                      _parts(threads, min(len(X), CHUNK), shape), *_exp(),
+                                      weight_decay, sample_weight)
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
-          threads=None) -> None:
+          threads=None, sample_weight=None) -> None:
     """Train in place; the oracle's ``train`` defines every option."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
+                  sample_weight=sample_weight)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                   order, lr, rule.batch_size, rule.opt,
-                  velocity, shape.train_bias, count, *_exp(), rule.weight_decay)
+                  velocity, shape.train_bias, count, *_exp(), rule.weight_decay,
+                  sample_weight)
 
 
 def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
-                    threads=None) -> float:
+                    threads=None, sample_weight=None) -> float:
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite:
     one call into the extension, which takes each argument's buffer once."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
+                  sample_weight=sample_weight)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     n = len(X)
     evaluating = _parts(threads, min(n, CHUNK), shape)
     return _cython.train_then_loss(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                                    order, lr, rule.batch_size, rule.opt, velocity,
                                    shape.train_bias, count, evaluating, *_exp(),
-                                   rule.weight_decay)
+                                   rule.weight_decay, sample_weight)
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
-               threads=None) -> None:
+               threads=None, sample_weight=None) -> None:
     """``train`` every row of ``params`` with its own ``lrs[k]``, OpenMP-parallel over rows;
     small networks trained online go several per thread, one per vector lane. The
     logistic's ``exp`` is glibc's, inlined, where :func:`fastbp.kernels.glibc_exp.variant`
     has verified it."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule, sample_weight)
     _cython.train_many(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                        order, lrs, rule.batch_size,
                        rule.opt, velocity, shape.train_bias, threads, *_exp(),
-                       rule.weight_decay)
+                       rule.weight_decay, sample_weight)
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
@@ -120,11 +133,11 @@ def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
 
 
 def train_form(form: str, shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs,
-               order=None) -> bool:
+               order=None, sample_weight=None) -> bool:
     """``train_many`` by one form of the step (``_cython.FORMS``), whatever the router
     would pick (:mod:`fastbp.kernels.steps`); False where it cannot train this."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule, sample_weight)
     return bool(_cython.train_form(form, params, velocity, shape.layout, shape.acts,
                                    rule.loss, X, Y, epochs, order, lrs, rule.batch_size,
                                    rule.opt, rule.weight_decay, shape.train_bias,
-                                   *_exp()))
+                                   *_exp(), sample_weight))

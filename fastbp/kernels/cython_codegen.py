@@ -44,7 +44,7 @@ cdef void {name}(
         double* params, double* velocity, const double* X, const double* Y,
         const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr, const double* opt,
         double decay, int loss, int64_t act1, int64_t act2,
-        bint train_bias) noexcept nogil:"""
+        bint train_bias, const double* SW) noexcept nogil:"""
 
 
 def _layout(sizes) -> list[tuple[int, int, int, int]]:
@@ -81,6 +81,7 @@ def _small_kernel(n0: int, n1: int, n2: int, logistic: bool) -> list[str]:
     size, width = layout[-1][3] + layout[-1][1], w.at[-1]
     return [_SMALL_SIGNATURE.format(name=small_name(n0, n1, n2, logistic)),
             *indent(step.unpack_opt("cython"), 1),
+            "    cdef bint weighted = SW != NULL",
             *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
             f"    cdef double p[{size}]", f"    cdef double v[{size}]",
             f"    cdef double v2[{size}]",
@@ -119,7 +120,8 @@ def small_module() -> str:
              "", "", "ctypedef void (*_SmallKernel)(double* params, double* velocity, "
              "const double* X, const double* Y, const int64_t* order, Py_ssize_t n, "
              "Py_ssize_t epochs, double lr, const double* opt, double decay, int loss, "
-             "int64_t act1, int64_t act2, bint train_bias) noexcept nogil", "", ""]
+             "int64_t act1, int64_t act2, bint train_bias, const double* SW) noexcept nogil",
+             "", ""]
     for entry in CATALOGUE:
         lines += _small_kernel(*entry)
     lines += [f"cdef _SmallKernel _SMALL[{len(CATALOGUE)}]",
@@ -136,7 +138,7 @@ cdef bint _small_online(double* params, double* velocity, const double* X, const
                         const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr,
                         const double* opt, double decay, int loss, int64_t a1, int64_t a2,
                         Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t n2,
-                        bint train_bias) noexcept nogil:
+                        bint train_bias, const double* SW) noexcept nogil:
     """Train with the copy for this shape, if the catalogue has one; False if not."""
     if not ({min_in} <= n0 <= {max_in} and {min_h} <= n1 <= {max_h}
             and {min_out} <= n2 <= {max_out}):
@@ -145,7 +147,7 @@ cdef bint _small_online(double* params, double* velocity, const double* X, const
                              + n2 - {min_out}) * 2
     index += a1 == {logistic} and a2 == {logistic}
     _SMALL[index](params, velocity, X, Y, order, n, epochs, lr, opt, decay, loss, a1, a2,
-                  train_bias)
+                  train_bias, SW)
     return True
 '''
 
@@ -155,7 +157,8 @@ cdef void _online_looped(double* params, double* velocity, const int64_t* layout
                          const double* Y, Py_ssize_t n, Py_ssize_t epochs,
                          const int64_t* order, double lr, const double* opt, double decay,
                          bint train_bias, const Py_ssize_t* at, double* a, double* d,
-                         int exp_build, const uint64_t* tab) noexcept nogil:
+                         int exp_build, const uint64_t* tab,
+                         const double* SW) noexcept nogil:
     """Train one network of any shape online, in place (twin: numba.online's
     ``train_then_loss``). Layer ``l``'s outputs and deltas are ``a + at[l]``, ``d + at[l]``;
     ``exp_build`` says which exp the logistic inlines (EXP_FMA or EXP_PLAIN need glibc's
@@ -178,6 +181,7 @@ def looped_include() -> str:
     w = _online_step(Looped("cython", RULE))
     return "\n".join([
         _HEADER, _LOOPED_SIGNATURE, *indent(step.unpack_opt("cython"), 1),
+        "    cdef bint weighted = SW != NULL",
         "    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, rare",
         "    cdef Py_ssize_t n_top = layout[4 * (n_layers - 1) + 1]",
         "    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_top",
@@ -204,7 +208,7 @@ cdef int _train_lanes(double* P, double* V, Py_ssize_t stride, Py_ssize_t width,
                       const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                       const double* lrs, Py_ssize_t g, Py_ssize_t G, const double* opt,
                       double decay, bint train_bias, int exp_build,
-                      const uint64_t* tab) noexcept nogil:
+                      const uint64_t* tab, const double* SW) noexcept nogil:
     """Train the ``g`` networks of rows ``P[lane * stride]`` (optimizer states
     ``V[lane * width]``) online, one
     per lane of a group of ``G`` (twin: numba.lanes's ``train_lanes``); -1 where memory
@@ -251,6 +255,7 @@ def _lanes_kernel() -> str:
     w = _online_step(Lanes("cython", RULE))
     return "\n".join([
         _LANES_SIGNATURE, *indent(step.unpack_opt("cython"), 1),
+        "    cdef bint weighted = SW != NULL",
         *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
         *_declare("double*", w.pointers),
         _LANES_BODY.replace("{temps}", str(w.temps)).replace(
@@ -267,7 +272,8 @@ cdef inline void _update_range(double* work, const double* grad, double* vel, Py
     "row": '''\
 cdef inline void _update_row(double* work, double* vel, Py_ssize_t P, const double* d,
                              Py_ssize_t outs, Py_ssize_t row, Py_ssize_t n, double ai,
-                             double lr, const double* opt, double decay) noexcept nogil:
+                             double lr, const double* opt, double decay,
+                             double sw) noexcept nogil:
     """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
     ai`` of parameters row..row+n (twin: numba's ``update_row``)."""''',
     "rate": '''\

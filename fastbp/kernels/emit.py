@@ -192,6 +192,10 @@ class Writer:
         self.doubles["lrt"] = None
         return var("lrt")
 
+    def weight(self) -> Expr:
+        """The sample's weight (the rule's ``weighted``): ``SW[s]``."""
+        return lit("SW[s]")
+
     def tail(self, i: int) -> Expr:
         """Adam's scalar ``step.TAIL[i]`` (step count, beta_1**t, beta_2**t): a local the
         kernel loads from the state row and stores back."""
@@ -325,6 +329,9 @@ class Unrolled(Writer):
         """Slot ``slot`` of parameter ``q``'s optimizer state (velocity or Adam's first
         moment; Adam's second moment)."""
         return var(f"{'vs'[slot]}{q}")
+
+    def weight(self) -> Expr:
+        return var("sw")
 
     def net(self, layer: int, j: int) -> Expr:
         return var(f"z{layer}_{j}")
@@ -492,7 +499,7 @@ def indent(lines: Iterable[str], depth: int) -> list[str]:
 
 _ROW = {"numba": re.compile(r"S\[U\(\((.*?)\) \* G \+ lane\)\]"),
         "cython": re.compile(r"S\[\((.*?)\) \* G \+ lane\]")}
-_SAMPLE = re.compile(r"\b[XY]\[s(?:, | \* \w+ \+ )[\w ]+\]")
+_SAMPLE = re.compile(r"\b(?:[XY]\[s(?:, | \* \w+ \+ )[\w ]+\]|SW\[s\])")
 
 
 class Lanes(Looped):

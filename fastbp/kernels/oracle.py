@@ -148,9 +148,13 @@ def output_deltas(loss: int, out_code: int, out: list[float], target: list[float
     return [(o - t) * derivative(out_code, o) for o, t in zip(out, target)]
 
 
-def sample_deltas(params, layout, acts, loss, outs, target) -> list[list[float]]:
-    """Deltas of every layer for one sample, from the current weights."""
+def sample_deltas(params, layout, acts, loss, outs, target,
+                  weight: float | None = None) -> list[list[float]]:
+    """Deltas of every layer for one sample, from the current weights (the output deltas
+    times the sample's ``weight``, where it has one)."""
     deltas = [output_deltas(loss, acts[-1], outs[-1], target)]
+    if weight is not None:
+        deltas[0] = [d * weight for d in deltas[0]]
     for layer in range(len(layout) - 1, 0, -1):
         weights, _ = _unpack(params, layout[layer])
         after = deltas[0]
@@ -186,26 +190,51 @@ def forward(shape: Shape, params, X, threads=None):
                     dtype=np.float64).reshape(len(X), lay[-1][1])
 
 
-def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None) -> float:
-    """Mean over samples (summed in order, then divided) of the per-sample loss."""
+def _sample_weights(X, sample_weight) -> list[float]:
+    return [1.0] * len(X) if sample_weight is None else sample_weight.tolist()
+
+
+def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None,
+              sample_weight=None) -> float:
+    """Mean over samples (summed in order, then divided) of the per-sample loss; with
+    ``sample_weight``, ``sum(w_s * e_s) / sum(w_s)``, each sum from 0 in sample order."""
     p, lay, ac = _lists(shape, params)
-    total = 0.0
-    for x, t in zip(X.tolist(), Y.tolist()):
-        total += sample_loss(loss, ac[-1], layer_outputs(p, lay, ac, x)[-1], t)
-    return total / len(X)
+    total = count = 0.0
+    for x, t, w in zip(X.tolist(), Y.tolist(), _sample_weights(X, sample_weight)):
+        e = sample_loss(loss, ac[-1], layer_outputs(p, lay, ac, x)[-1], t)
+        total += e if sample_weight is None else e * w
+        count += w
+    return total / count
 
 
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
+              sample_weight=None):
     """Gradient of the mean loss over all samples, as a flat buffer like ``params``: the
-    sum over the samples, plus ``weight_decay * w`` for a weight, divided by their number."""
+    sum over the samples, plus ``weight_decay * w`` for a weight, divided by their number
+    (with ``sample_weight``: each output delta times its sample's weight, the sum divided
+    by the weights' sum)."""
+    return loss_and_gradients(shape, loss, params, X, Y, threads, weight_decay,
+                              sample_weight)[1]
+
+
+def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
+                       sample_weight=None):
+    """``mean_loss`` and ``gradients`` in one pass over the samples."""
     p, lay, ac = _lists(shape, params)
     grad = [0.0] * len(p)
-    for x, t in zip(X.tolist(), Y.tolist()):
+    total = count = 0.0
+    for x, t, w in zip(X.tolist(), Y.tolist(), _sample_weights(X, sample_weight)):
         outs = layer_outputs(p, lay, ac, x)
-        _add_sample_gradient(grad, lay, outs, sample_deltas(p, lay, ac, loss, outs, t))
+        e = sample_loss(loss, ac[-1], outs[-1], t)
+        total += e if sample_weight is None else e * w
+        count += w
+        deltas = sample_deltas(p, lay, ac, loss, outs, t,
+                               None if sample_weight is None else w)
+        _add_sample_gradient(grad, lay, outs, deltas)
     decay, weight = float(weight_decay), _weights(lay, len(p))
-    return np.array([(g + decay * p[q]) / len(X) if decay != 0.0 and weight[q] else g / len(X)
-                     for q, g in enumerate(grad)], dtype=np.float64)
+    return total / count, np.array([(g + decay * p[q]) / count if decay != 0.0 and weight[q]
+                                    else g / count for q, g in enumerate(grad)],
+                                   dtype=np.float64)
 
 
 def _weights(layout, size: int) -> list[bool]:
@@ -217,7 +246,7 @@ def _weights(layout, size: int) -> list[bool]:
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,
-          order=None, threads=None) -> None:
+          order=None, threads=None, sample_weight=None) -> None:
     """Train in place for ``epochs`` epochs of mini-batch gradient descent.
 
     Epoch ``e`` visits samples ``order[e]``, or ``0..n-1`` when ``order`` is
@@ -236,10 +265,16 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
 
     ``velocity`` is the optimizer's state, carried between calls: the velocity ``v``, or
     Adam's ``m``, ``s`` then ``t``, ``b1t`` (beta_1**t), ``b2t`` (``Rule.new_state``).
+
+    With ``sample_weight``, a sample's output deltas are multiplied by its weight and a
+    batch's sums divided by its weights' sum (from 0, in visiting order), not its size;
+    an online step divides by the sample's weight.
     """
     p, lay, ac = _lists(shape, params)
     state = velocity.tolist()
     xs, ts = X.tolist(), Y.tolist()
+    weighted = sample_weight is not None
+    ws = _sample_weights(X, sample_weight)
     # Python floats, as everywhere in the oracle
     lr, momentum, batch_size = float(lr), float(rule.momentum), int(rule.batch_size)
     decay, method = float(rule.weight_decay), rule.method
@@ -256,11 +291,12 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
         for start in range(0, n, batch_size):
             batch = visit[start: start + batch_size]
             grad = [0.0] * size_p
+            size = 0.0
             for s in batch:
                 outs = layer_outputs(p, lay, ac, xs[s])
-                _add_sample_gradient(grad, lay, outs,
-                                     sample_deltas(p, lay, ac, rule.loss, outs, ts[s]))
-            size = len(batch)
+                _add_sample_gradient(grad, lay, outs, sample_deltas(
+                    p, lay, ac, rule.loss, outs, ts[s], ws[s] if weighted else None))
+                size += ws[s]
             if method == "adam":
                 t, b1t, b2t = state[2 * size_p: 2 * size_p + 3]
                 t, b1t, b2t = t + 1.0, b1t * beta_1, b2t * beta_2
@@ -285,18 +321,21 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
 
 
 def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,
-                    order=None, threads=None) -> float:
+                    order=None, threads=None, sample_weight=None) -> float:
     """``train``, then ``mean_loss`` over ``X, Y`` with ``rule.loss``; NaN, without
     measuring, where a parameter is not finite."""
-    train(shape, rule, params, velocity, X, Y, epochs, lr, order)
-    return mean_loss(shape, rule.loss, params, X, Y) if all_finite(params) else math.nan
+    train(shape, rule, params, velocity, X, Y, epochs, lr, order, None, sample_weight)
+    if not all_finite(params):
+        return math.nan
+    return mean_loss(shape, rule.loss, params, X, Y, None, sample_weight)
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lrs,
-               order=None, threads=None) -> None:
+               order=None, threads=None, sample_weight=None) -> None:
     """``train`` each row of ``params`` in turn, with its own ``lrs[k]`` (serial)."""
     for k in range(len(params)):
-        train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order)
+        train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, None,
+              sample_weight)
 
 
 def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:

@@ -68,7 +68,7 @@ def _f64(array: np.ndarray) -> bool:
 def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray | None = None,
                   velocity: np.ndarray | None = None, order: np.ndarray | None = None,
                   epochs: int = 0, lrs: np.ndarray | None = None,
-                  rule: Rule | None = None) -> None:
+                  rule: Rule | None = None, sample_weight: np.ndarray | None = None) -> None:
     """Refuse arrays a compiled kernel would read or write beyond: the last check before
     one runs, whatever path reached it (cheap, about a microsecond: shapes, dtypes and
     the order's range).
@@ -90,6 +90,8 @@ def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray
         ok = velocity.shape == (*size[:-1], width) and _f64(velocity)
     if ok and lrs is not None:
         ok = lrs.shape == (size[0],) and _f64(lrs)
+    if ok and sample_weight is not None:
+        ok = sample_weight.shape == (X.shape[0],) and _f64(sample_weight)
     if ok and order is not None and order.size:
         ok = (order.dtype == np.int64 and order.ndim == 2 and order.shape[0] >= epochs
               and order.shape[1] == X.shape[0] and order.min() >= 0
@@ -101,7 +103,15 @@ def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray
                          + ("" if Y is None else f", Y {Y.dtype}{Y.shape}")
                          + ("" if velocity is None else f", velocity {velocity.shape}")
                          + ("" if order is None else f", order {order.shape}")
-                         + ("" if lrs is None else f", lrs {lrs.shape}"))
+                         + ("" if lrs is None else f", lrs {lrs.shape}")
+                         + ("" if sample_weight is None else
+                            f", sample_weight {sample_weight.shape}"))
+
+
+def weight_sum(sample_weight: np.ndarray) -> float:
+    """The samples' weights summed from 0.0 in sample order (the canonical sum; numpy's
+    ``sum`` adds pairwise)."""
+    return float(np.cumsum(sample_weight)[-1]) if sample_weight.size else 0.0
 
 
 def sizes_label(shape: Shape) -> str:
@@ -174,31 +184,48 @@ class Kernels(Protocol):
                 threads: int | None = None) -> np.ndarray:
         """Outputs for every row of ``X``: array ``(n, n_L)``."""
 
+    # ``sample_weight`` everywhere: None, or one float64 weight >= 0 per row of ``X``. A
+    # weighted sample's output deltas are multiplied by its weight, a batch's sums are
+    # divided by its weights' sum (from 0.0, in visiting order) instead of its size, and a
+    # mean loss is ``sum(w_s * e_s) / sum(w_s)`` (scikit-learn's MLP).
+
     def mean_loss(self, shape: Shape, loss: int, params: np.ndarray, X: np.ndarray,
-                  Y: np.ndarray, threads: int | None = None) -> float:
+                  Y: np.ndarray, threads: int | None = None,
+                  sample_weight: np.ndarray | None = None) -> float:
         """Mean per-sample loss over ``X, Y``: summed in sample order, then divided."""
 
     def gradients(self, shape: Shape, loss: int, params: np.ndarray, X: np.ndarray,
-                  Y: np.ndarray, threads: int | None = None,
-                  weight_decay: float = 0.0) -> np.ndarray:
+                  Y: np.ndarray, threads: int | None = None, weight_decay: float = 0.0,
+                  sample_weight: np.ndarray | None = None) -> np.ndarray:
         """Gradient of the mean loss over ``X, Y``, flat like ``params``: each sum over
         the samples, plus ``weight_decay * W`` for a weight, divided by their number."""
 
+    def loss_and_gradients(self, shape: Shape, loss: int, params: np.ndarray,
+                           X: np.ndarray, Y: np.ndarray, threads: int | None = None,
+                           weight_decay: float = 0.0,
+                           sample_weight: np.ndarray | None = None
+                           ) -> tuple[float, np.ndarray]:
+        """``mean_loss`` and ``gradients`` in one pass over the data (L-BFGS's call)."""
+
     def train(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,
               X: np.ndarray, Y: np.ndarray, epochs: int, lr: float,
-              order: np.ndarray | None = None, threads: int | None = None) -> None:
-        """Train ``params`` (and the momentum ``velocity``) in place for ``epochs`` epochs."""
+              order: np.ndarray | None = None, threads: int | None = None,
+              sample_weight: np.ndarray | None = None) -> None:
+        """Train ``params`` (and the optimizer's state ``velocity``) in place for
+        ``epochs`` epochs."""
 
     def train_then_loss(self, shape: Shape, rule: Rule, params: np.ndarray,
                         velocity: np.ndarray, X: np.ndarray, Y: np.ndarray, epochs: int,
                         lr: float, order: np.ndarray | None = None,
-                        threads: int | None = None) -> float:
+                        threads: int | None = None,
+                        sample_weight: np.ndarray | None = None) -> float:
         """``train``, then ``mean_loss`` over ``X, Y`` with ``rule.loss``, in one call (a
         short run's way); NaN, without measuring, where a parameter is not finite."""
 
     def train_many(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,
                    X: np.ndarray, Y: np.ndarray, epochs: int, lrs: np.ndarray,
-                   order: np.ndarray | None = None, threads: int | None = None) -> None:
+                   order: np.ndarray | None = None, threads: int | None = None,
+                   sample_weight: np.ndarray | None = None) -> None:
         """``train`` every row of ``params`` (2-D) with its own ``lrs[k]``, bit-identical to
         training each alone; ``threads`` caps the threads used (None: all cores)."""
 

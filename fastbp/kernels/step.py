@@ -212,6 +212,12 @@ def output_deltas(w: Writer, top: Layer) -> None:
     w.when(_is(w.rule["loss"], False, SQUARED), cross_entropy,
            lambda: w.choose(top.code, {SOFTMAX: softmax_squared}, squared))
 
+    def weighted() -> None:  # scikit-learn's ``deltas[last] *= sample_weight``
+        for k in w.range(0, n, "k"):
+            w.set(w.delta(at, k), expr(w.delta(at, k), " * ", w.weight()))
+
+    w.when(_flag(w, "weighted"), weighted)
+
 
 def hidden_deltas(w: Writer) -> None:
     """Each hidden layer's deltas, from the last: Σ over the next layer's neurons k in
@@ -256,10 +262,17 @@ def _bias_gradients(w: Writer, visit, layer: Layer) -> None:
 def update(w: Writer, q, summed: Expr, weight: bool, size: Expr | None = None) -> None:
     """The update stage of parameter ``q``: its gradient is ``summed`` plus ``decay * w``
     for a weight (where the rule has decay), divided by the batch's ``size`` (None: one
-    sample, and x / 1 is x), applied by the rule's update."""
+    sample, and x / 1 is x; weighted, the sample's weight), applied by the rule's
+    update."""
     def apply(g: Expr) -> None:
         if size is not None:
             g = expr("(", g, " / ", size, ")")
+            rules(g)
+        else:
+            w.when(_flag(w, "weighted"), lambda: rules(expr("(", g, " / ", w.weight(), ")")),
+                   lambda: rules(g))
+
+    def rules(g: Expr) -> None:
         w.when(_flag(w, "adam"), lambda: RULES["adam"](w, q, w.temp("g", g)),
                lambda: w.when(_flag(w, "momentum"), lambda: w.when(
                    _flag(w, "nesterov"), lambda: RULES["nesterov"](w, q, g),
@@ -334,7 +347,7 @@ def update_row(w: Writer) -> None:
 
 
 RUN_TIME_RULE = {"momentum": "momentum != 0.0", "nesterov": "nesterov != 0.0",
-                 "adam": "adam != 0.0", "decay": "decay != 0.0"}
+                 "adam": "adam != 0.0", "decay": "decay != 0.0", "weighted": "weighted"}
 
 
 def unpack_opt(lang: str) -> list[str]:
@@ -350,7 +363,8 @@ def stage(lang: str, part: Callable[[Writer], None]) -> tuple[list[str], list[st
     """The lines of ``part`` (:func:`update_range`, :func:`update_row`) and the loop indices
     they declare; over parameters ``work`` (``P`` of them), the state ``vel`` (slot 1 from
     ``P``), summed gradients ``grad`` and one sample's deltas ``d`` from ``outs``; the
-    step's rate ``lr`` (Adam's bias-corrected rate: the caller's :func:`adam_rate`). Cython
+    step's rate ``lr`` (Adam's bias-corrected rate: the caller's :func:`adam_rate`), one
+    sample's weight ``sw`` (:func:`update_row`; 1.0 unweighted). Cython
     tests the rule's flags once, outside the loop; numba inside it, where LLVM moves the
     tests out itself (tested outside, the 64-32-10 network's online step took twice as
     long)."""
@@ -359,6 +373,8 @@ def stage(lang: str, part: Callable[[Writer], None]) -> tuple[list[str], list[st
     w.p = lambda q: lit(f"work[{index(q)}]")
     w.state = lambda slot, q: lit(f"vel[{index(q if slot == 0 else Ix('P') + q)}]")
     w.rate = lambda: var("lr")
+    w.weight = lambda: var("sw")
+    w.rule["weighted"] = "sw != 1.0"  # x / 1 is x: one weight of 1 needs no division
     w.grad = lambda q: lit(f"grad[{index(q)}]")
     w.delta = lambda layer, j: lit(f"d[{index(Ix('outs') + j)}]")
     lines = unpack_opt(lang)

@@ -40,12 +40,14 @@ STEPS: dict[str, tuple[str, ...]] = {
 }
 FORMS: tuple[str, ...] = tuple(form for forms in STEPS.values() for form in forms)
 
-#: ``train(shape, rule, params, velocity, X, Y, epochs, lrs, order)``: every row of
-#: ``params`` trained in place; False where the form cannot train this configuration.
+#: ``train(shape, rule, params, velocity, X, Y, epochs, lrs, order, sample_weight=None)``:
+#: every row of ``params`` trained in place; False where the form cannot train this
+#: configuration.
 Runner = Callable[[Shape, Rule, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int,
                    np.ndarray, np.ndarray | None], bool]
 
 _NO_ORDER = np.empty((0, 0), dtype=np.int64)
+_NO_SW = np.empty(0)
 
 
 def runner(form: str) -> Runner:
@@ -66,49 +68,53 @@ def runner(form: str) -> Runner:
     return _numba(kind) if backend == "numba" else _cython(kind)
 
 
-def _oracle(shape, rule, params, velocity, X, Y, epochs, lrs, order) -> bool:
+def _oracle(shape, rule, params, velocity, X, Y, epochs, lrs, order,
+            sample_weight=None) -> bool:
     from . import oracle
 
     for k in range(len(params)):
-        oracle.train(shape, rule, params[k], velocity[k], X, Y, epochs, float(lrs[k]), order)
+        oracle.train(shape, rule, params[k], velocity[k], X, Y, epochs, float(lrs[k]), order,
+                     None, sample_weight)
     return True
 
 
 def _numba(kind: str) -> Runner:
     from .numba import backend, batched, lanes, online, unrolled
 
-    def run(shape, rule, params, velocity, X, Y, epochs, lrs, order) -> bool:
+    def run(shape, rule, params, velocity, X, Y, epochs, lrs, order,
+            sample_weight=None) -> bool:
         order = _NO_ORDER if order is None else order
+        SW = _NO_SW if sample_weight is None else sample_weight
         online_rule = rule.batch_size == 1
         if kind == "batched":
             for k in range(len(params)):
                 params[k], velocity[k] = backend._batched(
                     batched.TRAIN, shape, rule, params[k], velocity[k], X, Y, epochs,
-                    float(lrs[k]), order, grad=np.empty(shape.n_params), threads=1)
+                    float(lrs[k]), order, grad=np.empty(shape.n_params), threads=1, SW=SW)
             return True
         if not online_rule:
             return False
         if kind == "lanes":
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
                               epochs, order, lrs, rule.opt, rule.weight_decay,
-                              shape.train_bias, lanes.lanes(shape.n_params))
+                              shape.train_bias, lanes.lanes(shape.n_params), SW)
             return True
         if kind == "looped":
             for k in range(len(params)):
                 online.train_then_loss(params[k], velocity[k], shape.layout, shape.acts,
                                        rule.loss, X, Y, epochs, order, float(lrs[k]),
                                        rule.opt, rule.weight_decay, shape.train_bias,
-                                       False)
+                                       False, SW)
             return True
         many = kind == "unrolled-lanes"
         kernel = unrolled.kernel(shape.layout, shape.acts, rule.loss, shape.train_bias,
-                                 rule.method, rule.weight_decay != 0.0, many)
+                                 rule.method, rule.weight_decay != 0.0, SW.shape[0] > 0, many)
         if many:
-            kernel(params, X, Y, epochs, order, lrs, rule.opt, rule.weight_decay, velocity)
+            kernel(params, X, Y, epochs, order, lrs, rule.opt, rule.weight_decay, velocity, SW)
         else:
             for k in range(len(params)):
                 kernel(params[k], X, Y, epochs, order, float(lrs[k]), rule.opt,
-                       rule.weight_decay, velocity[k])
+                       rule.weight_decay, velocity[k], SW)
         return True
 
     return run
@@ -117,8 +123,9 @@ def _numba(kind: str) -> Runner:
 def _cython(kind: str) -> Runner:
     from . import cython_backend
 
-    def run(shape, rule, params, velocity, X, Y, epochs, lrs, order) -> bool:
+    def run(shape, rule, params, velocity, X, Y, epochs, lrs, order,
+            sample_weight=None) -> bool:
         return cython_backend.train_form(kind, shape, rule, params, velocity, X, Y, epochs,
-                                         lrs, order)
+                                         lrs, order, sample_weight)
 
     return run

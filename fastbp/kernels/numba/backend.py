@@ -35,7 +35,7 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
 from ...functions import LOSSES
 from .. import glibc_exp, limits
 from ..limits import SHORT, SMALL, route, small_online
-from ..protocol import Rule, Shape, all_finite, check_buffers, sizes_label
+from ..protocol import Rule, Shape, all_finite, check_buffers, sizes_label, weight_sum
 from ..threads import cores, parts
 from . import batched, lanes, online, tiers, unrolled
 
@@ -91,6 +91,7 @@ _NO_ORDER = np.empty((0, 0), dtype=np.int64)
 _NO_GRAD = np.empty(0)
 _NO_PERM = np.empty(0, dtype=np.int64)  # run makes no working copies: they are passed
 _NO_OPT = Rule(0).opt  # the optimizer's settings where nothing trains
+_NO_SW = np.empty(0)  # no sample weights
 
 
 def _state_to_work(state, plan: _Plan, back: bool = False):
@@ -105,7 +106,7 @@ def _state_to_work(state, plan: _Plan, back: bool = False):
 
 
 def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, lr=0.0,
-             order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y, threads=None):
+             order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y, threads=None, SW=_NO_SW):
     """Run a task of :func:`batched.run` on working copies of ``params`` (and
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
     after TRAIN."""
@@ -127,15 +128,15 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     count = parts(threads, size, shape.n_params)
     args += (np.empty(count * plan.pack), glibc_exp.variant_code())
     if count == 1:
-        batched.run(*args, 0, 1, _ALONE, _NO_PERM)
+        batched.run(*args, 0, 1, _ALONE, _NO_PERM, SW)
     else:
         # Every part must run at once (they wait for each other): one thread each.
         sync = np.zeros(3, dtype=np.int64)
         with ThreadPoolExecutor(count - 1) as pool:
             try:
-                others = [pool.submit(batched.run, *args, k, count, sync, _NO_PERM)
+                others = [pool.submit(batched.run, *args, k, count, sync, _NO_PERM, SW)
                           for k in range(1, count)]
-                batched.run(*args, 0, count, sync, _NO_PERM)
+                batched.run(*args, 0, count, sync, _NO_PERM, SW)
                 for other in others:
                     other.result()
             except BaseException:
@@ -173,7 +174,7 @@ def _writable(params):
 
 def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD,
            velocity=_NO_GRAD, rule: Rule | None = None, epochs=0, lr=0.0, order=_NO_ORDER,
-           decay=0.0) -> float:
+           decay=0.0, SW=_NO_SW) -> float:
     """A task of ``run`` in one thread and one call, ``run`` making the working copies
     and buffers (a short call's way: they cost more than its arithmetic in Python)."""
     plan = _plan(shape.layout, shape.key)
@@ -185,53 +186,67 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD
     return batched.run(task, _NO_GRAD, params, shape.layout, shape.acts, loss, X, Y,
                              epochs, order, lr, batch_size, opt, decay, velocity,
                              bool(shape.train_bias), plan.at, _NO_GRAD, _NO_GRAD, grad, out,
-                             _NO_GRAD, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work)
+                             _NO_GRAD, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work,
+                             SW)
 
 
-def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None):
+def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight=None):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``):
     by the shape's unrolled loss kernel where it is loaded, else by the generic one."""
-    check_buffers(shape, params, X, Y)
+    check_buffers(shape, params, X, Y, sample_weight=sample_weight)
+    SW = _NO_SW if sample_weight is None else sample_weight
     run = _loss_kernels.get((shape.key, loss))
-    if run is not None and tiers.MODE != "generic":
+    if run is not None and tiers.MODE != "generic" and sample_weight is None:
         return run(params, X, Y)
     way = route(False, shape.n_params, X.shape[0], threads)
     if way == SMALL:
-        return online.mean_loss(_writable(params), shape.layout, shape.acts, loss, X, Y)
+        return online.mean_loss(_writable(params), shape.layout, shape.acts, loss, X, Y, SW)
     if way == SHORT:
-        return _short(batched.LOSS, shape, loss, params, X, Y)
+        return _short(batched.LOSS, shape, loss, params, X, Y, SW=SW)
     out = np.empty((1, 1))
     _batched(batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
-             Y, out=out, threads=threads)
+             Y, out=out, threads=threads, SW=SW)
     return out[0, 0]
 
 
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0):
+def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
+              sample_weight=None):
     """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
-    check_buffers(shape, params, X, Y)
+    return loss_and_gradients(shape, loss, params, X, Y, threads, weight_decay,
+                              sample_weight)[1]
+
+
+def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
+                       sample_weight=None):
+    """The mean loss and its gradient, in one pass over the data (twin:
+    ``loss_and_gradients``)."""
+    check_buffers(shape, params, X, Y, sample_weight=sample_weight)
+    SW = _NO_SW if sample_weight is None else sample_weight
     grad = np.zeros(params.shape[0])
     way = route(False, shape.n_params, X.shape[0], threads)
     if way == SMALL:
-        online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
-                               float(weight_decay), grad)
-        return grad
+        value = online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
+                                 float(weight_decay), grad, SW)
+        return value, grad
     if way == SHORT:
-        _short(batched.GRADIENTS, shape, loss, params, X, Y, grad=grad,
-               decay=weight_decay)
-        return grad
+        value = _short(batched.GRADIENTS, shape, loss, params, X, Y, grad=grad,
+                       decay=weight_decay, SW=SW)
+        return value, grad
+    out = np.empty((1, 1))
     _batched(batched.GRADIENTS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD,
-             X, Y, grad=grad, threads=threads)
+             X, Y, grad=grad, out=out, threads=threads, SW=SW)
     # Summed in the working layout; the rest is elementwise, the same in either layout.
     grad = grad.take(_plan(shape.layout).from_work)
     if weight_decay != 0.0:
         for n_in, n_out, w_at, _ in shape.layout:
             w = slice(w_at, w_at + n_in * n_out)
             grad[w] += weight_decay * params[w]  # two roundings, as the kernels' (g + a w)
-    return grad / X.shape[0]
+    count = float(X.shape[0]) if sample_weight is None else weight_sum(sample_weight)
+    return float(out[0, 0]), grad / count
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
-          threads=None):
+          threads=None, sample_weight=None):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
 
     Online training of a small network without weight decay runs the kernel unrolled for
@@ -240,39 +255,46 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     generic batched kernel (:mod:`fastbp.kernels.numba.batched`), on working copies with
     transposed weights, with ``parts(threads, ...)`` threads.
     """
-    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
+                  sample_weight=sample_weight)
     order = _NO_ORDER if order is None else order
+    SW = _NO_SW if sample_weight is None else sample_weight
     if route(True, shape.n_params, X.shape[0], threads, rule.batch_size) == SMALL:
-        _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False)
+        _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False, SW)
         return
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(params.shape[0]),
-                                      threads=threads)
+                                      threads=threads, SW=SW)
 
 
 def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
-            evaluate: bool) -> float:
+            evaluate: bool, SW) -> float:
     """One small network trained online: by its shape's unrolled kernels where the tiering
     rule runs them now, else by ``numba.online``; then, with ``evaluate``, its mean loss
     (NaN, without measuring, where a parameter is not finite)."""
-    kernels = _specialised(shape, rule, epochs, X.shape[0])
+    weighted = SW.shape[0] > 0
+    kernels = _specialised(shape, rule, epochs, X.shape[0], weighted)
     if kernels is None:
         return online.train_then_loss(params, velocity, shape.layout, shape.acts,
                                       rule.loss, X, Y, epochs, order, lr, rule.opt,
-                                      rule.weight_decay, bool(shape.train_bias), evaluate)
-    kernels[0](params, X, Y, epochs, order, lr, rule.opt, rule.weight_decay, velocity)
+                                      rule.weight_decay, bool(shape.train_bias), evaluate, SW)
+    kernels[0](params, X, Y, epochs, order, lr, rule.opt, rule.weight_decay, velocity, SW)
     if not evaluate:
         return 0.0
-    return kernels[1](params, X, Y) if all_finite(params) else math.nan
+    if not all_finite(params):
+        return math.nan
+    if weighted:
+        return online.mean_loss(params, shape.layout, shape.acts, rule.loss, X, Y, SW)
+    return kernels[1](params, X, Y)
 
 
-def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
+def _specialised(shape: Shape, rule: Rule, epochs: int, n: int, weighted: bool):
     """The shape's unrolled ``(train, loss)`` kernels for one small network trained online
     where the tiering rule runs them now, else None (the generic ``numba.online`` then
     runs); the work counts toward compiling them."""
-    found = _by_rule.get((shape.key, rule))
+    found = _by_rule.get((shape.key, rule, weighted))
     if found is None:
-        found = _by_rule[shape.key, rule] = _entry(shape, rule, False)
+        found = _by_rule[shape.key, rule, weighted] = _entry(shape, rule, False, weighted)
     if tiers.MODE == "auto":  # pick()'s rule inline for its two common cases
         if found.kernel is not None:
             return found.kernel
@@ -286,27 +308,31 @@ def _specialised(shape: Shape, rule: Rule, epochs: int, n: int):
 
 
 def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
-                    threads=None) -> float:
+                    threads=None, sample_weight=None) -> float:
     """``train``, then ``mean_loss`` over ``X, Y``, or NaN where a parameter is not finite
     (twin: ``train_then_loss``). Where the generic kernel trains in one thread, both run in
     one call of :func:`fastbp.kernels.batched.train_then_loss`."""
-    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
+                  sample_weight=sample_weight)
     order = _NO_ORDER if order is None else order
+    SW = _NO_SW if sample_weight is None else sample_weight
     way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size)
     if way == SMALL:
-        return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True)
+        return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True, SW)
     if way == SHORT:
         return _short(batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
                       velocity=velocity, rule=rule, epochs=epochs, lr=lr, order=order,
-                      decay=rule.weight_decay)
+                      decay=rule.weight_decay, SW=SW)
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(shape.n_params),
-                                      threads=threads)
-    return mean_loss(shape, rule.loss, params, X, Y, threads) if all_finite(params) else math.nan
+                                      threads=threads, SW=SW)
+    if not all_finite(params):
+        return math.nan
+    return mean_loss(shape, rule.loss, params, X, Y, threads, sample_weight)
 
 
 def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, order=None,
-               threads=None):
+               threads=None, sample_weight=None):
     """``train`` every row of ``params`` with its own ``lrs[k]``, in parallel over rows.
 
     Small networks trained online run side by side, one per vector lane: in the shape's
@@ -314,11 +340,13 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     generic :func:`fastbp.kernels.lanes.train_lanes`. Others run ``train`` one
     network per thread (the kernels release the GIL).
     """
-    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule)
+    check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule, sample_weight)
     order = _NO_ORDER if order is None else order
+    SW = _NO_SW if sample_weight is None else sample_weight
     if not _unrolled(rule, shape):
         def one(k):
-            train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1)
+            train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1,
+                  sample_weight)
         workers = min(threads or cores(), len(params))
         if workers <= 1:
             for k in range(len(params)):
@@ -329,18 +357,18 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         return
     saving = limits.SAVING_MANY * epochs * X.shape[0] * len(params) + \
         limits.SAVING_PER_CALL
-    kernels = tiers.pick(_entry(shape, rule, True), saving)
+    kernels = tiers.pick(_entry(shape, rule, True, SW.shape[0] > 0), saving)
     previous = get_num_threads()
     if threads is not None:
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         if kernels is not None:
             kernels[0](params, X, Y, epochs, order, lrs, rule.opt, rule.weight_decay,
-                       velocity)
+                       velocity, SW)
         else:
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
                               epochs, order, lrs, rule.opt, rule.weight_decay,
-                              shape.train_bias, lanes.lanes(shape.n_params))
+                              shape.train_bias, lanes.lanes(shape.n_params), SW)
     finally:
         set_num_threads(previous)
 
@@ -363,26 +391,28 @@ _loss_kernels: dict[tuple, object] = {}
 _by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, Rule): faster
 
 
-def _entry(shape: Shape, rule: Rule, many: bool) -> tiers.Entry:
+def _entry(shape: Shape, rule: Rule, many: bool, weighted: bool) -> tiers.Entry:
     layout, acts, train_bias, n_params = shape.layout, shape.acts, shape.train_bias, \
         shape.n_params
     method, decay = rule.method, rule.weight_decay != 0.0
-    found = _entries.get((shape.key, rule.loss, train_bias, method, decay, many))
+    found = _entries.get((shape.key, rule.loss, train_bias, method, decay, weighted, many))
     if found is None:
         spec = {"layout": layout.tolist(), "acts": acts.tolist(), "loss": int(rule.loss),
                 "train_bias": bool(train_bias), "method": method, "decay": decay,
+                "weighted": weighted,
                 "many": many}
 
         def cost() -> float:
             if unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
                 return math.inf
             if unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
-                                        method, decay, many):
+                                        method, decay, weighted, many):
                 return limits.LOAD
             base, per_param = limits.COMPILE_MANY if many else limits.COMPILE_ONE
             return base + per_param * n_params
 
-        found = _entries[shape.key, rule.loss, train_bias, method, decay, many] = tiers.Entry(
+        found = _entries[shape.key, rule.loss, train_bias, method, decay, weighted,
+                         many] = tiers.Entry(
             f"{sizes_label(shape)}{' x many' if many else ''}", spec,
             lambda: compile_spec(spec), cost, f"{__name__}:compile_stdin")
     return found
@@ -395,9 +425,9 @@ def compile_spec(spec: dict) -> tuple[object, object]:
     process, then in the training one, where it loads what that process compiled."""
     layout = np.array(spec["layout"], dtype=np.int64).reshape(-1, 4)
     acts = np.array(spec["acts"], dtype=np.int64)
-    loss, train_bias, method, decay, many = spec["loss"], spec["train_bias"], \
-        spec["method"], spec["decay"], spec["many"]
-    run = unrolled.kernel(layout, acts, loss, train_bias, method, decay, many)
+    loss, train_bias, method, decay, weighted, many = spec["loss"], spec["train_bias"], \
+        spec["method"], spec["decay"], spec["weighted"], spec["many"]
+    run = unrolled.kernel(layout, acts, loss, train_bias, method, decay, weighted, many)
     loss_run = unrolled.loss_kernel(layout, acts, loss)
     n_in, n_out, n_params = int(layout[0, 0]), int(layout[-1, 1]), int(layout[-1, 3] +
                                                                         layout[-1, 1])
@@ -405,10 +435,10 @@ def compile_spec(spec: dict) -> tuple[object, object]:
     params = np.zeros((2, n_params) if many else n_params)
     rule = Rule(0, adam=method == "adam")
     run(params, X, Y, 0, _NO_ORDER, np.full(2, 0.5) if many else 0.5, rule.opt, 0.0,
-        rule.new_state(n_params, 2 if many else None))
+        rule.new_state(n_params, 2 if many else None), np.ones(1) if weighted else _NO_SW)
     loss_run(np.zeros(n_params), X, Y)
     _loss_kernels[layout.tobytes() + acts.tobytes(), loss] = loss_run
-    unrolled.mark_compiled(layout, acts, loss, train_bias, method, decay, many)
+    unrolled.mark_compiled(layout, acts, loss, train_bias, method, decay, weighted, many)
     return run, loss_run
 
 
@@ -425,7 +455,7 @@ def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) ->
     the shape's unrolled kernels now where that pays over the whole run."""
     if epochs > 0 and _unrolled(rule, shape):
         per = limits.SAVING_MANY if count > 1 else limits.SAVING_ONE
-        tiers.expect(_entry(shape, rule, count > 1), per * epochs * n_samples * count)
+        tiers.expect(_entry(shape, rule, count > 1, False), per * epochs * n_samples * count)
 
 
 def generic_state(shape: Shape, rule: Rule, count: int) -> str:
@@ -467,14 +497,14 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     if _unrolled(rule, shape):
         online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
                                Y, 0, _NO_ORDER, 0.5, rule.opt, 0.0, bool(shape.train_bias),
-                               True)
+                               True, _NO_SW)
     if many and _unrolled(rule, shape):
         lanes.train_lanes(np.zeros((2, shape.n_params)), rule.new_state(shape.n_params, 2),
                           shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,
-                          np.full(2, 0.5), rule.opt, 0.0, shape.train_bias, 2)
+                          np.full(2, 0.5), rule.opt, 0.0, shape.train_bias, 2, _NO_SW)
     done = [f"generic kernels: {time.perf_counter() - began:.1f} s"]
     if specialised and _unrolled(rule, shape):
-        found = _entry(shape, rule, many)
+        found = _entry(shape, rule, many, False)
         began = time.perf_counter()
         found.wait()
         if found.state == "failed":

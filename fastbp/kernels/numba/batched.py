@@ -237,7 +237,7 @@ def pack_size(layout) -> int:
 @jit(internal=False)
 def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
         decay, vel, train_bias, at, a, d, grad, out, pack, exp_build, part, parts, sync,
-        perm):
+        perm, SW):
     """Run ``task`` a batch of ``batch_size`` samples at a time (``CHUNK`` at a time
     within a batch), as thread ``part`` of ``parts``.
 
@@ -248,11 +248,14 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     layer ``l`` as a ``(rows, width)`` block at ``rows * at[l]`` (``rows`` at most
     ``CHUNK``). ``grad`` is summed in the working layout. FORWARD writes the outputs
     into ``out``, LOSS the mean loss into ``out[0, 0]``; GRADIENTS adds the summed
-    gradient of every sample to ``grad``; TRAIN updates ``work``, ``orig`` and ``vel`` (the
+    gradient of every sample to ``grad`` and returns the mean loss it met on the way (part
+    0; into ``out[0, 0]`` too where ``out`` has a cell); TRAIN updates ``work``, ``orig`` and ``vel`` (the
     optimizer's state in the working layout, its settings ``opt``), adding ``decay * w``
     to each weight's summed gradient before the division. Adam's scalars (after the
     moments in ``vel``) advance in each thread's own copy, the same in every thread;
-    thread 0 stores them at the end.
+    thread 0 stores them at the end. ``SW`` holds each sample's weight (no rows: none):
+    an output delta is multiplied by its sample's, a batch's sums divided by its weights'
+    sum (in visiting order), a loss weighted by them.
 
     Every thread runs this loop over the same arguments; it computes its own share of each
     product's outputs (columns of the net inputs and deltas, rows of the gradient), of
@@ -272,6 +275,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     its loss; the others 0.
     """
     n, last = X.shape[0], layout.shape[0]
+    weighted = SW.shape[0] > 0
     params, velocity, given = orig, vel, grad
     if perm.shape[0] > 0:
         work, grad, a, d, pack, vel, orig, out = _own_buffers(task, params, velocity, perm,
@@ -283,6 +287,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     unit = np.int64(1)
     scratch = pack.shape[0] // parts * part  # this thread's share of ``pack``
     total = 0.0
+    count = 0.0  # the samples' weight (their number unweighted)
     n_params = work.shape[0]
     adam = training and opt[2] != 0.0
     tail = np.zeros(3)
@@ -297,6 +302,11 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 return 0.0
             if adam:
                 rate = adam_step(tail, 0, lr, opt)
+            divisor = float(size)  # the batch's weight: its samples' weights in order
+            if weighted and training:
+                divisor = 0.0
+                for r in range(size):
+                    divisor += SW[order[epoch, start + r] if shuffled else start + r]
             # A batch goes CHUNK samples at a time, so that what one phase writes is
             # still in cache when the next reads it; the gradient sums continue from
             # one chunk to the next, in sample order.
@@ -324,33 +334,43 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                     barrier(sync, parts)
                     if part == 0:
                         for r in range(rows):
-                            total += d[r]
+                            total += d[r] * SW[first + r] if weighted else d[r]
+                            count += SW[first + r] if weighted else 1.0
                     continue
+                if task == GRADIENTS and part == 0:  # the loss on the way, in sample order
+                    for r in range(rows):
+                        e = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y,
+                                         first + r)
+                        total += e * SW[first + r] if weighted else e
+                        count += SW[first + r] if weighted else 1.0
                 _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, first,
-                               r0, r1, shuffled)
+                               r0, r1, shuffled, SW)
                 barrier(sync, parts)
                 _hidden_deltas(d, a, work, orig, layout, acts, at, rows, batch_size, pack,
                                scratch, part, parts, sync, unit)
                 if training and size == 1:
                     if part == 0:
                         _step_sample(work, orig, layout, a, d, at, rate, opt, decay, vel,
-                                     train_bias, batch_size > 1)
+                                     train_bias, batch_size > 1, divisor)
                     barrier(sync, parts)
                     continue
                 _gradient_chunk(grad, a, d, layout, at, rows, training and first == start,
                                 pack, scratch, part, parts, unit)
                 barrier(sync, parts)
             if training and size > 1:
-                _step(work, orig, layout, grad, float(size), rate, opt, decay, vel,
+                _step(work, orig, layout, grad, divisor, rate, opt, decay, vel,
                       train_bias, part, parts)
                 barrier(sync, parts)
     if adam and part == 0:
         for i in range(3):
             vel[2 * n_params + i] = tail[i]
-    if task == LOSS and part == 0:
-        out[0, 0] = total / n
+    result = 0.0
+    if task in (LOSS, GRADIENTS) and part == 0:
+        result = total / count
+        if out.shape[0] > 0:
+            out[0, 0] = result
     if task == GRADIENTS and perm.shape[0] > 0:
-        _finish_gradient(given, grad, params, perm, layout, decay, n)
+        _finish_gradient(given, grad, params, perm, layout, decay, count)
     if task == TRAIN_LOSS:
         for q in range(work.shape[0]):  # back to the caller's layout
             params[perm[q]] = work[q]
@@ -358,8 +378,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
         for q in range(work.shape[0]):
             if not np.isfinite(work[q]):
                 return np.nan
-        return _mean_loss(work, layout, acts, loss, X, Y, a, at)
-    return out[0, 0] if task == LOSS else 0.0
+        return _mean_loss(work, layout, acts, loss, X, Y, a, at, SW)
+    return result
 
 
 @jit(inline="always")
@@ -491,7 +511,7 @@ def _gradient_chunk(grad, a, d, layout, at, rows, first_chunk, pack, scratch, pa
 @jit(inline="always")
 def _finish_gradient(given, grad, params, perm, layout, decay, n):
     """A short GRADIENTS call's result in the caller's layout, as gradients() ends it: the
-    sum, plus ``decay * w`` for a weight, over the number of samples."""
+    sum, plus ``decay * w`` for a weight, over the number of samples (their weight)."""
     for q in range(grad.shape[0]):
         given[perm[q]] = grad[q]
     for layer in range(layout.shape[0]):
@@ -503,13 +523,13 @@ def _finish_gradient(given, grad, params, perm, layout, decay, n):
 
 
 @jit
-def _mean_loss(work, layout, acts, loss, X, Y, a, at):
+def _mean_loss(work, layout, acts, loss, X, Y, a, at, SW):
     """LOSS's mean loss, one sample at a time, from ``work`` (weights transposed): each net
     input ``(0 + W[j,0] x[0]) + ... + b[j]`` in input order as the products add it, then
     the same activations and per-sample losses, summed in sample order and divided.
     ``a`` holds one sample's activations (``at[-1]``)."""
     last, n = layout.shape[0], X.shape[0]
-    total = 0.0
+    total = count = 0.0
     for s in range(n):
         for i in range(layout[0, 0]):
             a[i] = X[s, i]
@@ -522,14 +542,16 @@ def _mean_loss(work, layout, acts, loss, X, Y, a, at):
                     z += work[w_at + i * n_out + j] * a[src + i]
                 a[dst + j] = z + work[b_at + j]
             _activate(acts[layer], a, dst, n_out)
-        total += _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
-    return total / n
+        e = _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
+        total += e * SW[s] if SW.shape[0] > 0 else e
+        count += SW[s] if SW.shape[0] > 0 else 1.0
+    return total / count
 
 
 @jit(inline="always")
-def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, r0, r1, shuffled):
+def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, r0, r1, shuffled, SW):
     """dE/dnet of the outputs of the batch's samples ``r0..r1``, as the oracle's
-    ``output_deltas``."""
+    ``output_deltas`` (times the sample's weight ``SW[s]``, where there are weights)."""
     for r in range(r0, r1):
         s = order[epoch, start + r] if shuffled else start + r
         o = U(top + r * n_top)
@@ -545,6 +567,9 @@ def _output_deltas(loss, code, a, d, top, n_top, Y, order, epoch, start, r0, r1,
         else:
             for k in range(n_top):
                 d[o + U(k)] = (a[o + U(k)] - Y[s, k]) * _derivative(code, a[o + U(k)])
+        if SW.shape[0] > 0:
+            for k in range(n_top):
+                d[o + U(k)] = d[o + U(k)] * SW[s]
 
 
 @jit(inline="always")
@@ -565,7 +590,7 @@ def _step(work, orig, layout, grad, size, lr, opt, decay, vel, train_bias, part,
 
 
 @jit(inline="always")
-def _step_sample(work, orig, layout, a, d, at, lr, opt, decay, vel, train_bias, refresh):
+def _step_sample(work, orig, layout, a, d, at, lr, opt, decay, vel, train_bias, refresh, sw):
     """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` (plus
     ``decay * w`` for a weight) divided by 1 is applied as it is computed, row by row of
     each transposed ``W``, then the biases (:func:`update_row`). ``orig`` is brought up to
@@ -575,9 +600,9 @@ def _step_sample(work, orig, layout, a, d, at, lr, opt, decay, vel, train_bias, 
         inp, outs = U(at[layer]), at[layer + 1]  # ``update_row`` takes signed indices
         for i in range(n_in):
             update_row(work, vel, d, outs, w_at + i * n_out, n_out, a[inp + U(i)], lr,
-                       opt, decay)
+                       opt, decay, sw)
         if train_bias:
-            update_row(work, vel, d, outs, b_at, n_out, 1.0, lr, opt, 0.0)
+            update_row(work, vel, d, outs, b_at, n_out, 1.0, lr, opt, 0.0, sw)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 

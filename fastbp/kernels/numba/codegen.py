@@ -35,12 +35,13 @@ def trained(layout, train_bias: bool) -> list[int]:
     return out
 
 
-def unrolled_rule(loss: int, train_bias: bool, method: str, decay: bool) -> dict:
+def unrolled_rule(loss: int, train_bias: bool, method: str, decay: bool,
+                  weighted: bool = False) -> dict:
     """A rule as an unrolled kernel knows it: the loss, and which stages it has (``method``:
-    ``Rule.method``)."""
+    ``Rule.method``; ``weighted``: sample weights)."""
     return {"loss": int(loss), "train_bias": bool(train_bias),
             "momentum": method in ("momentum", "nesterov"), "nesterov": method == "nesterov",
-            "adam": method == "adam", "decay": bool(decay)}
+            "adam": method == "adam", "decay": bool(decay), "weighted": bool(weighted)}
 
 
 def state_names(method: str, updated: list[int], n_params: int) -> dict[str, str]:
@@ -107,16 +108,17 @@ lanes = unrolled_lanes  # networks side by side, one per vector lane, in ``kerne
 
 
 def kernel_module(layout, acts, loss: int, train_bias: bool, method: str, decay: bool,
-                  exp_build: str) -> Module:
-    """``kernel(params, X, Y, epochs, order, lr, opt, decay, velocity)`` trains one
-    network online; ``kernel_many(P, X, Y, epochs, order, lrs, opt, decay, V)`` trains
+                  weighted: bool, exp_build: str) -> Module:
+    """``kernel(params, X, Y, epochs, order, lr, opt, decay, velocity, SW)`` trains one
+    network online; ``kernel_many(P, X, Y, epochs, order, lrs, opt, decay, V, SW)`` trains
     the rows of ``P`` in parallel, in groups of ``lanes`` networks per thread. ``method``
-    (``Rule.method``) and ``decay`` say which update stages the text has; ``opt`` holds
-    the optimizer's settings (``step.OPT_FIELDS``). ``exp_build`` is
+    (``Rule.method``), ``decay`` and ``weighted`` (each sample's weight ``SW[s]``) say
+    which stages the text has; ``opt`` holds the optimizer's settings
+    (``step.OPT_FIELDS``). ``exp_build`` is
     :func:`fastbp.kernels.numba.libm_exp.variant`'s answer: which exp the text inlines."""
     n_params = layout[-1][3] + layout[-1][1]
     n_in, n_out = layout[0][0], layout[-1][1]
-    rule = unrolled_rule(loss, train_bias, method, decay)
+    rule = unrolled_rule(loss, train_bias, method, decay, weighted)
     fwd = statements(layout, acts, rule, step.forward)
     update = statements(layout, acts, rule, step.online_step)
     updated = trained(layout, train_bias)
@@ -124,8 +126,8 @@ def kernel_module(layout, acts, loss: int, train_bias: bool, method: str, decay:
     loads = [f"{name} = velocity[{at}]" for name, at in state.items()]
     stores = [f"params[{q}] = p{q}" for q in updated]
     stores += [f"velocity[{at}] = {name}" for name, at in state.items()]
-    targets = [f"y{k} = Y[s, {k}]" for k in range(n_out)]
-    single = ["def kernel(params, X, Y, epochs, order, lr, opt, decay, velocity):",
+    targets = [f"y{k} = Y[s, {k}]" for k in range(n_out)] + (["sw = SW[s]"] if weighted else [])
+    single = ["def kernel(params, X, Y, epochs, order, lr, opt, decay, velocity, SW):",
               *_indent(step.unpack_opt("numba"), 1),
               *_indent((f"p{q} = params[{q}]" for q in range(n_params)), 1),
               *_indent(loads, 1),
@@ -136,7 +138,7 @@ def kernel_module(layout, acts, loss: int, train_bias: bool, method: str, decay:
               *_indent(targets, 3),
               *_indent((stmt.line() for stmt in [*inputs(n_in), *fwd, *update]), 3),
               *_indent(stores, 1)]
-    many = _many(layout, fwd, update, updated, n_params, state, exp_build)
+    many = _many(layout, fwd, update, updated, n_params, state, weighted, exp_build)
     constants = {**_exp_constants(exp_build),
                  "STATE": np.array([int(at) for at in state.values()], dtype=np.int64)}
     return Module("\n".join([*single, "", "", *many]) + "\n", constants)
@@ -153,7 +155,7 @@ def _exp_constants(exp_build: str) -> dict[str, object]:
 
 
 def _many(layout, fwd: list[Stmt], step_: list[Stmt], updated: list[int], n_params: int,
-          state: dict[str, str], exp_build: str) -> list[str]:
+          state: dict[str, str], weighted: bool, exp_build: str) -> list[str]:
     """Lines of ``kernel_many``: a group of networks per thread, one per vector lane.
 
     Each step is two loops over the group's networks, which LLVM vectorises: the
@@ -194,7 +196,8 @@ def _many(layout, fwd: list[Stmt], step_: list[Stmt], updated: list[int], n_para
         body += [f"{cell(name)} = {local[name]}" for name in store]
         return ["for lane in range(g):", *_indent(body, 1)]
 
-    targets = [f"y{k} = Y[s, {k}]" for k in range(n_outputs)]
+    targets = [f"y{k} = Y[s, {k}]" for k in range(n_outputs)] + (["sw = SW[s]"] if weighted
+                                                                  else [])
     updated_names = [f"p{q}" for q in updated] + list(state)
     if exp_build != "libm":
         lines = ["nbad = 0", *loop(fwd, "", values, "EXP_UNCHECKED", count_special=True),
@@ -209,7 +212,7 @@ def _many(layout, fwd: list[Stmt], step_: list[Stmt], updated: list[int], n_para
     trained_stores = [f"    for i in range({len(state)}):",
                       f"        V[k0 + lane, STATE[i]] = S[({n_params} + i) * G + lane]"]
     return [
-        "def kernel_many(P, X, Y, epochs, order, lrs, opt, decay, V):",
+        "def kernel_many(P, X, Y, epochs, order, lrs, opt, decay, V, SW):",
         *_indent(step.unpack_opt("numba"), 1),
         "    count = P.shape[0]",
         f"    G = min(count, {lanes(n_params)})",
@@ -256,12 +259,14 @@ def _starts(layout):
 _LOOPED_FRAME = _STARTS + '''\
 @jit(internal=False)
 def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, lr, opt,
-                    decay, train_bias, evaluate):
+                    decay, train_bias, evaluate, SW):
     """Train ``params`` (and the optimizer's state ``velocity``) in place, online, for
     ``epochs`` epochs (epoch ``e`` visits ``order[e]``, or ``0..n-1`` where ``order`` has
-    no rows); then, with ``evaluate``, return the mean loss over ``X, Y``, or NaN, without
-    measuring, where a parameter is not finite (else 0)."""
+    no rows), each sample weighted by ``SW[s]`` (no rows: none); then, with ``evaluate``,
+    return the mean loss over ``X, Y``, or NaN, without measuring, where a parameter is
+    not finite (else 0)."""
 {opt}
+    weighted = SW.shape[0] > 0
     last, n_top, size = layout.shape[0], Y.shape[1], params.shape[0]
     at = _starts(layout)
     a, d = np.empty(at[last + 1]), np.empty(at[last + 1])
@@ -283,33 +288,44 @@ def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, l
     for q in range(params.shape[0]):
         if not np.isfinite(params[q]):
             return np.nan
-    return mean_loss(params, layout, acts, loss, X, Y)
+    return mean_loss(params, layout, acts, loss, X, Y, SW)
 
 
 @jit(internal=False)
-def gradients(params, layout, acts, loss, X, Y, decay, grad):
+def gradients(params, layout, acts, loss, X, Y, decay, grad, SW):
     """The gradient of the mean loss into ``grad`` (zeros, flat like ``params``): each sum
-    over the samples in their order, plus ``decay * w`` for a weight, over their number."""
+    over the samples in their order, plus ``decay * w`` for a weight, over their number
+    (weighted by ``SW``: over their weights' sum); returns the mean loss, measured on the
+    way (weighted: ``sum(SW[s] * e_s) / sum(SW)``)."""
+    weighted = SW.shape[0] > 0
     last, n_top = layout.shape[0], Y.shape[1]
     at = _starts(layout)
     a, d = np.empty(at[last + 1]), np.empty(at[last + 1])
+    loss_sum = 0.0
+    count = 0.0
     for s in range(X.shape[0]):
 {gradient}
-    count = float(X.shape[0])
+        loss_sum += e * SW[s] if weighted else e
+        count += SW[s] if weighted else 1.0
 {mean}
+    return loss_sum / count
 
 
 @jit(internal=False)
-def mean_loss(params, layout, acts, loss, X, Y):
-    """The mean per-sample loss over ``X, Y``, summed in sample order, then divided."""
+def mean_loss(params, layout, acts, loss, X, Y, SW):
+    """The mean per-sample loss over ``X, Y``, summed in sample order, then divided
+    (weighted by ``SW``: ``sum(SW[s] * e_s) / sum(SW)``)."""
+    weighted = SW.shape[0] > 0
     last, n_top = layout.shape[0], Y.shape[1]
     at = _starts(layout)
     a = np.empty(at[last + 1])
     loss_sum = 0.0
+    count = 0.0
     for s in range(X.shape[0]):
 {loss}
-        loss_sum += e
-    return loss_sum / X.shape[0]
+        loss_sum += e * SW[s] if weighted else e
+        count += SW[s] if weighted else 1.0
+    return loss_sum / count
 
 
 @jit(internal=False)
@@ -343,7 +359,8 @@ def looped_module(exp_build: str) -> Module:
     text = _LOOPED_FRAME.format(
         opt="\n".join(_indent(step.unpack_opt("numba"), 1)),
         train=_looped(3, exp_build, load, step.forward, step.online_step),
-        gradient=_looped(2, exp_build, load, step.forward, step.deltas, step.accumulate),
+        gradient=_looped(2, exp_build, load, step.forward,
+                         lambda w: step.sample_loss(w, w.top()), step.deltas, step.accumulate),
         mean=_looped(1, exp_build, lambda w: step.mean_gradient(w, var("count"))),
         loss=_looped(2, exp_build, load, step.forward, lambda w: step.sample_loss(w, w.top())),
         forward=_looped(2, exp_build, load, step.forward))
@@ -353,7 +370,7 @@ def looped_module(exp_build: str) -> Module:
 _LANES_FRAME = _STARTS + '''\
 @jit(parallel=True, internal=False)
 def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, opt,
-                decay, train_bias, G):
+                decay, train_bias, G, SW):
     """Train every row of ``params`` (optimizer states ``velocity``) online with its own
     ``lrs[k]``, ``G`` networks per group, the groups in parallel. ``order`` holds
     ``epochs`` rows of sample indices, or has no rows for ``0..n-1``."""
@@ -361,13 +378,14 @@ def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, 
     for group in prange((count + G - 1) // G):
         first = group * G
         _train_group(params, velocity, first, min(G, count - first), G, layout, acts, loss,
-                     X, Y, epochs, order, lrs, opt, decay, train_bias)
+                     X, Y, epochs, order, lrs, opt, decay, train_bias, SW)
 
 
 @jit
 def _train_group(params, velocity, first, g, G, layout, acts, loss, X, Y, epochs, order, lrs,
-                 opt, decay, train_bias):
+                 opt, decay, train_bias, SW):
 {opt}
+    weighted = SW.shape[0] > 0
     last, size, n_top, width = layout.shape[0], params.shape[1], Y.shape[1], velocity.shape[1]
     at = _starts(layout)
     # Rows: parameters, the optimizer's state, every layer's outputs, their deltas, scalars,
@@ -398,7 +416,7 @@ def _train_group(params, velocity, first, g, G, layout, acts, loss, X, Y, epochs
 
 def lanes_module(exp_build: str) -> Module:
     """``train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs,
-    opt, decay, train_bias, G)`` for any shape: the rows of ``params`` trained
+    opt, decay, train_bias, G, SW)`` for any shape: the rows of ``params`` trained
     online, ``G`` networks side by side per group (the generic tier of ``train_many``)."""
     w = Lanes("numba", LOOPED_RULE, exp_build)
     step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
@@ -422,7 +440,7 @@ def update_range(work, grad, vel, lo, hi, size, lr, opt, decay):
 
 
 @jit(inline="always")
-def update_row(work, vel, d, outs, row, n, ai, lr, opt, decay):
+def update_row(work, vel, d, outs, row, n, ai, lr, opt, decay, sw):
     """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
     ai`` of parameters row..row+n (twin: Cython's ``_update_row``)."""
 {row}
