@@ -43,10 +43,11 @@ FORMAT_VERSION = 2  # 2: the optimizer among the options, its state as "velocity
 ARRAYS = ("params", "velocity", "lrs", "history", "history_epochs", "diverged", "kept")
 
 
-def fingerprint(X: np.ndarray, Y: np.ndarray) -> str:
-    """sha256 of the validated training data: shapes and float64 values of ``X`` and ``Y``."""
+def fingerprint(X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> str:
+    """sha256 of the validated training data: shapes and float64 values of ``X`` and ``Y``
+    (and the samples' weights, where there are any)."""
     digest = hashlib.sha256()
-    for array in (X, Y):
+    for array in (X, Y) if sample_weight is None else (X, Y, sample_weight):
         array = np.ascontiguousarray(array, dtype=np.float64)
         digest.update(repr(array.shape).encode())
         digest.update(array.tobytes())

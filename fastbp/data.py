@@ -129,6 +129,39 @@ def check_weight_decay(weight_decay: object) -> float:
     return value
 
 
+def check_sample_weight(sample_weight: object, n: int, batch_size: int,
+                        shuffle: bool) -> np.ndarray | None:
+    """``sample_weight`` as a fresh float64 array of ``n`` finite weights >= 0 (None for
+    none), refused where a batch could hold only zero weights (its sums would be divided
+    by 0): any zero weight online, ``batch_size`` zeros or more with shuffling, and a
+    batch of zeros in the fixed order without."""
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.array(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"sample_weight must be an array of numbers, got "
+                        f"{type(sample_weight).__name__}") from None
+    if weights.ndim != 1 or len(weights) != n:
+        raise ValueError(f"sample_weight must hold one weight per sample ({n}), got shape "
+                         f"{weights.shape}")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("sample_weight must hold finite weights >= 0; found "
+                         + ("a NaN or infinite one" if not np.isfinite(weights).all()
+                            else f"{weights.min()}"))
+    zeros = weights == 0.0
+    if shuffle:
+        empty = int(zeros.sum()) >= batch_size
+    else:
+        ends = np.arange(0, n, batch_size)
+        empty = bool(np.logical_and.reduceat(zeros, ends).any()) if n else False
+    if empty:
+        raise ValueError(f"sample_weight: a batch of {batch_size} could hold only zero weights "
+                         f"({int(zeros.sum())} of the {n} are 0), and its sums would be "
+                         f"divided by 0")
+    return weights
+
+
 def check_seed(seed: object, name: str = "seed") -> int | np.random.Generator | None:
     if seed is None or isinstance(seed, np.random.Generator):
         return seed

@@ -20,6 +20,7 @@ from .data import (
     check_integer,
     check_learning_rate,
     check_real,
+    check_sample_weight,
     check_seed,
     check_threads,
     check_weight_decay,
@@ -27,7 +28,7 @@ from .data import (
 from .engine import DivergenceError, TrainingInterrupted
 from .files import check_output_path
 from .kernels import resolve
-from .kernels.protocol import Kernels, Rule, Shape, sizes_label
+from .kernels.protocol import Kernels, Rule, Shape, Weighted, sizes_label
 from .network import Network, check_network, training
 from .optimizers import SGD, Adam
 from .signals import terminate_as_interrupt
@@ -103,7 +104,8 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
           progress: bool = False, threads: int | None = None,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
           on_divergence: str = "raise", weight_decay: float = 0.0,
-          optimizer: str | SGD | Adam | None = None) -> TrainResult:
+          optimizer: str | SGD | Adam | None = None,
+          sample_weight: object = None) -> TrainResult:
     """Train ``net`` in place by gradient descent on the mean loss over ``X, Y``.
 
     Parameters
@@ -137,6 +139,11 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     loss : {"squared", "cross_entropy"}
         Per-sample loss: ``sum 1/2 (t - o)^2`` (the text's E_total), or
         cross-entropy for logistic or softmax outputs.
+    sample_weight : array_like of n floats >= 0, optional
+        Each sample's loss and output deltas are multiplied by its weight, and each
+        batch's sums are divided by its weights' sum instead of its size (as
+        scikit-learn's MLP does); the reported losses are weighted means. A batch must
+        not be able to hold only zero weights. Copied, never modified.
     shuffle : bool, default False
         Visit samples in a fresh permutation each epoch, drawn from ``seed``
         in Python so every backend sees the same order.
@@ -191,8 +198,11 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     progress = check_flag(progress, "progress")
     name, kernels = resolve(backend)
     threads = check_threads(threads)
+    weights = check_sample_weight(sample_weight, len(X), rule.batch_size, plan.shuffle)
     writer = _checkpoint_writer(checkpoint, checkpoint_every, "train", net, rule, plan, name,
-                                threads, on_divergence, lrs, X, Y)
+                                threads, on_divergence, lrs, X, Y, weights)
+    if weights is not None:
+        kernels = Weighted(kernels, weights)
     params = net.params.reshape(1, -1)
     if not net._busy.acquire(False):  # `training(net)`, inline: a short call pays for a with
         raise training.refused(net)
@@ -206,7 +216,8 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
 
 def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None = None,
            backend: str | None = None, progress: bool = False,
-           threads: int | None = None) -> tuple[Network, TrainResult] | tuple[
+           threads: int | None = None,
+           sample_weight: object = None) -> tuple[Network, TrainResult] | tuple[
                list[Network], list[TrainResult]]:
     """Continue a run from its checkpoint, exactly as if it had never stopped.
 
@@ -226,6 +237,8 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
         Show a tqdm progress bar.
     threads : int, optional
         As in :func:`train`; the bits do not depend on it.
+    sample_weight : array_like, optional
+        The weights the run was trained with, if any (part of the fingerprint).
 
     Returns
     -------
@@ -248,9 +261,12 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
         raise ValueError(f"{os.fspath(path)} is not a usable fastbp checkpoint: {exc}") \
             from None
     X, Y = check_data(nets[0], X, Y, saved.options["loss"])
-    if checkpoint_file.fingerprint(X, Y) != saved.data:
-        raise ValueError(f"X, Y are not the data the checkpoint {os.fspath(path)!r} was "
-                         f"trained on (their sha256 fingerprints differ)")
+    weights = check_sample_weight(sample_weight, len(X), min(saved.options["batch_size"],
+                                                            len(X)), saved.options["shuffle"])
+    if checkpoint_file.fingerprint(X, Y, weights) != saved.data:
+        raise ValueError(f"X, Y{'' if weights is None else ', sample_weight'} are not the data "
+                         f"the checkpoint {os.fspath(path)!r} was trained on (their sha256 "
+                         f"fingerprints differ)")
     options, state = dict(saved.options), saved.state
     if options["batch_size"] > len(X) or (options["shuffle"] and len(X) > 1
                                           and state.rng is None):
@@ -268,6 +284,8 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
     threads = check_threads(threads)
     name, kernels = resolve(options["backend"] if backend is None else backend)
     options["backend"] = name
+    if weights is not None:
+        kernels = Weighted(kernels, weights)
     rule = _rule(functions.loss_code(options["loss"]), options["batch_size"],
                  options["weight_decay"], optimizers.from_dict(options["optimizer"]))
     plan = engine.Plan(options["epochs"], options["shuffle"], options["seed"],
@@ -287,8 +305,8 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
 
 def _checkpoint_writer(path: object, every: object, kind: str, net: Network, rule: Rule,
                        plan: engine.Plan, name: str, threads: int | None, on_divergence: str,
-                       lrs: np.ndarray, X: np.ndarray,
-                       Y: np.ndarray) -> checkpoint_file.Writer | None:
+                       lrs: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                       weights: np.ndarray | None = None) -> checkpoint_file.Writer | None:
     """The engine's commit hook for ``checkpoint=path``, its options checked; None without."""
     every = check_real(every, "checkpoint_every")
     if not every >= 0:  # inf: only at the end and at an interruption
@@ -304,7 +322,7 @@ def _checkpoint_writer(path: object, every: object, kind: str, net: Network, rul
                "checkpoint_every": every, "on_divergence": on_divergence}
     network = {"sizes": list(net.sizes), "activation": list(net.activations), "bias": net.bias}
     return checkpoint_file.Writer(path, every, kind, network, options, lrs,
-                                  checkpoint_file.fingerprint(X, Y))
+                                  checkpoint_file.fingerprint(X, Y, weights))
 
 
 def _fit(kernels: Kernels, name: str, shape: Shape, rule: Rule, params: np.ndarray,
@@ -480,7 +498,8 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
                threads: int | None = None, client: object = None,
                checkpoint: str | os.PathLike | None = None, checkpoint_every: float = 60.0,
                on_divergence: str = "stop", weight_decay: float = 0.0,
-               optimizer: str | SGD | Adam | None = None) -> list[TrainResult]:
+               optimizer: str | SGD | Adam | None = None,
+               sample_weight: object = None) -> list[TrainResult]:
     """Train many same-shape networks on the same data, in place, in parallel.
 
     Takes every option of :func:`train`; each network ends bit-identical to
@@ -524,8 +543,14 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
     if checkpoint is not None and client is not None:
         raise ValueError("checkpoint is not available with client: the networks train on "
                          "the cluster's workers (a lost worker's chunk is run again)")
+    weights = check_sample_weight(sample_weight, len(X), rule.batch_size, plan.shuffle)
+    if weights is not None and client is not None:
+        raise ValueError("sample_weight is not available with client yet: the workers train "
+                         "on X and Y alone")
     writer = _checkpoint_writer(checkpoint, checkpoint_every, "train_many", nets[0], rule, plan,
-                                name, threads, on_divergence, lrs, X, Y)
+                                name, threads, on_divergence, lrs, X, Y, weights)
+    if weights is not None:
+        kernels = Weighted(kernels, weights)
     shape = nets[0].kernel_shape
     params = np.stack([net.params for net in nets])
     with training(*nets):

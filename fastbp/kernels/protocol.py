@@ -253,6 +253,30 @@ class Kernels(Protocol):
         """The shapes whose kernels compile in the background now."""
 
 
+class Weighted:
+    """A backend module with the samples' weights bound: its ``train``, ``train_many``,
+    ``train_then_loss`` and ``mean_loss`` take ``sample_weight``, every other member is
+    the module's (what the training engine runs on weighted data)."""
+
+    def __init__(self, kernels: Kernels, sample_weight: np.ndarray) -> None:
+        self._kernels, self._weights = kernels, sample_weight
+
+    def __getattr__(self, name: str):
+        return getattr(self._kernels, name)
+
+    def train(self, *args, **kwargs) -> None:
+        self._kernels.train(*args, **kwargs, sample_weight=self._weights)
+
+    def train_many(self, *args, **kwargs) -> None:
+        self._kernels.train_many(*args, **kwargs, sample_weight=self._weights)
+
+    def train_then_loss(self, *args, **kwargs) -> float:
+        return self._kernels.train_then_loss(*args, **kwargs, sample_weight=self._weights)
+
+    def mean_loss(self, *args, **kwargs) -> float:
+        return self._kernels.mean_loss(*args, **kwargs, sample_weight=self._weights)
+
+
 # The run-time compilation abilities of a backend compiled ahead of time: nothing to do.
 
 def expect_nothing(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) -> None:
