@@ -249,8 +249,8 @@ class _FastBP(BaseEstimator):
             batch = int(np.clip(self.batch_size, 1, n))
         rule = self._rule(batch)
         if not incremental or not hasattr(self, "_state") or \
-                self._state.shape[-1] != rule.state_size(net.n_params):
-            self._state = rule.new_state(net.n_params)
+                self._state.shape[-1] != rule.state_size(net.kernel_shape.n_params):
+            self._state = rule.new_state(net.kernel_shape.n_params)
             self._lr = float(self.learning_rate_init)
         batches = -(-n // batch)
         sample_idx = np.arange(n, dtype=np.int64)
@@ -300,14 +300,16 @@ class _FastBP(BaseEstimator):
         net, n = self.network_, X.shape[0]
         if not sparse.issparse(X):
             kernels.train(shape, rule, net.params, self._state, X, Y, 1, self._lr,
-                          None if order is None else order.reshape(1, -1), self._threads)
+                          None if order is None else order.reshape(1, -1), self._threads,
+                          sample_weight)
             return
         visit = np.arange(n) if order is None else order
         for start in range(0, n, batch):
             rows = visit[start:start + batch]
             part = rule._replace(batch_size=len(rows))
             kernels.train(shape, part, net.params, self._state, X[rows].toarray(),
-                          np.ascontiguousarray(Y[rows]), 1, self._lr, None, self._threads)
+                          np.ascontiguousarray(Y[rows]), 1, self._lr, None, self._threads,
+                          None if sample_weight is None else sample_weight[rows])
 
     def _trigger_stopping(self, msg):
         """scikit-learn's rule: stop, or for SGD's "adaptive" divide the learning rate by 5
@@ -382,7 +384,7 @@ class _FastBP(BaseEstimator):
         X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
         net, kernels, perm = self.network_, self._kernels(), self._packing()
         shape, alpha = net.kernel_shape, float(self.alpha)
-        weights = np.zeros(net.n_params, dtype=bool)
+        weights = np.zeros(shape.n_params, dtype=bool)
         for n_in, n_out, w_at, _ in net.layout.tolist():
             weights[w_at:w_at + n_in * n_out] = True
         params = net.params.copy()

@@ -182,6 +182,20 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
         k0 += KC
 
 
+cdef double _squares(const double* work, const int64_t* layout,
+                     Py_ssize_t last) noexcept nogil:
+    """The sum of the squared weights, from 0, layer by layer, each ``W`` row-major in the
+    network's layout (``work`` holds it transposed; twin: ``_squares``)."""
+    cdef Py_ssize_t layer, i, j, n_in, n_out, w_at
+    cdef double total = 0.0
+    for layer in range(last):
+        n_in, n_out, w_at = layout[4 * layer], layout[4 * layer + 1], layout[4 * layer + 2]
+        for j in range(n_out):
+            for i in range(n_in):
+                total += work[w_at + i * n_out + j] * work[w_at + i * n_out + j]
+    return total
+
+
 cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssize_t last,
                        const double* a, const double* d, const Py_ssize_t* at, double lr,
                        const double* opt, double decay, double* vel, Py_ssize_t P,
@@ -241,7 +255,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                          const Py_ssize_t* at,
                          double* a, double* d, double* grad, double* out, int exp_build,
                          const uint64_t* tab, int part, int parts,
-                         const double* SW) noexcept nogil:
+                         const double* SW, double* R) noexcept nogil:
     """Run ``task`` ``batch_size`` samples at a time, as thread ``part`` of the ``parts`` of
     an OpenMP parallel region (twin: numba.batched's ``run``, which says how the work is
     shared).
@@ -254,7 +268,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     updates ``work``, ``orig`` and ``vel`` (the optimizer's state, working layout; Adam's
     scalars advance in each thread's own copy, stored by part 0 at the end). Returns the
     mean loss for LOSS and GRADIENTS (in part 0), else 0. ``SW`` holds each sample's
-    weight (NULL: none; see numba.batched's ``run``).
+    weight (NULL: none; see numba.batched's ``run``); TRAIN reports each epoch's losses
+    into ``R[2 * epoch]`` and ``R[2 * epoch + 1]`` (NULL: none; see ``run``).
     """
     cdef Py_ssize_t n0 = layout[0], n_top = layout[4 * (last - 1) + 1]
     cdef Py_ssize_t epoch, start, rows, r, s, i, j, q, layer, z, h, top, n_in, n_out, w_at
@@ -263,6 +278,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     cdef bint training = task == BATCH_TRAIN
     cdef double total = 0.0, g, e, divisor, count = 0.0
     cdef bint weighted = SW != NULL
+    cdef bint report = task == BATCH_TRAIN and R != NULL and part == 0
+    cdef double rep0 = 0.0, rep1 = 0.0, bdata = 0.0, squares = 0.0
     cdef Py_ssize_t widest = n0
     for layer in range(last):
         widest = max(widest, layout[4 * layer + 1])
@@ -276,6 +293,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
         memcpy(tail, vel + 2 * P, 3 * sizeof(double))
     for epoch in range(epochs if training else 1):
         start = 0
+        rep0 = rep1 = 0.0
         while start < n:
             size = batch_size if n - start > batch_size else n - start
             if adam:
@@ -286,6 +304,9 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                 for r in range(size):
                     divisor = divisor + SW[order[epoch * n + start + r] if order != NULL
                                            else start + r]
+            bdata = squares = 0.0
+            if report and decay != 0.0:
+                squares = _squares(work, layout, last)
             first = start
             while first < start + size:  # CHUNK samples at a time (see numba.batched)
                 rows = CHUNK if start + size - first > CHUNK else start + size - first
@@ -331,6 +352,12 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                             count += SW[first + r] if weighted else 1.0
                     first += rows
                     continue
+                if report:
+                    for r in range(rows):
+                        s = order[epoch * n + first + r] if order != NULL else first + r
+                        e = _sample_loss(loss, acts[last - 1], a + top + r * n_top,
+                                         Y + s * n_top, n_top)
+                        bdata += e * SW[s] if weighted else e
                 if task == BATCH_GRADIENTS and part == 0:  # the loss on the way, in order
                     for r in range(rows):
                         e = _sample_loss(loss, acts[last - 1], a + top + r * n_top,
@@ -395,7 +422,13 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                 _step(work, orig, layout, last, grad, divisor, rate, opt, decay,
                       vel, P, train_bias, part, parts)
                 _barrier(parts)
+            if report:
+                rep0 += (bdata / divisor) * <double> size
+                if decay != 0.0:
+                    rep1 += (squares / divisor) * <double> size
             start += size
+        if report:
+            R[2 * epoch], R[2 * epoch + 1] = rep0, rep1
     if adam and part == 0:
         memcpy(vel + 2 * P, tail, 3 * sizeof(double))
     free(pack)

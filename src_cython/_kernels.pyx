@@ -196,7 +196,7 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
                                          &acts[0], loss, &X[0, 0],
                                          &Y[0, 0] if Y.shape[0] else NULL, X.shape[0], 0, NULL,
                                          0.0, rows, NULL, 0.0, NULL, False, net.at, a, d, grad,
-                                         out, exp_build, tab, 0, 1, SW)
+                                         out, exp_build, tab, 0, 1, SW, NULL)
         else:
             with nogil, parallel(num_threads=threads):
                 part = threadid()
@@ -204,7 +204,7 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
                                      &acts[0], loss, &X[0, 0], &Y[0, 0] if Y.shape[0] else NULL,
                                      X.shape[0], 0, NULL, 0.0, rows, NULL, 0.0, NULL, False,
                                      net.at, a, d, grad, out, exp_build, tab, part,
-                                     omp_get_num_threads(), SW)
+                                     omp_get_num_threads(), SW, NULL)
                 if part == 0:
                     result[0] = value
         with nogil:
@@ -303,10 +303,10 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
                     const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                     double lr, Py_ssize_t batch_size, const double* opt, double decay,
                     bint train_bias, int threads, int exp_build,
-                    const uint64_t* tab, const double* SW) noexcept nogil:
+                    const uint64_t* tab, const double* SW, double* R) noexcept nogil:
     """Train one network in place (twin: numba.backend's ``train``); -1 where memory ran
     out. ``order`` holds ``epochs`` rows of ``n`` sample indices, or is NULL for 0..n-1;
-    ``SW`` the samples' weights, or NULL.
+    ``SW`` the samples' weights, or NULL; ``R`` gets each epoch's losses, or is NULL.
 
     A small network (at most ``UNROLL_PARAMS`` parameters) trained online runs a kernel
     generated from the description of the step: its shape's unrolled copy in
@@ -317,13 +317,13 @@ cdef int _train_one(double* params, double* velocity, const int64_t* layout,
     if batch_size == 1 and size <= UNROLL_PARAMS:
         if n_layers == 2 and _small_online(params, velocity, X, Y, order, n, epochs, lr,
                                            opt, decay, loss, acts[0], acts[1], layout[0],
-                                           layout[1], layout[5], train_bias, SW):
+                                           layout[1], layout[5], train_bias, SW, R):
             return 0
         return _train_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
-                             order, lr, opt, decay, train_bias, exp_build, tab, SW)
+                             order, lr, opt, decay, train_bias, exp_build, tab, SW, R)
     return _train_batched(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs,
                           order, lr, batch_size, opt, decay, train_bias, threads,
-                          exp_build, tab, SW)
+                          exp_build, tab, SW, R)
 
 
 cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
@@ -331,7 +331,7 @@ cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
                         const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                         double lr, Py_ssize_t batch_size, const double* opt, double decay,
                         bint train_bias, int threads, int exp_build,
-                        const uint64_t* tab, const double* SW) noexcept nogil:
+                        const uint64_t* tab, const double* SW, double* R) noexcept nogil:
     """Train one network in place by ``_run_batches`` on working copies with transposed
     weights, ``threads`` threads sharing each batch; -1 where memory ran out."""
     cdef Py_ssize_t n_out = layout[4 * (n_layers - 1) + 1]
@@ -363,14 +363,14 @@ cdef int _train_batched(double* params, double* velocity, const int64_t* layout,
         if threads == 1:
             _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n, epochs,
                          order, lr, batch, opt, decay, vel, train_bias, net.at, a, d, grad,
-                         NULL, exp_build, tab, 0, 1, SW)
+                         NULL, exp_build, tab, 0, 1, SW, R)
         else:
             with parallel(num_threads=threads):
                 part = threadid()
                 _run_batches(BATCH_TRAIN, work, orig, layout, n_layers, acts, loss, X, Y, n,
                              epochs, order, lr, batch, opt, decay, vel, train_bias, net.at,
                              a, d, grad, NULL, exp_build, tab, part, omp_get_num_threads(),
-                             SW)
+                             SW, R)
         _transpose_weights(work, &net, params, False)
         _transpose_weights(vel, &net, velocity, False)
         if adam:
@@ -390,13 +390,14 @@ cdef int _train_looped(double* params, double* velocity, const int64_t* layout,
                        Py_ssize_t n_layers, const int64_t* acts, int loss, const double* X,
                        const double* Y, Py_ssize_t n, Py_ssize_t epochs, const int64_t* order,
                        double lr, const double* opt, double decay, bint train_bias,
-                       int exp_build, const uint64_t* tab, const double* SW) noexcept nogil:
+                       int exp_build, const uint64_t* tab, const double* SW,
+                       double* R) noexcept nogil:
     """``_online_looped`` on its buffers; -1 where memory ran out."""
     cdef Net net
     if _open_raw(&net, layout, n_layers, acts) != 0:
         return -1
     _online_looped(params, velocity, layout, n_layers, acts, loss, X, Y, n, epochs, order, lr,
-                   opt, decay, train_bias, net.at, net.a, net.d, exp_build, tab, SW)
+                   opt, decay, train_bias, net.at, net.a, net.d, exp_build, tab, SW, R)
     _close(&net)
     return 0
 
@@ -406,12 +407,13 @@ def train(double[::1] params, const int64_t[:, ::1] layout, const int64_t[::1] a
           const int64_t[:, ::1] order, double lr, Py_ssize_t batch_size, const double[::1] opt,
           double[::1] velocity, bint train_bias, int threads=1, int exp_build=EXP_LIBM,
           const uint64_t[::1] exp_table=None, double weight_decay=0.0,
-          const double[::1] sample_weight=None):
+          const double[::1] sample_weight=None, double[:, ::1] report=None):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
     ``exp_build`` picks the logistic's exp (an inlined one needs glibc's ``exp_table``)."""
     _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
                 velocity, train_bias, threads, exp_build, _table(exp_build, exp_table),
-                weight_decay, _weights(sample_weight))
+                weight_decay, _weights(sample_weight),
+                NULL if report is None or report.shape[0] == 0 else &report[0, 0])
 
 
 def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
@@ -427,7 +429,7 @@ def train_then_loss(double[::1] params, const int64_t[:, ::1] layout,
     cdef const uint64_t* tab = _table(exp_build, exp_table)
     _train_view(params, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
                 velocity, train_bias, threads, exp_build, tab, weight_decay,
-                _weights(sample_weight))
+                _weights(sample_weight), NULL)
     cdef Py_ssize_t q
     for q in range(params.shape[0]):
         if not isfinite(params[q]):
@@ -442,7 +444,7 @@ cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
                      double lr, Py_ssize_t batch_size, const double[::1] opt,
                      double[::1] velocity, bint train_bias, int threads, int exp_build,
                      const uint64_t* tab, double weight_decay,
-                     const double* SW) except -1:
+                     const double* SW, double* R) except -1:
     """``_train_one`` on memoryviews: ``train``'s body, without the GIL."""
     cdef const int64_t* visits = NULL  # order None (no buffer to take) or empty: 0..n-1
     if order is not None and order.shape[0] == epochs and epochs > 0:
@@ -452,7 +454,7 @@ cdef int _train_view(double[::1] params, const int64_t[:, ::1] layout,
         status = _train_one(&params[0], &velocity[0], &layout[0, 0], layout.shape[0], &acts[0],
                             loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lr,
                             batch_size, &opt[0], weight_decay, train_bias, threads, exp_build,
-                            tab, SW)
+                            tab, SW, R)
     if status != 0:
         raise MemoryError()
     return 0
@@ -504,7 +506,7 @@ def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_
             if _train_one(&params[k, 0], &velocity[k, 0], &layout[0, 0], layout.shape[0],
                           &acts[0], loss, &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits,
                           lrs[k], batch_size, &opt[0], weight_decay, train_bias, 1, exp_build,
-                          tab, SW) != 0:
+                          tab, SW, NULL) != 0:
                 failed = 1
     if failed:
         raise MemoryError()
@@ -554,17 +556,17 @@ def train_form(str form, double[:, ::1] params, double[:, ::1] velocity,
             if L != 2 or not _small_online(&params[k, 0], &velocity[k, 0], &X[0, 0], &Y[0, 0],
                                            visits, X.shape[0], epochs, lrs[k], &opt[0], decay,
                                            loss, acts[0], acts[1], layout[0, 0], layout[0, 1],
-                                           layout[1, 1], train_bias, SW):
+                                           layout[1, 1], train_bias, SW, NULL):
                 return False
         elif form == "looped":
             if _train_looped(&params[k, 0], &velocity[k, 0], &layout[0, 0], L, &acts[0], loss,
                              &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k], &opt[0],
-                             decay, train_bias, exp_build, tab, SW) != 0:
+                             decay, train_bias, exp_build, tab, SW, NULL) != 0:
                 raise MemoryError()
         elif _train_batched(&params[k, 0], &velocity[k, 0], &layout[0, 0], L, &acts[0], loss,
                             &X[0, 0], &Y[0, 0], X.shape[0], epochs, visits, lrs[k],
                             batch_size, &opt[0], decay, train_bias, 1, exp_build, tab,
-                            SW) != 0:
+                            SW, NULL) != 0:
             raise MemoryError()
     return True
 

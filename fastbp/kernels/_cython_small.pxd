@@ -8,4 +8,4 @@ cdef bint _small_online(double* params, double* velocity, const double* X, const
                         const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr,
                         const double* opt, double decay, int loss, int64_t a1, int64_t a2,
                         Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t n2,
-                        bint train_bias, const double* SW) noexcept nogil
+                        bint train_bias, const double* SW, double* R) noexcept nogil

@@ -88,15 +88,15 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
-          threads=None, sample_weight=None) -> None:
+          threads=None, sample_weight=None, report=None) -> None:
     """Train in place; the oracle's ``train`` defines every option."""
     check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
-                  sample_weight=sample_weight)
+                  sample_weight=sample_weight, report=report)
     count = _parts(threads, min(len(X), rule.batch_size), shape) if rule.batch_size > 1 else 1
     _cython.train(params, shape.layout, shape.acts, rule.loss, X, Y, epochs,
                   order, lr, rule.batch_size, rule.opt,
                   velocity, shape.train_bias, count, *_exp(), rule.weight_decay,
-                  sample_weight)
+                  sample_weight, report)
 
 
 def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,

@@ -44,7 +44,7 @@ cdef void {name}(
         double* params, double* velocity, const double* X, const double* Y,
         const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr, const double* opt,
         double decay, int loss, int64_t act1, int64_t act2,
-        bint train_bias, const double* SW) noexcept nogil:"""
+        bint train_bias, const double* SW, double* R) noexcept nogil:"""
 
 
 def _layout(sizes) -> list[tuple[int, int, int, int]]:
@@ -76,12 +76,13 @@ def _small_kernel(n0: int, n1: int, n2: int, logistic: bool) -> list[str]:
     w = Sized("cython", layout, acts, RULE)
     step.inputs(w, n0, lambda i: lit(f"X[s * {n0} + {i}]"))
     step.forward(w)
-    step.deltas(w)
+    step.reported_deltas(w)
     step.fix_rule(w, lambda: step.online_updates(w))
     size, width = layout[-1][3] + layout[-1][1], w.at[-1]
     return [_SMALL_SIGNATURE.format(name=small_name(n0, n1, n2, logistic)),
             *indent(step.unpack_opt("cython"), 1),
-            "    cdef bint weighted = SW != NULL",
+            "    cdef bint weighted = SW != NULL, report = R != NULL",
+            "    cdef double rep0, rep1",
             *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
             f"    cdef double p[{size}]", f"    cdef double v[{size}]",
             f"    cdef double v2[{size}]",
@@ -98,9 +99,12 @@ def _small_kernel(n0: int, n1: int, n2: int, logistic: bool) -> list[str]:
             f"        adam_t, adam_b1t = velocity[{2 * size}], velocity[{2 * size + 1}]",
             f"        adam_b2t = velocity[{2 * size + 2}]",
             "    for epoch in range(epochs):",
+            "        rep0 = rep1 = 0.0",
             "        for pos in range(n):",
             "            s = order[epoch * n + pos] if order != NULL else pos",
             *indent(w.lines, 3),
+            "        if report:",
+            "            R[2 * epoch], R[2 * epoch + 1] = rep0, rep1",
             f"    for q in range({size}):",
             "        params[q] = p[q]",
             "        velocity[q] = v[q]",
@@ -120,7 +124,8 @@ def small_module() -> str:
              "", "", "ctypedef void (*_SmallKernel)(double* params, double* velocity, "
              "const double* X, const double* Y, const int64_t* order, Py_ssize_t n, "
              "Py_ssize_t epochs, double lr, const double* opt, double decay, int loss, "
-             "int64_t act1, int64_t act2, bint train_bias, const double* SW) noexcept nogil",
+             "int64_t act1, int64_t act2, bint train_bias, const double* SW, double* R) "
+             "noexcept nogil",
              "", ""]
     for entry in CATALOGUE:
         lines += _small_kernel(*entry)
@@ -138,7 +143,7 @@ cdef bint _small_online(double* params, double* velocity, const double* X, const
                         const int64_t* order, Py_ssize_t n, Py_ssize_t epochs, double lr,
                         const double* opt, double decay, int loss, int64_t a1, int64_t a2,
                         Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t n2,
-                        bint train_bias, const double* SW) noexcept nogil:
+                        bint train_bias, const double* SW, double* R) noexcept nogil:
     """Train with the copy for this shape, if the catalogue has one; False if not."""
     if not ({min_in} <= n0 <= {max_in} and {min_h} <= n1 <= {max_h}
             and {min_out} <= n2 <= {max_out}):
@@ -147,7 +152,7 @@ cdef bint _small_online(double* params, double* velocity, const double* X, const
                              + n2 - {min_out}) * 2
     index += a1 == {logistic} and a2 == {logistic}
     _SMALL[index](params, velocity, X, Y, order, n, epochs, lr, opt, decay, loss, a1, a2,
-                  train_bias, SW)
+                  train_bias, SW, R)
     return True
 '''
 
@@ -158,7 +163,7 @@ cdef void _online_looped(double* params, double* velocity, const int64_t* layout
                          const int64_t* order, double lr, const double* opt, double decay,
                          bint train_bias, const Py_ssize_t* at, double* a, double* d,
                          int exp_build, const uint64_t* tab,
-                         const double* SW) noexcept nogil:
+                         const double* SW, double* R) noexcept nogil:
     """Train one network of any shape online, in place (twin: numba.online's
     ``train_then_loss``). Layer ``l``'s outputs and deltas are ``a + at[l]``, ``d + at[l]``;
     ``exp_build`` says which exp the logistic inlines (EXP_FMA or EXP_PLAIN need glibc's
@@ -170,7 +175,7 @@ def _online_step(w: Looped) -> Looped:
     the rule's momentum and decay tested once, outside the updates."""
     step.inputs(w, Ix("n0"), lambda i: lit(f"X[s * n0 + {i}]"))
     step.forward(w)
-    step.deltas(w)
+    step.reported_deltas(w)
     step.fix_rule(w, lambda: step.online_updates(w))
     return w
 
@@ -181,7 +186,8 @@ def looped_include() -> str:
     w = _online_step(Looped("cython", RULE))
     return "\n".join([
         _HEADER, _LOOPED_SIGNATURE, *indent(step.unpack_opt("cython"), 1),
-        "    cdef bint weighted = SW != NULL",
+        "    cdef bint weighted = SW != NULL, report = R != NULL",
+        "    cdef double rep0, rep1",
         "    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, rare",
         "    cdef Py_ssize_t n_top = layout[4 * (n_layers - 1) + 1]",
         "    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_top",
@@ -192,9 +198,12 @@ def looped_include() -> str:
         "        adam_t, adam_b1t = velocity[2 * size], velocity[2 * size + 1]",
         "        adam_b2t = velocity[2 * size + 2]",
         "    for epoch in range(epochs):",
+        "        rep0 = rep1 = 0.0",
         "        for pos in range(n):",
         "            s = order[epoch * n + pos] if order != NULL else pos",
         *indent(w.lines, 3),
+        "        if report:",
+        "            R[2 * epoch], R[2 * epoch + 1] = rep0, rep1",
         "    if adam != 0.0:",
         "        velocity[2 * size], velocity[2 * size + 1] = adam_t, adam_b1t",
         "        velocity[2 * size + 2] = adam_b2t",
@@ -252,7 +261,7 @@ _LANES_BODY = '''\
 
 
 def _lanes_kernel() -> str:
-    w = _online_step(Lanes("cython", RULE))
+    w = _online_step(Lanes("cython", {**RULE, "report": False}))
     return "\n".join([
         _LANES_SIGNATURE, *indent(step.unpack_opt("cython"), 1),
         "    cdef bint weighted = SW != NULL",

@@ -246,7 +246,7 @@ def _weights(layout, size: int) -> list[bool]:
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,
-          order=None, threads=None, sample_weight=None) -> None:
+          order=None, threads=None, sample_weight=None, report=None) -> None:
     """Train in place for ``epochs`` epochs of mini-batch gradient descent.
 
     Epoch ``e`` visits samples ``order[e]``, or ``0..n-1`` when ``order`` is
@@ -269,6 +269,12 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
     With ``sample_weight``, a sample's output deltas are multiplied by its weight and a
     batch's sums divided by its weights' sum (from 0, in visiting order), not its size;
     an online step divides by the sample's weight.
+
+    With ``report`` (``(epochs, 2)``), each epoch's losses are written there, met on the
+    way: each batch, before its update, adds ``(data / weight) * len`` to column 0 (data:
+    its samples' losses, each times its weight where there are weights, summed from 0 in
+    visiting order) and, where there is decay, ``(squares / weight) * len`` to column 1
+    (squares: every weight squared, summed from 0 layer by layer, row-major).
     """
     p, lay, ac = _lists(shape, params)
     state = velocity.tolist()
@@ -288,12 +294,21 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
         trained[b_at: b_at + n_out] = [bool(shape.train_bias)] * n_out
     for epoch in range(epochs):
         visit = range(n) if order is None else order[epoch].tolist()
+        rep0 = rep1 = 0.0
         for start in range(0, n, batch_size):
             batch = visit[start: start + batch_size]
             grad = [0.0] * size_p
-            size = 0.0
+            size = data = 0.0
+            if report is not None and decay != 0.0:
+                squares = 0.0
+                for q in range(size_p):
+                    if weight[q]:
+                        squares += p[q] * p[q]
             for s in batch:
                 outs = layer_outputs(p, lay, ac, xs[s])
+                if report is not None:
+                    e = sample_loss(rule.loss, ac[-1], outs[-1], ts[s])
+                    data += e * ws[s] if weighted else e
                 _add_sample_gradient(grad, lay, outs, sample_deltas(
                     p, lay, ac, rule.loss, outs, ts[s], ws[s] if weighted else None))
                 size += ws[s]
@@ -316,6 +331,12 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
                 else:
                     v = state[q] = momentum * state[q] - lr * g
                     p[q] = p[q] + (momentum * v - lr * g if method == "nesterov" else v)
+            if report is not None:
+                rep0 += (data / size) * float(len(batch))
+                if decay != 0.0:
+                    rep1 += (squares / size) * float(len(batch))
+        if report is not None:
+            report[epoch] = (rep0, rep1)
     params[:] = p
     velocity[:] = state
 

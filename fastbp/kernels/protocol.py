@@ -68,7 +68,8 @@ def _f64(array: np.ndarray) -> bool:
 def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray | None = None,
                   velocity: np.ndarray | None = None, order: np.ndarray | None = None,
                   epochs: int = 0, lrs: np.ndarray | None = None,
-                  rule: Rule | None = None, sample_weight: np.ndarray | None = None) -> None:
+                  rule: Rule | None = None, sample_weight: np.ndarray | None = None,
+                  report: np.ndarray | None = None) -> None:
     """Refuse arrays a compiled kernel would read or write beyond: the last check before
     one runs, whatever path reached it (cheap, about a microsecond: shapes, dtypes and
     the order's range).
@@ -92,6 +93,8 @@ def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray
         ok = lrs.shape == (size[0],) and _f64(lrs)
     if ok and sample_weight is not None:
         ok = sample_weight.shape == (X.shape[0],) and _f64(sample_weight)
+    if ok and report is not None:
+        ok = report.shape == (epochs, 2) and _f64(report) and report.flags.writeable
     if ok and order is not None and order.size:
         ok = (order.dtype == np.int64 and order.ndim == 2 and order.shape[0] >= epochs
               and order.shape[1] == X.shape[0] and order.min() >= 0
@@ -105,7 +108,8 @@ def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray
                          + ("" if order is None else f", order {order.shape}")
                          + ("" if lrs is None else f", lrs {lrs.shape}")
                          + ("" if sample_weight is None else
-                            f", sample_weight {sample_weight.shape}"))
+                            f", sample_weight {sample_weight.shape}")
+                         + ("" if report is None else f", report {report.shape}"))
 
 
 def weight_sum(sample_weight: np.ndarray) -> float:
@@ -210,9 +214,12 @@ class Kernels(Protocol):
     def train(self, shape: Shape, rule: Rule, params: np.ndarray, velocity: np.ndarray,
               X: np.ndarray, Y: np.ndarray, epochs: int, lr: float,
               order: np.ndarray | None = None, threads: int | None = None,
-              sample_weight: np.ndarray | None = None) -> None:
+              sample_weight: np.ndarray | None = None,
+              report: np.ndarray | None = None) -> None:
         """Train ``params`` (and the optimizer's state ``velocity``) in place for
-        ``epochs`` epochs."""
+        ``epochs`` epochs; with ``report`` (``(epochs, 2)``), each epoch's losses there,
+        met on the way (``fastbp.kernels.step.report``: the mean over the epoch's samples
+        of their batch's loss, and of their batch's squared weights over its weight)."""
 
     def train_then_loss(self, shape: Shape, rule: Rule, params: np.ndarray,
                         velocity: np.ndarray, X: np.ndarray, Y: np.ndarray, epochs: int,

@@ -286,10 +286,41 @@ def update(w: Writer, q, summed: Expr, weight: bool, size: Expr | None = None) -
         apply(summed)
 
 
-def online_step(w: Writer) -> None:
-    """One sample's whole step: deltas from the weights before it, then every trained
-    parameter updated by its gradient (:func:`online_updates`)."""
+def report(w: Writer) -> None:
+    """This sample's part of the epoch's report (a batch of one, before its update): into
+    ``rep0`` its loss (weighted: ``(w_s * e) / w_s``), into ``rep1``, where the rule has
+    decay, the sum of the squared weights (layer by layer, row-major, from 0) over its
+    weight. A batch of ``len`` samples adds ``(sum / weight) * len`` of each."""
+    e = sample_loss(w, w.top())
+    rep0, rep1 = var("rep0"), var("rep1")
+    w.when(_flag(w, "weighted"),
+           lambda: w.set(rep0, expr(rep0, " + (", w.weight(), " * ", e, ") / ", w.weight())),
+           lambda: w.set(rep0, expr(rep0, " + ", e)))
+
+    def squares() -> None:
+        sq = w.temp("sq", expr("0.0"))
+        for layer in w.layers():
+            for q in w.range(layer.w_at, layer.b_at, "q"):
+                w.set(sq, expr(sq, " + ", w.p(q), " * ", w.p(q)))
+        w.when(_flag(w, "weighted"), lambda: w.set(rep1, expr(rep1, " + ", sq, " / ",
+                                                              w.weight())),
+               lambda: w.set(rep1, expr(rep1, " + ", sq)))
+
+    w.when(_flag(w, "decay"), squares)
+
+
+def reported_deltas(w: Writer) -> None:
+    """The sample's report where the rule asks for one (:func:`report`), then its deltas:
+    all of a step that reads the weights before it."""
+    w.when(_flag(w, "report"), lambda: report(w))
     deltas(w)
+
+
+def online_step(w: Writer) -> None:
+    """One sample's whole step: its report where the rule asks for one (:func:`report`),
+    deltas from the weights before it, then every trained parameter updated by its
+    gradient (:func:`online_updates`)."""
+    reported_deltas(w)
     # Every delta above used the weights from before this step; now update.
     online_updates(w)
 
@@ -347,7 +378,8 @@ def update_row(w: Writer) -> None:
 
 
 RUN_TIME_RULE = {"momentum": "momentum != 0.0", "nesterov": "nesterov != 0.0",
-                 "adam": "adam != 0.0", "decay": "decay != 0.0", "weighted": "weighted"}
+                 "adam": "adam != 0.0", "decay": "decay != 0.0", "weighted": "weighted",
+                 "report": "report"}
 
 
 def unpack_opt(lang: str) -> list[str]:

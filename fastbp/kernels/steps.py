@@ -48,6 +48,7 @@ Runner = Callable[[Shape, Rule, np.ndarray, np.ndarray, np.ndarray, np.ndarray, 
 
 _NO_ORDER = np.empty((0, 0), dtype=np.int64)
 _NO_SW = np.empty(0)
+_NO_R = np.empty((0, 2))
 
 
 def runner(form: str) -> Runner:
@@ -104,17 +105,18 @@ def _numba(kind: str) -> Runner:
                 online.train_then_loss(params[k], velocity[k], shape.layout, shape.acts,
                                        rule.loss, X, Y, epochs, order, float(lrs[k]),
                                        rule.opt, rule.weight_decay, shape.train_bias,
-                                       False, SW)
+                                       False, SW, _NO_R)
             return True
         many = kind == "unrolled-lanes"
         kernel = unrolled.kernel(shape.layout, shape.acts, rule.loss, shape.train_bias,
-                                 rule.method, rule.weight_decay != 0.0, SW.shape[0] > 0, many)
+                                 rule.method, rule.weight_decay != 0.0, SW.shape[0] > 0,
+                                 False, many)
         if many:
             kernel(params, X, Y, epochs, order, lrs, rule.opt, rule.weight_decay, velocity, SW)
         else:
             for k in range(len(params)):
                 kernel(params[k], X, Y, epochs, order, float(lrs[k]), rule.opt,
-                       rule.weight_decay, velocity[k], SW)
+                       rule.weight_decay, velocity[k], SW, _NO_R)
         return True
 
     return run

@@ -92,6 +92,7 @@ _NO_GRAD = np.empty(0)
 _NO_PERM = np.empty(0, dtype=np.int64)  # run makes no working copies: they are passed
 _NO_OPT = Rule(0).opt  # the optimizer's settings where nothing trains
 _NO_SW = np.empty(0)  # no sample weights
+_NO_R = np.empty((0, 2))  # no report of the epochs' losses
 
 
 def _state_to_work(state, plan: _Plan, back: bool = False):
@@ -106,7 +107,7 @@ def _state_to_work(state, plan: _Plan, back: bool = False):
 
 
 def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, lr=0.0,
-             order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y, threads=None, SW=_NO_SW):
+             order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y, threads=None, SW=_NO_SW, R=_NO_R):
     """Run a task of :func:`batched.run` on working copies of ``params`` (and
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
     after TRAIN."""
@@ -128,15 +129,15 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     count = parts(threads, size, shape.n_params)
     args += (np.empty(count * plan.pack), glibc_exp.variant_code())
     if count == 1:
-        batched.run(*args, 0, 1, _ALONE, _NO_PERM, SW)
+        batched.run(*args, 0, 1, _ALONE, _NO_PERM, SW, R)
     else:
         # Every part must run at once (they wait for each other): one thread each.
         sync = np.zeros(3, dtype=np.int64)
         with ThreadPoolExecutor(count - 1) as pool:
             try:
-                others = [pool.submit(batched.run, *args, k, count, sync, _NO_PERM, SW)
+                others = [pool.submit(batched.run, *args, k, count, sync, _NO_PERM, SW, R)
                           for k in range(1, count)]
-                batched.run(*args, 0, count, sync, _NO_PERM, SW)
+                batched.run(*args, 0, count, sync, _NO_PERM, SW, R)
                 for other in others:
                     other.result()
             except BaseException:
@@ -187,7 +188,7 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD
                              epochs, order, lr, batch_size, opt, decay, velocity,
                              bool(shape.train_bias), plan.at, _NO_GRAD, _NO_GRAD, grad, out,
                              _NO_GRAD, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work,
-                             SW)
+                             SW, _NO_R)
 
 
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight=None):
@@ -246,7 +247,7 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
-          threads=None, sample_weight=None):
+          threads=None, sample_weight=None, report=None):
     """Train in place; the oracle's ``train`` defines every option (twin: ``train``).
 
     Online training of a small network without weight decay runs the kernel unrolled for
@@ -256,29 +257,31 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     transposed weights, with ``parts(threads, ...)`` threads.
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
-                  sample_weight=sample_weight)
+                  sample_weight=sample_weight, report=report)
     order = _NO_ORDER if order is None else order
     SW = _NO_SW if sample_weight is None else sample_weight
+    R = _NO_R if report is None else report
     if route(True, shape.n_params, X.shape[0], threads, rule.batch_size) == SMALL:
-        _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False, SW)
+        _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False, SW, R)
         return
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(params.shape[0]),
-                                      threads=threads, SW=SW)
+                                      threads=threads, SW=SW, R=R)
 
 
 def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
-            evaluate: bool, SW) -> float:
+            evaluate: bool, SW, R=_NO_R) -> float:
     """One small network trained online: by its shape's unrolled kernels where the tiering
     rule runs them now, else by ``numba.online``; then, with ``evaluate``, its mean loss
     (NaN, without measuring, where a parameter is not finite)."""
     weighted = SW.shape[0] > 0
-    kernels = _specialised(shape, rule, epochs, X.shape[0], weighted)
+    kernels = _specialised(shape, rule, epochs, X.shape[0], weighted, R.shape[0] > 0)
     if kernels is None:
         return online.train_then_loss(params, velocity, shape.layout, shape.acts,
                                       rule.loss, X, Y, epochs, order, lr, rule.opt,
-                                      rule.weight_decay, bool(shape.train_bias), evaluate, SW)
-    kernels[0](params, X, Y, epochs, order, lr, rule.opt, rule.weight_decay, velocity, SW)
+                                      rule.weight_decay, bool(shape.train_bias), evaluate, SW,
+                                      R)
+    kernels[0](params, X, Y, epochs, order, lr, rule.opt, rule.weight_decay, velocity, SW, R)
     if not evaluate:
         return 0.0
     if not all_finite(params):
@@ -288,13 +291,15 @@ def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
     return kernels[1](params, X, Y)
 
 
-def _specialised(shape: Shape, rule: Rule, epochs: int, n: int, weighted: bool):
+def _specialised(shape: Shape, rule: Rule, epochs: int, n: int, weighted: bool,
+                 report: bool = False):
     """The shape's unrolled ``(train, loss)`` kernels for one small network trained online
     where the tiering rule runs them now, else None (the generic ``numba.online`` then
     runs); the work counts toward compiling them."""
-    found = _by_rule.get((shape.key, rule, weighted))
+    found = _by_rule.get((shape.key, rule, weighted, report))
     if found is None:
-        found = _by_rule[shape.key, rule, weighted] = _entry(shape, rule, False, weighted)
+        found = _by_rule[shape.key, rule, weighted, report] = _entry(shape, rule, False,
+                                                                     weighted, report)
     if tiers.MODE == "auto":  # pick()'s rule inline for its two common cases
         if found.kernel is not None:
             return found.kernel
@@ -391,27 +396,29 @@ _loss_kernels: dict[tuple, object] = {}
 _by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, Rule): faster
 
 
-def _entry(shape: Shape, rule: Rule, many: bool, weighted: bool) -> tiers.Entry:
+def _entry(shape: Shape, rule: Rule, many: bool, weighted: bool,
+           report: bool = False) -> tiers.Entry:
     layout, acts, train_bias, n_params = shape.layout, shape.acts, shape.train_bias, \
         shape.n_params
     method, decay = rule.method, rule.weight_decay != 0.0
-    found = _entries.get((shape.key, rule.loss, train_bias, method, decay, weighted, many))
+    found = _entries.get((shape.key, rule.loss, train_bias, method, decay, weighted, report,
+                          many))
     if found is None:
         spec = {"layout": layout.tolist(), "acts": acts.tolist(), "loss": int(rule.loss),
                 "train_bias": bool(train_bias), "method": method, "decay": decay,
-                "weighted": weighted,
+                "weighted": weighted, "report": report,
                 "many": many}
 
         def cost() -> float:
             if unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
                 return math.inf
             if unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
-                                        method, decay, weighted, many):
+                                        method, decay, weighted, report, many):
                 return limits.LOAD
             base, per_param = limits.COMPILE_MANY if many else limits.COMPILE_ONE
             return base + per_param * n_params
 
-        found = _entries[shape.key, rule.loss, train_bias, method, decay, weighted,
+        found = _entries[shape.key, rule.loss, train_bias, method, decay, weighted, report,
                          many] = tiers.Entry(
             f"{sizes_label(shape)}{' x many' if many else ''}", spec,
             lambda: compile_spec(spec), cost, f"{__name__}:compile_stdin")
@@ -425,9 +432,11 @@ def compile_spec(spec: dict) -> tuple[object, object]:
     process, then in the training one, where it loads what that process compiled."""
     layout = np.array(spec["layout"], dtype=np.int64).reshape(-1, 4)
     acts = np.array(spec["acts"], dtype=np.int64)
-    loss, train_bias, method, decay, weighted, many = spec["loss"], spec["train_bias"], \
-        spec["method"], spec["decay"], spec["weighted"], spec["many"]
-    run = unrolled.kernel(layout, acts, loss, train_bias, method, decay, weighted, many)
+    loss, train_bias, method, decay, weighted, report, many = spec["loss"], \
+        spec["train_bias"], spec["method"], spec["decay"], spec["weighted"], spec["report"], \
+        spec["many"]
+    run = unrolled.kernel(layout, acts, loss, train_bias, method, decay, weighted, report,
+                          many)
     loss_run = unrolled.loss_kernel(layout, acts, loss)
     n_in, n_out, n_params = int(layout[0, 0]), int(layout[-1, 1]), int(layout[-1, 3] +
                                                                         layout[-1, 1])
@@ -435,10 +444,12 @@ def compile_spec(spec: dict) -> tuple[object, object]:
     params = np.zeros((2, n_params) if many else n_params)
     rule = Rule(0, adam=method == "adam")
     run(params, X, Y, 0, _NO_ORDER, np.full(2, 0.5) if many else 0.5, rule.opt, 0.0,
-        rule.new_state(n_params, 2 if many else None), np.ones(1) if weighted else _NO_SW)
+        rule.new_state(n_params, 2 if many else None), np.ones(1) if weighted else _NO_SW,
+        *(() if many else (np.zeros((1, 2)) if report else _NO_R,)))
     loss_run(np.zeros(n_params), X, Y)
     _loss_kernels[layout.tobytes() + acts.tobytes(), loss] = loss_run
-    unrolled.mark_compiled(layout, acts, loss, train_bias, method, decay, weighted, many)
+    unrolled.mark_compiled(layout, acts, loss, train_bias, method, decay, weighted, report,
+                           many)
     return run, loss_run
 
 
@@ -497,7 +508,7 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     if _unrolled(rule, shape):
         online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
                                Y, 0, _NO_ORDER, 0.5, rule.opt, 0.0, bool(shape.train_bias),
-                               True, _NO_SW)
+                               True, _NO_SW, _NO_R)
     if many and _unrolled(rule, shape):
         lanes.train_lanes(np.zeros((2, shape.n_params)), rule.new_state(shape.n_params, 2),
                           shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,

@@ -237,7 +237,7 @@ def pack_size(layout) -> int:
 @jit(internal=False)
 def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size, opt,
         decay, vel, train_bias, at, a, d, grad, out, pack, exp_build, part, parts, sync,
-        perm, SW):
+        perm, SW, R):
     """Run ``task`` a batch of ``batch_size`` samples at a time (``CHUNK`` at a time
     within a batch), as thread ``part`` of ``parts``.
 
@@ -255,7 +255,10 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     moments in ``vel``) advance in each thread's own copy, the same in every thread;
     thread 0 stores them at the end. ``SW`` holds each sample's weight (no rows: none):
     an output delta is multiplied by its sample's, a batch's sums divided by its weights'
-    sum (in visiting order), a loss weighted by them.
+    sum (in visiting order), a loss weighted by them. TRAIN with ``R`` of ``epochs`` rows
+    reports each epoch's losses there (part 0), as ``step.report`` defines them: each
+    batch adds ``(sum / weight) * len`` of its samples' (weighted) losses and, with decay,
+    of the squared weights before its update.
 
     Every thread runs this loop over the same arguments; it computes its own share of each
     product's outputs (columns of the net inputs and deltas, rows of the gradient), of
@@ -276,6 +279,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     """
     n, last = X.shape[0], layout.shape[0]
     weighted = SW.shape[0] > 0
+    report = task == TRAIN and R.shape[0] > 0 and part == 0
     params, velocity, given = orig, vel, grad
     if perm.shape[0] > 0:
         work, grad, a, d, pack, vel, orig, out = _own_buffers(task, params, velocity, perm,
@@ -295,7 +299,9 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
         for i in range(3):
             tail[i] = vel[2 * n_params + i]
     rate = lr
+    rep0 = rep1 = 0.0
     for epoch in range(epochs if training else 1):
+        rep0 = rep1 = 0.0
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
             if parts > 1 and abandoned(sync):
@@ -307,6 +313,9 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 divisor = 0.0
                 for r in range(size):
                     divisor += SW[order[epoch, start + r] if shuffled else start + r]
+            bdata = squares = 0.0
+            if report and decay != 0.0:
+                squares = _squares(work, layout)
             # A batch goes CHUNK samples at a time, so that what one phase writes is
             # still in cache when the next reads it; the gradient sums continue from
             # one chunk to the next, in sample order.
@@ -337,6 +346,11 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                             total += d[r] * SW[first + r] if weighted else d[r]
                             count += SW[first + r] if weighted else 1.0
                     continue
+                if report:
+                    for r in range(rows):
+                        s = order[epoch, first + r] if shuffled else first + r
+                        e = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y, s)
+                        bdata += e * SW[s] if weighted else e
                 if task == GRADIENTS and part == 0:  # the loss on the way, in sample order
                     for r in range(rows):
                         e = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y,
@@ -361,6 +375,12 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 _step(work, orig, layout, grad, divisor, rate, opt, decay, vel,
                       train_bias, part, parts)
                 barrier(sync, parts)
+            if report:
+                rep0 += (bdata / divisor) * float(size)
+                if decay != 0.0:
+                    rep1 += (squares / divisor) * float(size)
+        if report:
+            R[epoch, 0], R[epoch, 1] = rep0, rep1
     if adam and part == 0:
         for i in range(3):
             vel[2 * n_params + i] = tail[i]
@@ -407,6 +427,19 @@ def _own_buffers(task, params, velocity, perm, layout, at, n, vel, orig, out):
     if task != FORWARD:
         out = scratch[-1:].reshape(1, 1)
     return work, grad, a, d, pack, vel, orig, out
+
+
+@jit(inline="always")
+def _squares(work, layout):
+    """The sum of the squared weights, from 0, layer by layer, each ``W`` row-major in the
+    network's layout (``work`` holds it transposed)."""
+    total = 0.0
+    for layer in range(layout.shape[0]):
+        n_in, n_out, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
+        for j in range(n_out):
+            for i in range(n_in):
+                total += work[U(w_at + i * n_out + j)] * work[U(w_at + i * n_out + j)]
+    return total
 
 
 @jit(inline="always")

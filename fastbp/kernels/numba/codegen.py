@@ -36,12 +36,13 @@ def trained(layout, train_bias: bool) -> list[int]:
 
 
 def unrolled_rule(loss: int, train_bias: bool, method: str, decay: bool,
-                  weighted: bool = False) -> dict:
+                  weighted: bool = False, report: bool = False) -> dict:
     """A rule as an unrolled kernel knows it: the loss, and which stages it has (``method``:
-    ``Rule.method``; ``weighted``: sample weights)."""
+    ``Rule.method``; ``weighted``: sample weights; ``report``: each epoch's losses)."""
     return {"loss": int(loss), "train_bias": bool(train_bias),
             "momentum": method in ("momentum", "nesterov"), "nesterov": method == "nesterov",
-            "adam": method == "adam", "decay": bool(decay), "weighted": bool(weighted)}
+            "adam": method == "adam", "decay": bool(decay), "weighted": bool(weighted),
+            "report": bool(report)}
 
 
 def state_names(method: str, updated: list[int], n_params: int) -> dict[str, str]:
@@ -108,37 +109,42 @@ lanes = unrolled_lanes  # networks side by side, one per vector lane, in ``kerne
 
 
 def kernel_module(layout, acts, loss: int, train_bias: bool, method: str, decay: bool,
-                  weighted: bool, exp_build: str) -> Module:
-    """``kernel(params, X, Y, epochs, order, lr, opt, decay, velocity, SW)`` trains one
+                  weighted: bool, report: bool, exp_build: str) -> Module:
+    """``kernel(params, X, Y, epochs, order, lr, opt, decay, velocity, SW, R)`` trains one
     network online; ``kernel_many(P, X, Y, epochs, order, lrs, opt, decay, V, SW)`` trains
     the rows of ``P`` in parallel, in groups of ``lanes`` networks per thread. ``method``
-    (``Rule.method``), ``decay`` and ``weighted`` (each sample's weight ``SW[s]``) say
-    which stages the text has; ``opt`` holds the optimizer's settings
-    (``step.OPT_FIELDS``). ``exp_build`` is
+    (``Rule.method``), ``decay``, ``weighted`` (each sample's weight ``SW[s]``) and
+    ``report`` (each epoch's losses into ``R[epoch]``: ``step.report``) say which stages
+    the text has; ``opt`` holds the optimizer's settings (``step.OPT_FIELDS``). ``exp_build`` is
     :func:`fastbp.kernels.numba.libm_exp.variant`'s answer: which exp the text inlines."""
     n_params = layout[-1][3] + layout[-1][1]
     n_in, n_out = layout[0][0], layout[-1][1]
-    rule = unrolled_rule(loss, train_bias, method, decay, weighted)
+    rule = unrolled_rule(loss, train_bias, method, decay, weighted, report)
     fwd = statements(layout, acts, rule, step.forward)
     update = statements(layout, acts, rule, step.online_step)
+    many_update = statements(layout, acts, {**rule, "report": False}, step.online_step)
     updated = trained(layout, train_bias)
     state = state_names(method, updated, n_params)
     loads = [f"{name} = velocity[{at}]" for name, at in state.items()]
     stores = [f"params[{q}] = p{q}" for q in updated]
     stores += [f"velocity[{at}] = {name}" for name, at in state.items()]
     targets = [f"y{k} = Y[s, {k}]" for k in range(n_out)] + (["sw = SW[s]"] if weighted else [])
-    single = ["def kernel(params, X, Y, epochs, order, lr, opt, decay, velocity, SW):",
+    epoch_start = ["rep0 = 0.0", "rep1 = 0.0"] if report else []
+    epoch_end = ["R[epoch, 0] = rep0", "R[epoch, 1] = rep1"] if report else []
+    single = ["def kernel(params, X, Y, epochs, order, lr, opt, decay, velocity, SW, R):",
               *_indent(step.unpack_opt("numba"), 1),
               *_indent((f"p{q} = params[{q}]" for q in range(n_params)), 1),
               *_indent(loads, 1),
               "    shuffled = order.shape[0] == epochs",
               "    for epoch in range(epochs):",
+              *_indent(epoch_start, 2),
               "        for pos in range(X.shape[0]):",
               "            s = order[epoch, pos] if shuffled else pos",
               *_indent(targets, 3),
               *_indent((stmt.line() for stmt in [*inputs(n_in), *fwd, *update]), 3),
+              *_indent(epoch_end, 2),
               *_indent(stores, 1)]
-    many = _many(layout, fwd, update, updated, n_params, state, weighted, exp_build)
+    many = _many(layout, fwd, many_update, updated, n_params, state, weighted, exp_build)
     constants = {**_exp_constants(exp_build),
                  "STATE": np.array([int(at) for at in state.values()], dtype=np.int64)}
     return Module("\n".join([*single, "", "", *many]) + "\n", constants)
@@ -259,14 +265,15 @@ def _starts(layout):
 _LOOPED_FRAME = _STARTS + '''\
 @jit(internal=False)
 def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, lr, opt,
-                    decay, train_bias, evaluate, SW):
+                    decay, train_bias, evaluate, SW, R):
     """Train ``params`` (and the optimizer's state ``velocity``) in place, online, for
     ``epochs`` epochs (epoch ``e`` visits ``order[e]``, or ``0..n-1`` where ``order`` has
-    no rows), each sample weighted by ``SW[s]`` (no rows: none); then, with ``evaluate``,
+    no rows), each sample weighted by ``SW[s]`` (no rows: none), each epoch's losses into
+    ``R[epoch]`` (``step.report``; no rows: none); then, with ``evaluate``,
     return the mean loss over ``X, Y``, or NaN, without measuring, where a parameter is
     not finite (else 0)."""
 {opt}
-    weighted = SW.shape[0] > 0
+    weighted, report = SW.shape[0] > 0, R.shape[0] > 0
     last, n_top, size = layout.shape[0], Y.shape[1], params.shape[0]
     at = _starts(layout)
     a, d = np.empty(at[last + 1]), np.empty(at[last + 1])
@@ -277,9 +284,12 @@ def train_then_loss(params, velocity, layout, acts, loss, X, Y, epochs, order, l
         adam_b2t = velocity[2 * size + 2]
     shuffled = order.shape[0] == epochs
     for epoch in range(epochs):
+        rep0 = rep1 = 0.0
         for pos in range(X.shape[0]):
             s = order[epoch, pos] if shuffled else pos
 {train}
+        if report:
+            R[epoch, 0], R[epoch, 1] = rep0, rep1
     if adam != 0.0:
         velocity[2 * size], velocity[2 * size + 1] = adam_t, adam_b1t
         velocity[2 * size + 2] = adam_b2t
@@ -418,7 +428,7 @@ def lanes_module(exp_build: str) -> Module:
     """``train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs,
     opt, decay, train_bias, G, SW)`` for any shape: the rows of ``params`` trained
     online, ``G`` networks side by side per group (the generic tier of ``train_many``)."""
-    w = Lanes("numba", LOOPED_RULE, exp_build)
+    w = Lanes("numba", {**LOOPED_RULE, "report": False}, exp_build)
     step.inputs(w, Ix("layout[0, 0]"), lambda i: lit(f"X[s, {i}]"))
     step.forward(w)
     # The rule's tests stand outside each loop over the lanes already: written once more
