@@ -252,7 +252,6 @@ class _FastBP(BaseEstimator):
                 self._state.shape[-1] != rule.state_size(net.kernel_shape.n_params):
             self._state = rule.new_state(net.kernel_shape.n_params)
             self._lr = float(self.learning_rate_init)
-        batches = -(-n // batch)
         sample_idx = np.arange(n, dtype=np.int64)
         shape = net.kernel_shape
         if not incremental:
@@ -262,13 +261,13 @@ class _FastBP(BaseEstimator):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
                 order = sample_idx if self.shuffle else None
-                self._epoch(kernels, shape, rule, X, Y, sample_weight, order, batch)
+                report = self._epoch(kernels, shape, rule, X, Y, sample_weight, order, batch)
                 if not np.isfinite(net.params).all():
                     raise ValueError(f"training diverged in epoch {self.n_iter_ + 1}: a "
                                      f"weight became NaN or infinite; lower "
                                      f"learning_rate_init (now {self.learning_rate_init})")
                 self.n_iter_ += 1
-                self.loss_ = self._loss(X, Y, batches)
+                self.loss_ = self._loss(report, Y.shape[1], n)
                 self.t_ += n
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
@@ -296,20 +295,26 @@ class _FastBP(BaseEstimator):
 
     def _epoch(self, kernels, shape, rule, X, Y, sample_weight, order, batch):
         """One epoch in the kernels, visiting ``order`` (None: 0..n-1): one call on dense
-        ``X``; on sparse ``X`` one call a batch, each batch densified alone."""
+        ``X``; on sparse ``X`` one call a batch, each batch densified alone. Returns the
+        epoch's report (``Kernels.train``'s ``report``: its batches' losses, met on the
+        way)."""
         net, n = self.network_, X.shape[0]
+        report = np.zeros((1, 2))
         if not sparse.issparse(X):
             kernels.train(shape, rule, net.params, self._state, X, Y, 1, self._lr,
                           None if order is None else order.reshape(1, -1), self._threads,
-                          sample_weight)
-            return
+                          sample_weight, report)
+            return report[0]
         visit = np.arange(n) if order is None else order
+        total, one = np.zeros(2), np.zeros((1, 2))
         for start in range(0, n, batch):
             rows = visit[start:start + batch]
             part = rule._replace(batch_size=len(rows))
             kernels.train(shape, part, net.params, self._state, X[rows].toarray(),
                           np.ascontiguousarray(Y[rows]), 1, self._lr, None, self._threads,
-                          None if sample_weight is None else sample_weight[rows])
+                          None if sample_weight is None else sample_weight[rows], one)
+            total += one[0]
+        return total
 
     def _trigger_stopping(self, msg):
         """scikit-learn's rule: stop, or for SGD's "adaptive" divide the learning rate by 5
@@ -348,17 +353,15 @@ class _FastBP(BaseEstimator):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
-    def _loss(self, X, Y, batches):
-        """The epoch's loss as scikit-learn reports it, measured after the epoch: the mean
-        data loss (squared error also averaged over the outputs, halved), plus each batch's
-        L2 term ``alpha / 2 * sum(W**2) / batch size`` weighted by its size."""
-        net = self.network_
-        data = self._kernels().mean_loss(net.kernel_shape, self._loss_code, net.params, X, Y,
-                                       self._threads)
+    def _loss(self, report, n_outputs, n):
+        """The epoch's loss as scikit-learn reports it, from the kernels' report: each
+        batch's loss before its update (its samples' mean data loss, squared error also
+        averaged over the outputs, plus ``alpha / 2 * sum(W**2)`` over the batch's weight)
+        times its size, summed, over the sample count."""
+        data, squares = float(report[0]), float(report[1])
         if self._loss_code == functions.SQUARED:
-            data /= Y.shape[1]
-        squares = sum(float(np.dot(w.ravel(), w.ravel())) for w in net.weights)
-        return float(data + batches * (0.5 * self.alpha) * squares / X.shape[0])
+            data /= n_outputs
+        return (data + (0.5 * self.alpha) * squares) / n
 
     # -- L-BFGS ----------------------------------------------------------------------------
 

@@ -17,13 +17,17 @@ from fastbp.functions import IDENTITY, LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from fastbp.kernels.protocol import Rule, Shape
 
 PATH = Path(__file__).parent / "data" / "stored_bits.npz"
-COUNT = 300
+#: The first 300 configurations train by SGD (classical momentum); the next ones by Adam
+#: or Nesterov's momentum too, with sample weights, and report their epochs' losses.
+COUNT = 450
+SGD_ONLY = 300
 CROSS_ENTROPY = 1
 
 
 def case(seed: int):
-    """Configuration ``seed``: ``(shape, rule, params, velocity, X, Y, epochs, lrs, order)``,
-    ``params`` and ``velocity`` with one row per network (one to three of them)."""
+    """Configuration ``seed``: ``(shape, rule, params, velocity, X, Y, epochs, lrs, order,
+    sample_weight)``, ``params`` and ``velocity`` (the optimizer's state) with one row
+    per network (one to three of them)."""
     rng = np.random.default_rng([20261203, seed])
     depth = int(rng.integers(1, 4))
     sizes = [int(rng.integers(1, 7)) for _ in range(depth + 1)]
@@ -54,17 +58,40 @@ def case(seed: int):
     lrs = rng.choice([0.05, 0.5, 1.3], size=count)
     order = np.array([rng.permutation(n) for _ in range(epochs)], dtype=np.int64) \
         if rng.random() < 0.5 else None
-    return shape, rule, params, velocity, X, Y, epochs, lrs, order
+    sample_weight = None
+    if seed >= SGD_ONLY:
+        more = np.random.default_rng([20261204, seed])
+        kind = more.choice(["adam", "adam", "nesterov", "sgd"])
+        if kind == "adam":
+            rule = rule._replace(momentum=0.0, adam=True,
+                                 beta_1=float(more.choice([0.9, 0.5])),
+                                 beta_2=float(more.choice([0.999, 0.9])),
+                                 epsilon=float(more.choice([1e-8, 1e-3])))
+            velocity = rule.new_state(shape.n_params, count)
+            velocity[:, :2 * shape.n_params] = np.abs(more.normal(
+                scale=0.01, size=(count, 2 * shape.n_params))) * more.integers(2)
+        elif kind == "nesterov":
+            rule = rule._replace(momentum=float(more.choice([0.5, 0.9])), nesterov=True)
+            velocity = more.normal(scale=0.01, size=(count, shape.n_params))
+        if more.random() < 0.6:
+            sample_weight = more.uniform(0.1, 3.0, size=n)
+    return shape, rule, params, velocity, X, Y, epochs, lrs, order, sample_weight
 
 
 def run(kernels, seed: int) -> np.ndarray:
     """Train configuration ``seed`` with a backend module; its parameters then its
-    velocities, every network's in a row."""
-    shape, rule, params, velocity, X, Y, epochs, lrs, order = case(seed)
+    optimizer's state, every network's in a row (one network: then its report of the
+    epochs' losses, from configuration ``SGD_ONLY`` on)."""
+    shape, rule, params, velocity, X, Y, epochs, lrs, order, weights = case(seed)
     if len(params) == 1:
-        kernels.train(shape, rule, params[0], velocity[0], X, Y, epochs, float(lrs[0]), order)
+        report = np.zeros((epochs, 2)) if seed >= SGD_ONLY else None
+        kernels.train(shape, rule, params[0], velocity[0], X, Y, epochs, float(lrs[0]), order,
+                      None, weights, report)
+        if report is not None:
+            return np.concatenate([params, velocity, report.reshape(1, -1)], axis=1)
     else:
-        kernels.train_many(shape, rule, params, velocity, X, Y, epochs, lrs, order)
+        kernels.train_many(shape, rule, params, velocity, X, Y, epochs, lrs, order, None,
+                           weights)
     return np.concatenate([params, velocity], axis=1)
 
 

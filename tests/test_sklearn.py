@@ -43,7 +43,7 @@ def digits():
     return train_test_split(X, y, random_state=0)
 
 
-SETTINGS = {"hidden_layer_sizes": (32,), "batch_size": 32, "learning_rate_init": 0.1,
+SETTINGS = {"hidden_layer_sizes": (32,), "batch_size": 32, "learning_rate_init": 0.01,
             "max_iter": 15, "random_state": 0}
 
 
@@ -113,21 +113,24 @@ def test_diabetes_regression(backend):
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
 @pytest.mark.parametrize("schedule", ["constant", "invscaling", "adaptive"])
-def test_the_same_updates_as_mlpclassifier(activation, schedule):
-    """Same initial weights, shuffled orders, L2 term, momentum and schedule as
-    MLPClassifier(solver="sgd", nesterovs_momentum=False): the weights agree to rounding."""
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_the_same_updates_as_mlpclassifier(activation, schedule, nesterov):
+    """Same initial weights, shuffled orders, L2 term, momentum (classical and Nesterov's)
+    and schedule as MLPClassifier(solver="sgd"): the weights agree to rounding."""
     X, y = load_digits(return_X_y=True)
     X = StandardScaler().fit_transform(X)[:400]
     y = y[:400]
     settings = {"hidden_layer_sizes": (20, 12), "activation": activation, "batch_size": 25,
                 "learning_rate_init": 0.02, "learning_rate": schedule, "power_t": 0.25,
                 "alpha": 0.01, "momentum": 0.8, "max_iter": 6, "random_state": 3,
-                "tol": 1e9, "n_iter_no_change": 2}  # adaptive: the rate drops after 3 epochs
+                "tol": 1e9, "n_iter_no_change": 2,  # adaptive: the rate drops after 3 epochs
+                "solver": "sgd", "nesterovs_momentum": nesterov}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = FastBPClassifier(**settings).fit(X, y)
-        theirs = MLPClassifier(solver="sgd", nesterovs_momentum=False, **settings).fit(X, y)
+        theirs = MLPClassifier(**settings).fit(X, y)
     assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=0, atol=1e-9)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
@@ -141,11 +144,121 @@ def test_the_same_updates_as_mlpregressor_with_two_outputs():
                 "alpha": 0.1, "max_iter": 4, "random_state": 0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = FastBPRegressor(**settings).fit(X, Y)
+        ours = FastBPRegressor(solver="sgd", nesterovs_momentum=False, **settings).fit(X, Y)
         theirs = MLPRegressor(solver="sgd", nesterovs_momentum=False, **settings).fit(X, Y)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
     assert ours.predict(X).shape == (len(X), 2)
+
+
+def _close(ours, theirs, atol):
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=0, atol=atol)
+
+
+SOLVERS = [{"solver": "adam"}, {"solver": "adam", "beta_1": 0.8, "beta_2": 0.99,
+                                  "epsilon": 1e-6},
+           {"solver": "sgd", "nesterovs_momentum": True},
+           {"solver": "sgd", "nesterovs_momentum": False}]
+
+
+@pytest.mark.parametrize("solver", SOLVERS, ids=lambda s: "-".join(map(str, s.values())))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_every_solver_updates_as_scikit_learn_does(solver, weighted, backend):
+    """15 epochs from the same random_state, alpha > 0, with and without sample weights:
+    weights, loss_curve_ (each batch's loss, in the kernels) and n_iter_ agree."""
+    X, y = load_digits(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X)[:300], y[:300]
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, len(X)) if weighted else None
+    settings = {"hidden_layer_sizes": (16,), "batch_size": 20, "learning_rate_init": 0.01,
+                "alpha": 0.05, "max_iter": 15, "random_state": 1, "tol": 1e9, **solver}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = FastBPClassifier(backend=backend, **settings).fit(X, y, sample_weight=weights)
+        theirs = MLPClassifier(**settings).fit(X, y, sample_weight=weights)
+    _close(ours, theirs, 1e-9)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=0, atol=1e-9)
+    assert ours.best_loss_ == pytest.approx(theirs.best_loss_, abs=1e-9)
+
+
+@pytest.mark.parametrize("solver", SOLVERS[::2], ids=lambda s: s["solver"])
+def test_tol_and_early_stopping_stop_at_scikit_learns_epoch(solver):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    for extra in ({"tol": 1e-3, "n_iter_no_change": 3},
+                  {"early_stopping": True, "n_iter_no_change": 3}):
+        settings = {"hidden_layer_sizes": (8,), "batch_size": 32, "learning_rate_init": 0.01,
+                    "alpha": 0.001, "max_iter": 200, "random_state": 0, **solver, **extra}
+        ours = FastBPClassifier(**settings).fit(X, y)
+        theirs = MLPClassifier(**settings).fit(X, y)
+        assert ours.n_iter_ == theirs.n_iter_ < 200
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=0, atol=1e-9)
+        if "early_stopping" in extra:
+            assert ours.validation_scores_ == theirs.validation_scores_
+        _close(ours, theirs, 1e-9)
+
+
+def test_the_regressor_with_adam_and_weights_updates_as_mlpregressor():
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    Y = np.column_stack([y, -y]) / 100.0
+    weights = np.linspace(0.5, 2.0, len(X))
+    settings = {"hidden_layer_sizes": (7,), "batch_size": 10, "learning_rate_init": 0.01,
+                "alpha": 0.1, "max_iter": 15, "random_state": 0, "tol": 1e9}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = FastBPRegressor(**settings).fit(X, Y, sample_weight=weights)
+        theirs = MLPRegressor(**settings).fit(X, Y, sample_weight=weights)
+    _close(ours, theirs, 1e-9)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lbfgs_as_scikit_learn(weighted, backend):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(X)) if weighted else None
+    settings = {"solver": "lbfgs", "hidden_layer_sizes": (10,), "alpha": 0.01,
+                "max_iter": 15, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = FastBPClassifier(backend=backend, **settings).fit(X, y, sample_weight=weights)
+        theirs = MLPClassifier(**settings).fit(X, y, sample_weight=weights)
+    _close(ours, theirs, 1e-6)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.loss_ == pytest.approx(theirs.loss_, abs=1e-9)
+    assert not hasattr(ours, "loss_curve_")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as caught:
+        ours.partial_fit(X, y)
+    assert "only available for stochastic optimizers" in str(caught.value.__cause__)
+
+
+def test_sparse_input_is_densified_batch_by_batch():
+    from scipy import sparse
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16.0, y[:200]
+    settings = {"hidden_layer_sizes": (10,), "batch_size": 32, "max_iter": 5,
+                "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = FastBPClassifier(**settings).fit(X, y)
+        csr = FastBPClassifier(**settings).fit(sparse.csr_matrix(X), y)
+    assert np.array_equal(dense.network_.params, csr.network_.params)
+    assert dense.loss_curve_ == csr.loss_curve_
+    assert np.array_equal(csr.predict_proba(sparse.csc_matrix(X)), dense.predict_proba(X))
+
+
+def test_defaults_are_scikit_learns():
+    import inspect
+
+    for ours, theirs in ((FastBPClassifier, MLPClassifier), (FastBPRegressor, MLPRegressor)):
+        mine = inspect.signature(ours).parameters
+        for name, parameter in inspect.signature(theirs).parameters.items():
+            assert mine[name].default == parameter.default, (ours.__name__, name)
+    with pytest.raises(ValueError, match="poisson"):
+        FastBPRegressor(loss="poisson").fit(np.ones((4, 2)), np.ones(4))
 
 
 def test_multilabel_and_boolean_labels():
@@ -231,6 +344,10 @@ def test_sigmoid_and_clipped_batch_size():
     ({"learning_rate": "cosine"}, "learning_rate"),
     ({"momentum": 1.5}, "momentum"),
     ({"backend": "fortran"}, "fortran"),
+    ({"solver": "newton"}, "solver"),
+    ({"beta_1": 1.0}, "beta_1"),
+    ({"epsilon": 0.0}, "epsilon"),
+    ({"max_fun": 0}, "max_fun"),
 ])
 def test_bad_parameters(params, message):
     X, y = load_breast_cancer(return_X_y=True)
