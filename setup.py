@@ -45,7 +45,7 @@ class OptionalBuildExt(build_ext):
 
     def build_extension(self, ext):
         msvc = self.compiler.compiler_type == "msvc"
-        flags = ["/O2", "/fp:precise"] if msvc else ["-O3", "-ffp-contract=off"]
+        flags = ["/O2", "/fp:precise"] if msvc else ["-O3", "-ffp-contract=off", "-fno-math-errno"]
         # Optional, dropped one by one if the compiler refuses them: the CPU target,
         # then OpenMP (train_many's prange; without it, train_many runs serially).
         optional = [[], ["/openmp"]] if msvc else [[f"-march={MARCH}"] if MARCH else [],

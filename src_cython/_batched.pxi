@@ -210,10 +210,10 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
         n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
             layout[4 * layer + 2], layout[4 * layer + 3]
         for i in range(n_in):
-            _update_row(work, vel, P, d, at[layer + 1], w_at + i * n_out, n_out,
+            _update_row(work, vel, vel + P, d, at[layer + 1], w_at + i * n_out, n_out,
                         a[at[layer] + i], lr, opt, decay, sw)
         if train_bias:
-            _update_row(work, vel, P, d, at[layer + 1], b_at, n_out, 1.0, lr, opt, 0.0, sw)
+            _update_row(work, vel, vel + P, d, at[layer + 1], b_at, n_out, 1.0, lr, opt, 0.0, sw)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 
@@ -240,9 +240,9 @@ cdef void _step(double* work, double* orig, const int64_t* layout, Py_ssize_t la
         _share(n_in, part, parts, 1, &i0, &i1)
         if train_bias:
             _share(n_out, part, parts, 1, &j0, &j1)
-        _update_range(work, grad, vel, P, w_at + i0 * n_out, w_at + i1 * n_out, size, lr,
+        _update_range(work, grad, vel, vel + P, w_at + i0 * n_out, w_at + i1 * n_out, size, lr,
                       opt, decay)
-        _update_range(work, grad, vel, P, b_at + j0, b_at + j1, size, lr, opt, 0.0)
+        _update_range(work, grad, vel, vel + P, b_at + j0, b_at + j1, size, lr, opt, 0.0)
         if layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, i0, i1)
 

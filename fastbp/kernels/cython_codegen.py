@@ -273,13 +273,13 @@ def _lanes_kernel() -> str:
 
 _STAGE = {
     "range": '''\
-cdef inline void _update_range(double* work, const double* grad, double* vel, Py_ssize_t P,
+cdef inline void _update_range(double* work, const double* grad, double* vel, double* vel2,
                                Py_ssize_t lo, Py_ssize_t hi, double size, double lr,
                                const double* opt, double decay) noexcept nogil:
     """The update stage of the batched kernels over parameters lo..hi (twin: numba's
     ``update_range``)."""''',
     "row": '''\
-cdef inline void _update_row(double* work, double* vel, Py_ssize_t P, const double* d,
+cdef inline void _update_row(double* work, double* vel, double* vel2, const double* d,
                              Py_ssize_t outs, Py_ssize_t row, Py_ssize_t n, double ai,
                              double lr, const double* opt, double decay,
                              double sw) noexcept nogil:

@@ -396,24 +396,35 @@ def stage(lang: str, part: Callable[[Writer], None]) -> tuple[list[str], list[st
     they declare; over parameters ``work`` (``P`` of them), the state ``vel`` (slot 1 from
     ``P``), summed gradients ``grad`` and one sample's deltas ``d`` from ``outs``; the
     step's rate ``lr`` (Adam's bias-corrected rate: the caller's :func:`adam_rate`), one
-    sample's weight ``sw`` (:func:`update_row`; 1.0 unweighted). Cython
-    tests the rule's flags once, outside the loop; numba inside it, where LLVM moves the
-    tests out itself (tested outside, the 64-32-10 network's online step took twice as
-    long)."""
+    sample's weight ``sw`` (:func:`update_row`; 1.0 unweighted). Cython tests the
+    rule's flags once, outside the loop; numba tests Adam (and its decay), Nesterov and the
+    weight outside and momentum and decay inside, where LLVM moves them out itself (every test
+    inside, the loop no longer vectorised: 64-100-10's online SGD took 4.5x as long; every
+    test outside, ``batched.run`` compiled for twice as long)."""
     w = Looped(lang, RUN_TIME_RULE)
     index = (lambda q: f"U({q})") if lang == "numba" else str
     w.p = lambda q: lit(f"work[{index(q)}]")
-    w.state = lambda slot, q: lit(f"vel[{index(q if slot == 0 else Ix('P') + q)}]")
+    if lang == "numba":
+        w.state = lambda slot, q: lit(f"vel[{index(q if slot == 0 else Ix('P') + q)}]")
+    else:  # a pointer of its own (``vel + P``): GCC vectorises no loop over two parts of one
+        w.state = lambda slot, q: lit(f"{('vel', 'vel2')[slot]}[{q}]")
     w.rate = lambda: var("lr")
     w.weight = lambda: var("sw")
     w.rule["weighted"] = "sw != 1.0"  # x / 1 is x: one weight of 1 needs no division
     w.grad = lambda q: lit(f"grad[{index(q)}]")
     w.delta = lambda layer, j: lit(f"d[{index(Ix('outs') + j)}]")
     lines = unpack_opt(lang)
-    if lang == "numba":
-        part(w)
-    else:
-        fix_rule(w, lambda: part(w))
+
+    def body() -> None:
+        if part is update_row:  # a weight to divide by (update_range's size has it)
+            w.fix("weighted", lambda: part(w))
+        else:
+            part(w)
+
+    if lang == "cython":
+        fix_rule(w, body)
+    else:  # momentum and decay tested in the loop, where LLVM unswitches them itself
+        w.fix("adam", lambda: w.fix("decay" if w.rule["adam"] else "nesterov", body))
     return lines + w.lines, list(w.indices)
 
 
