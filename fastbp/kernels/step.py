@@ -310,8 +310,10 @@ def report(w: Writer) -> None:
 
 
 def reported_deltas(w: Writer) -> None:
-    """The sample's report where the rule asks for one (:func:`report`), then its deltas:
-    all of a step that reads the weights before it."""
+    """Adam's scalars for this step (:func:`adam_rate`: first, so that their chain of
+    sqrt and division overlaps the deltas' work), the sample's report where the rule asks
+    for one (:func:`report`), then its deltas: all of a step before its updates."""
+    w.when(_flag(w, "adam"), lambda: adam_rate(w))
     w.when(_flag(w, "report"), lambda: report(w))
     deltas(w)
 
@@ -327,10 +329,8 @@ def online_step(w: Writer) -> None:
 
 def online_updates(w: Writer) -> None:
     """Every trained parameter updated by this sample's gradient, summed from zero over a
-    batch of one: ``0 + δ_j a_i`` for a weight, ``0 + δ_j`` for a bias (Adam's rate
-    first)."""
-    w.when(_flag(w, "adam"), lambda: adam_rate(w))
-
+    batch of one: ``0 + δ_j a_i`` for a weight, ``0 + δ_j`` for a bias (Adam's rate from
+    :func:`reported_deltas`)."""
     def step(q, delta: Expr, a: Expr | None, weight: bool) -> None:
         update(w, q, expr("(0.0 + ", delta, ")") if a is None else
                expr("(0.0 + ", delta, " * ", a, ")"), weight)
