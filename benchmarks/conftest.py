@@ -41,6 +41,13 @@ RATIOS = [
     # Issue 16: fit on digits, against scikit-learn's MLPClassifier with the same settings.
     *[(f"{w}: sklearn MLPClassifier / {b}", (w, "sklearn"), (w, b))
       for w in ("sklearn-online", "sklearn-batch32") for b in ("numba", "cython")],
+    # Issue 28: Adam against SGD, and the estimators' default solvers against scikit-learn.
+    *[(f"{a}: {b} Adam / SGD", (a, b), (s, b)) for a, s in
+      (("tutorial-adam", "tutorial-1M"), ("minibatch-adam", "minibatch"))
+      for b in ("numba", "cython")],
+    *[(f"{w}: sklearn MLPClassifier / {b}", (w, "sklearn"), (w, b))
+      for w in ("sklearn-adam-online", "sklearn-adam", "sklearn-lbfgs")
+      for b in ("numba", "cython")],
 ]
 
 

@@ -56,6 +56,7 @@ class Workload:
     networks: int = 1  # > 1: train_many on that many copies, lr spread over [0.1, 1]
     quick_networks: int = 1
     estimator: bool = False  # time FastBPClassifier.fit (and sklearn's MLPClassifier.fit)
+    optimizer: str = "sgd"  # "adam" (fastbp.Adam's defaults); the estimators' solver: or lbfgs
 
     def network(self) -> Network:
         if self.data == "tutorial":
@@ -64,10 +65,11 @@ class Workload:
 
     @functools.cached_property
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.data == "sklearn-digits":  # scikit-learn's digits, standardised; labels
-            from sklearn.datasets import load_digits
+        if self.data in ("sklearn-digits", "sklearn-breast-cancer"):  # standardised; labels
+            from sklearn.datasets import load_breast_cancer, load_digits
 
-            X, y = load_digits(return_X_y=True)
+            load = load_digits if self.data == "sklearn-digits" else load_breast_cancer
+            X, y = load(return_X_y=True)
             return (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0), y
         if self.data != "random":
             return dataset(self.data)
@@ -114,8 +116,13 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
              10_000, 2_000, oracle=True),
     Workload("digits", "64-32-10 online, 1,400 samples (8x8-digit sized) x 30 epochs",
              (64, 32, 10), "random", 1_400, 30, 2, lr=0.1),
+    Workload("tutorial-adam", "tutorial 2-2-2, 1,000,000 online rounds of Adam", (2, 2, 2),
+             "tutorial", 1, 1_000_000, 100_000, bias="fixed", lr=0.01, optimizer="adam"),
     Workload("minibatch", "64-128-10, mini-batches of 32, 1,408 samples x 30 epochs",
              (64, 128, 10), "random", 1_408, 30, 2, batch_size=32, lr=0.1),
+    Workload("minibatch-adam", "64-128-10, mini-batches of 32 by Adam, 1,408 samples x 30 "
+             "epochs", (64, 128, 10), "random", 1_408, 30, 2, batch_size=32, lr=0.001,
+             optimizer="adam"),
     Workload("mnist", "784-128-10 full batch, 6,000 MNIST-sized samples x 5 epochs",
              (784, 128, 10), "random", 6_000, 5, 1, batch_size=None, lr=0.5),
     Workload("ensemble", "1,000 tutorial networks (lr 0.1..1) x 10,000 rounds, train_many",
@@ -126,6 +133,15 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     Workload("sklearn-batch32", "digits 64-32-10, FastBPClassifier.fit, batch_size=32, "
              "30 epochs", (64, 32, 10), "sklearn-digits", 1_797, 30, 5, batch_size=32, lr=0.1,
              estimator=True),
+    Workload("sklearn-adam-online", "digits 64-100-10, FastBPClassifier(solver='adam').fit, "
+             "batch_size=1, 3 epochs", (64, 100, 10), "sklearn-digits", 1_797, 3, 1,
+             lr=0.001, estimator=True, optimizer="adam"),
+    Workload("sklearn-adam", "digits 64-100-10, FastBPClassifier(solver='adam').fit, the "
+             "default batch_size (200), 30 epochs", (64, 100, 10), "sklearn-digits", 1_797, 30,
+             5, batch_size=200, lr=0.001, estimator=True, optimizer="adam"),
+    Workload("sklearn-lbfgs", "breast cancer 30-100-1, FastBPClassifier(solver='lbfgs').fit, "
+             "15 iterations", (30, 100, 1), "sklearn-breast-cancer", 569, 15, 5,
+             batch_size=None, lr=0.001, estimator=True, optimizer="lbfgs"),
 ]}
 
 #: A runner trains for ``epochs`` (on ``count`` networks, for ensembles) and returns
@@ -135,8 +151,9 @@ Runner = Callable[[int, int], tuple[float, float]]
 
 def _estimator_runner(w: Workload, backend: str | None) -> Runner:
     """``fit`` of FastBPClassifier on ``backend``, or of scikit-learn's MLPClassifier
-    (``backend`` None) with the same settings: SGD, classical momentum 0.9, every epoch
-    run (``tol=0``, no early stop)."""
+    (``backend`` None) with the same settings: the workload's solver (SGD: classical
+    momentum 0.9), every epoch run (``tol=0``, no early stop); for L-BFGS ``epochs`` is
+    its iterations."""
     X, y = w.arrays
 
     def run(epochs: int, count: int = 1) -> tuple[float, float]:
@@ -144,13 +161,17 @@ def _estimator_runner(w: Workload, backend: str | None) -> Runner:
 
         from sklearn.exceptions import ConvergenceWarning
 
-        settings = {"hidden_layer_sizes": w.sizes[1:-1], "batch_size": w.batch_size,
-                    "learning_rate_init": w.lr, "max_iter": epochs, "tol": 0.0,
-                    "n_iter_no_change": epochs + 1, "random_state": 0}
+        settings = {"hidden_layer_sizes": w.sizes[1:-1], "learning_rate_init": w.lr,
+                    "max_iter": epochs, "tol": 0.0, "n_iter_no_change": epochs + 1,
+                    "random_state": 0, "solver": w.optimizer}
+        if w.optimizer == "sgd":
+            settings["nesterovs_momentum"] = False
+        if w.batch_size is not None:
+            settings["batch_size"] = w.batch_size
         if backend is None:
             from sklearn.neural_network import MLPClassifier
 
-            model = MLPClassifier(solver="sgd", nesterovs_momentum=False, **settings)
+            model = MLPClassifier(**settings)
         else:
             from .sklearn import FastBPClassifier
 
@@ -174,15 +195,16 @@ def _fastbp_runner(backend: str, w: Workload, threads: int | None = None) -> Run
         if not warm:  # the steady state: every kernel the run uses, compiled and loaded
             net = w.network()
             compile_kernels(net.sizes, activation=list(net.activations), bias=net.bias,
-                            batch_size=w.batch_size, many=w.networks > 1, backend=backend)
+                            batch_size=w.batch_size, many=w.networks > 1, backend=backend,
+                            optimizer=w.optimizer)
             warm.append(True)
         if w.networks == 1:
             result = train(w.network(), X, Y, epochs=epochs, lr=w.lr, batch_size=w.batch_size,
-                           backend=backend, threads=threads)
+                           backend=backend, threads=threads, optimizer=w.optimizer)
         else:
             result = train_many([w.network() for _ in range(count)], X, Y, epochs=epochs,
                                 lr=w.learning_rates(count), batch_size=w.batch_size,
-                                backend=backend, threads=threads)[-1]
+                                backend=backend, threads=threads, optimizer=w.optimizer)[-1]
         return result.seconds, result.final_loss
     return run
 
@@ -222,6 +244,9 @@ def runner(name: str, w: Workload) -> Runner:
             return _estimator_runner(w, None)
     elif name == "sklearn":
         raise RuntimeError("scikit-learn's MLPClassifier runs the sklearn workloads only")
+    if w.optimizer != "sgd" and name in CONTENDERS:
+        raise RuntimeError("the contenders train by SGD; Adam's figures are fastbp's against "
+                           "its own SGD")
     if w.networks > 1 and name in ("python", "c", "torch"):
         raise RuntimeError({"python": "too long for the pure-Python oracle",
                             "c": "the C reference loop trains one network",

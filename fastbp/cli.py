@@ -139,6 +139,7 @@ def _training_options(p: argparse.ArgumentParser) -> None:
                    help=cli_train.LOSS_HELP)
     p.add_argument("--batch-size", type=_positive, default=1, help="samples per update")
     p.add_argument("--momentum", type=float, default=0.0, help=cli_train.MOMENTUM_HELP)
+    cli_train.optimizer_options(p)
 
 
 #: Most bytes of an ``explain --weights`` file (a network one step is shown for).
@@ -149,6 +150,7 @@ def _explain(args: argparse.Namespace) -> None:
     from . import tutorial
     from .files import check_output_path, parse_json, write_text
     from .network import Network
+    from .optimizers import SGD
     from .trace import trace
 
     activation = _activations(args.activation) if args.activation else "logistic"
@@ -161,13 +163,15 @@ def _explain(args: argparse.Namespace) -> None:
             raise ValueError("--tutorial takes the text's network: drop --sizes, --seed, "
                              "--weights, --bias and --activation")
         defaults = args.input is None and args.target is None and args.lr is None
-        if defaults and args.loss == "squared" and not args.weight_decay:
+        optimizer = cli_train.optimizer_from(args)
+        if defaults and args.loss == "squared" and not args.weight_decay and \
+                optimizer == SGD():
             step = tutorial.step()  # with the text's printed numbers beside ours
         else:
             step = trace(tutorial.network(), args.input or tutorial.INPUTS[0].tolist(),
                          args.target or tutorial.TARGETS[0].tolist(),
                          lr=tutorial.LEARNING_RATE if args.lr is None else args.lr,
-                         loss=args.loss, weight_decay=args.weight_decay)
+                         loss=args.loss, weight_decay=args.weight_decay, optimizer=optimizer)
     else:
         if not args.sizes:
             raise ValueError("give --tutorial, or --sizes with --seed or --weights")
@@ -197,7 +201,8 @@ def _explain(args: argparse.Namespace) -> None:
         if args.input is None or args.target is None:
             raise ValueError("--input and --target are required with --sizes")
         step = trace(net, args.input, args.target, lr=0.5 if args.lr is None else args.lr,
-                     loss=args.loss, weight_decay=args.weight_decay)
+                     loss=args.loss, weight_decay=args.weight_decay,
+                     optimizer=cli_train.optimizer_from(args))
     text = {"text": str, "markdown": lambda s: s.to_markdown() + "\n",
             "json": lambda s: s.to_json() + "\n",
             "html": lambda s: s.to_html(epochs=args.epochs)}[args.format](step)
@@ -229,7 +234,8 @@ def _sweep(args: argparse.Namespace) -> None:
     try:
         rows = sweep.run(args.sizes, X, Y, lrs, args.seeds, args.epochs, client=client,
                          activation=args.activation, bias=args.bias, loss=args.loss,
-                         batch_size=args.batch_size, momentum=args.momentum,
+                         batch_size=args.batch_size,
+                         optimizer=cli_train.optimizer_from(args),
                          weight_decay=args.weight_decay, backend=args.backend,
                          threads=args.threads, progress=True)
     except sweep.SweepInterrupted as exc:
@@ -260,7 +266,8 @@ def _warmup(args: argparse.Namespace) -> None:
         for many in ([False, True] if args.many else [False]):
             what = "train_many" if many else "train"
             for line in compile_kernels(sizes, activation=args.activation, bias=args.bias,
-                                        loss=args.loss, momentum=args.momentum,
+                                        loss=args.loss,
+                                        optimizer=cli_train.optimizer_from(args),
                                         batch_size=args.batch_size, many=many,
                                         backend=args.backend):
                 print(f"{'-'.join(map(str, sizes))} ({what}): {line}", flush=True)
@@ -315,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--lr", type=float, help="learning rate (default 0.5)")
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="L2 penalty on the weights, as scikit-learn's alpha (default 0)")
+    p.add_argument("--momentum", type=float, default=0.0, help=cli_train.MOMENTUM_HELP)
+    cli_train.optimizer_options(p)
     p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"],
                    help=cli_train.LOSS_HELP)
     p.add_argument("--bias", choices=["fixed", "trainable"],

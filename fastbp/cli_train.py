@@ -26,7 +26,33 @@ BIAS_HELP = ("trainable: every bias is learned; fixed: biases keep their initial
              "(the reference text)")
 LOSS_HELP = ("squared: sum of 1/2 (t - o)^2 (the reference text); cross_entropy: for "
              "logistic or softmax outputs")
-MOMENTUM_HELP = "classical momentum in [0, 1): v = momentum * v - lr * g; w += v"
+MOMENTUM_HELP = ("SGD's momentum in [0, 1): v = momentum * v - lr * g; w += v (with "
+                 "--nesterov: w += momentum * v - lr * g)")
+
+
+def optimizer_options(p: argparse.ArgumentParser) -> None:
+    """--optimizer and its settings (train, sweep, warmup)."""
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"],
+                   help="the update rule, as scikit-learn's (fastbp.SGD, fastbp.Adam)")
+    p.add_argument("--nesterov", action="store_true", help="SGD with Nesterov's momentum")
+    p.add_argument("--beta1", type=float, help="Adam's first-moment decay (default: 0.9)")
+    p.add_argument("--beta2", type=float, help="Adam's second-moment decay (default: 0.999)")
+    p.add_argument("--epsilon", type=float, help="Adam's epsilon (default: 1e-8)")
+
+
+def optimizer_from(args: argparse.Namespace):
+    """The optimizer the options name, checked (ValueError for a mix that says nothing)."""
+    from .optimizers import SGD, Adam
+
+    if args.optimizer == "adam":
+        if args.nesterov or args.momentum:
+            raise ValueError("--nesterov and --momentum are SGD's: not with --optimizer adam")
+        given = {k: v for k, v in (("beta_1", args.beta1), ("beta_2", args.beta2),
+                                   ("epsilon", args.epsilon)) if v is not None}
+        return Adam(**given)
+    if any(v is not None for v in (args.beta1, args.beta2, args.epsilon)):
+        raise ValueError("--beta1, --beta2 and --epsilon are Adam's: add --optimizer adam")
+    return SGD(args.momentum, args.nesterov)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -77,6 +103,7 @@ def add_parser(sub, positive, sizes, activations) -> None:
                    help="samples per update (1: online, as the reference text)")
     p.add_argument("--full-batch", action="store_true", help="one batch of every sample")
     p.add_argument("--momentum", type=float, default=0.0, help=MOMENTUM_HELP)
+    optimizer_options(p)
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="L2 penalty on the weights, as scikit-learn's alpha")
     p.add_argument("--loss", default="squared", choices=["squared", "cross_entropy"],
@@ -161,7 +188,7 @@ def run(args: argparse.Namespace) -> None:
             result = train(
                 net, X, Y, epochs=epochs, lr=args.lr,
                 batch_size=None if args.full_batch else args.batch_size,
-                momentum=args.momentum, weight_decay=args.weight_decay, loss=args.loss,
+                optimizer=optimizer_from(args), weight_decay=args.weight_decay, loss=args.loss,
                 shuffle=args.shuffle, seed=args.seed, backend=args.backend or "auto",
                 record_every=every, progress=True, threads=args.threads,
                 checkpoint=checkpoint,

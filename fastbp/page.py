@@ -21,6 +21,8 @@ import numpy as np
 
 from . import diagram
 from .engine import DivergenceError
+from .kernels.protocol import Rule
+from .optimizers import SGD
 
 # A fastbp.trace.StepTrace: not imported, as trace.py imports this module (to_html).
 StepTrace = Any
@@ -72,6 +74,9 @@ def history(step: StepTrace, epochs: int, backend: str = "auto") -> dict:
     net = step.network.copy()
     X, Y = np.array([step.x]), np.array([step.t])
     record = {"epochs": [], "params": [], "outputs": [], "loss": [], "diverged": None}
+    optimizer = step.optimizer or SGD()
+    if optimizer != SGD():  # a state to carry from mark to mark: one run, by the kernels
+        return _stateful_history(step, net, X, Y, optimizer, epochs, backend, record)
     done = 0
     for mark in marks(epochs):
         try:
@@ -85,6 +90,37 @@ def history(step: StepTrace, epochs: int, backend: str = "auto") -> dict:
         record["params"].append([_finite(v) for v in net.params.tolist()])
         record["outputs"].append([_finite(v) for v in net.forward(X)[0].tolist()])
         record["loss"].append(_finite(result.final_loss))
+    return record
+
+
+def _stateful_history(step, net, X, Y, optimizer, epochs, backend, record) -> dict:
+    """:func:`history` for an optimizer with a state (momentum, Adam's moments): the
+    kernels train from mark to mark with the state carried, one run bit for bit; a
+    divergence ends the record at the first epoch whose parameters are not finite."""
+    from .functions import loss_code
+    from .kernels import resolve
+
+    kernels = resolve(backend)[1]
+    shape, code = net.kernel_shape, loss_code(step.loss)
+    rule = Rule(code, weight_decay=step.weight_decay, **optimizer.rule_fields())
+    state = rule.new_state(shape.n_params)
+    done = 0
+    for mark in marks(epochs):
+        before = net.params.copy(), state.copy()
+        kernels.train(shape, rule, net.params, state, X, Y, mark - done, step.lr)
+        if not np.isfinite(net.params).all():  # replay the chunk to its first bad epoch
+            net.params[...], state[...] = before
+            for epoch in range(done + 1, mark + 1):
+                kernels.train(shape, rule, net.params, state, X, Y, 1, step.lr)
+                if not np.isfinite(net.params).all():
+                    record["diverged"] = epoch
+                    return record
+        done = mark
+        loss = kernels.mean_loss(shape, code, net.params, X, Y)
+        record["epochs"].append(mark)
+        record["params"].append([_finite(v) for v in net.params.tolist()])
+        record["outputs"].append([_finite(v) for v in net.forward(X)[0].tolist()])
+        record["loss"].append(_finite(loss))
     return record
 
 

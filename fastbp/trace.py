@@ -30,6 +30,7 @@ from .diagram import neuron_names, weight_names
 from .kernels import oracle
 from .kernels.protocol import Rule
 from .network import Network, check_network
+from .optimizers import SGD, Adam, check_optimizer
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class StepTrace:
     loss: str = "squared"
     weight_decay: float = 0.0
     published: dict[str, dict] = field(default_factory=dict)
+    #: The optimizer of the step (:mod:`fastbp.optimizers`); None is plain SGD.
+    optimizer: SGD | Adam | None = None
 
     def __getitem__(self, name: str) -> float:
         return self.entry(name).value
@@ -156,13 +159,17 @@ def _op(v: float) -> str:
 
 
 def trace(net: Network, x: object, t: object, lr: float = 0.5,
-          loss: str = "squared", weight_decay: float = 0.0) -> StepTrace:
+          loss: str = "squared", weight_decay: float = 0.0,
+          optimizer: str | SGD | Adam | None = None) -> StepTrace:
     """Every quantity of one online step of ``net`` on input ``x``, target ``t``.
 
     Computed by the oracle, with the network left unchanged. Each ``dE_total/dw``
     equals :func:`fastbp.gradients` on that one sample, and each ``w+`` equals
-    the weight after one :func:`fastbp.train` step with the same ``lr`` and
-    ``weight_decay`` (which adds ``weight_decay * w`` to a weight's gradient).
+    the weight after one :func:`fastbp.train` step with the same ``lr``,
+    ``weight_decay`` (which adds ``weight_decay * w`` to a weight's gradient) and
+    ``optimizer`` (the first step of a run: zero velocity, Adam's ``t`` 0). Momentum
+    names the velocity ``v_w5+``; Adam its step's ``t+``, ``beta_1^t``, ``beta_2^t``
+    and ``lr_t``, and each parameter's moments ``m_w5+`` and ``s_w5+``.
 
     Returns
     -------
@@ -177,6 +184,8 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
         raise ValueError(f"x must be one sample, got {len(X)}")
     lr = check_learning_rate(lr)
     decay = check_weight_decay(weight_decay)
+    optimizer = check_optimizer(optimizer)
+    update = _Update(optimizer, lr)
     x, t = X[0].tolist(), Y[0].tolist()
     p, lay, acts = net.params.tolist(), [tuple(r) for r in net.layout.tolist()], \
         net.activation_codes.tolist()
@@ -248,23 +257,69 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
                 else:
                     entries += [Entry(f"dE_total/d{w}", f"delta_{n} * {src_out}",
                                       f"{_op(d)} * {_op(a)}", dE)]
-                entries += [Entry(f"{w}+", f"{w} - lr * dE_total/d{w}",
-                                  f"{_op(p[q])} - {_op(lr)} * {_op(dE)}", p[q] - lr * dE)]
+                entries += update.entries(w, p[q], dE)
             if trainable:
                 b = bias_name(layer, j)
                 entries += [Entry(f"dE_total/d{b}", f"delta_{n} * 1", _num(d), d),
-                            Entry(f"{b}+", f"{b} - lr * dE_total/d{b}",
-                                  f"{_op(p[b_at + j])} - {_op(lr)} * {_op(d)}",
-                                  p[b_at + j] - lr * d)]
+                            *update.entries(b, p[b_at + j], d)]
         sections.append((title, entries))
+    if update.scalars:
+        sections.insert(2, ("Adam's step", update.scalars))
 
     after = net.copy()
-    oracle.train(after.kernel_shape, Rule(code, weight_decay=decay), after.params,
-                 np.zeros_like(after.params), X, Y, 1, lr)
+    rule = Rule(code, weight_decay=decay, **optimizer.rule_fields())
+    oracle.train(after.kernel_shape, rule, after.params, rule.new_state(len(p)), X, Y, 1, lr)
     new = oracle.mean_loss(after.kernel_shape, code, after.params, X, Y)
     sections.append(("After the update", [Entry("E_total after", "E_total with the w+",
                                                 _num(new), new)]))
-    return StepTrace(sections, net.copy(), x, t, lr, loss, decay)
+    return StepTrace(sections, net.copy(), x, t, lr, loss, decay, optimizer=optimizer)
+
+
+class _Update:
+    """A parameter's update by the optimizer, each intermediate named, as the oracle's
+    ``train`` computes it for the first step of a run (velocity, moments and ``t`` 0)."""
+
+    def __init__(self, optimizer: SGD | Adam, lr: float) -> None:
+        self.optimizer, self.lr, self.scalars = optimizer, lr, []
+        if isinstance(optimizer, Adam):
+            b1, b2 = optimizer.beta_1, optimizer.beta_2
+            t, b1t, b2t = 0.0 + 1.0, 1.0 * b1, 1.0 * b2
+            self.rate = lr * math.sqrt(1.0 - b2t) / (1.0 - b1t)
+            self.scalars = [
+                Entry("t+", "t + 1", "0 + 1", t),
+                Entry("beta_1^t", "beta_1^(t-1) * beta_1", f"1 * {_op(b1)}", b1t),
+                Entry("beta_2^t", "beta_2^(t-1) * beta_2", f"1 * {_op(b2)}", b2t),
+                Entry("lr_t", "lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)",
+                      f"{_op(lr)} * sqrt(1 - {_op(b2t)}) / (1 - {_op(b1t)})", self.rate)]
+
+    def entries(self, w: str, value: float, g: float) -> list[Entry]:
+        """The entries from ``dE_total/d{w}`` (``g``) to ``{w}+``."""
+        opt, lr = self.optimizer, self.lr
+        if isinstance(opt, Adam):
+            b1, b2, eps = opt.beta_1, opt.beta_2, opt.epsilon
+            m = b1 * 0.0 + (1.0 - b1) * g
+            s = b2 * 0.0 + (1.0 - b2) * (g * g)
+            return [Entry(f"m_{w}+", f"beta_1 * m_{w} + (1 - beta_1) * dE_total/d{w}",
+                          f"{_op(b1)} * 0 + (1 - {_op(b1)}) * {_op(g)}", m),
+                    Entry(f"s_{w}+", f"beta_2 * s_{w} + (1 - beta_2) * (dE_total/d{w})^2",
+                          f"{_op(b2)} * 0 + (1 - {_op(b2)}) * {_op(g)}^2", s),
+                    Entry(f"{w}+", f"{w} + (-lr_t * m_{w}+) / (sqrt(s_{w}+) + epsilon)",
+                          f"{_op(value)} + (-{_op(self.rate)} * {_op(m)}) / (sqrt({_op(s)}) "
+                          f"+ {_op(eps)})",
+                          value + (-self.rate * m) / (math.sqrt(s) + eps))]
+        if opt.momentum == 0.0:
+            return [Entry(f"{w}+", f"{w} - lr * dE_total/d{w}",
+                          f"{_op(value)} - {_op(lr)} * {_op(g)}", value - lr * g)]
+        mu = opt.momentum
+        v = mu * 0.0 - lr * g
+        entries = [Entry(f"v_{w}+", f"momentum * v_{w} - lr * dE_total/d{w}",
+                         f"{_op(mu)} * 0 - {_op(lr)} * {_op(g)}", v)]
+        if opt.nesterov:
+            return [*entries, Entry(f"{w}+", f"{w} + (momentum * v_{w}+ - lr * dE_total/d{w})",
+                                    f"{_op(value)} + ({_op(mu)} * {_op(v)} - {_op(lr)} * "
+                                    f"{_op(g)})", value + (mu * v - lr * g))]
+        return [*entries, Entry(f"{w}+", f"{w} + v_{w}+", f"{_op(value)} + {_op(v)}",
+                                value + v)]
 
 
 def _delta_entries(is_output, n, j, layer, net, code, outs, t, deltas, names, w_names, p, lay):

@@ -10,24 +10,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import functions
-from .data import check_flag, check_integer, check_momentum, check_weight_decay
+from .data import check_flag, check_integer, check_weight_decay
 from .kernels import resolve
 from .kernels.protocol import Rule
 from .network import Network
+from .optimizers import check_optimizer
 
 
 def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "logistic",
                     bias: str = "trainable", loss: str = "squared",
                     batch_size: int | None = 1,
                     momentum: float = 0.0, weight_decay: float = 0.0, many: bool = False,
-                    backend: str = "auto") -> list[str]:
+                    backend: str = "auto", optimizer: object = None) -> list[str]:
     """Compile (or load from the on-disk cache) every kernel that training networks of
     ``sizes`` with these options runs, and wait for them. Exported as ``fastbp.compile``.
 
     Parameters
     ----------
     sizes, activation, bias : as for :class:`fastbp.Network`
-    loss, batch_size, momentum, weight_decay : as for :func:`fastbp.train` (a
+    loss, batch_size, momentum, weight_decay, optimizer : as for :func:`fastbp.train` (a
         ``batch_size`` of None, the full batch, compiles as any batch above one)
     many : bool, default False
         The kernels of :func:`fastbp.train_many` (several networks at once) rather than
@@ -43,8 +44,9 @@ def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "
     """
     net = Network(sizes, activation, bias=bias, seed=0)
     batch_size = 2 if batch_size is None else check_integer(batch_size, "batch_size", 1)
-    rule = Rule(functions.loss_code(loss), batch_size, check_momentum(momentum),
-                check_weight_decay(weight_decay))
+    rule = Rule(functions.loss_code(loss), batch_size,
+                weight_decay=check_weight_decay(weight_decay),
+                **check_optimizer(optimizer, momentum).rule_fields())
     many = check_flag(many, "many")
     name, kernels = resolve(backend)
     return kernels.compile_for(net.kernel_shape, rule, many=many) or \

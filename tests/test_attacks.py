@@ -56,8 +56,8 @@ def kernel_module_name(net):
     shape = net.kernel_shape
     module = numba_codegen.kernel_module(numba_unrolled._key(shape.layout),
                                          numba_unrolled._key(shape.acts), 0,
-                                         bool(shape.train_bias), False, False,
-                                         libm_exp.variant())
+                                         bool(shape.train_bias), "sgd", False, False,
+                                         False, libm_exp.variant())
     text, name = numba_unrolled._text(module)
     return text, name
 

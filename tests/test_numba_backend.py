@@ -82,14 +82,26 @@ def test_unrolled_source_spells_out_the_canonical_sums():
     from fastbp.kernels.numba import codegen as numba_codegen
 
     net = fastbp.tutorial.network()
-    module = numba_codegen.kernel_module(net.layout, net.activation_codes, 0, False, False, False,
-                                         "libm")
+    module = numba_codegen.kernel_module(net.layout, net.activation_codes, 0, False, "sgd",
+                                         False, False, False, "libm")
     text = module.text
     assert "z1_0 = ((0.0 + p0 * a0_0) + p1 * a0_1) + p4" in text
     assert "d1_0 = ((0.0 + d2_0 * p6) + d2_1 * p8) * (a1_0 * (1.0 - a1_0))" in text
     assert "p6 = p6 - lr * (0.0 + d2_0 * a1_0)" in text
     assert "p4 = p4 -" not in text  # fixed biases are never updated
-    assert module.constants["TRAINED"].tolist() == [0, 1, 2, 3, 6, 7, 8, 9]
+    assert module.constants["STATE"].tolist() == []  # SGD keeps no state
+    # Adam: the step's scalars once, then each trained parameter's moments, in its state
+    adam = numba_codegen.kernel_module(net.layout, net.activation_codes, 0, False, "adam",
+                                       False, True, True, "libm")
+    assert "adam_b2t = adam_b2t * beta_2" in adam.text
+    assert "lrt = lr * math.sqrt(1.0 - adam_b2t) / (1.0 - adam_b1t)" in adam.text
+    assert "v6 = beta_1 * v6 + (1.0 - beta_1) * g" in adam.text
+    assert "p6 = p6 + (-lrt * v6) / (math.sqrt(s6) + epsilon)" in adam.text
+    assert "g = ((0.0 + d2_0 * a1_0) / sw)" in adam.text  # each sample's weight
+    assert "rep0 = rep0 + (sw * e) / sw" in adam.text  # the epoch's report
+    trained = [0, 1, 2, 3, 6, 7, 8, 9]
+    assert adam.constants["STATE"].tolist() == \
+        trained + [12 + q for q in trained] + [24, 25, 26]  # 12 parameters
     assert limits.small_online(1, net.kernel_shape.n_params)
     assert not limits.small_online(1, fastbp.Network([64, 32, 10]).kernel_shape.n_params)
     assert not limits.small_online(2, net.kernel_shape.n_params)
@@ -121,11 +133,12 @@ def test_a_share_left_alone_returns_when_the_run_is_abandoned():
     layout, acts = net.layout, net.activation_codes
     at, size = nb._starts(layout), net.params.shape[0]
     args = (numba_batched.TRAIN, nb._to_work(net.params, layout), net.params.copy(), layout,
-            acts, 0, X, Y, 1000, nb._NO_ORDER, 0.1, 32, 0.0, 0.0, np.zeros(size), True, at,
+            acts, 0, X, Y, 1000, nb._NO_ORDER, 0.1, 32, nb._NO_OPT, 0.0, np.zeros(size), True, at,
             np.empty(32 * at[-1]), np.empty(32 * at[-1]), np.empty(size), nb._NO_Y,
             np.empty(2 * numba_batched.pack_size(layout)), 0)
     sync = np.zeros(3, dtype=np.int64)
-    alone = threading.Thread(target=numba_batched.run, args=(*args, 1, 2, sync, nb._NO_PERM))
+    alone = threading.Thread(target=numba_batched.run,
+                             args=(*args, 1, 2, sync, nb._NO_PERM, nb._NO_SW, nb._NO_R))
     alone.start()
     time.sleep(0.5)
     assert alone.is_alive()  # waiting for part 0 at the first barrier
