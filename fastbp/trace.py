@@ -22,8 +22,6 @@ import math
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from . import functions
 from .data import check_data, check_learning_rate, check_weight_decay
 from .diagram import neuron_names, weight_names

@@ -623,13 +623,16 @@ def _check_learning_rates(lr: object, count: int) -> np.ndarray:
 
 def gradients(net: Network, X: object, Y: object, loss: str = "squared",
               backend: str = "auto", threads: int | None = None,
-              weight_decay: float = 0.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+              weight_decay: float = 0.0,
+              sample_weight: object = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Gradient of the mean loss over ``X, Y`` with respect to every weight and bias.
 
     ``threads`` as in :func:`train`: the same bits for every count. With
     ``weight_decay``, the gradient of the mean loss plus ``weight_decay / (2 n)`` times
     the sum of the squared weights (scikit-learn's L2 term): a weight's is
     ``(sum + weight_decay * w) / n``, the one :func:`train` applies for a full batch.
+    With ``sample_weight``, each sample's output deltas times its weight, and ``n`` the
+    weights' sum.
 
     Returns
     -------
@@ -643,6 +646,7 @@ def gradients(net: Network, X: object, Y: object, loss: str = "squared",
     X, Y = check_data(net, X, Y, loss)
     threads = check_threads(threads)
     decay = check_weight_decay(weight_decay)
+    weights = check_sample_weight(sample_weight, len(X), len(X), False)
     _, kernels = resolve(backend)
     return net.split(kernels.gradients(net.kernel_shape, code, net.params, X, Y, threads,
-                                       decay))
+                                       decay, weights))

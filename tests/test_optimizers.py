@@ -170,3 +170,18 @@ def test_the_commands_take_the_optimizer(tmp_path):
     swept = _cli("sweep", "--sizes", "2,3,1", "--data", "xor", "--lr", "0.05", "--seeds", "1",
                  "--epochs", "20", "--momentum", "0.9", "--nesterov", "--backend", "python")
     assert swept.returncode == 0, swept.stderr
+
+
+def test_weighted_gradients_are_the_oracles_and_a_weight_of_k_is_k_copies(backend):
+    network = net()
+    got = fastbp.gradients(network, X, Y, backend=backend, weight_decay=0.1,
+                           sample_weight=WEIGHTS)
+    want = fastbp.gradients(network, X, Y, backend="python", weight_decay=0.1,
+                            sample_weight=WEIGHTS)
+    assert all(np.array_equal(a, b) for a, b in zip(got[0] + got[1], want[0] + want[1]))
+    twice = fastbp.gradients(network, np.vstack([X, X[:1]]), np.vstack([Y, Y[:1]]),
+                             backend=backend)
+    weighted = fastbp.gradients(network, X, Y, backend=backend,
+                                sample_weight=np.r_[2.0, np.ones(29)])
+    for a, b in zip(twice[0] + twice[1], weighted[0] + weighted[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)

@@ -250,6 +250,18 @@ def test_sparse_input_is_densified_batch_by_batch():
     assert np.array_equal(csr.predict_proba(sparse.csc_matrix(X)), dense.predict_proba(X))
 
 
+@pytest.mark.parametrize(("load", "folds"), [(load_breast_cancer, 3), (load_digits, 5)])
+def test_default_parameters_score_as_scikit_learns(load, folds):
+    X, y = load(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = cross_val_score(make_pipeline(StandardScaler(), FastBPClassifier(
+            random_state=0)), X, y, cv=folds).mean()
+        theirs = cross_val_score(make_pipeline(StandardScaler(), MLPClassifier(
+            random_state=0)), X, y, cv=folds).mean()
+    assert abs(ours - theirs) <= 0.01
+
+
 def test_defaults_are_scikit_learns():
     import inspect
 

@@ -396,7 +396,7 @@ _loss_kernels: dict[tuple, object] = {}
 _by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, Rule): faster
 
 
-def _entry(shape: Shape, rule: Rule, many: bool, weighted: bool,
+def _entry(shape: Shape, rule: Rule, many: bool, weighted: bool = False,
            report: bool = False) -> tiers.Entry:
     layout, acts, train_bias, n_params = shape.layout, shape.acts, shape.train_bias, \
         shape.n_params
@@ -475,7 +475,7 @@ def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     (this machine's first use compiles them, once)."""
     kernel = batched.run
     if _unrolled(rule, shape):
-        kernel = lanes.train_lanes if count > 1 else online.train_then_loss
+        kernel = lanes.kernel(rule.opt, False) if count > 1 else online.train_then_loss
     if kernel.signatures:
         return "loaded"
     try:

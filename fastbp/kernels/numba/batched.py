@@ -249,8 +249,9 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     ``CHUNK``). ``grad`` is summed in the working layout. FORWARD writes the outputs
     into ``out``, LOSS the mean loss into ``out[0, 0]``; GRADIENTS adds the summed
     gradient of every sample to ``grad`` and returns the mean loss it met on the way (part
-    0; into ``out[0, 0]`` too where ``out`` has a cell); TRAIN updates ``work``, ``orig`` and ``vel`` (the
-    optimizer's state in the working layout, its settings ``opt``), adding ``decay * w``
+    0; into ``out[0, 0]`` too where ``out`` has a cell); TRAIN updates ``work``, ``orig``
+    and ``vel`` (the optimizer's state in the working layout, its settings ``opt``),
+    adding ``decay * w``
     to each weight's summed gradient before the division. Adam's scalars (after the
     moments in ``vel``) advance in each thread's own copy, the same in every thread;
     thread 0 stores them at the end. ``SW`` holds each sample's weight (no rows: none):

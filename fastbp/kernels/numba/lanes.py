@@ -12,7 +12,8 @@ scalar operations of the oracle, so every network has the bits of training it al
 Twin: ``_train_lanes``, the same description written in Cython (``_lanes_looped.pxi``).
 
 ``train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, opt,
-decay, train_bias, G)``
+decay, train_bias, G, SW)``: a kernel for each of Adam, SGD and Nesterov's SGD, with and
+without sample weights, each compiled at its first use.
 """
 
 from __future__ import annotations
@@ -20,7 +21,19 @@ from __future__ import annotations
 from ..limits import GENERIC_LANES
 from .unrolled import lanes_kernels
 
-train_lanes = lanes_kernels()["train_lanes"]
+
+def kernel(opt, weighted: bool):
+    """The numba dispatcher of the lanes kernel for the rule ``opt`` holds
+    (``Rule.opt``) and sample weights (or none)."""
+    return lanes_kernels((bool(opt[2] != 0.0), bool(opt[1] != 0.0 and opt[2] == 0.0),
+                          bool(weighted)))["train_lanes"]
+
+
+def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, opt, decay,
+                train_bias, G, SW) -> None:
+    """Train every row of ``params`` by the lanes kernel of ``opt``'s rule."""
+    kernel(opt, SW.shape[0] > 0)(params, velocity, layout, acts, loss, X, Y, epochs, order,
+                                 lrs, opt, decay, train_bias, G, SW)
 
 
 def lanes(n_params: int) -> int:

@@ -35,15 +35,18 @@ from .jit import jit
 _modules: dict[str, dict[str, object]] = {}
 
 
-def kernel(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, weighted: bool, report: bool,
+def kernel(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, weighted: bool,
+           report: bool,
            many: bool = False):
     """The compiled training kernel for this shape and these update stages (``method``:
     ``Rule.method``; ``decay``: has the rule any?), ``kernel_many`` with ``many``."""
-    key = (layout.tobytes(), acts.tobytes(), loss, train_bias, method, decay, weighted, report, many)
+    key = (layout.tobytes(), acts.tobytes(), loss, train_bias, method, decay, weighted, report,
+           many)
     found = _known.get(key)
     if found is None:
         found = _known[key] = _kernel(_key(layout), _key(acts), int(loss), bool(train_bias),
-                                      str(method), bool(decay), bool(weighted), bool(report), bool(many))
+                                      str(method), bool(decay), bool(weighted), bool(report),
+                                      bool(many))
     return found
 
 
@@ -60,10 +63,16 @@ def stage_kernels() -> tuple[object, object, object]:
     return found["update_range"], found["update_row"], found["adam_step"]
 
 
-def lanes_kernels() -> dict[str, object]:
-    """The looped lanes kernel of :func:`codegen.lanes_module`, for every shape, with the
-    exp :func:`libm_exp.variant` picks for this machine."""
-    return _load(codegen.lanes_module(libm_exp.variant()))
+def lanes_kernels(variant: tuple[bool, bool, bool]) -> dict[str, object]:
+    """The looped lanes kernel of :func:`codegen.lanes_module` for ``variant`` (Adam,
+    Nesterov, weighted), for every shape, with the exp :func:`libm_exp.variant` picks."""
+    found = _lanes.get(variant)
+    if found is None:
+        found = _lanes[variant] = _load(codegen.lanes_module(libm_exp.variant(), variant))
+    return found
+
+
+_lanes: dict[tuple[bool, bool, bool], dict[str, object]] = {}
 
 
 def loss_kernel(layout, acts, loss: int):
@@ -87,7 +96,8 @@ def _key(values) -> tuple:
 
 
 @functools.lru_cache(maxsize=256)
-def _kernel_module(layout, acts, loss, train_bias, method, decay, weighted, report) -> codegen.Module:
+def _kernel_module(layout, acts, loss, train_bias, method, decay, weighted,
+                   report) -> codegen.Module:
     """A shape's generated training kernels (``kernel`` and ``kernel_many``), generated
     once per process: loading them and naming their marker both need the text."""
     return codegen.kernel_module(layout, acts, loss, train_bias, method, decay, weighted, report,
@@ -129,7 +139,8 @@ def _text(module: codegen.Module) -> tuple[str, str]:
     return text, "fastbp_unrolled_" + hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _marker(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, weighted: bool, report: bool,
+def _marker(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, weighted: bool,
+            report: bool,
             many: bool) -> str:
     """The name of the file that says a shape's kernels were compiled into numba's cache."""
     module = _kernel_module(_key(layout), _key(acts), int(loss), bool(train_bias),
@@ -137,22 +148,26 @@ def _marker(layout, acts, loss: int, train_bias: bool, method: str, decay: bool,
     return f"{_text(module)[1]}.{'many' if many else 'one'}.compiled"
 
 
-def compiled_before(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, weighted: bool, report: bool,
+def compiled_before(layout, acts, loss: int, train_bias: bool, method: str, decay: bool,
+                    weighted: bool, report: bool,
                     many: bool) -> bool:
     """Did this machine compile these kernels into numba's cache before (loading them
     costs a fraction of compiling them)?"""
     folder = writable_dir()
     return folder is not None and \
-        (folder / _marker(layout, acts, loss, train_bias, method, decay, weighted, report, many)).exists()
+        (folder / _marker(layout, acts, loss, train_bias, method, decay, weighted, report,
+                          many)).exists()
 
 
-def mark_compiled(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, weighted: bool, report: bool,
+def mark_compiled(layout, acts, loss: int, train_bias: bool, method: str, decay: bool,
+                  weighted: bool, report: bool,
                   many: bool) -> None:
     """Note that these kernels are now in numba's cache (see :func:`compiled_before`)."""
     folder = writable_dir()
     if folder is not None:
         with contextlib.suppress(OSError):
-            (folder / _marker(layout, acts, loss, train_bias, method, decay, weighted, report, many)).touch()
+            (folder / _marker(layout, acts, loss, train_bias, method, decay, weighted, report,
+                              many)).touch()
 
 
 def _load(module: codegen.Module) -> dict[str, object]:
