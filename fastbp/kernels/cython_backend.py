@@ -18,6 +18,7 @@ from .protocol import (
     compile_nothing,
     compiling_nothing,
     expect_nothing,
+    gradients_from,
 )
 from .threads import parts
 
@@ -71,13 +72,6 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None,
                              sample_weight)
 
 
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
-              sample_weight=None):
-    """Gradient of the mean loss, flat like ``params``."""
-    return loss_and_gradients(shape, loss, params, X, Y, threads, weight_decay,
-                              sample_weight)[1]
-
-
 def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
                        sample_weight=None):
     """The mean loss and its gradient, in one pass over the data."""
@@ -85,6 +79,9 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
     return _cython.loss_and_gradients(params, shape.layout, shape.acts, loss, X, Y,
                                       _parts(threads, min(len(X), CHUNK), shape), *_exp(),
                                       weight_decay, sample_weight)
+
+
+gradients = gradients_from(loss_and_gradients)
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,

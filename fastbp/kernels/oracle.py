@@ -25,6 +25,7 @@ from .protocol import (
     compile_nothing,
     compiling_nothing,
     expect_nothing,
+    gradients_from,
 )
 
 NAME = "python"
@@ -207,16 +208,6 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None,
     return total / count
 
 
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
-              sample_weight=None):
-    """Gradient of the mean loss over all samples, as a flat buffer like ``params``: the
-    sum over the samples, plus ``weight_decay * w`` for a weight, divided by their number
-    (with ``sample_weight``: each output delta times its sample's weight, the sum divided
-    by the weights' sum)."""
-    return loss_and_gradients(shape, loss, params, X, Y, threads, weight_decay,
-                              sample_weight)[1]
-
-
 def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
                        sample_weight=None):
     """``mean_loss`` and ``gradients`` in one pass over the samples."""
@@ -235,6 +226,10 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
     return total / count, np.array([(g + decay * p[q]) / count if decay != 0.0 and weight[q]
                                     else g / count for q, g in enumerate(grad)],
                                    dtype=np.float64)
+
+
+# the sum over the samples, plus ``weight_decay * w`` for a weight, over their number
+gradients = gradients_from(loss_and_gradients)
 
 
 def _weights(layout, size: int) -> list[bool]:

@@ -260,6 +260,19 @@ class Kernels(Protocol):
         """The shapes whose kernels compile in the background now."""
 
 
+def gradients_from(loss_and_gradients):
+    """A backend's ``gradients``: the gradient half of its ``loss_and_gradients`` (one pass
+    computes both)."""
+    def gradients(shape: Shape, loss: int, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
+                  threads: int | None = None, weight_decay: float = 0.0,
+                  sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Gradient of the mean loss, flat like ``params``: each sum over the samples,
+        plus ``weight_decay * w`` for a weight, over their number (their weights' sum)."""
+        return loss_and_gradients(shape, loss, params, X, Y, threads, weight_decay,
+                                  sample_weight)[1]
+    return gradients
+
+
 class Weighted:
     """A backend module with the samples' weights bound: its ``train``, ``train_many``,
     ``train_then_loss`` and ``mean_loss`` take ``sample_weight``, every other member is

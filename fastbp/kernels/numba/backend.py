@@ -35,7 +35,15 @@ except ImportError as exc:  # pragma: no cover - numba is a hard dependency
 from ...functions import LOSSES
 from .. import glibc_exp, limits
 from ..limits import SHORT, SMALL, route, small_online
-from ..protocol import Rule, Shape, all_finite, check_buffers, sizes_label, weight_sum
+from ..protocol import (
+    Rule,
+    Shape,
+    all_finite,
+    check_buffers,
+    gradients_from,
+    sizes_label,
+    weight_sum,
+)
 from ..threads import cores, parts
 from . import batched, lanes, online, tiers, unrolled
 
@@ -210,13 +218,6 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight
     return out[0, 0]
 
 
-def gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
-              sample_weight=None):
-    """Gradient of the mean loss, flat like ``params`` (twin: ``gradients``)."""
-    return loss_and_gradients(shape, loss, params, X, Y, threads, weight_decay,
-                              sample_weight)[1]
-
-
 def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
                        sample_weight=None):
     """The mean loss and its gradient, in one pass over the data (twin:
@@ -244,6 +245,9 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
             grad[w] += weight_decay * params[w]  # two roundings, as the kernels' (g + a w)
     count = float(X.shape[0]) if sample_weight is None else weight_sum(sample_weight)
     return float(out[0, 0]), grad / count
+
+
+gradients = gradients_from(loss_and_gradients)
 
 
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=None,
