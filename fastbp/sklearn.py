@@ -236,9 +236,11 @@ class _FastBP(BaseEstimator):
                                  "'validation_fraction' or the size of your dataset.")
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
-        Y = np.ascontiguousarray(Y)
+        Y = _kernel_array(Y)
         if not sparse.issparse(X):
-            X = np.ascontiguousarray(X)
+            X = _kernel_array(X)
+        if sample_weight is not None:
+            sample_weight = _kernel_array(sample_weight)
         n = X.shape[0]
         if self.batch_size == "auto":
             batch = min(200, n)
@@ -314,7 +316,7 @@ class _FastBP(BaseEstimator):
             rows = visit[start:start + batch]
             part = rule._replace(batch_size=len(rows))
             kernels.train(shape, part, net.params, self._state, X[rows].toarray(),
-                          np.ascontiguousarray(Y[rows]), 1, self._lr, None, self._threads,
+                          _kernel_array(Y[rows]), 1, self._lr, None, self._threads,
                           None if sample_weight is None else sample_weight[rows], one)
             total += one[0]
         return total
@@ -387,7 +389,9 @@ class _FastBP(BaseEstimator):
 
         if sparse.issparse(X):
             X = X.toarray()
-        X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+        X, Y = _kernel_array(X), _kernel_array(Y)
+        if sample_weight is not None:
+            sample_weight = _kernel_array(sample_weight)
         net, kernels, perm = self.network_, self._kernels(), self._packing()
         shape, alpha = net.kernel_shape, float(self.alpha)
         weights = np.zeros(shape.n_params, dtype=bool)
@@ -443,6 +447,12 @@ class _FastBP(BaseEstimator):
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                                  f"{self.solver} is not stochastic.")
         return True
+
+
+def _kernel_array(array):
+    """``array`` as the kernels take it: C-contiguous and writable float64 (a read-only
+    memmap would have numba compile every kernel again for read-only arrays, 30 s)."""
+    return np.require(array, np.float64, ["C", "W"])
 
 
 #: Rows of a sparse ``X`` densified at a time to predict.
