@@ -251,10 +251,9 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     gradient of every sample to ``grad`` and returns the mean loss it met on the way (part
     0; into ``out[0, 0]`` too where ``out`` has a cell); TRAIN updates ``work``, ``orig``
     and ``vel`` (the optimizer's state in the working layout, its settings ``opt``),
-    adding ``decay * w``
-    to each weight's summed gradient before the division. Adam's scalars (after the
-    moments in ``vel``) advance in each thread's own copy, the same in every thread;
-    thread 0 stores them at the end. ``SW`` holds each sample's weight (no rows: none):
+    adding ``decay * w`` to each weight's summed gradient before the division. Adam's
+    scalars (after the moments in ``vel``) advance in each thread's own copy, the same in
+    every thread; thread 0 stores them at the end. ``SW`` holds each sample's weight (no rows: none):
     an output delta is multiplied by its sample's, a batch's sums divided by its weights'
     sum (in visiting order), a loss weighted by them. TRAIN with ``R`` of ``epochs`` rows
     reports each epoch's losses there (part 0), as ``step.report`` defines them: each
