@@ -163,11 +163,17 @@ SOLVERS = [{"solver": "adam"}, {"solver": "adam", "beta_1": 0.8, "beta_2": 0.99,
            {"solver": "sgd", "nesterovs_momentum": False}]
 
 
-@pytest.mark.parametrize("solver", SOLVERS, ids=lambda s: "-".join(map(str, s.values())))
-@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(("solver", "weighted", "backend"), [
+    *[(solver, weighted, "numba") for solver in SOLVERS for weighted in (False, True)],
+    *[(SOLVERS[0], True, name) for name in ("python", "cython")]],
+    ids=lambda v: "-".join(map(str, v.values())) if isinstance(v, dict) else str(v))
 def test_every_solver_updates_as_scikit_learn_does(solver, weighted, backend):
     """15 epochs from the same random_state, alpha > 0, with and without sample weights:
-    weights, loss_curve_ (each batch's loss, in the kernels) and n_iter_ agree."""
+    weights, loss_curve_ (each batch's loss, in the kernels) and n_iter_ agree (every
+    backend gives the same bits: test_optimizers.py)."""
+    from conftest import _require
+
+    _require(backend)
     X, y = load_digits(return_X_y=True)
     X, y = StandardScaler().fit_transform(X)[:300], y[:300]
     weights = np.random.default_rng(0).uniform(0.2, 3.0, len(X)) if weighted else None

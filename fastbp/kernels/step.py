@@ -428,15 +428,18 @@ def stage(lang: str, part: Callable[[Writer], None]) -> tuple[list[str], list[st
     return lines + w.lines, list(w.indices)
 
 
-def fix_rule(w: Writer, body: Callable[[], None]) -> None:
+def fix_rule(w: Writer, body: Callable[[], None], nesterov: bool = True) -> None:
     """``body()`` once for each update rule and decay, tested once outside it (Adam reads
-    no momentum flag, so its copies are two, not eight)."""
+    no momentum flag, so its copies are two, not eight); Nesterov's flag is tested inside
+    where ``nesterov`` is False."""
     def rest() -> None:
         if w.rule["adam"]:
             w.fix("decay", body)
-        else:
+        elif nesterov:
             w.fix("momentum", lambda: w.fix("nesterov", lambda: w.fix("decay", body))
                   if w.rule["momentum"] else w.fix("decay", body))
+        else:
+            w.fix("momentum", lambda: w.fix("decay", body))
 
     w.fix("adam", rest)
 

@@ -253,12 +253,12 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     and ``vel`` (the optimizer's state in the working layout, its settings ``opt``),
     adding ``decay * w`` to each weight's summed gradient before the division. Adam's
     scalars (after the moments in ``vel``) advance in each thread's own copy, the same in
-    every thread; thread 0 stores them at the end. ``SW`` holds each sample's weight (no rows: none):
-    an output delta is multiplied by its sample's, a batch's sums divided by its weights'
-    sum (in visiting order), a loss weighted by them. TRAIN with ``R`` of ``epochs`` rows
-    reports each epoch's losses there (part 0), as ``step.report`` defines them: each
-    batch adds ``(sum / weight) * len`` of its samples' (weighted) losses and, with decay,
-    of the squared weights before its update.
+    every thread; thread 0 stores them at the end. ``SW`` holds each sample's weight (no
+    rows: none): an output delta is multiplied by its sample's, a batch's sums divided by
+    its weights' sum (in visiting order), a loss weighted by them. TRAIN with ``R`` of
+    ``epochs`` rows reports each epoch's losses there (part 0), as ``step.report`` defines
+    them: each batch adds ``(sum / weight) * len`` of its samples' (weighted) losses and,
+    with decay, of the squared weights before its update.
 
     Every thread runs this loop over the same arguments; it computes its own share of each
     product's outputs (columns of the net inputs and deltas, rows of the gradient), of
