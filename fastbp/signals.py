@@ -43,6 +43,11 @@ class _KeepDropped:
     def __call__(self, unraisable: object) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
             _dropped.append(unraisable.exc_value)
+        elif _dropped and (getattr(unraisable.object, "__module__", None) or "").startswith(
+                "llvmlite"):
+            # llvmlite's __del__ cut short by that interruption fails again when it is run
+            # once more (its handle half released): the interruption says it all
+            return
         else:
             self.before(unraisable)
 
