@@ -142,6 +142,10 @@ def cond(value: bool | str) -> Cond:
 #: The exp each language's kernels call: numba's is a name in the generated module's
 #: namespace (:mod:`fastbp.kernels.numba.codegen` says which exp it is).
 EXP = {"numba": "EXP", "cython": "exp"}
+#: Adam's scalars after the moments in a state row, as locals: the step count, beta_1**t
+#: and beta_2**t.
+TAIL = ("adam_t", "adam_b1t", "adam_b2t")
+
 MATH = {"numba": {"tanh": "math.tanh", "log": "math.log", "sqrt": "math.sqrt"},
         "cython": {"tanh": "tanh", "log": "log", "sqrt": "sqrt"}}
 
@@ -197,9 +201,9 @@ class Writer:
         return lit("SW[s]")
 
     def tail(self, i: int) -> Expr:
-        """Adam's scalar ``step.TAIL[i]`` (step count, beta_1**t, beta_2**t): a local the
+        """Adam's scalar ``TAIL[i]`` (step count, beta_1**t, beta_2**t): a local the
         kernel loads from the state row and stores back."""
-        return var(("adam_t", "adam_b1t", "adam_b2t")[i])
+        return var(TAIL[i])
 
     def squash(self, at, n, f: Callable[[Expr], Expr]) -> None:
         """Outputs ``at`` (``n`` of them) from their net inputs, elementwise: ``f(z)``."""

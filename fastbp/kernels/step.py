@@ -14,7 +14,7 @@ generated from :func:`update` has every rule. A rule's state beyond the paramete
 network's *state* row (``velocity`` in the kernels): the velocity ``v`` (slot 0) for
 momentum; for Adam the first and second moments ``m`` (slot 0) and ``s`` (slot 1), then
 three scalars: the step count ``t`` and the running products ``beta_1**t`` and
-``beta_2**t`` (:data:`TAIL`).
+``beta_2**t`` (:data:`fastbp.kernels.emit.TAIL`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,6 @@ DERIVATIVES: dict[int, Callable[[Expr], Expr]] = {
 #: order (``nesterov`` and ``adam`` 0.0 or 1.0), unpacked into locals of these names.
 OPT_FIELDS = ("momentum", "nesterov", "adam", "beta_1", "beta_2", "epsilon")
 
-#: Adam's scalars after the moments in a state row: the step count and beta_1**t, beta_2**t.
-TAIL = ("adam_t", "adam_b1t", "adam_b2t")
 
 
 def _sgd(w: Writer, q, g: Expr) -> None:

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import step
-from ..emit import Fields, Ix, Lanes, Looped, Stmt, Unrolled, exposed, lit, var
+from ..emit import TAIL, Fields, Ix, Lanes, Looped, Stmt, Unrolled, exposed, lit, var
 from ..limits import unrolled_lanes
 
 
@@ -47,13 +47,13 @@ def unrolled_rule(loss: int, train_bias: bool, method: str, decay: bool,
 
 def state_names(method: str, updated: list[int], n_params: int) -> dict[str, str]:
     """The optimizer state an unrolled kernel keeps in named scalars: each name and its
-    index in the state row (``step.TAIL`` after Adam's moments)."""
+    index in the state row (``emit.TAIL`` after Adam's moments)."""
     if method == "sgd":
         return {}
     names = {f"v{q}": str(q) for q in updated}
     if method == "adam":
         names.update({f"s{q}": str(n_params + q) for q in updated})
-        names.update({name: str(2 * n_params + i) for i, name in enumerate(step.TAIL)})
+        names.update({name: str(2 * n_params + i) for i, name in enumerate(TAIL)})
     return names
 
 
