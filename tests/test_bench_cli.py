@@ -29,15 +29,19 @@ def test_quick_table_and_json(tmp_path, capsys):
             assert r["unit"] == "ns/step" and r["figure"] > 0
 
 
-def test_batched_workloads_show_gflops_beside_numpys_matmul(capsys):
-    assert main(["bench", "--quick", "--workloads", "minibatch", "--backends", "numba"]) == 0
+def test_batched_workloads_show_gflops_beside_numpys_matmul(tmp_path, capsys):
+    out_json = tmp_path / "rows.json"
+    assert main(["bench", "--quick", "--workloads", "minibatch", "--backends", "numba",
+                 "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
-    header, row = out.splitlines()[:2]
+    header, line = out.splitlines()[:2]
     assert header.split()[5] == "GFLOP/s"
-    figure = float(row.split()[3])  # µs per sample
-    gflops = float(row.split()[5])
+    (row,) = json.loads(out_json.read_text())
     w = bench.WORKLOADS["minibatch"]
-    assert gflops == pytest.approx(w.flops_per_sample / figure / 1e3, rel=0.02)
+    # The unrounded figures: the table prints one decimal of each, too few to divide.
+    assert row["gflops"] == pytest.approx(w.flops_per_sample / row["figure"] / 1e3, rel=1e-9)
+    assert line.split()[3] == f"{row['figure']:,.1f}"
+    assert line.split()[5] == f"{row['gflops']:.1f}"
     assert "NumPy's float64 matmul on one thread here:" in out
     assert bench.matmul_gflops(64) > 0
 
