@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -114,6 +115,22 @@ def _state_to_work(state, plan: _Plan, back: bool = False):
                            state[2 * size:]])
 
 
+_pools = threading.local()
+
+
+def _helpers(count: int) -> ThreadPoolExecutor:
+    """The calling thread's own pool of ``count`` helper threads, kept between calls:
+    starting threads cost a small network's epoch as much again as its arithmetic. Each
+    caller has its own, so the parts of one call never queue behind another call's parts
+    (which wait for theirs)."""
+    pool = getattr(_pools, "pool", None)
+    if pool is None or pool._max_workers < count:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = _pools.pool = ThreadPoolExecutor(count, thread_name_prefix="fastbp-part")
+    return pool
+
+
 def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, lr=0.0,
              order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y, threads=None, SW=_NO_SW, R=_NO_R):
     """Run a task of :func:`batched.run` on working copies of ``params`` (and
@@ -141,16 +158,16 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     else:
         # Every part must run at once (they wait for each other): one thread each.
         sync = np.zeros(3, dtype=np.int64)
-        with ThreadPoolExecutor(count - 1) as pool:
-            try:
-                others = [pool.submit(batched.run, *args, k, count, sync, _NO_PERM, SW, R)
-                          for k in range(1, count)]
-                batched.run(*args, 0, count, sync, _NO_PERM, SW, R)
-                for other in others:
-                    other.result()
-            except BaseException:
-                sync[2] = 1  # Ctrl-C: nobody waits for this thread's share any more
-                raise
+        pool = _helpers(count - 1)
+        try:
+            others = [pool.submit(batched.run, *args, k, count, sync, _NO_PERM, SW, R)
+                      for k in range(1, count)]
+            batched.run(*args, 0, count, sync, _NO_PERM, SW, R)
+            for other in others:
+                other.result()
+        except BaseException:
+            sync[2] = 1  # Ctrl-C: nobody waits for this thread's share any more
+            raise
     if training:
         return work.take(plan.from_work), _state_to_work(vel, plan, back=True)
     return None
