@@ -447,21 +447,21 @@ def lanes_module(exp_build: str, variant: tuple[bool, bool, bool]) -> Module:
 
 
 _STAGE_FRAME = '''\
-@jit(inline="always")
+@jit
 def update_range(work, grad, vel, lo, hi, size, lr, opt, decay):
     """The update stage of the batched kernels over parameters lo..hi (twin: Cython's
     ``_update_range``)."""
 {range}
 
 
-@jit(inline="always")
+@jit
 def update_row(work, vel, d, outs, row, n, ai, lr, opt, decay, sw):
     """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
     ai`` of parameters row..row+n (twin: Cython's ``_update_row``)."""
 {row}
 
 
-@jit(inline="always")
+@jit
 def adam_step(vel, at, lr, opt):
     """Adam's scalars ``vel[at..at+2]`` advanced a step; the step's rate (twin: Cython's
     ``_adam_step``)."""
