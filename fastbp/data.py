@@ -133,8 +133,9 @@ def check_sample_weight(sample_weight: object, n: int, batch_size: int,
                         shuffle: bool) -> np.ndarray | None:
     """``sample_weight`` as a fresh float64 array of ``n`` finite weights >= 0 (None for
     none), refused where a batch could hold only zero weights (its sums would be divided
-    by 0): any zero weight online, ``batch_size`` zeros or more with shuffling, and a
-    batch of zeros in the fixed order without."""
+    by 0): any zero weight online; with shuffling, as many zeros as the smallest batch
+    holds (the last, where ``batch_size`` does not divide ``n``); a batch of zeros in the
+    fixed order without."""
     if sample_weight is None:
         return None
     try:
@@ -151,14 +152,15 @@ def check_sample_weight(sample_weight: object, n: int, batch_size: int,
                             else f"{weights.min()}"))
     zeros = weights == 0.0
     if shuffle:
-        empty = int(zeros.sum()) >= batch_size
+        smallest = n % batch_size or batch_size if batch_size < n else n
+        empty = int(zeros.sum()) >= smallest
     else:
         ends = np.arange(0, n, batch_size)
         empty = bool(np.logical_and.reduceat(zeros, ends).any()) if n else False
     if empty:
-        raise ValueError(f"sample_weight: a batch of {batch_size} could hold only zero weights "
-                         f"({int(zeros.sum())} of the {n} are 0), and its sums would be "
-                         f"divided by 0")
+        raise ValueError(f"sample_weight: a batch could hold only zero weights "
+                         f"({int(zeros.sum())} of the {n} are 0, in batches of "
+                         f"{min(batch_size, n)}), and its sums would be divided by 0")
     return weights
 
 

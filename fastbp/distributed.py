@@ -17,7 +17,7 @@ import numpy as np
 
 from . import engine
 from .kernels import resolve
-from .kernels.protocol import Rule, Shape
+from .kernels.protocol import Rule, Shape, Weighted
 
 
 class _Outcome(NamedTuple):
@@ -32,8 +32,11 @@ class _Outcome(NamedTuple):
 
 def _fit_chunk(backend: str, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
                Y: np.ndarray, lrs: np.ndarray, plan: engine.Plan, threads: int | None,
-               evaluate: bool, on_divergence: str) -> _Outcome:
+               evaluate: bool, on_divergence: str,
+               sample_weight: np.ndarray | None = None) -> _Outcome:
     _, kernels = resolve(backend)
+    if sample_weight is not None:
+        kernels = Weighted(kernels, sample_weight)
     params = np.array(params, copy=True)
     try:
         fitted = engine.fit(kernels, shape, rule, params, X, Y, lrs, plan, threads=threads,
@@ -46,8 +49,11 @@ def _fit_chunk(backend: str, shape: Shape, rule: Rule, params: np.ndarray, X: np
 def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
            Y: np.ndarray, lrs: np.ndarray, plan: engine.Plan, *, threads: int | None = None,
            progress: Callable[[int, np.ndarray | None], None] | None = None,
-           on_divergence: str = "raise") -> engine.Fitted:
-    """:func:`fastbp.engine.fit` with the rows of ``params`` spread over ``client``'s workers.
+           on_divergence: str = "raise",
+           sample_weight: np.ndarray | None = None) -> engine.Fitted:
+    """:func:`fastbp.engine.fit` with the rows of ``params`` spread over ``client``'s workers
+    (with ``sample_weight``, checked by :func:`fastbp.data.check_sample_weight`, on the
+    kernels :class:`fastbp.kernels.protocol.Weighted` makes of each worker's).
 
     ``params`` is updated in place, as by ``fit``; ``progress`` is called with the
     number of networks of each finished chunk. A task whose worker dies is run again
@@ -66,11 +72,14 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
               if len(c)]
     # hash=False: keys of this call's own; two calls with the same data would otherwise
     # share keys, and the first to finish could release them under the second.
-    X_remote, Y_remote = client.scatter([X, Y], broadcast=True, hash=False)
+    data = [X, Y] if sample_weight is None else [X, Y, sample_weight]
+    remote = client.scatter(data, broadcast=True, hash=False)
+    weights = remote[2] if sample_weight is not None else None
 
     def submit(rows: np.ndarray, run: engine.Plan, evaluate: bool):
-        return client.submit(_fit_chunk, backend, shape, rule, params[rows], X_remote, Y_remote,
-                             lrs[rows], run, threads, evaluate, on_divergence, pure=False)
+        return client.submit(_fit_chunk, backend, shape, rule, params[rows], remote[0],
+                             remote[1], lrs[rows], run, threads, evaluate, on_divergence,
+                             weights, pure=False)
 
     start = time.perf_counter()
     futures = [submit(rows, plan, True) for rows in chunks]

@@ -544,23 +544,19 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
         raise ValueError("checkpoint is not available with client: the networks train on "
                          "the cluster's workers (a lost worker's chunk is run again)")
     weights = check_sample_weight(sample_weight, len(X), rule.batch_size, plan.shuffle)
-    if weights is not None and client is not None:
-        raise ValueError("sample_weight is not available with client yet: the workers train "
-                         "on X and Y alone")
     writer = _checkpoint_writer(checkpoint, checkpoint_every, "train_many", nets[0], rule, plan,
                                 name, threads, on_divergence, lrs, X, Y, weights)
-    if weights is not None:
-        kernels = Weighted(kernels, weights)
+    here = kernels if weights is None else Weighted(kernels, weights)
     shape = nets[0].kernel_shape
     params = np.stack([net.params for net in nets])
     with training(*nets):
-        fitted = _fit_many(nets, kernels, name, shape, rule, params, X, Y, lrs, plan, threads,
-                           progress, on_divergence, writer, client)
+        fitted = _fit_many(nets, here, name, shape, rule, params, X, Y, lrs, plan, threads,
+                           progress, on_divergence, writer, client, weights)
     return _results(fitted, plan, name, loss)
 
 
 def _fit_many(nets, kernels, name, shape, rule, params, X, Y, lrs, plan, threads, progress,
-              on_divergence, writer, client) -> engine.Fitted:
+              on_divergence, writer, client, weights) -> engine.Fitted:
     """train_many's run, here or on a dask cluster; every network left at its row."""
     try:
         if client is None:
@@ -572,7 +568,8 @@ def _fit_many(nets, kernels, name, shape, rule, params, X, Y, lrs, plan, threads
             with terminate_as_interrupt(), _progress_bar(progress, len(nets), "network",
                                                          name) as tick:
                 fitted = fit_on(client, name, shape, rule, params, X, Y, lrs, plan,
-                                threads=threads, progress=tick, on_divergence=on_divergence)
+                                threads=threads, progress=tick, on_divergence=on_divergence,
+                                sample_weight=weights)
     finally:  # also after a divergence or Ctrl-C: the engine leaves every row consistent
         for net, row in zip(nets, params):
             net.params[...] = row

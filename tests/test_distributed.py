@@ -30,6 +30,27 @@ def test_cluster_results_equal_local(client):
         assert np.array_equal(r.history, w.history) and r.final_loss == w.final_loss
 
 
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_sample_weights_and_adam_on_the_cluster_equal_local(client, batch_size):
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    Y = np.array([[0], [1], [1], [0]], dtype=float)
+    weights = np.array([0.5, 2.0, 0.25 if batch_size == 1 else 0.0, 1.25])
+    lrs = np.linspace(0.01, 0.1, 6)
+    remote = [fastbp.Network([2, 4, 1], seed=s) for s in range(6)]
+    local = [net.copy() for net in remote]
+    options = {"epochs": 60, "shuffle": True, "seed": 1, "optimizer": fastbp.Adam(),
+               "batch_size": batch_size, "weight_decay": 1e-3, "sample_weight": weights}
+    got = fastbp.train_many(remote, X, Y, lr=lrs, client=client, **options)
+    want = fastbp.train_many(local, X, Y, lr=lrs, **options)
+    for a, b, r, w in zip(remote, local, got, want):
+        assert np.array_equal(a.params, b.params)
+        assert np.array_equal(r.history, w.history) and r.final_loss == w.final_loss
+    unweighted = [net.copy() for net in remote]
+    fastbp.train_many(unweighted, X, Y, lr=lrs, client=client,
+                      **{**options, "sample_weight": None})
+    assert not np.array_equal(unweighted[0].params, remote[0].params)
+
+
 def test_sweep_on_a_scheduler(client, capsys):
     from fastbp.cli import main
 

@@ -106,6 +106,9 @@ def test_the_epochs_report_is_the_oracles_on_every_backend(backend):
     ({"sample_weight": np.r_[0.0, WEIGHTS[1:]]}, "could hold only zero weights"),
     ({"sample_weight": np.r_[np.zeros(4), WEIGHTS[4:]], "batch_size": 4, "shuffle": True},
      "could hold only zero weights"),
+    # 30 samples in batches of 4: the last, of 2, could draw the two zeros
+    ({"sample_weight": np.r_[np.zeros(2), WEIGHTS[2:]], "batch_size": 4, "shuffle": True},
+     "could hold only zero weights"),
 ])
 def test_bad_optimizers_and_weights_are_refused_before_training(options, message):
     network = net()
