@@ -569,11 +569,16 @@ def _mean_loss(work, layout, acts, loss, X, Y, a, at, SW):
         for layer in range(last):
             n_in, n_out, w_at, b_at = layout[layer]
             src, dst = at[layer], at[layer + 1]
+            # Row by row of the transposed W, every output's sum a term further on: the
+            # same sums in the same order as one output at a time, reading W in order.
             for j in range(n_out):
-                z = 0.0
-                for i in range(n_in):
-                    z += work[w_at + i * n_out + j] * a[src + i]
-                a[dst + j] = z + work[b_at + j]
+                a[U(dst + j)] = 0.0
+            for i in range(n_in):
+                x, row = a[U(src + i)], w_at + i * n_out
+                for j in range(n_out):
+                    a[U(dst + j)] += work[U(row + j)] * x
+            for j in range(n_out):
+                a[U(dst + j)] += work[U(b_at + j)]
             _activate(acts[layer], a, dst, n_out)
         e = _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
         total += e * SW[s] if SW.shape[0] > 0 else e
