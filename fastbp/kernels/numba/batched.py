@@ -300,16 +300,25 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
             tail[i] = vel[2 * n_params + i]
     rate = lr
     rep0 = rep1 = 0.0
-    for epoch in range(epochs if training else 1):
+    # TRAIN_LOSS runs one pass more, as LOSS does: the trained parameters' mean loss
+    # (unless one is not finite), on the tiled products.
+    mode, learning, finite = task, training, True
+    for epoch in range(epochs + 1 if task == TRAIN_LOSS else epochs if training else 1):
+        if epoch == epochs and task == TRAIN_LOSS:
+            for q in range(n_params):
+                finite = finite and np.isfinite(work[q])
+            if not finite:
+                break
+            mode, learning, shuffled = LOSS, False, False
         rep0 = rep1 = 0.0
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
             if parts > 1 and abandoned(sync):
                 return 0.0
-            if adam:
+            if adam and learning:
                 rate = adam_step(tail, 0, lr, opt)
             divisor = float(size)  # the batch's weight: its samples' weights in order
-            if weighted and training:
+            if weighted and learning:
                 divisor = 0.0
                 for r in range(size):
                     divisor += SW[order[epoch, start + r] if shuffled else start + r]
@@ -331,12 +340,12 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch,
                                exp_build, part, parts, sync, unit)
                 top, n_top = rows * at[last], layout[last - 1, 1]
-                if task == FORWARD:
+                if mode == FORWARD:
                     for r in range(r0, r1):
                         for k in range(n_top):
                             out[first + r, k] = a[top + r * n_top + k]
                     continue
-                if task == LOSS:
+                if mode == LOSS:
                     for r in range(r0, r1):
                         d[r] = _sample_loss(loss, acts[last - 1], a, top + r * n_top, Y,
                                             first + r)
@@ -362,16 +371,16 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 barrier(sync, parts)
                 _hidden_deltas(d, a, work, orig, layout, acts, at, rows, batch_size, pack,
                                scratch, part, parts, sync, unit)
-                if training and size == 1:
+                if learning and size == 1:
                     if part == 0:
                         _step_sample(work, orig, layout, a, d, at, rate, opt, decay, vel,
                                      train_bias, batch_size > 1, divisor)
                     barrier(sync, parts)
                     continue
-                _gradient_chunk(grad, a, d, layout, at, rows, training and first == start,
+                _gradient_chunk(grad, a, d, layout, at, rows, learning and first == start,
                                 pack, scratch, part, parts, unit)
                 barrier(sync, parts)
-            if training and size > 1:
+            if learning and size > 1:
                 _step(work, orig, layout, grad, divisor, rate, opt, decay, vel,
                       train_bias, part, parts)
                 barrier(sync, parts)
@@ -395,10 +404,7 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
         for q in range(work.shape[0]):  # back to the caller's layout
             params[perm[q]] = work[q]
         state_from_work(vel, velocity, perm)
-        for q in range(work.shape[0]):
-            if not np.isfinite(work[q]):
-                return np.nan
-        return _mean_loss(work, layout, acts, loss, X, Y, a, at, SW)
+        return total / count if finite else np.nan
     return result
 
 
@@ -553,37 +559,6 @@ def _finish_gradient(given, grad, params, perm, layout, decay, n):
                 given[q] += decay * params[q]
     for q in range(grad.shape[0]):
         given[q] = given[q] / n
-
-
-@jit
-def _mean_loss(work, layout, acts, loss, X, Y, a, at, SW):
-    """LOSS's mean loss, one sample at a time, from ``work`` (weights transposed): each net
-    input ``(0 + W[j,0] x[0]) + ... + b[j]`` in input order as the products add it, then
-    the same activations and per-sample losses, summed in sample order and divided.
-    ``a`` holds one sample's activations (``at[-1]``)."""
-    last, n = layout.shape[0], X.shape[0]
-    total = count = 0.0
-    for s in range(n):
-        for i in range(layout[0, 0]):
-            a[i] = X[s, i]
-        for layer in range(last):
-            n_in, n_out, w_at, b_at = layout[layer]
-            src, dst = at[layer], at[layer + 1]
-            # Row by row of the transposed W, every output's sum a term further on: the
-            # same sums in the same order as one output at a time, reading W in order.
-            for j in range(n_out):
-                a[U(dst + j)] = 0.0
-            for i in range(n_in):
-                x, row = a[U(src + i)], w_at + i * n_out
-                for j in range(n_out):
-                    a[U(dst + j)] += work[U(row + j)] * x
-            for j in range(n_out):
-                a[U(dst + j)] += work[U(b_at + j)]
-            _activate(acts[layer], a, dst, n_out)
-        e = _sample_loss(loss, acts[last - 1], a, at[last], Y, s)
-        total += e * SW[s] if SW.shape[0] > 0 else e
-        count += SW[s] if SW.shape[0] > 0 else 1.0
-    return total / count
 
 
 @jit(inline="always")
