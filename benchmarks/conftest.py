@@ -48,6 +48,13 @@ RATIOS = [
     *[(f"{w}: sklearn MLPClassifier / {b}", (w, "sklearn"), (w, b))
       for w in ("sklearn-adam-online", "sklearn-adam", "sklearn-lbfgs")
       for b in ("numba", "cython")],
+    # Threads: the machine's own scaling (a trivial nogil loop), beside one network's
+    # batches on 2 threads and as threads=None picks (test_thread_scaling.py).
+    ("machine: nogil loop, 1 thread / 2 threads", ("machine-loop", "threads-1"),
+     ("machine-loop", "threads-2")),
+    *[(f"{s}: {b} 1 thread / {t}", (s, f"{b}-1"), (s, f"{b}-{t}"))
+      for s in ("30-100-2 b200", "64-100-10 b32", "64-100-10 b200", "784-128-10 b32")
+      for b in ("numba", "cython") for t in ("2", "None")],
 ]
 
 
@@ -59,7 +66,8 @@ def pytest_terminal_summary(terminalreporter):
 
     for label, top, bottom in RATIOS:
         if top in RESULTS and bottom in RESULTS:
-            w = bench.WORKLOADS[top[0]]
+            w = bench.WORKLOADS.get(top[0])
             # per-step figures: contenders may run fewer epochs than the others
             ratio = RESULTS[top] / RESULTS[bottom]
-            terminalreporter.write_line(f"{label:<48} {ratio:.3f}  ({w.unit} basis)")
+            unit = w.unit if w else "seconds"
+            terminalreporter.write_line(f"{label:<48} {ratio:.3f}  ({unit} basis)")

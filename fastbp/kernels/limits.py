@@ -11,8 +11,13 @@ from __future__ import annotations
 # --- Threads ---------------------------------------------------------------------------
 
 #: Multiply-adds of a batch (samples times parameters) from which threads pay for the
-#: few microseconds that starting them and waiting at each phase cost.
-THREADS_PAY = 100_000
+#: waits at each phase. Measured (``benchmarks/test_thread_scaling.py``), 2 threads
+#: against 1, median of 7: 30-100-2 in batches of 200 (660,000) x0.55 numba, x0.95
+#: Cython; 64-100-10 in batches of 32 (240,000) x0.54 / x1.12, of 200 (1.5 million)
+#: x1.23 / x1.36; 784-128-10 in batches of 32 (3.3 million) x1.65 / x1.43. Below this,
+#: ``threads=None`` runs one thread: never slower than it, at the price of 64-100-10 in
+#: batches of 64 to 128, which two threads run 1.2x faster on numba.
+THREADS_PAY = 1_000_000
 
 
 def one_thread(threads: int | None, rows: int, n_params: int) -> bool:

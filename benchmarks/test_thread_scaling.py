@@ -1,0 +1,95 @@
+"""Threads: how this machine scales, beside how fastbp's batches do.
+
+A trivial ``nogil`` numba loop run in N Python threads is the machine's own ceiling: what
+N cores give where nothing is shared. Beside it, one network's batches on 1 and 2
+threads and on ``threads=None``, at shapes around ``limits.THREADS_PAY`` (the cost model
+``threads=None`` follows: one thread below it). The summary prints the ratios.
+
+    pytest benchmarks/test_thread_scaling.py
+"""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import available_backends
+from fastbp.kernels import limits
+
+SPIN = 20_000_000  # iterations of the trivial loop per thread
+
+
+def _spin_kernel():
+    from numba import njit
+
+    @njit(nogil=True, cache=False)
+    def spin(n):
+        x = 0.0
+        for _ in range(n):
+            x = x * 0.999999 + 1.0
+        return x
+    return spin
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_machine_scaling(benchmark, keep, threads):
+    """``threads`` Python threads, each running the same trivial ``nogil`` loop: the
+    machine's own speedup is ``threads * t(1) / t(threads)``."""
+    spin = _spin_kernel()
+    spin(10)
+    results = [0.0] * threads
+
+    def run():
+        def one(k):
+            results[k] = spin(SPIN)
+        workers = [threading.Thread(target=one, args=(k,)) for k in range(threads)]
+        start = time.perf_counter()
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        return time.perf_counter() - start
+
+    times = []
+    benchmark.pedantic(lambda: times.append(run()), rounds=5, iterations=1)
+    # per loop's worth of work: the same work in less time is the speedup
+    keep("machine-loop", f"threads-{threads}", min(times) / threads)
+    assert len(set(results)) == 1 and np.isfinite(results[0])
+
+
+SHAPES = {  # name: (sizes, samples, batch size); samples times parameters around the rule
+    "30-100-2 b200": ((30, 100, 2), 600, 200),
+    "64-100-10 b32": ((64, 100, 10), 1600, 32),
+    "64-100-10 b200": ((64, 100, 10), 1600, 200),
+    "784-128-10 b32": ((784, 128, 10), 1600, 32),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2, None])
+@pytest.mark.parametrize("backend", [b for b in ("numba", "cython")
+                                     if b in available_backends()])
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_batch_scaling(benchmark, keep, shape, backend, threads):
+    """One network's epochs in batches, on 1 and 2 threads and as ``threads=None`` picks
+    (one thread where a batch's multiply-adds are under ``limits.THREADS_PAY``)."""
+    sizes, n, batch_size = SHAPES[shape]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+    net = fastbp.Network(sizes, seed=0)
+    options = {"lr": 0.01, "batch_size": batch_size, "backend": backend, "threads": threads}
+    fastbp.train(net.copy(), X, Y, epochs=1, **options)
+    times, losses = [], []
+
+    def run():
+        result = fastbp.train(net.copy(), X, Y, epochs=3, **options)
+        times.append(result.seconds / 3)
+        losses.append(result.final_loss)
+
+    benchmark.pedantic(run, rounds=5, iterations=1)
+    keep(shape, f"{backend}-{threads}", min(times))
+    benchmark.extra_info.update({"multiply_adds_per_batch": batch_size * net.params.size,
+                                 "threads_pay_from": limits.THREADS_PAY})
+    assert len(set(losses)) == 1  # every round, the same bits
