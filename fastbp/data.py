@@ -48,11 +48,14 @@ def _finite_copy(raw: np.ndarray, name: str) -> np.ndarray:
 
 
 def as_matrix(values: object, name: str, width: int | None = None) -> np.ndarray:
-    """Copy ``values`` into a C-contiguous float64 array of shape ``(n, width)``.
+    """``values`` as a C-contiguous float64 array of shape ``(n, width)``: a view of a
+    writable C-contiguous float64 array, a copy of anything else.
 
     A 1-D input is one sample. Integers, float32, Fortran-ordered and strided
     arrays are accepted and converted; booleans, strings, objects and complex
-    numbers are refused, as are empty data and NaN or infinite values.
+    numbers are refused, as are empty data and NaN or infinite values. No kernel writes
+    its data, so a view leaves the caller's array as it was; a read-only array is copied
+    all the same (numba compiles every kernel again for a read-only array's type).
     """
     # The common case, float64 rows of the right width, in a few attribute reads: a short
     # train call pays for every function call. Anything else, or a non-finite value, goes
@@ -60,7 +63,8 @@ def as_matrix(values: object, name: str, width: int | None = None) -> np.ndarray
     if type(values) is np.ndarray and values.dtype is _FLOAT64 and values.ndim == 2:
         rows, columns = values.shape
         if rows and columns and (width is None or columns == width):
-            out = values.copy()  # C order
+            flags = values.flags
+            out = values.view() if flags.c_contiguous and flags.writeable else values.copy()
             if all_finite(out):
                 return out
     raw = _real_array(values, name)

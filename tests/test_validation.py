@@ -100,7 +100,14 @@ def test_network_rejects_bad_explicit_parameters():
         fastbp.Network([1, 1], weights=[[[np.inf]]])
 
 
+def _read_only(a):
+    a.setflags(write=False)
+    return a
+
+
 @pytest.mark.parametrize("make", [
+    lambda a: a,  # C-contiguous float64: trained on as a view, not a copy
+    _read_only,
     lambda a: a.astype(np.float32),
     lambda a: a.astype(np.int64),
     lambda a: np.asfortranarray(a),
