@@ -30,7 +30,7 @@ import numpy as np
 from . import tutorial
 from .data import dataset
 from .files import atomic_write
-from .kernels import status
+from .kernels import limits, status, threads
 from .network import Network
 from .training import train, train_many
 from .warmup import compile_kernels
@@ -99,6 +99,24 @@ class Workload:
         net inputs, the hidden deltas and the gradient (a multiply and an add each)."""
         pairs = [a * b for a, b in zip(self.sizes, self.sizes[1:])]
         return 2 * (2 * sum(pairs) + sum(pairs[1:]))
+
+    def threads(self, name: str) -> int:
+        """Threads a runner uses on this machine: fastbp's backends as ``threads=None``
+        picks them (every core for an ensemble; one for one small network online, for
+        a batch under ``limits.THREADS_PAY`` and for L-BFGS), the C loop, the oracle and
+        PyTorch one (the contenders pin it), JAX and scikit-learn (its BLAS) every core."""
+        if name in ("python", "c", "torch"):
+            return 1
+        if name in ("jax", "sklearn") or self.networks > 1:
+            return threads.cores()
+        if self.optimizer == "lbfgs":
+            return 1
+        n_params = sum(a * b + b for a, b in zip(self.sizes, self.sizes[1:]))
+        n = len(self.arrays[0])
+        batch = n if self.batch_size is None else min(self.batch_size, n)
+        if limits.route(True, n_params, n, None, batch) != limits.BATCHED:
+            return 1
+        return threads.parts(None, batch, n_params)
 
     @property
     def unit(self) -> str:
@@ -317,7 +335,8 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
             seconds, loss = measure(run, epochs, 2 if quick else 3, count)
             figures[name] = w.figure(seconds, epochs, count)
             rows.append({**row, "status": "ok", "epochs": epochs, "seconds": seconds,
-                         "figure": figures[name], "final_loss": loss})
+                         "figure": figures[name], "final_loss": loss,
+                         "threads": w.threads(name)})
             if not w.online:
                 visits = epochs * len(w.arrays[0]) * count
                 rows[-1]["gflops"] = w.flops_per_sample * visits / seconds / 1e9
@@ -332,7 +351,7 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
 def format_table(rows: list[dict]) -> str:
     """The rows as an aligned text table, then the pairs that did not run and why."""
     head = ("workload", "backend", "epochs", "figure", "unit", "GFLOP/s", "vs python", "vs C",
-            "final loss")
+            "threads", "final loss")
     body = []
     for r in rows:
         if r["status"] != "ok":
@@ -340,9 +359,9 @@ def format_table(rows: list[dict]) -> str:
         gflops = f"{r['gflops']:.1f}" if "gflops" in r else ""
         body.append((r["workload"], r["backend"], f"{r['epochs']:,}", f"{r['figure']:,.1f}",
                      r["unit"], gflops, _times(r.get("vs_python")), _times(r.get("vs_c")),
-                     f"{r['final_loss']:.6g}"))
+                     str(r.get("threads", "")), f"{r['final_loss']:.6g}"))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    lines = ["  ".join(str(x).rjust(n) if i in (2, 3, 5, 6, 7) else str(x).ljust(n)
+    lines = ["  ".join(str(x).rjust(n) if i in (2, 3, 5, 6, 7, 8) else str(x).ljust(n)
                        for i, (x, n) in enumerate(zip(line, widths)))
              for line in (head, *body)]
     skipped = [f"  {r['workload']} / {r['backend']}: {r['status']}" for r in rows

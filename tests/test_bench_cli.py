@@ -84,6 +84,37 @@ def test_plot_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_chart_panels_spanning_more_than_10x_use_a_log_axis():
+    pytest.importorskip("matplotlib")
+    from fastbp import plots
+
+    def row(workload, backend, figure):
+        return {"workload": workload, "backend": backend, "status": "ok", "figure": figure,
+                "unit": "ns/step"}
+    fig = plots.bench_chart([row("tutorial", "torch", 300_000.0), row("tutorial", "numba", 55.0),
+                             row("xor", "numba", 66.0), row("xor", "cython", 80.0)])
+    wide, narrow = fig.axes[:2]
+    assert wide.get_yscale() == "log" and "log scale" in wide.get_ylabel()
+    assert wide.get_ylim()[0] < 55.0 and wide.get_ylim()[1] > 300_000.0
+    assert narrow.get_yscale() == "linear" and narrow.get_ylim()[0] == 0
+
+
+def test_the_table_says_how_many_threads_each_runner_used(tmp_path):
+    from fastbp.kernels import limits, threads
+
+    out_json = tmp_path / "rows.json"
+    assert main(["bench", "--quick", "--workloads", "tutorial-10k", "ensemble", "mnist",
+                 "--backends", "python", "numba", "--json", str(out_json)]) == 0
+    used = {(r["workload"], r["backend"]): r["threads"] for r in json.loads(out_json.read_text())
+            if r["status"] == "ok"}
+    assert used[("tutorial-10k", "python")] == used[("tutorial-10k", "numba")] == 1
+    assert used[("ensemble", "numba")] == threads.cores()
+    # 784-128-10, full batch of 6,000: far above the rule's threshold
+    assert limits.THREADS_PAY <= 6_000 * 101_770
+    assert used[("mnist", "numba")] == min(threads.cores(), 6_000)
+    assert bench.WORKLOADS["minibatch"].threads("numba") == 1  # 32 x 9,610 < THREADS_PAY
+
+
 def test_contenders_are_skipped_cleanly_when_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(RuntimeError,
