@@ -111,7 +111,7 @@ class Workload:
             return threads.cores()
         if self.optimizer == "lbfgs":
             return 1
-        n_params = sum(a * b + b for a, b in zip(self.sizes, self.sizes[1:]))
+        n_params = self.network().kernel_shape.n_params
         n = len(self.arrays[0])
         batch = n if self.batch_size is None else min(self.batch_size, n)
         if limits.route(True, n_params, n, None, batch) != limits.BATCHED:

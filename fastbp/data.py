@@ -156,7 +156,7 @@ def check_sample_weight(sample_weight: object, n: int, batch_size: int,
                             else f"{weights.min()}"))
     zeros = weights == 0.0
     if shuffle:
-        smallest = n % batch_size or batch_size if batch_size < n else n
+        smallest = (n % batch_size or batch_size) if batch_size < n else n
         empty = int(zeros.sum()) >= smallest
     else:
         ends = np.arange(0, n, batch_size)

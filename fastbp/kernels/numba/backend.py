@@ -123,11 +123,12 @@ def _helpers(count: int) -> ThreadPoolExecutor:
     starting threads cost a small network's epoch as much again as its arithmetic. Each
     caller has its own, so the parts of one call never queue behind another call's parts
     (which wait for theirs)."""
-    pool = getattr(_pools, "pool", None)
-    if pool is None or pool._max_workers < count:
+    pool, size = getattr(_pools, "pool", (None, 0))
+    if size < count:
         if pool is not None:
             pool.shutdown(wait=False)
-        pool = _pools.pool = ThreadPoolExecutor(count, thread_name_prefix="fastbp-part")
+        pool = ThreadPoolExecutor(count, thread_name_prefix="fastbp-part")
+        _pools.pool = pool, count
     return pool
 
 
