@@ -30,7 +30,7 @@ import numpy as np
 from . import tutorial
 from .data import dataset
 from .files import atomic_write
-from .kernels import limits, status, threads
+from .kernels import status, threads
 from .network import Network
 from .training import train, train_many
 from .warmup import compile_kernels
@@ -111,12 +111,9 @@ class Workload:
             return threads.cores()
         if self.optimizer == "lbfgs":
             return 1
-        n_params = self.network().kernel_shape.n_params
         n = len(self.arrays[0])
         batch = n if self.batch_size is None else min(self.batch_size, n)
-        if limits.route(True, n_params, n, None, batch) != limits.BATCHED:
-            return 1
-        return threads.parts(None, batch, n_params)
+        return threads.parts(None, batch, self.network().kernel_shape.n_params)
 
     @property
     def unit(self) -> str:
