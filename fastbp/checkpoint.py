@@ -24,6 +24,7 @@ from . import functions, optimizers
 from ._version import __version__
 from .data import (
     check_choice,
+    check_dtype,
     check_flag,
     check_integer,
     check_learning_rate,
@@ -116,7 +117,7 @@ def write(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
 
 _META_KEYS = {"format", "format_version", "fastbp", "kind", "network", "options", "data",
               "done", "rng", "seconds", "sha256"}
-_NETWORK_KEYS = {"sizes", "activation", "bias"}
+_NETWORK_KEYS = {"sizes", "activation", "bias", "dtype"}
 OPTION_KEYS = {"epochs", "batch_size", "momentum", "optimizer", "weight_decay", "loss",
                "shuffle", "seed", "record_every", "backend", "threads", "checkpoint_every",
                "on_divergence"}
@@ -137,17 +138,20 @@ def _shapes(meta: dict) -> dict[str, tuple]:
     """The arrays' shapes and dtypes that the metadata declares (K networks of n
     parameters, H records), the metadata checked first."""
     _keys(meta, _META_KEYS, "metadata")
+    if isinstance(meta["network"], dict):
+        meta["network"].setdefault("dtype", "float64")  # written before float32
     _keys(meta["network"], _NETWORK_KEYS, "network")
     _keys(meta["options"], OPTION_KEYS, "options")
     try:
         n = count_params(check_sizes(meta["network"]["sizes"]))
+        real = check_dtype(meta["network"]["dtype"], "its network's dtype")
     except TypeError as exc:
         raise ValueError(str(exc)) from None
     K = 1 if meta["kind"] == "train" else "K"
     f8, i8 = np.float64, np.int64
     adam = isinstance(meta["options"]["optimizer"], dict) and \
         meta["options"]["optimizer"].get("name") == "adam"
-    return {"params": ((K, n), f8), "velocity": ((K, 2 * n + 3 if adam else n), f8),
+    return {"params": ((K, n), real), "velocity": ((K, 2 * n + 3 if adam else n), real),
             "lrs": ((K,), f8),
             "history": ((K, "H"), f8), "history_epochs": (("H",), i8), "diverged": ((K,), i8),
             "kept": ((K,), i8)}

@@ -233,7 +233,8 @@ def _sweep(args: argparse.Namespace) -> None:
         client = Client(args.scheduler)
     try:
         rows = sweep.run(args.sizes, X, Y, lrs, args.seeds, args.epochs, client=client,
-                         activation=args.activation, bias=args.bias, loss=args.loss,
+                         activation=args.activation, bias=args.bias, dtype=args.dtype,
+                         loss=args.loss,
                          batch_size=args.batch_size,
                          optimizer=cli_train.optimizer_from(args),
                          weight_decay=args.weight_decay, backend=args.backend,
@@ -369,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _training_options(p)
     p.add_argument("--weight-decay", type=float, default=0.0,
                    help="L2 penalty on the weights, as scikit-learn's alpha")
+    cli_train.dtype_option(p)
     p.add_argument("--backend", default="auto", help="a backend name")
     p.add_argument("--threads", type=_positive, help="threads for the compiled backends")
     p.add_argument("--scheduler", metavar="ADDRESS",

@@ -67,6 +67,11 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def dtype_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                   help="what the network computes in (a resumed run keeps its own)")
+
+
 def header_options(p: argparse.ArgumentParser) -> None:
     """--header / --no-header: whether a CSV file's first row names the columns."""
     group = p.add_mutually_exclusive_group()
@@ -96,6 +101,7 @@ def add_parser(sub, positive, sizes, activations) -> None:
                    help="one name, or one per layer separated by commas")
     p.add_argument("--bias", default="trainable", choices=["fixed", "trainable"],
                    help=BIAS_HELP)
+    dtype_option(p)
     p.add_argument("--epochs", type=positive, help="epochs in all (default: 1000, or the "
                    "resumed run's own)")
     p.add_argument("--lr", type=float, default=0.5, help="learning rate")
@@ -173,7 +179,8 @@ def run(args: argparse.Namespace) -> None:
             raise ValueError(f"--sizes must start with the {X.shape[1]} inputs and end with "
                              f"the {Y.shape[1]} outputs of {args.data}, got "
                              f"{','.join(map(str, args.sizes))}")
-        net = Network(args.sizes, args.activation, bias=args.bias, seed=args.seed)
+        net = Network(args.sizes, args.activation, bias=args.bias, seed=args.seed,
+                      dtype=args.dtype)
         epochs = 1000 if args.epochs is None else args.epochs
         every = args.record_every or max(1, epochs // 100)
         if args.checkpoint is None and Path(checkpoint).exists():

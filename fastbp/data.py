@@ -7,8 +7,8 @@ kernels' ``all_finite``, which imports nothing);
 ``check_network`` lives beside the class it checks, in :mod:`fastbp.network`.
 
 Every check raises ``ValueError`` or ``TypeError`` naming the argument, what
-was expected and what was received. Arrays are always copied into fresh
-C-contiguous float64 buffers, so nothing the caller passed is ever modified.
+was expected and what was received. Arrays are viewed or copied as C-contiguous buffers of
+the network's dtype (float64 or float32), so nothing the caller passed is ever modified.
 """
 
 from __future__ import annotations
@@ -24,6 +24,21 @@ from . import functions
 from .kernels.protocol import all_finite
 
 _FLOAT64 = np.dtype(np.float64)  # native byte order: the only float64 dtype that is this one
+_REAL = {"float64": _FLOAT64, "float32": np.dtype(np.float32)}
+
+
+def check_dtype(dtype: object, name: str = "dtype") -> np.dtype:
+    """``dtype`` ("float64", "float32", or NumPy's types and dtypes of them) as a dtype."""
+    try:
+        found = np.dtype(dtype) if dtype is not None else None
+    except TypeError:
+        found = None
+    if found is None or found.name not in _REAL:
+        if not isinstance(dtype, (str, type, np.dtype)):
+            raise TypeError(f"{name} must be 'float64' or 'float32', got "
+                            f"{type(dtype).__name__}")
+        raise ValueError(f"{name} must be 'float64' or 'float32', got {dtype!r}")
+    return _REAL[found.name]
 
 
 def _real_array(values: object, name: str) -> np.ndarray:
@@ -39,19 +54,25 @@ def _real_array(values: object, name: str) -> np.ndarray:
     return raw
 
 
-def _finite_copy(raw: np.ndarray, name: str) -> np.ndarray:
-    out = np.array(raw, np.float64, order="C")  # a copy, always
+def _finite_copy(raw: np.ndarray, name: str, dtype: np.dtype = _FLOAT64) -> np.ndarray:
+    with np.errstate(over="ignore"):  # beyond float32's range: said below
+        out = np.array(raw, dtype, order="C")  # a copy, always
     if not all_finite(out):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        if np.isfinite(raw[bad]):
+            raise ValueError(f"{name} must fit in {dtype.name}, found {raw[bad]} at index "
+                             f"{bad} (the largest is {np.finfo(dtype).max})")
         raise ValueError(f"{name} must be finite, found {out[bad]} at index {bad}")
     return out
 
 
-def as_matrix(values: object, name: str, width: int | None = None) -> np.ndarray:
-    """``values`` as a C-contiguous float64 array of shape ``(n, width)``: a view of a
-    writable C-contiguous float64 array, a copy of anything else.
+def as_matrix(values: object, name: str, width: int | None = None,
+              dtype: np.dtype = _FLOAT64) -> np.ndarray:
+    """``values`` as a C-contiguous array of ``dtype`` (float64 or float32) and shape
+    ``(n, width)``: a view of a writable C-contiguous array of that dtype, a copy of
+    anything else (rounded to the dtype).
 
-    A 1-D input is one sample. Integers, float32, Fortran-ordered and strided
+    A 1-D input is one sample. Integers, other floats, Fortran-ordered and strided
     arrays are accepted and converted; booleans, strings, objects and complex
     numbers are refused, as are empty data and NaN or infinite values. No kernel writes
     its data, so a view leaves the caller's array as it was; a read-only array is copied
@@ -60,7 +81,7 @@ def as_matrix(values: object, name: str, width: int | None = None) -> np.ndarray
     # The common case, float64 rows of the right width, in a few attribute reads: a short
     # train call pays for every function call. Anything else, or a non-finite value, goes
     # the long way, which says what is wrong.
-    if type(values) is np.ndarray and values.dtype is _FLOAT64 and values.ndim == 2:
+    if type(values) is np.ndarray and values.dtype is dtype and values.ndim == 2:
         rows, columns = values.shape
         if rows and columns and (width is None or columns == width):
             flags = values.flags
@@ -77,15 +98,16 @@ def as_matrix(values: object, name: str, width: int | None = None) -> np.ndarray
         raise ValueError(f"{name} must not be empty, got shape {raw.shape}")
     if width is not None and raw.shape[1] != width:
         raise ValueError(f"{name} must have {width} columns, got shape {raw.shape}")
-    return _finite_copy(raw, name)
+    return _finite_copy(raw, name, dtype)
 
 
-def as_array(values: object, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Copy ``values`` into a finite float64 array of exactly ``shape``."""
+def as_array(values: object, name: str, shape: tuple[int, ...],
+             dtype: np.dtype = _FLOAT64) -> np.ndarray:
+    """Copy ``values`` into a finite array of ``dtype`` and exactly ``shape``."""
     raw = _real_array(values, name)
     if raw.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {raw.shape}")
-    return _finite_copy(raw, name)
+    return _finite_copy(raw, name, dtype)
 
 
 def check_integer(value: object, name: str, minimum: int) -> int:
@@ -134,8 +156,8 @@ def check_weight_decay(weight_decay: object) -> float:
 
 
 def check_sample_weight(sample_weight: object, n: int, batch_size: int,
-                        shuffle: bool) -> np.ndarray | None:
-    """``sample_weight`` as a fresh float64 array of ``n`` finite weights >= 0 (None for
+                        shuffle: bool, dtype: np.dtype = _FLOAT64) -> np.ndarray | None:
+    """``sample_weight`` as a fresh array of ``dtype`` of ``n`` finite weights >= 0 (None for
     none), refused where a batch could hold only zero weights (its sums would be divided
     by 0): any zero weight online; with shuffling, as many zeros as the smallest batch
     holds (the last, where ``batch_size`` does not divide ``n``); a batch of zeros in the
@@ -150,6 +172,9 @@ def check_sample_weight(sample_weight: object, n: int, batch_size: int,
     if weights.ndim != 1 or len(weights) != n:
         raise ValueError(f"sample_weight must hold one weight per sample ({n}), got shape "
                          f"{weights.shape}")
+    if dtype is not _FLOAT64:
+        with np.errstate(over="ignore"):  # beyond float32's range: infinite, refused below
+            weights = weights.astype(dtype)
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError("sample_weight must hold finite weights >= 0; found "
                          + ("a NaN or infinite one" if not np.isfinite(weights).all()
@@ -234,15 +259,17 @@ def _targets_2d(Y: object, name: str, rows: int, outputs: int) -> object:
 
 def check_data(net, X: object, Y: object, loss: str = "squared",
                names: tuple[str, str] = ("X", "Y")) -> tuple[np.ndarray, np.ndarray]:
-    """Copy ``X, Y`` into float64 matrices fitting ``net``, checked for ``loss``.
+    """``X, Y`` as matrices of ``net``'s dtype fitting ``net`` (views or copies, as
+    :func:`as_matrix`), checked for ``loss``.
 
     With ``loss="cross_entropy"`` the output layer must be logistic or softmax
     and ``Y`` must lie in [0, 1]; with softmax, each row of ``Y`` must sum to 1.
     ``names`` are the arguments' names in the caller's signature, for messages.
     """
     x_name, y_name = names
-    X = as_matrix(X, x_name, net.sizes[0])
-    Y = as_matrix(_targets_2d(Y, y_name, len(X), net.sizes[-1]), y_name, net.sizes[-1])
+    X = as_matrix(X, x_name, net.sizes[0], net.dtype)
+    Y = as_matrix(_targets_2d(Y, y_name, len(X), net.sizes[-1]), y_name, net.sizes[-1],
+                  net.dtype)
     if len(X) != len(Y):
         raise ValueError(f"{x_name} and {y_name} must have the same number of rows, "
                          f"got {len(X)} and {len(Y)}")

@@ -356,8 +356,8 @@ class _Run:
         progress_every = max(1, plan.epochs // 100) if shown else None
         self.chunks = _Chunks(plan.epochs, (self.record_every, progress_every,
                                             self.orders.per_table), guess)
-        self.velocity = rule.new_state(shape.n_params, len(params)) if start is None else \
-            np.array(start.velocity, copy=True)
+        self.velocity = (rule.new_state(shape.n_params, len(params), params.dtype)
+                         if start is None else np.array(start.velocity, copy=True))
         self.history = _History(start)
         if start is None:
             self.diverged, self.kept = np.zeros(self.count, np.int64), np.zeros(self.count,
@@ -488,7 +488,7 @@ def _fit_at_once(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
     orders = _Orders(plan, len(X)) if plan.shuffle else None
     drawn = None if orders is None else orders.state()
     order = None if orders is None else orders.take(plan.epochs)
-    velocity = rule.new_state(shape.n_params, count)
+    velocity = rule.new_state(shape.n_params, count, params.dtype)
     began = time.perf_counter()
     done = 0
     try:

@@ -13,7 +13,15 @@ import numpy as np
 
 from . import functions
 from ._version import __version__
-from .data import as_array, as_matrix, check_seed, check_sizes, check_threads, count_params
+from .data import (
+    as_array,
+    as_matrix,
+    check_dtype,
+    check_seed,
+    check_sizes,
+    check_threads,
+    count_params,
+)
 from .files import read_npz, write_npz
 from .kernels.protocol import Shape
 
@@ -51,18 +59,21 @@ def _activations(activation: object, n_layers: int) -> tuple[str, ...]:
 
 
 _METADATA_KEYS = {"format", "format_version", "fastbp_version", "sizes", "activations", "bias",
-                  "sha256"}
+                  "dtype", "sha256"}
 
 
 def _expected_params(meta: dict) -> dict[str, tuple]:
-    """The shape a network file's parameters must have, from its metadata, checked."""
+    """The shape a network file's parameters must have, from its metadata, checked (a file
+    of fastbp before float32 has no ``dtype``: float64)."""
+    meta.setdefault("dtype", "float64")
     if set(meta) != _METADATA_KEYS:
         raise ValueError(f"its metadata has keys {sorted(meta)}, not {sorted(_METADATA_KEYS)}")
     try:
         sizes = check_sizes(meta["sizes"])
+        dtype = check_dtype(meta["dtype"], "its dtype")
     except TypeError as exc:
         raise ValueError(str(exc)) from None
-    return {"params": ((count_params(sizes),), np.float64)}
+    return {"params": ((count_params(sizes),), dtype)}
 
 
 class training:
@@ -116,13 +127,18 @@ class Network:
         scikit-learn's MLP).
     weights, biases : list of array_like, optional
         Explicit values, ``W_l`` of shape ``(n_l, n_{l-1})`` and ``b_l`` of
-        shape ``(n_l,)``; copied. Either may be given alone, the other is
-        initialised from ``seed``.
+        shape ``(n_l,)``; copied (rounded to ``dtype``). Either may be given
+        alone, the other is initialised from ``seed``.
+    dtype : {"float64", "float32"}, default "float64"
+        What the network computes in: its parameters, and the data it is
+        trained on or fed (converted to it). float32 draws the same initial
+        values as float64, rounded, as scikit-learn does; every operation is
+        then IEEE single arithmetic (``docs/design.md``).
 
     Attributes
     ----------
     params : ndarray
-        The one flat float64 buffer holding every parameter, layer by layer
+        The one flat buffer (of ``dtype``) holding every parameter, layer by layer
         (``W`` row-major, then ``b``). ``weights`` and ``biases`` are views
         of it: writing into either changes the network.
     """
@@ -130,9 +146,11 @@ class Network:
     def __init__(self, sizes: Sequence[int], activation: str | Sequence[str] = "logistic",
                  bias: str = "trainable", seed: int | np.random.Generator | None = None,
                  weights: Sequence[object] | None = None,
-                 biases: Sequence[object] | None = None) -> None:
+                 biases: Sequence[object] | None = None,
+                 dtype: str | np.dtype | type = "float64") -> None:
         self._busy = threading.Lock()  # held while a call trains it: see `training`
         self.sizes = check_sizes(sizes)
+        self.dtype = check_dtype(dtype)
         n_layers = len(self.sizes) - 1
         self.activations = _activations(activation, n_layers)
         if bias not in functions.BIAS_MODES:
@@ -142,7 +160,7 @@ class Network:
         self.activation_codes = np.array([functions.ACTIVATIONS[a] for a in self.activations],
                                          dtype=np.int64)
         last = self.layout[-1]
-        self._params = np.zeros(int(last[3] + last[1]), dtype=np.float64)
+        self._params = np.zeros(int(last[3] + last[1]), dtype=self.dtype)
         rng = np.random.default_rng(check_seed(seed))
         for (n_in, n_out, _, _), name, w, b in zip(self.layout, self.activations,
                                                    self.weights, self.biases):
@@ -161,7 +179,7 @@ class Network:
             raise ValueError(f"{name} must have one array per layer ({len(views)}), "
                              f"got {len(given)}")
         for layer, (value, view) in enumerate(zip(given, views)):
-            view[...] = as_array(value, f"{name}[{layer}]", view.shape)
+            view[...] = as_array(value, f"{name}[{layer}]", view.shape, self.dtype)
 
     @property
     def params(self) -> np.ndarray:
@@ -199,10 +217,12 @@ class Network:
         ``threads`` as in :func:`fastbp.train`: the same bits for every count.
         """
         from .kernels import resolve
+        from .kernels.protocol import check_dtype as check_backend
 
-        X = as_matrix(X, "X", self.sizes[0])
+        X = as_matrix(X, "X", self.sizes[0], self.dtype)
         threads = check_threads(threads)
         _, kernels = resolve(backend)
+        check_backend(kernels, self._params)
         return kernels.forward(self.kernel_shape, self._params, X, threads)
 
     def __getstate__(self) -> dict:
@@ -212,6 +232,7 @@ class Network:
         """Unpickled: arrays of its own, writable (joblib may hand back read-only memmaps)."""
         self.__dict__.update({k: np.array(v) if isinstance(v, np.ndarray) else v
                               for k, v in state.items() if k != "_shape"})
+        self.__dict__.setdefault("dtype", self._params.dtype)  # pickled before float32
         self._busy = threading.Lock()
 
     def _repr_svg_(self) -> str:
@@ -224,12 +245,13 @@ class Network:
     def copy(self) -> Network:
         """An independent copy with its own parameter buffer."""
         return Network(self.sizes, list(self.activations), self.bias,
-                       weights=self.weights, biases=self.biases)
+                       weights=self.weights, biases=self.biases, dtype=self.dtype)
 
     def _metadata(self) -> dict:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "fastbp_version": __version__,
                 "sizes": list(self.sizes), "activations": list(self.activations),
-                "bias": self.bias, "sha256": hashlib.sha256(self._params.tobytes()).hexdigest()}
+                "bias": self.bias, "dtype": self.dtype.name,
+                "sha256": hashlib.sha256(self._params.tobytes()).hexdigest()}
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the network to ``path`` (an ``.npz`` file, no pickle), atomically.
@@ -252,7 +274,7 @@ class Network:
         if hashlib.sha256(params.tobytes()).hexdigest() != meta["sha256"]:
             raise ValueError(f"{path} is corrupted: its parameters fail their checksum")
         try:
-            net = cls(meta["sizes"], meta["activations"], meta["bias"])
+            net = cls(meta["sizes"], meta["activations"], meta["bias"], dtype=meta["dtype"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path} is not a usable fastbp network file: {exc}") from None
         net._params[...] = params
@@ -260,5 +282,6 @@ class Network:
 
     def __repr__(self) -> str:
         acts = self.activations[0] if len(set(self.activations)) == 1 else list(self.activations)
-        return (f"Network(sizes={list(self.sizes)}, activation={acts!r}, bias={self.bias!r}, "
-                f"params={self._params.size})")
+        dtype = "" if self.dtype == np.float64 else f", dtype={self.dtype.name!r}"
+        return (f"Network(sizes={list(self.sizes)}, activation={acts!r}, bias={self.bias!r}"
+                f"{dtype}, params={self._params.size})")

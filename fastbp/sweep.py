@@ -68,8 +68,9 @@ def run(sizes, X, Y, lrs, seeds: int, epochs: int, client=None, **options) -> li
                          f"{MAX_NETWORKS:,} networks and {MAX_PARAMS:,} parameters in all")
     settings = [(float(lr), seed) for lr in lrs for seed in range(seeds)]
     activation = options.pop("activation", "logistic")
-    bias = options.pop("bias", "trainable")
-    nets = [Network(sizes, activation, bias=bias, seed=seed) for _, seed in settings]
+    bias, dtype = options.pop("bias", "trainable"), options.pop("dtype", "float64")
+    nets = [Network(sizes, activation, bias=bias, seed=seed, dtype=dtype)
+            for _, seed in settings]
     try:
         results = train_many(nets, X, Y, epochs=epochs, lr=np.array([lr for lr, _ in settings]),
                              client=client, on_divergence="stop", **options)
@@ -90,7 +91,7 @@ def _loss(net: Network, X: np.ndarray, Y: np.ndarray, loss: str) -> float:
     from .kernels import oracle
 
     return float(oracle.mean_loss(net.kernel_shape, functions.loss_code(loss), net.params,
-                                  np.asarray(X, dtype=np.float64), np.asarray(Y, np.float64)))
+                                  np.asarray(X, net.dtype), np.asarray(Y, net.dtype)))
 
 
 def format_rows(rows: list[dict]) -> str:

@@ -176,6 +176,11 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
         layer from the output, and the error after the update.
     """
     net = check_network(net)
+    if net.dtype.name != "float64":
+        raise ValueError(f"trace follows a float64 network's step; net computes in "
+                         f"{net.dtype.name}, which trace does not show yet: trace a float64 "
+                         f"copy (fastbp.Network(net.sizes, list(net.activations), net.bias, "
+                         f"weights=net.weights, biases=net.biases))")
     code = functions.loss_code(loss)
     X, Y = check_data(net, x, t, loss, names=("x", "t"))
     if len(X) != 1:

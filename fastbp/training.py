@@ -29,6 +29,7 @@ from .engine import DivergenceError, TrainingInterrupted
 from .files import check_output_path
 from .kernels import resolve
 from .kernels.protocol import Kernels, Rule, Shape, Weighted, sizes_label
+from .kernels.protocol import check_dtype as check_backend_dtype
 from .network import Network, check_network, training
 from .optimizers import SGD, Adam
 from .signals import terminate_as_interrupt
@@ -198,7 +199,9 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     progress = check_flag(progress, "progress")
     name, kernels = resolve(backend)
     threads = check_threads(threads)
-    weights = check_sample_weight(sample_weight, len(X), rule.batch_size, plan.shuffle)
+    check_backend_dtype(kernels, net.params)
+    weights = check_sample_weight(sample_weight, len(X), rule.batch_size, plan.shuffle,
+                                  net.dtype)
     writer = _checkpoint_writer(checkpoint, checkpoint_every, "train", net, rule, plan, name,
                                 threads, on_divergence, lrs, X, Y, weights)
     if weights is not None:
@@ -262,7 +265,8 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
             from None
     X, Y = check_data(nets[0], X, Y, saved.options["loss"])
     weights = check_sample_weight(sample_weight, len(X), min(saved.options["batch_size"],
-                                                            len(X)), saved.options["shuffle"])
+                                                            len(X)), saved.options["shuffle"],
+                                  nets[0].dtype)
     if checkpoint_file.fingerprint(X, Y, weights) != saved.data:
         raise ValueError(f"X, Y{'' if weights is None else ', sample_weight'} are not the data "
                          f"the checkpoint {os.fspath(path)!r} was trained on (their sha256 "
@@ -284,6 +288,7 @@ def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None 
     threads = check_threads(threads)
     name, kernels = resolve(options["backend"] if backend is None else backend)
     options["backend"] = name
+    check_backend_dtype(kernels, nets[0].params)
     if weights is not None:
         kernels = Weighted(kernels, weights)
     rule = _rule(functions.loss_code(options["loss"]), options["batch_size"],
@@ -320,7 +325,8 @@ def _checkpoint_writer(path: object, every: object, kind: str, net: Network, rul
                "seed": plan.seed if isinstance(plan.seed, int) else None,
                "record_every": plan.record_every, "backend": name, "threads": threads,
                "checkpoint_every": every, "on_divergence": on_divergence}
-    network = {"sizes": list(net.sizes), "activation": list(net.activations), "bias": net.bias}
+    network = {"sizes": list(net.sizes), "activation": list(net.activations), "bias": net.bias,
+               "dtype": net.dtype.name}
     return checkpoint_file.Writer(path, every, kind, network, options, lrs,
                                   checkpoint_file.fingerprint(X, Y, weights))
 
@@ -543,7 +549,9 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
     if checkpoint is not None and client is not None:
         raise ValueError("checkpoint is not available with client: the networks train on "
                          "the cluster's workers (a lost worker's chunk is run again)")
-    weights = check_sample_weight(sample_weight, len(X), rule.batch_size, plan.shuffle)
+    check_backend_dtype(kernels, nets[0].params)
+    weights = check_sample_weight(sample_weight, len(X), rule.batch_size, plan.shuffle,
+                                  nets[0].dtype)
     writer = _checkpoint_writer(checkpoint, checkpoint_every, "train_many", nets[0], rule, plan,
                                 name, threads, on_divergence, lrs, X, Y, weights)
     here = kernels if weights is None else Weighted(kernels, weights)
@@ -586,7 +594,8 @@ def _check_networks(nets: object) -> list[Network]:
         if not isinstance(net, Network):
             raise TypeError(f"nets[{k}] must be a fastbp.Network, got {type(net).__name__}")
         first = nets[0]
-        if (net.sizes, net.activations, net.bias) != (first.sizes, first.activations, first.bias):
+        if (net.sizes, net.activations, net.bias, net.dtype) != (
+                first.sizes, first.activations, first.bias, first.dtype):
             raise ValueError(f"nets must all have the same shape: nets[{k}] is {net!r}, "
                              f"nets[0] is {first!r}")
     seen: dict[int, int] = {}
@@ -643,7 +652,8 @@ def gradients(net: Network, X: object, Y: object, loss: str = "squared",
     X, Y = check_data(net, X, Y, loss)
     threads = check_threads(threads)
     decay = check_weight_decay(weight_decay)
-    weights = check_sample_weight(sample_weight, len(X), len(X), False)
+    weights = check_sample_weight(sample_weight, len(X), len(X), False, net.dtype)
     _, kernels = resolve(backend)
+    check_backend_dtype(kernels, net.params)
     return net.split(kernels.gradients(net.kernel_shape, code, net.params, X, Y, threads,
                                        decay, weights))

@@ -4,6 +4,12 @@ Plain loops over Python lists and floats with ``math.exp``, in the canonical
 order of arithmetic (``docs/design.md``), written to be checked by eye
 against the reference text. Every other backend must reproduce these bits.
 
+A float32 network runs the same loops over NumPy float32 scalars: every operation of two
+of them (or of one and a Python float, NumPy's "weak" scalar) is IEEE single arithmetic,
+rounded once. The C library's functions (``exp``, ``tanh``, ``log``, ``sqrt``) take the
+float32 value as a double and their result is rounded to float32 (:func:`_like`); every
+setting (``lr``, momentum, Adam's) is rounded to float32 before its first use.
+
 The kernels (``forward``, ``mean_loss``, ``gradients``, ``train``,
 ``train_many``) share one signature across backends, written down in
 :mod:`fastbp.kernels.protocol`; the list-based helpers above them are the
@@ -12,6 +18,7 @@ oracle's own, used by :mod:`fastbp.trace` and :mod:`fastbp.tutorial`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -29,27 +36,37 @@ from .protocol import (
 )
 
 NAME = "python"
+DTYPES = ("float64", "float32")
 
 # Nothing compiles at run time: nothing to announce, load or compile (the Protocol).
 expect, generic_state, compile_for, compiling = (expect_nothing, always_loaded,
                                                  compile_nothing, compiling_nothing)
 
 
+def _like(x, value: float):
+    """``value`` (a double) as the type of ``x``: a float, or rounded to a float32."""
+    return value if type(x) is float else type(x)(value)
+
+
 def _exp(z: float) -> float:
     # C's exp returns inf on overflow where Python's raises; keep C's answer.
     try:
-        return math.exp(z)
+        return _like(z, math.exp(z))
     except OverflowError:
-        return math.inf
+        return _like(z, math.inf)
 
 
 def _log(x: float) -> float:
     # C's log: -inf at 0, nan below 0 or at nan; Python raises instead.
     if x > 0.0:
-        return math.log(x)
+        return _like(x, math.log(x))
     if x == 0.0:
-        return -math.inf
-    return math.nan
+        return _like(x, -math.inf)
+    return _like(x, math.nan)
+
+
+def _sqrt(x: float) -> float:
+    return _like(x, math.sqrt(x))
 
 
 def _xlogy(x: float, y: float) -> float:
@@ -62,7 +79,7 @@ def activate(code: int, net: list[float]) -> list[float]:
     if code == LOGISTIC:
         return [1.0 / (1.0 + _exp(-z)) for z in net]
     if code == TANH:
-        return [math.tanh(z) for z in net]
+        return [_like(z, math.tanh(z)) for z in net]
     if code == RELU:
         return [z if z > 0.0 else 0.0 for z in net]
     if code == SOFTMAX:
@@ -178,43 +195,64 @@ def _add_sample_gradient(grad, layout, outs, deltas) -> None:
             grad[b_at + j] += d
 
 
+def _values(array: np.ndarray) -> list:
+    """An array as nested lists of Python floats (float64), or of NumPy float32 scalars."""
+    if array.dtype == np.float64:
+        return array.tolist()
+    return list(array) if array.ndim == 1 else [list(row) for row in array]
+
+
 def _lists(shape: Shape, params):
-    return (params.tolist(), [tuple(r) for r in np.asarray(shape.layout).tolist()],
+    return (_values(params), [tuple(r) for r in np.asarray(shape.layout).tolist()],
             [int(c) for c in shape.acts])
 
 
+def _quiet(kernel):
+    """``kernel`` with NumPy's float32 scalar warnings off: an overflow to inf or a NaN is
+    an answer here, as in every compiled kernel (the engine checks for them)."""
+    @functools.wraps(kernel)
+    def quiet(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return kernel(*args, **kwargs)
+    return quiet
+
+
+@_quiet
 def forward(shape: Shape, params, X, threads=None):
     """Outputs of the network for every row of ``X``: array ``(n, n_L)``. The oracle
     runs in one thread whatever ``threads`` says, here and below."""
     p, lay, ac = _lists(shape, params)
-    return np.array([layer_outputs(p, lay, ac, x)[-1] for x in X.tolist()],
-                    dtype=np.float64).reshape(len(X), lay[-1][1])
+    return np.array([layer_outputs(p, lay, ac, x)[-1] for x in _values(X)],
+                    dtype=params.dtype).reshape(len(X), lay[-1][1])
 
 
 def _sample_weights(X, sample_weight) -> list[float]:
-    return [1.0] * len(X) if sample_weight is None else sample_weight.tolist()
+    # Unweighted, the count is exact (a float); it is rounded to float32 where it divides.
+    return [1.0] * len(X) if sample_weight is None else _values(sample_weight)
 
 
+@_quiet
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None,
               sample_weight=None) -> float:
     """Mean over samples (summed in order, then divided) of the per-sample loss; with
     ``sample_weight``, ``sum(w_s * e_s) / sum(w_s)``, each sum from 0 in sample order."""
     p, lay, ac = _lists(shape, params)
     total = count = 0.0
-    for x, t, w in zip(X.tolist(), Y.tolist(), _sample_weights(X, sample_weight)):
+    for x, t, w in zip(_values(X), _values(Y), _sample_weights(X, sample_weight)):
         e = sample_loss(loss, ac[-1], layer_outputs(p, lay, ac, x)[-1], t)
         total += e if sample_weight is None else e * w
         count += w
-    return total / count
+    return float(total / count)
 
 
+@_quiet
 def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
                        sample_weight=None):
     """``mean_loss`` and ``gradients`` in one pass over the samples."""
     p, lay, ac = _lists(shape, params)
     grad = [0.0] * len(p)
     total = count = 0.0
-    for x, t, w in zip(X.tolist(), Y.tolist(), _sample_weights(X, sample_weight)):
+    for x, t, w in zip(_values(X), _values(Y), _sample_weights(X, sample_weight)):
         outs = layer_outputs(p, lay, ac, x)
         e = sample_loss(loss, ac[-1], outs[-1], t)
         total += e if sample_weight is None else e * w
@@ -222,10 +260,15 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
         deltas = sample_deltas(p, lay, ac, loss, outs, t,
                                None if sample_weight is None else w)
         _add_sample_gradient(grad, lay, outs, deltas)
-    decay, weight = float(weight_decay), _weights(lay, len(p))
-    return total / count, np.array([(g + decay * p[q]) / count if decay != 0.0 and weight[q]
-                                    else g / count for q, g in enumerate(grad)],
-                                   dtype=np.float64)
+    decay, weight = _setting(params, weight_decay), _weights(lay, len(p))
+    return float(total / count), np.array([(g + decay * p[q]) / count
+                                           if decay != 0.0 and weight[q] else g / count
+                                           for q, g in enumerate(grad)], dtype=params.dtype)
+
+
+def _setting(params: np.ndarray, value: float):
+    """A setting as the network computes: a float, or rounded to a float32 once."""
+    return float(value) if params.dtype == np.float64 else params.dtype.type(value)
 
 
 # the sum over the samples, plus ``weight_decay * w`` for a weight, over their number
@@ -240,6 +283,7 @@ def _weights(layout, size: int) -> list[bool]:
     return weight
 
 
+@_quiet
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,
           order=None, threads=None, sample_weight=None, report=None) -> None:
     """Train in place for ``epochs`` epochs of mini-batch gradient descent.
@@ -272,14 +316,15 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
     (squares: every weight squared, summed from 0 layer by layer, row-major).
     """
     p, lay, ac = _lists(shape, params)
-    state = velocity.tolist()
-    xs, ts = X.tolist(), Y.tolist()
+    state = _values(velocity)
+    xs, ts = _values(X), _values(Y)
     weighted = sample_weight is not None
     ws = _sample_weights(X, sample_weight)
-    # Python floats, as everywhere in the oracle
-    lr, momentum, batch_size = float(lr), float(rule.momentum), int(rule.batch_size)
-    decay, method = float(rule.weight_decay), rule.method
-    beta_1, beta_2, epsilon = float(rule.beta_1), float(rule.beta_2), float(rule.epsilon)
+    # Python floats (float32 scalars for a float32 network), as everywhere in the oracle
+    lr, momentum = _setting(params, lr), _setting(params, rule.momentum)
+    decay, method, batch_size = _setting(params, rule.weight_decay), rule.method, rule.batch_size
+    beta_1, beta_2, epsilon = (_setting(params, v) for v in (rule.beta_1, rule.beta_2,
+                                                             rule.epsilon))
     size_p = len(p)
     weight = _weights(lay, size_p)
     n = len(xs)
@@ -311,7 +356,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
                 t, b1t, b2t = state[2 * size_p: 2 * size_p + 3]
                 t, b1t, b2t = t + 1.0, b1t * beta_1, b2t * beta_2
                 state[2 * size_p: 2 * size_p + 3] = [t, b1t, b2t]
-                lr_t = lr * math.sqrt(1.0 - b2t) / (1.0 - b1t)
+                lr_t = lr * _sqrt(1.0 - b2t) / (1.0 - b1t)
             for q in range(size_p):
                 if not trained[q]:
                     continue
@@ -322,7 +367,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
                 elif method == "adam":
                     m = state[q] = beta_1 * state[q] + (1.0 - beta_1) * g
                     v = state[size_p + q] = beta_2 * state[size_p + q] + (1.0 - beta_2) * (g * g)
-                    p[q] = p[q] + (-lr_t * m) / (math.sqrt(v) + epsilon)
+                    p[q] = p[q] + (-lr_t * m) / (_sqrt(v) + epsilon)
                 else:
                     v = state[q] = momentum * state[q] - lr * g
                     p[q] = p[q] + (momentum * v - lr * g if method == "nesterov" else v)

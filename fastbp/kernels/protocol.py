@@ -6,7 +6,9 @@ train, its :class:`Rule`; each backend unpacks the tuples only where it calls
 its compiled code. The numbers they return are defined by the oracle, in the
 canonical order of arithmetic of ``docs/design.md``.
 
-Arrays are C-contiguous float64 (``params`` 1-D; ``X``, ``Y`` 2-D), except
+Arrays are C-contiguous, of the network's dtype (float64, or float32 where the backend
+lists it in ``DTYPES``: ``params`` 1-D; ``X``, ``Y``, the optimizer's state, sample weights
+and the report alike), except ``lrs`` (float64, rounded to the dtype where used) and
 ``order``: ``None`` visits samples ``0..n-1`` in every epoch, or an int64 array
 of ``epochs`` rows, each a permutation of ``0..n-1``.
 """
@@ -60,10 +62,27 @@ class Shape(NamedTuple):
 
 
 _F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+#: The dtypes a network may compute in, by name.
+DTYPES = {"float64": _F64, "float32": _F32}
 
 
 def _f64(array: np.ndarray) -> bool:
     return array.dtype is _F64 or array.dtype == _F64  # the first is the common, fast case
+
+
+def _real(array: np.ndarray, dtype: np.dtype) -> bool:
+    return array.dtype is dtype or array.dtype == dtype
+
+
+def check_dtype(kernels: Kernels, params: np.ndarray) -> None:
+    """Refuse parameters of a dtype the backend ``kernels`` does not compute in, naming
+    the backends that do."""
+    name = params.dtype.name
+    if name not in kernels.DTYPES:
+        raise ValueError(f"backend {kernels.NAME!r} does not compute in {name} yet (it "
+                         f"computes in {', '.join(kernels.DTYPES)}): use backend='python', "
+                         f"or a Network of dtype='float64'")
 
 
 def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray | None = None,
@@ -75,27 +94,29 @@ def check_buffers(shape: Shape, params: np.ndarray, X: np.ndarray, Y: np.ndarray
     one runs, whatever path reached it (cheap, about a microsecond: shapes, dtypes and
     the order's range).
 
-    ``params`` (1-D, or 2-D with one row per network) must be float64 of
-    ``shape.n_params`` columns, ``velocity`` (the optimizer's state) as many rows of
-    ``rule.state_size`` columns; ``X`` 2-D float64 of the network's inputs,
+    ``params`` (1-D, or 2-D with one row per network) must be float64 or float32 of
+    ``shape.n_params`` columns, every other real array of its dtype (``lrs``: float64);
+    ``velocity`` (the optimizer's state) as many rows of ``rule.state_size`` columns;
+    ``X`` 2-D of the network's inputs,
     ``Y`` of its outputs with as many rows; ``order`` (empty for none) at least ``epochs``
     rows of indices into ``X``; ``lrs`` one per network. (Contiguity is not checked: numba
     compiles for any layout, and Cython's typed memoryviews refuse a strided array.)
     """
-    size = params.shape
+    size, real = params.shape, params.dtype
     ok = (size[-1] == shape.n_params and len(size) == (1 if lrs is None else 2)
-          and X.shape[1:] == (shape.n_in,) and _f64(params) and _f64(X))
+          and X.shape[1:] == (shape.n_in,) and (_f64(params) or real == _F32)
+          and _real(X, real))
     if ok and Y is not None:
-        ok = Y.shape == (X.shape[0], shape.n_out) and _f64(Y)
+        ok = Y.shape == (X.shape[0], shape.n_out) and _real(Y, real)
     if ok and velocity is not None:
         width = size[-1] if rule is None else rule.state_size(size[-1])
-        ok = velocity.shape == (*size[:-1], width) and _f64(velocity)
+        ok = velocity.shape == (*size[:-1], width) and _real(velocity, real)
     if ok and lrs is not None:
         ok = lrs.shape == (size[0],) and _f64(lrs)
     if ok and sample_weight is not None:
-        ok = sample_weight.shape == (X.shape[0],) and _f64(sample_weight)
+        ok = sample_weight.shape == (X.shape[0],) and _real(sample_weight, real)
     if ok and report is not None:
-        ok = report.shape == (epochs, 2) and _f64(report) and report.flags.writeable
+        ok = report.shape == (epochs, 2) and _real(report, real) and report.flags.writeable
     if ok and order is not None and order.size:
         ok = (order.dtype == np.int64 and order.ndim == 2 and order.shape[0] >= epochs
               and order.shape[1] == X.shape[0] and order.min() >= 0
@@ -156,10 +177,12 @@ class Rule(NamedTuple):
         momentum), or Adam's two moments and its scalars t, beta_1**t, beta_2**t."""
         return 2 * n_params + 3 if self.adam else n_params
 
-    def new_state(self, n_params: int, count: int | None = None) -> np.ndarray:
-        """The state before the first step: zeros, and for Adam ``beta**0 = 1``."""
+    def new_state(self, n_params: int, count: int | None = None,
+                  dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """The state before the first step, of the network's ``dtype``: zeros, and for
+        Adam ``beta**0 = 1``."""
         width = self.state_size(n_params)
-        state = np.zeros(width if count is None else (count, width))
+        state = np.zeros(width if count is None else (count, width), dtype)
         if self.adam:
             state[..., 2 * n_params + 1:] = 1.0
         return state
@@ -181,6 +204,8 @@ class Kernels(Protocol):
     """The functions of a backend module, with one meaning across backends."""
 
     NAME: str
+    #: The dtypes it computes in (``protocol.DTYPES``' names), bit for bit with the oracle.
+    DTYPES: tuple[str, ...]
 
     # ``threads`` everywhere: how many threads may share the work (None: every core,
     # where the work is large enough to pay). The results never depend on it.

@@ -49,6 +49,7 @@ from ..threads import cores, parts
 from . import batched, lanes, online, tiers, unrolled
 
 NAME = "numba"
+DTYPES = ("float64",)
 
 
 def _to_work(flat, layout, back=False):

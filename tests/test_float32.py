@@ -1,0 +1,269 @@
+"""float32 networks: IEEE single arithmetic, checked against an implementation of its own.
+
+The oracle's float32 path (NumPy float32 scalars in its loops) is compared here with a
+second, independent reading of the same rules: whole layers at once as float32 NumPy
+vectors, every sum still continued term by term in the canonical order, the C library's
+functions taken in double and rounded. The two agree bit for bit, and float32 training
+is shown to be float32 (not float64 rounded at the end).
+"""
+
+import json
+import math
+import pickle
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import data
+from fastbp.files import write_npz
+from fastbp.kernels import oracle
+
+F = np.float32
+
+
+def _f(values):
+    """The C library's function of float32 values: taken in double, rounded to float32."""
+    return lambda z: values(z.astype(np.float64)).astype(F)
+
+
+ACTIVATE = {
+    "logistic": lambda z: F(1.0) / (F(1.0) + _f(np.exp)(-z)),
+    "tanh": _f(np.tanh),
+    "relu": lambda z: np.where(z > 0, z, F(0.0)).astype(F),
+    "identity": lambda z: z,
+}
+DERIVATIVE = {
+    "logistic": lambda o: o * (F(1.0) - o),
+    "tanh": lambda o: F(1.0) - o * o,
+    "relu": lambda o: np.where(o > 0, F(1.0), F(0.0)).astype(F),
+    "identity": lambda o: np.ones_like(o),
+}
+
+
+def _ordered(terms):
+    """``((0 + t0) + t1) + ...``: the canonical sum, each term an array of the same shape."""
+    total = np.zeros_like(terms[0])
+    for term in terms:
+        total = total + term
+    return total
+
+
+def _vector_train(net, X, Y, epochs, lr, batch_size, method="sgd", momentum=0.0,
+                  decay=0.0, betas=(0.9, 0.999), eps=1e-8):
+    """Mini-batch training of a squared-loss network in float32 NumPy vectors."""
+    Ws = [w.copy() for w in net.weights]
+    bs = [b.copy() for b in net.biases]
+    lr, momentum, decay = F(lr), F(momentum), F(decay)
+    b1, b2, eps = F(betas[0]), F(betas[1]), F(eps)
+    state = [np.zeros_like(p) for p in Ws + bs]
+    second = [np.zeros_like(p) for p in Ws + bs]
+    t, b1t, b2t = F(0.0), F(1.0), F(1.0)
+    for _ in range(epochs):
+        for start in range(0, len(X), batch_size):
+            grads = [np.zeros_like(p) for p in Ws + bs]
+            rows = range(start, min(start + batch_size, len(X)))
+            for s in rows:
+                outs = [X[s]]
+                for W, b, act in zip(Ws, bs, net.activations):
+                    net_in = _ordered([W[:, i] * outs[-1][i] for i in range(W.shape[1])]) + b
+                    outs.append(ACTIVATE[act](net_in))
+                delta = (outs[-1] - Y[s]) * DERIVATIVE[net.activations[-1]](outs[-1])
+                deltas = [delta]
+                for layer in range(len(Ws) - 1, 0, -1):
+                    after = deltas[0]
+                    back = _ordered([after[k] * Ws[layer][k, :] for k in range(len(after))])
+                    deltas.insert(0, back * DERIVATIVE[net.activations[layer - 1]](outs[layer]))
+                for layer, d in enumerate(deltas):
+                    grads[layer] = grads[layer] + np.outer(d, outs[layer])
+                    grads[len(Ws) + layer] = grads[len(Ws) + layer] + d
+            size = F(len(rows))
+            if method == "adam":
+                t, b1t, b2t = t + F(1.0), b1t * b1, b2t * b2
+                rate = lr * _f(np.sqrt)(np.array(F(1.0) - b2t)) / (F(1.0) - b1t)
+            params = Ws + bs
+            for k, (p, g) in enumerate(zip(params, grads)):
+                g = (g + decay * p) / size if (decay and k < len(Ws)) else g / size
+                if method == "sgd":
+                    p[...] = p - lr * g
+                elif method == "adam":
+                    state[k] = b1 * state[k] + (F(1.0) - b1) * g
+                    second[k] = b2 * second[k] + (F(1.0) - b2) * (g * g)
+                    p[...] = p + (-rate * state[k]) / (_f(np.sqrt)(second[k]) + eps)
+                else:
+                    state[k] = momentum * state[k] - lr * g
+                    p[...] = p + state[k]
+    return Ws, bs
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("method", ["sgd", "momentum", "adam"])
+def test_oracle_float32_equals_float32_vectors_bit_for_bit(seed, method):
+    rng = np.random.default_rng(seed)
+    depth = int(rng.integers(1, 4))
+    sizes = [int(rng.integers(1, 6)) for _ in range(depth + 1)]
+    acts = [str(rng.choice(list(ACTIVATE))) for _ in range(depth)]
+    net = fastbp.Network(sizes, acts, seed=seed, dtype="float32")
+    n = int(rng.integers(1, 9))
+    X = rng.normal(size=(n, sizes[0])).astype(F)
+    Y = rng.uniform(size=(n, sizes[-1])).astype(F)
+    batch = int(rng.integers(1, n + 1))
+    options = {"sgd": {}, "momentum": {"momentum": 0.9},
+               "adam": {"optimizer": fastbp.Adam()}}[method]
+    lr = 0.01 if method == "adam" else 0.1
+    Ws, bs = _vector_train(net, X, Y, 3, lr, batch, method, momentum=0.9,
+                           decay=0.01 * (seed % 2))
+    fastbp.train(net, X, Y, epochs=3, lr=lr, batch_size=batch, backend="python",
+                 weight_decay=0.01 * (seed % 2), **options)
+    for got, want in zip(net.weights + net.biases, Ws + bs):
+        assert got.dtype == F
+        assert np.array_equal(got, want)
+
+
+def test_float32_is_single_arithmetic_not_float64_rounded():
+    X, Y = fastbp.data.dataset("xor")
+    nets = {dt: fastbp.Network([2, 4, 1], seed=3, dtype=dt) for dt in ("float64", "float32")}
+    assert np.array_equal(nets["float32"].params, nets["float64"].params.astype(F))
+    for net in nets.values():
+        fastbp.train(net, X, Y, epochs=200, lr=0.5, backend="python")
+    single, double = nets["float32"].params, nets["float64"].params
+    assert not np.array_equal(single, double.astype(F))
+    np.testing.assert_allclose(single, double, rtol=1e-3, atol=1e-4)
+
+
+def test_tutorial_in_float32_matches_the_text_to_its_printed_digits():
+    X, Y = fastbp.data.dataset("tutorial")
+    W = [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]
+    net = fastbp.Network([2, 2, 2], bias="fixed", weights=W,
+                         biases=[[0.35, 0.35], [0.60, 0.60]], dtype="float32")
+    assert oracle.mean_loss(net.kernel_shape, 0, net.params, X.astype(F),
+                            Y.astype(F)) == pytest.approx(0.298371109, abs=5e-8)
+    result = fastbp.train(net, X, Y, epochs=10_000, lr=0.5, backend="python")
+    assert result.final_loss == pytest.approx(3.5102e-05, rel=1e-4)  # the text: 0.0000351085
+
+
+def test_network_dtype_is_kept_by_copy_pickle_save_and_load(tmp_path):
+    net = fastbp.Network([3, 4, 2], "tanh", seed=1, dtype=np.float32)
+    assert net.dtype == F and net.params.dtype == F
+    assert all(w.dtype == F for w in net.weights + net.biases)
+    assert "dtype='float32'" in repr(net)
+    for other in (net.copy(), pickle.loads(pickle.dumps(net)),
+                  fastbp.Network.load(net.save(tmp_path / "net.npz"))):
+        assert other.dtype == F and np.array_equal(other.params, net.params)
+    assert fastbp.Network([2, 1]).dtype == np.float64
+
+
+def test_a_network_file_from_before_float32_loads_as_float64(tmp_path):
+    net = fastbp.Network([2, 3, 1], seed=0)
+    meta = net._metadata()
+    del meta["dtype"]
+    path = write_npz(tmp_path / "old.npz", meta, {"params": net.params})
+    assert fastbp.Network.load(path).dtype == np.float64
+
+
+def test_a_file_whose_params_are_not_its_dtype_is_refused(tmp_path):
+    net = fastbp.Network([2, 3, 1], seed=0)
+    meta = net._metadata()
+    meta["dtype"] = "float32"
+    path = write_npz(tmp_path / "odd.npz", meta, {"params": net.params})
+    with pytest.raises(ValueError, match=r"odd\.npz"):
+        fastbp.Network.load(path)
+    with zipfile.ZipFile(path) as archive:
+        assert json.loads(str(np.lib.format.read_array(archive.open("metadata.npy"))))
+
+
+@pytest.mark.parametrize("bad, error", [("float16", ValueError), ("int32", ValueError),
+                                        ("double precision", ValueError), (3, TypeError),
+                                        (None, TypeError)])
+def test_bad_dtype_is_refused_by_name(bad, error):
+    with pytest.raises(error, match="dtype must be 'float64' or 'float32'"):
+        fastbp.Network([2, 2], dtype=bad)
+
+
+def test_data_is_converted_to_the_network_dtype_never_modified():
+    net = fastbp.Network([2, 2, 1], seed=0, dtype="float32")
+    X, Y = fastbp.data.dataset("xor")
+    before = X.copy(), Y.copy()
+    x32, y32 = data.check_data(net, X, Y)
+    assert x32.dtype == F and y32.dtype == F
+    assert np.array_equal(X, before[0]) and np.array_equal(Y, before[1])
+    own = np.ascontiguousarray(X, dtype=F)
+    assert np.shares_memory(data.check_data(net, own, Y)[0], own)  # a view, not a copy
+    with pytest.raises(ValueError, match=r"X must fit in float32, found 1e\+39"):
+        fastbp.train(net, [[1e39, 0.0]], [[0.0]], backend="python")
+    with pytest.raises(ValueError, match="sample_weight must hold finite weights"):
+        fastbp.train(net, X, Y, backend="python", sample_weight=[1e39, 1, 1, 1])
+
+
+def test_every_entry_point_computes_in_float32_on_the_oracle():
+    X, Y = fastbp.data.dataset("xor")
+    nets = [fastbp.Network([2, 3, 1], seed=k, dtype="float32") for k in range(3)]
+    alone = [net.copy() for net in nets]
+    results = fastbp.train_many(nets, X, Y, epochs=20, lr=[0.5, 0.4, 0.3], backend="python",
+                                sample_weight=[1, 2, 1, 0.5], record_every=5)
+    for net, lr in zip(alone, [0.5, 0.4, 0.3]):
+        fastbp.train(net, X, Y, epochs=20, lr=lr, backend="python",
+                     sample_weight=[1, 2, 1, 0.5])
+    for net, own in zip(nets, alone):
+        assert np.array_equal(net.params, own.params) and net.params.dtype == F
+    assert all(math.isfinite(r.final_loss) for r in results)
+    assert nets[0].forward(X, backend="python").dtype == F
+    dW, db = fastbp.gradients(nets[0], X, Y, backend="python", weight_decay=0.1)
+    assert all(g.dtype == F for g in dW + db)
+
+
+def test_float32_checkpoint_resumes_exactly(tmp_path):
+    X, Y = fastbp.data.dataset("xor")
+    whole = fastbp.Network([2, 3, 1], seed=4, dtype="float32")
+    fastbp.train(whole, X, Y, epochs=40, lr=0.05, backend="python", shuffle=True, seed=1,
+                 optimizer=fastbp.Adam())
+    part = fastbp.Network([2, 3, 1], seed=4, dtype="float32")
+    path = tmp_path / "run.ckpt"
+    fastbp.train(part, X, Y, epochs=15, lr=0.05, backend="python", shuffle=True, seed=1,
+                 optimizer=fastbp.Adam(), checkpoint=path)
+    resumed, _ = fastbp.resume(path, X, Y, epochs=40)
+    assert resumed.dtype == F
+    # the checkpoint of 15 epochs, continued to 40: the run of 40 (the orders are drawn
+    # per epoch from one generator, so the first 15 match)
+    assert np.array_equal(resumed.params, whole.params)
+
+
+@pytest.mark.parametrize("call", ["train", "train_many", "forward", "gradients"])
+def test_compiled_backends_refuse_float32_by_name(compiled_backend, call):
+    # float32 runs on the oracle only, so far: a compiled backend says so, it never casts
+    net = fastbp.Network([2, 3, 1], seed=0, dtype="float32")
+    X, Y = fastbp.data.dataset("xor")
+    run = {"train": lambda: fastbp.train(net, X, Y, backend=compiled_backend),
+           "train_many": lambda: fastbp.train_many([net], X, Y, backend=compiled_backend),
+           "forward": lambda: net.forward(X, backend=compiled_backend),
+           "gradients": lambda: fastbp.gradients(net, X, Y, backend=compiled_backend)}[call]
+    with pytest.raises(ValueError, match=f"backend '{compiled_backend}' does not compute in "
+                                         f"float32 yet"):
+        run()
+
+
+def test_trace_refuses_a_float32_network_clearly():
+    net = fastbp.Network([2, 2, 2], seed=0, dtype="float32")
+    with pytest.raises(ValueError, match="trace a float64 copy"):
+        fastbp.trace(net, [0.05, 0.1], [0.01, 0.99])
+
+
+def test_train_and_sweep_commands_take_dtype(tmp_path):
+    saved, table = tmp_path / "net.npz", tmp_path / "xor.npz"
+    np.savez(table, X=fastbp.data.dataset("xor")[0], Y=fastbp.data.dataset("xor")[1])
+    subprocess.run([sys.executable, "-m", "fastbp", "train", "--data", str(table), "--sizes",
+                    "2,3,1",
+                    "--epochs", "5", "--dtype", "float32", "--backend", "python", "--save",
+                    str(saved)], check=True, capture_output=True, cwd=tmp_path)
+    assert fastbp.Network.load(saved).dtype == F
+    out = subprocess.run([sys.executable, "-m", "fastbp", "sweep", "--sizes", "2,3,1",
+                          "--epochs", "5", "--lr", "0.1:0.5:2", "--dtype", "float32",
+                          "--backend", "python"], check=True, capture_output=True, text=True,
+                         cwd=tmp_path).stdout
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["0.1", "0.5"]
+    bad = subprocess.run([sys.executable, "-m", "fastbp", "sweep", "--sizes", "2,3,1",
+                          "--dtype", "float16"], capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and "--dtype" in bad.stderr
