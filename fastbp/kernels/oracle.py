@@ -227,8 +227,10 @@ def forward(shape: Shape, params, X, threads=None):
 
 
 def _sample_weights(X, sample_weight) -> list[float]:
-    # Unweighted, the count is exact (a float); it is rounded to float32 where it divides.
-    return [1.0] * len(X) if sample_weight is None else _values(sample_weight)
+    # Unweighted, every weight is 1 of the data's dtype: a count is a sum of ones in it.
+    if sample_weight is not None:
+        return _values(sample_weight)
+    return [1.0 if X.dtype == np.float64 else X.dtype.type(1.0)] * len(X)
 
 
 @_quiet

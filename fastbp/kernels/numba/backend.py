@@ -49,7 +49,31 @@ from ..threads import cores, parts
 from . import batched, lanes, online, tiers, unrolled
 
 NAME = "numba"
-DTYPES = ("float64",)
+DTYPES = ("float64", "float32")
+_F32 = np.dtype(np.float32)
+
+
+def _single(params) -> bool:
+    """Does this network compute in float32? Then the small networks' looped and lanes
+    kernels, generated for float32 (:func:`unrolled.looped_kernels`), run it: the shapes'
+    own unrolled kernels and the batched kernels are float64's alone so far."""
+    return params.dtype is _F32 or params.dtype == _F32
+
+
+def _not_yet(shape: Shape) -> ValueError:
+    return ValueError(f"backend 'numba' computes float32 only for networks of at most "
+                      f"{limits.UNROLL_PARAMS} parameters, online (batch_size=1) where they "
+                      f"train, so far; {sizes_label(shape)} ({shape.n_params} parameters) "
+                      f"here needs its batched kernels: use backend='python', or a Network "
+                      f"of dtype='float64'")
+
+
+def _settings(params, rule: Rule, lr) -> tuple:
+    """The optimizer's settings, ``lr`` and the decay in the network's dtype (float32's
+    kernels compute with them rounded once, as the oracle does)."""
+    if not _single(params):
+        return rule.opt, lr, rule.weight_decay
+    return rule.opt.astype(_F32), np.float32(lr), np.float32(rule.weight_decay)
 
 
 def _to_work(flat, layout, back=False):
@@ -103,6 +127,7 @@ _NO_PERM = np.empty(0, dtype=np.int64)  # run makes no working copies: they are 
 _NO_OPT = Rule(0).opt  # the optimizer's settings where nothing trains
 _NO_SW = np.empty(0)  # no sample weights
 _NO_R = np.empty((0, 2))  # no report of the epochs' losses
+_F32_NO_SW, _F32_NO_R = _NO_SW.astype(np.float32), _NO_R.astype(np.float32)  # float32's
 
 
 def _state_to_work(state, plan: _Plan, back: bool = False):
@@ -182,9 +207,14 @@ _EVALUATE_LOSS = {code: _EVALUATE._replace(loss=code) for code in LOSSES.values(
 def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     check_buffers(shape, params, X)
-    out = np.empty((X.shape[0], shape.n_out))
+    out = np.empty((X.shape[0], shape.n_out), params.dtype)
     way = route(False, shape.n_params, X.shape[0], threads)
-    if way == SMALL:
+    if _single(params):
+        if shape.n_params > limits.UNROLL_PARAMS:
+            raise _not_yet(shape)
+        online.kernels("float32")["forward"](_writable(params), shape.layout, shape.acts, X,
+                                             out)
+    elif way == SMALL:
         online.forward(_writable(params), shape.layout, shape.acts, X, out)
     elif way == SHORT:
         _short(batched.FORWARD, shape, 0, params, X, _NO_Y, out=out)
@@ -223,6 +253,12 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight
     by the shape's unrolled loss kernel where it is loaded, else by the generic one."""
     check_buffers(shape, params, X, Y, sample_weight=sample_weight)
     SW = _NO_SW if sample_weight is None else sample_weight
+    if _single(params):
+        if shape.n_params > limits.UNROLL_PARAMS:
+            raise _not_yet(shape)
+        return float(online.kernels("float32")["mean_loss"](
+            _writable(params), shape.layout, shape.acts, loss, X, Y,
+            _F32_NO_SW if sample_weight is None else SW))
     run = _loss_kernels.get((shape.key, loss))
     if run is not None and tiers.MODE != "generic" and sample_weight is None:
         return run(params, X, Y)
@@ -243,7 +279,14 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
     ``loss_and_gradients``)."""
     check_buffers(shape, params, X, Y, sample_weight=sample_weight)
     SW = _NO_SW if sample_weight is None else sample_weight
-    grad = np.zeros(params.shape[0])
+    grad = np.zeros(params.shape[0], params.dtype)
+    if _single(params):
+        if shape.n_params > limits.UNROLL_PARAMS:
+            raise _not_yet(shape)
+        value = online.kernels("float32")["gradients"](
+            _writable(params), shape.layout, shape.acts, loss, X, Y,
+            np.float32(weight_decay), grad, _F32_NO_SW if sample_weight is None else SW)
+        return float(value), grad
     way = route(False, shape.n_params, X.shape[0], threads)
     if way == SMALL:
         value = online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
@@ -287,6 +330,8 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     if route(True, shape.n_params, X.shape[0], threads, rule.batch_size) == SMALL:
         _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False, SW, R)
         return
+    if _single(params):
+        raise _not_yet(shape)
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order, grad=np.empty(params.shape[0]),
                                       threads=threads, SW=SW, R=R)
@@ -298,6 +343,12 @@ def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
     rule runs them now, else by ``numba.online``; then, with ``evaluate``, its mean loss
     (NaN, without measuring, where a parameter is not finite)."""
     weighted = SW.shape[0] > 0
+    if _single(params):
+        opt, lr, decay = _settings(params, rule, lr)
+        return online.kernels("float32")["train_then_loss"](
+            params, velocity, shape.layout, shape.acts, rule.loss, X, Y, epochs, order, lr,
+            opt, decay, bool(shape.train_bias), evaluate, SW if weighted else _F32_NO_SW,
+            R if R.shape[0] else _F32_NO_R)
     kernels = _specialised(shape, rule, epochs, X.shape[0], weighted, R.shape[0] > 0)
     if kernels is None:
         return online.train_then_loss(params, velocity, shape.layout, shape.acts,
@@ -347,6 +398,8 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size)
     if way == SMALL:
         return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True, SW)
+    if _single(params):
+        raise _not_yet(shape)
     if way == SHORT:
         return _short(batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
                       velocity=velocity, rule=rule, epochs=epochs, lr=lr, order=order,
@@ -385,7 +438,9 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         return
     saving = limits.SAVING_MANY * epochs * X.shape[0] * len(params) + \
         limits.SAVING_PER_CALL
-    kernels = tiers.pick(_entry(shape, rule, True, SW.shape[0] > 0), saving)
+    single = _single(params)
+    kernels = None if single else tiers.pick(_entry(shape, rule, True, SW.shape[0] > 0),
+                                             saving)
     previous = get_num_threads()
     if threads is not None:
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -393,6 +448,11 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         if kernels is not None:
             kernels[0](params, X, Y, epochs, order, lrs, rule.opt, rule.weight_decay,
                        velocity, SW)
+        elif single:
+            opt, _, decay = _settings(params, rule, 0.0)
+            lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
+                              epochs, order, lrs.astype(_F32), opt, decay, shape.train_bias,
+                              lanes.lanes(shape.n_params), SW if SW.shape[0] else _F32_NO_SW)
         else:
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
                               epochs, order, lrs, rule.opt, rule.weight_decay,

@@ -15,6 +15,7 @@ uses but does not define come with it as constants.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -148,6 +149,28 @@ def kernel_module(layout, acts, loss: int, train_bias: bool, method: str, decay:
     constants = {**_exp_constants(exp_build),
                  "STATE": np.array([int(at) for at in state.values()], dtype=np.int64)}
     return Module("\n".join([*single, "", "", *many]) + "\n", constants)
+
+
+_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
+_EMPTY = re.compile(r"np\.empty\(((?:[^()]|\([^()]*\))*)\)")
+
+
+def single(module: Module) -> Module:
+    """``module`` computing in float32: every float literal a float32 (``F(1.0)``: numba
+    would widen a float32 expression with a float64 literal to float64), every scratch
+    array float32, and the C library's functions their float32 twins
+    (:mod:`fastbp.kernels.numba.single`). The arrays the kernels are called with are
+    float32, and so is every value computed from them: each operation is rounded to
+    float32, as the oracle's float32 scalars are."""
+    from . import single as twins
+
+    text = _LITERAL.sub(r"F(\1)", module.text)
+    text = _EMPTY.sub(lambda m: m[0] if "dtype" in m[1] else f"np.empty({m[1]}, F)", text)
+    constants = {name: twins.TWINS.get(value, value) for name, value in module.constants.items()}
+    for call, (name, twin) in twins.CALLS.items():
+        text = text.replace(call, name)
+        constants[name[:-1]] = twin
+    return Module(text, {**constants, "F": np.float32})
 
 
 def _exp_constants(exp_build: str) -> dict[str, object]:

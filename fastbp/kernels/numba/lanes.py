@@ -22,18 +22,20 @@ from ..limits import GENERIC_LANES
 from .unrolled import lanes_kernels
 
 
-def kernel(opt, weighted: bool):
+def kernel(opt, weighted: bool, real: str = "float64"):
     """The numba dispatcher of the lanes kernel for the rule ``opt`` holds
-    (``Rule.opt``) and sample weights (or none)."""
+    (``Rule.opt``) and sample weights (or none), computing in ``real``."""
     return lanes_kernels((bool(opt[2] != 0.0), bool(opt[1] != 0.0 and opt[2] == 0.0),
-                          bool(weighted)))["train_lanes"]
+                          bool(weighted)), real)["train_lanes"]
 
 
 def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, opt, decay,
                 train_bias, G, SW) -> None:
-    """Train every row of ``params`` by the lanes kernel of ``opt``'s rule."""
-    kernel(opt, SW.shape[0] > 0)(params, velocity, layout, acts, loss, X, Y, epochs, order,
-                                 lrs, opt, decay, train_bias, G, SW)
+    """Train every row of ``params`` by the lanes kernel of ``opt``'s rule, in the
+    parameters' dtype."""
+    kernel(opt, SW.shape[0] > 0, params.dtype.name)(params, velocity, layout, acts, loss, X,
+                                                    Y, epochs, order, lrs, opt, decay,
+                                                    train_bias, G, SW)
 
 
 def lanes(n_params: int) -> int:

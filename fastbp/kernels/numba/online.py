@@ -19,6 +19,12 @@ from __future__ import annotations
 from .unrolled import looped_kernels
 
 _kernels = looped_kernels()
+
+
+def kernels(real: str) -> dict[str, object]:
+    """The four kernels computing in ``real`` ("float64": this module's own, or
+    "float32"), compiled at their first call."""
+    return _kernels if real == "float64" else looped_kernels(real)
 train_then_loss = _kernels["train_then_loss"]
 gradients = _kernels["gradients"]
 mean_loss = _kernels["mean_loss"]

@@ -50,10 +50,16 @@ def kernel(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, 
     return found
 
 
-def looped_kernels() -> dict[str, object]:
-    """The looped kernels of :func:`codegen.looped_module`, for every shape: numba compiles
-    each at its first call, or loads it from its cache."""
-    return _load(codegen.looped_module(libm_exp.variant()))
+def looped_kernels(real: str = "float64") -> dict[str, object]:
+    """The looped kernels of :func:`codegen.looped_module`, for every shape, computing in
+    ``real`` ("float64" or "float32"): numba compiles each at its first call, or loads it
+    from its cache."""
+    return _load(_in(real, codegen.looped_module(libm_exp.variant())))
+
+
+def _in(real: str, module: codegen.Module) -> codegen.Module:
+    """``module`` as it computes in ``real``: float32's is :func:`codegen.single`'s."""
+    return module if real == "float64" else codegen.single(module)
 
 
 def stage_kernels() -> tuple[object, object, object]:
@@ -63,16 +69,18 @@ def stage_kernels() -> tuple[object, object, object]:
     return found["update_range"], found["update_row"], found["adam_step"]
 
 
-def lanes_kernels(variant: tuple[bool, bool, bool]) -> dict[str, object]:
+def lanes_kernels(variant: tuple[bool, bool, bool], real: str = "float64") -> dict[str, object]:
     """The looped lanes kernel of :func:`codegen.lanes_module` for ``variant`` (Adam,
-    Nesterov, weighted), for every shape, with the exp :func:`libm_exp.variant` picks."""
-    found = _lanes.get(variant)
+    Nesterov, weighted), for every shape, computing in ``real``, with the exp
+    :func:`libm_exp.variant` picks."""
+    found = _lanes.get((variant, real))
     if found is None:
-        found = _lanes[variant] = _load(codegen.lanes_module(libm_exp.variant(), variant))
+        found = _lanes[variant, real] = _load(_in(real, codegen.lanes_module(
+            libm_exp.variant(), variant)))
     return found
 
 
-_lanes: dict[tuple[bool, bool, bool], dict[str, object]] = {}
+_lanes: dict[tuple[tuple[bool, bool, bool], str], dict[str, object]] = {}
 
 
 def loss_kernel(layout, acts, loss: int):
