@@ -191,7 +191,7 @@ class Network:
         shape = self.__dict__.get("_shape")
         if shape is None or shape.train_bias != (self.bias == "trainable"):
             shape = self._shape = Shape.of(self.layout, self.activation_codes,
-                                           self.bias == "trainable")
+                                           self.bias == "trainable", self.dtype.name)
         return shape
 
     @property

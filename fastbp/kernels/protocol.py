@@ -52,13 +52,17 @@ class Shape(NamedTuple):
     #: Inputs and outputs (read from ``layout`` once, like ``n_params``).
     n_in: int
     n_out: int
+    #: What it computes in, "float64" or "float32" (its arrays' dtype, by name).
+    real: str = "float64"
 
     @classmethod
-    def of(cls, layout: np.ndarray, acts: np.ndarray, train_bias: bool) -> Shape:
+    def of(cls, layout: np.ndarray, acts: np.ndarray, train_bias: bool,
+           real: str = "float64") -> Shape:
         """The shape of a layout table and activation codes, ``n_params``, ``key``,
         ``n_in`` and ``n_out`` read from them."""
         return cls(layout, acts, bool(train_bias), int(layout[-1, 3] + layout[-1, 1]),
-                   layout.tobytes() + acts.tobytes(), int(layout[0, 0]), int(layout[-1, 1]))
+                   layout.tobytes() + acts.tobytes(), int(layout[0, 0]), int(layout[-1, 1]),
+                   real)
 
 
 _F64 = np.dtype(np.float64)

@@ -256,10 +256,13 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight
     if _single(params):
         if shape.n_params > limits.UNROLL_PARAMS:
             raise _not_yet(shape)
+        run = _loss_kernels.get((shape.key, loss, "float32"))
+        if run is not None and tiers.MODE != "generic" and sample_weight is None:
+            return float(run(params, X, Y))
         return float(online.kernels("float32")["mean_loss"](
             _writable(params), shape.layout, shape.acts, loss, X, Y,
             _F32_NO_SW if sample_weight is None else SW))
-    run = _loss_kernels.get((shape.key, loss))
+    run = _loss_kernels.get((shape.key, loss, "float64"))
     if run is not None and tiers.MODE != "generic" and sample_weight is None:
         return run(params, X, Y)
     way = route(False, shape.n_params, X.shape[0], threads)
@@ -342,38 +345,35 @@ def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
     """One small network trained online: by its shape's unrolled kernels where the tiering
     rule runs them now, else by ``numba.online``; then, with ``evaluate``, its mean loss
     (NaN, without measuring, where a parameter is not finite)."""
-    weighted = SW.shape[0] > 0
-    if _single(params):
-        opt, lr, decay = _settings(params, rule, lr)
-        return online.kernels("float32")["train_then_loss"](
-            params, velocity, shape.layout, shape.acts, rule.loss, X, Y, epochs, order, lr,
-            opt, decay, bool(shape.train_bias), evaluate, SW if weighted else _F32_NO_SW,
-            R if R.shape[0] else _F32_NO_R)
-    kernels = _specialised(shape, rule, epochs, X.shape[0], weighted, R.shape[0] > 0)
+    weighted, real = SW.shape[0] > 0, params.dtype.name
+    opt, lr, decay = _settings(params, rule, lr)
+    if real == "float32":
+        SW, R = SW if weighted else _F32_NO_SW, R if R.shape[0] else _F32_NO_R
+    kernels = _specialised(shape, rule, epochs, X.shape[0], weighted, R.shape[0] > 0, real)
     if kernels is None:
-        return online.train_then_loss(params, velocity, shape.layout, shape.acts,
-                                      rule.loss, X, Y, epochs, order, lr, rule.opt,
-                                      rule.weight_decay, bool(shape.train_bias), evaluate, SW,
-                                      R)
-    kernels[0](params, X, Y, epochs, order, lr, rule.opt, rule.weight_decay, velocity, SW, R)
+        return online.kernels(real)["train_then_loss"](
+            params, velocity, shape.layout, shape.acts, rule.loss, X, Y, epochs, order, lr,
+            opt, decay, bool(shape.train_bias), evaluate, SW, R)
+    kernels[0](params, X, Y, epochs, order, lr, opt, decay, velocity, SW, R)
     if not evaluate:
         return 0.0
     if not all_finite(params):
         return math.nan
     if weighted:
-        return online.mean_loss(params, shape.layout, shape.acts, rule.loss, X, Y, SW)
-    return kernels[1](params, X, Y)
+        return float(online.kernels(real)["mean_loss"](params, shape.layout, shape.acts,
+                                                       rule.loss, X, Y, SW))
+    return float(kernels[1](params, X, Y))
 
 
 def _specialised(shape: Shape, rule: Rule, epochs: int, n: int, weighted: bool,
-                 report: bool = False):
+                 report: bool = False, real: str = "float64"):
     """The shape's unrolled ``(train, loss)`` kernels for one small network trained online
     where the tiering rule runs them now, else None (the generic ``numba.online`` then
     runs); the work counts toward compiling them."""
-    found = _by_rule.get((shape.key, rule, weighted, report))
+    found = _by_rule.get((shape.key, rule, weighted, report, real))
     if found is None:
-        found = _by_rule[shape.key, rule, weighted, report] = _entry(shape, rule, False,
-                                                                     weighted, report)
+        found = _by_rule[shape.key, rule, weighted, report, real] = _entry(
+            shape, rule, False, weighted, report, real)
     if tiers.MODE == "auto":  # pick()'s rule inline for its two common cases
         if found.kernel is not None:
             return found.kernel
@@ -438,25 +438,21 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         return
     saving = limits.SAVING_MANY * epochs * X.shape[0] * len(params) + \
         limits.SAVING_PER_CALL
-    single = _single(params)
-    kernels = None if single else tiers.pick(_entry(shape, rule, True, SW.shape[0] > 0),
-                                             saving)
+    weighted, real = SW.shape[0] > 0, params.dtype.name
+    kernels = tiers.pick(_entry(shape, rule, True, weighted, False, real), saving)
+    opt, _, decay = _settings(params, rule, 0.0)
+    if real == "float32":
+        lrs, SW = lrs.astype(_F32), SW if weighted else _F32_NO_SW
     previous = get_num_threads()
     if threads is not None:
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         if kernels is not None:
-            kernels[0](params, X, Y, epochs, order, lrs, rule.opt, rule.weight_decay,
-                       velocity, SW)
-        elif single:
-            opt, _, decay = _settings(params, rule, 0.0)
-            lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
-                              epochs, order, lrs.astype(_F32), opt, decay, shape.train_bias,
-                              lanes.lanes(shape.n_params), SW if SW.shape[0] else _F32_NO_SW)
+            kernels[0](params, X, Y, epochs, order, lrs, opt, decay, velocity, SW)
         else:
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
-                              epochs, order, lrs, rule.opt, rule.weight_decay,
-                              shape.train_bias, lanes.lanes(shape.n_params), SW)
+                              epochs, order, lrs, opt, decay, shape.train_bias,
+                              lanes.lanes(shape.n_params), SW)
     finally:
         set_num_threads(previous)
 
@@ -480,30 +476,29 @@ _by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, Rule): 
 
 
 def _entry(shape: Shape, rule: Rule, many: bool, weighted: bool = False,
-           report: bool = False) -> tiers.Entry:
+           report: bool = False, real: str = "float64") -> tiers.Entry:
     layout, acts, train_bias, n_params = shape.layout, shape.acts, shape.train_bias, \
         shape.n_params
     method, decay = rule.method, rule.weight_decay != 0.0
-    found = _entries.get((shape.key, rule.loss, train_bias, method, decay, weighted, report,
-                          many))
+    key = (shape.key, rule.loss, train_bias, method, decay, weighted, report, many, real)
+    found = _entries.get(key)
     if found is None:
         spec = {"layout": layout.tolist(), "acts": acts.tolist(), "loss": int(rule.loss),
                 "train_bias": bool(train_bias), "method": method, "decay": decay,
-                "weighted": weighted, "report": report,
-                "many": many}
+                "weighted": weighted, "report": report, "many": many, "real": real}
 
         def cost() -> float:
             if unrolled.writable_dir() is None:  # a compile elsewhere could not be kept
                 return math.inf
             if unrolled.compiled_before(layout, acts, rule.loss, bool(train_bias),
-                                        method, decay, weighted, report, many):
+                                        method, decay, weighted, report, many, real):
                 return limits.LOAD
             base, per_param = limits.COMPILE_MANY if many else limits.COMPILE_ONE
             return base + per_param * n_params
 
-        found = _entries[shape.key, rule.loss, train_bias, method, decay, weighted, report,
-                         many] = tiers.Entry(
-            f"{sizes_label(shape)}{' x many' if many else ''}", spec,
+        found = _entries[key] = tiers.Entry(
+            f"{sizes_label(shape)}{' x many' if many else ''}"
+            f"{'' if real == 'float64' else ' ' + real}", spec,
             lambda: compile_spec(spec), cost, f"{__name__}:compile_stdin")
     return found
 
@@ -515,24 +510,26 @@ def compile_spec(spec: dict) -> tuple[object, object]:
     process, then in the training one, where it loads what that process compiled."""
     layout = np.array(spec["layout"], dtype=np.int64).reshape(-1, 4)
     acts = np.array(spec["acts"], dtype=np.int64)
-    loss, train_bias, method, decay, weighted, report, many = spec["loss"], \
+    loss, train_bias, method, decay, weighted, report, many, real = spec["loss"], \
         spec["train_bias"], spec["method"], spec["decay"], spec["weighted"], spec["report"], \
-        spec["many"]
+        spec["many"], spec["real"]
     run = unrolled.kernel(layout, acts, loss, train_bias, method, decay, weighted, report,
-                          many)
-    loss_run = unrolled.loss_kernel(layout, acts, loss)
+                          many, real)
+    loss_run = unrolled.loss_kernel(layout, acts, loss, real)
     n_in, n_out, n_params = int(layout[0, 0]), int(layout[-1, 1]), int(layout[-1, 3] +
                                                                         layout[-1, 1])
-    X, Y = np.zeros((1, n_in)), np.zeros((1, n_out))
-    params = np.zeros((2, n_params) if many else n_params)
+    X, Y = np.zeros((1, n_in), real), np.zeros((1, n_out), real)
+    params = np.zeros((2, n_params) if many else n_params, real)
     rule = Rule(0, adam=method == "adam")
-    run(params, X, Y, 0, _NO_ORDER, np.full(2, 0.5) if many else 0.5, rule.opt, 0.0,
-        rule.new_state(n_params, 2 if many else None), np.ones(1) if weighted else _NO_SW,
-        *(() if many else (np.zeros((1, 2)) if report else _NO_R,)))
-    loss_run(np.zeros(n_params), X, Y)
-    _loss_kernels[layout.tobytes() + acts.tobytes(), loss] = loss_run
+    opt, lr, zero = rule.opt.astype(real), np.dtype(real).type(0.5), np.dtype(real).type(0.0)
+    run(params, X, Y, 0, _NO_ORDER, np.full(2, lr) if many else lr, opt, zero,
+        rule.new_state(n_params, 2 if many else None, real),
+        np.ones(1, real) if weighted else _NO_SW.astype(real),
+        *(() if many else (np.zeros((1, 2), real) if report else _NO_R.astype(real),)))
+    loss_run(np.zeros(n_params, real), X, Y)
+    _loss_kernels[layout.tobytes() + acts.tobytes(), loss, real] = loss_run
     unrolled.mark_compiled(layout, acts, loss, train_bias, method, decay, weighted, report,
-                           many)
+                           many, real)
     return run, loss_run
 
 
@@ -549,7 +546,8 @@ def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) ->
     the shape's unrolled kernels now where that pays over the whole run."""
     if epochs > 0 and _unrolled(rule, shape):
         per = limits.SAVING_MANY if count > 1 else limits.SAVING_ONE
-        tiers.expect(_entry(shape, rule, count > 1, False), per * epochs * n_samples * count)
+        tiers.expect(_entry(shape, rule, count > 1, False, False, shape.real),
+                     per * epochs * n_samples * count)
 
 
 def generic_state(shape: Shape, rule: Rule, count: int) -> str:
@@ -558,7 +556,8 @@ def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     (this machine's first use compiles them, once)."""
     kernel = batched.run
     if _unrolled(rule, shape):
-        kernel = lanes.kernel(rule.opt, False) if count > 1 else online.train_then_loss
+        kernel = lanes.kernel(rule.opt, False, shape.real) if count > 1 else \
+            online.kernels(shape.real)["train_then_loss"]
     if kernel.signatures:
         return "loaded"
     try:
@@ -579,26 +578,30 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     generic ones and, for a small network trained online (unless ``specialised`` is
     False), its unrolled ones. Returns what it did, a line each."""
     began = time.perf_counter()
-    n_in, n_out = int(shape.layout[0, 0]), int(shape.layout[-1, 1])
-    X, Y, params = np.zeros((2, n_in)), np.zeros((2, n_out)), np.zeros(shape.n_params)
-    velocity = rule.new_state(shape.n_params)
+    n_in, n_out, real = int(shape.layout[0, 0]), int(shape.layout[-1, 1]), shape.real
+    X, Y = np.zeros((2, n_in), real), np.zeros((2, n_out), real)
+    params, velocity = np.zeros(shape.n_params, real), rule.new_state(shape.n_params, None, real)
+    opt, lr, decay = _settings(params, rule, 0.5)
+    SW, R = _NO_SW.astype(real, copy=False), _NO_R.astype(real, copy=False)
     forward(shape, params, X, threads=1)
     gradients(shape, rule.loss, params, X, Y, threads=1)
-    _batched(batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NO_GRAD, X, Y,
-             out=np.empty((1, 1)), threads=1)
-    _batched(batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
-             grad=np.empty(shape.n_params), threads=1)
+    if real == "float64":
+        _batched(batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NO_GRAD, X, Y,
+                 out=np.empty((1, 1)), threads=1)
+        _batched(batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
+                 grad=np.empty(shape.n_params), threads=1)
     if _unrolled(rule, shape):
-        online.train_then_loss(params, velocity, shape.layout, shape.acts, rule.loss, X,
-                               Y, 0, _NO_ORDER, 0.5, rule.opt, 0.0, bool(shape.train_bias),
-                               True, _NO_SW, _NO_R)
+        online.kernels(real)["train_then_loss"](params, velocity, shape.layout, shape.acts,
+                                                rule.loss, X, Y, 0, _NO_ORDER, lr, opt, decay,
+                                                bool(shape.train_bias), True, SW, R)
     if many and _unrolled(rule, shape):
-        lanes.train_lanes(np.zeros((2, shape.n_params)), rule.new_state(shape.n_params, 2),
-                          shape.layout, shape.acts, rule.loss, X, Y, 0, _NO_ORDER,
-                          np.full(2, 0.5), rule.opt, 0.0, shape.train_bias, 2, _NO_SW)
+        lanes.train_lanes(np.zeros((2, shape.n_params), real),
+                          rule.new_state(shape.n_params, 2, real), shape.layout, shape.acts,
+                          rule.loss, X, Y, 0, _NO_ORDER, np.full(2, lr), opt, decay,
+                          shape.train_bias, 2, SW)
     done = [f"generic kernels: {time.perf_counter() - began:.1f} s"]
     if specialised and _unrolled(rule, shape):
-        found = _entry(shape, rule, many, False)
+        found = _entry(shape, rule, many, False, False, real)
         began = time.perf_counter()
         found.wait()
         if found.state == "failed":

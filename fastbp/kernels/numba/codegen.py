@@ -99,10 +99,12 @@ def loss_module(layout, acts, loss: int, exp_build: str) -> Module:
     lines = ["def mean_loss(params, X, Y):",
              *_indent((f"p{q} = params[{q}]" for q in range(n_params)), 1),
              "    loss_sum = 0.0",  # not "total": softmax statements use that name
+             "    count = 0.0",  # a sum of ones, in the dtype the kernel computes in
              "    for s in range(X.shape[0]):",
              *_indent((stmt.line() for stmt in body), 2),
              "        loss_sum += e",
-             "    return loss_sum / X.shape[0]"]
+             "        count += 1.0",
+             "    return loss_sum / count"]
     return Module("\n".join(lines) + "\n", _exp_constants(exp_build))
 
 
@@ -166,7 +168,8 @@ def single(module: Module) -> Module:
 
     text = _LITERAL.sub(r"F(\1)", module.text)
     text = _EMPTY.sub(lambda m: m[0] if "dtype" in m[1] else f"np.empty({m[1]}, F)", text)
-    constants = {name: twins.TWINS.get(value, value) for name, value in module.constants.items()}
+    constants = {name: twins.TWINS.get(value, value) if callable(value) else value
+                 for name, value in module.constants.items()}
     for call, (name, twin) in twins.CALLS.items():
         text = text.replace(call, name)
         constants[name[:-1]] = twin

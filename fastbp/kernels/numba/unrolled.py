@@ -36,17 +36,17 @@ _modules: dict[str, dict[str, object]] = {}
 
 
 def kernel(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, weighted: bool,
-           report: bool,
-           many: bool = False):
+           report: bool, many: bool = False, real: str = "float64"):
     """The compiled training kernel for this shape and these update stages (``method``:
-    ``Rule.method``; ``decay``: has the rule any?), ``kernel_many`` with ``many``."""
+    ``Rule.method``; ``decay``: has the rule any?), ``kernel_many`` with ``many``,
+    computing in ``real``."""
     key = (layout.tobytes(), acts.tobytes(), loss, train_bias, method, decay, weighted, report,
-           many)
+           many, real)
     found = _known.get(key)
     if found is None:
         found = _known[key] = _kernel(_key(layout), _key(acts), int(loss), bool(train_bias),
                                       str(method), bool(decay), bool(weighted), bool(report),
-                                      bool(many))
+                                      bool(many), str(real))
     return found
 
 
@@ -83,12 +83,12 @@ def lanes_kernels(variant: tuple[bool, bool, bool], real: str = "float64") -> di
 _lanes: dict[tuple[tuple[bool, bool, bool], str], dict[str, object]] = {}
 
 
-def loss_kernel(layout, acts, loss: int):
-    """The compiled ``mean_loss(params, X, Y)`` for this shape."""
-    key = (layout.tobytes(), acts.tobytes(), loss)
+def loss_kernel(layout, acts, loss: int, real: str = "float64"):
+    """The compiled ``mean_loss(params, X, Y)`` for this shape, computing in ``real``."""
+    key = (layout.tobytes(), acts.tobytes(), loss, real)
     found = _known.get(key)
     if found is None:
-        found = _known[key] = _loss_kernel(_key(layout), _key(acts), int(loss))
+        found = _known[key] = _loss_kernel(_key(layout), _key(acts), int(loss), str(real))
     return found
 
 
@@ -105,22 +105,23 @@ def _key(values) -> tuple:
 
 @functools.lru_cache(maxsize=256)
 def _kernel_module(layout, acts, loss, train_bias, method, decay, weighted,
-                   report) -> codegen.Module:
+                   report, real) -> codegen.Module:
     """A shape's generated training kernels (``kernel`` and ``kernel_many``), generated
     once per process: loading them and naming their marker both need the text."""
-    return codegen.kernel_module(layout, acts, loss, train_bias, method, decay, weighted, report,
-                                 libm_exp.variant())
+    return _in(real, codegen.kernel_module(layout, acts, loss, train_bias, method, decay,
+                                           weighted, report, libm_exp.variant()))
 
 
 @functools.lru_cache(maxsize=256)
-def _kernel(layout, acts, loss, train_bias, method, decay, weighted, report, many):
-    module = _kernel_module(layout, acts, loss, train_bias, method, decay, weighted, report)
+def _kernel(layout, acts, loss, train_bias, method, decay, weighted, report, many, real):
+    module = _kernel_module(layout, acts, loss, train_bias, method, decay, weighted, report,
+                            real)
     return jit(parallel=many, internal=False)(_load(module)["kernel_many" if many else "kernel"])
 
 
 @functools.lru_cache(maxsize=256)
-def _loss_kernel(layout, acts, loss):
-    module = codegen.loss_module(layout, acts, loss, libm_exp.variant())
+def _loss_kernel(layout, acts, loss, real):
+    module = _in(real, codegen.loss_module(layout, acts, loss, libm_exp.variant()))
     return jit(internal=False)(_load(module)["mean_loss"])
 
 
@@ -148,34 +149,31 @@ def _text(module: codegen.Module) -> tuple[str, str]:
 
 
 def _marker(layout, acts, loss: int, train_bias: bool, method: str, decay: bool, weighted: bool,
-            report: bool,
-            many: bool) -> str:
+            report: bool, many: bool, real: str) -> str:
     """The name of the file that says a shape's kernels were compiled into numba's cache."""
     module = _kernel_module(_key(layout), _key(acts), int(loss), bool(train_bias),
-                            str(method), bool(decay), bool(weighted), bool(report))
+                            str(method), bool(decay), bool(weighted), bool(report), str(real))
     return f"{_text(module)[1]}.{'many' if many else 'one'}.compiled"
 
 
 def compiled_before(layout, acts, loss: int, train_bias: bool, method: str, decay: bool,
-                    weighted: bool, report: bool,
-                    many: bool) -> bool:
+                    weighted: bool, report: bool, many: bool, real: str = "float64") -> bool:
     """Did this machine compile these kernels into numba's cache before (loading them
     costs a fraction of compiling them)?"""
     folder = writable_dir()
     return folder is not None and \
         (folder / _marker(layout, acts, loss, train_bias, method, decay, weighted, report,
-                          many)).exists()
+                          many, real)).exists()
 
 
 def mark_compiled(layout, acts, loss: int, train_bias: bool, method: str, decay: bool,
-                  weighted: bool, report: bool,
-                  many: bool) -> None:
+                  weighted: bool, report: bool, many: bool, real: str = "float64") -> None:
     """Note that these kernels are now in numba's cache (see :func:`compiled_before`)."""
     folder = writable_dir()
     if folder is not None:
         with contextlib.suppress(OSError):
             (folder / _marker(layout, acts, loss, train_bias, method, decay, weighted, report,
-                              many)).touch()
+                              many, real)).touch()
 
 
 def _load(module: codegen.Module) -> dict[str, object]:
