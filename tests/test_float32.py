@@ -16,6 +16,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from test_backends_agree import assert_same_as_oracle
 
 import fastbp
 from fastbp import data
@@ -290,9 +291,8 @@ def _widened(kernel, *args):
     fresh.compile(tuple(numba.typeof(a) for a in args))
     (result,) = fresh.overloads.values()
     return sorted(name for name, kind in result.type_annotation.typemap.items()
-                  if str(kind) == "float64" and not name.startswith(
-                      ("$const", "$return_value")) and "load_attr" not in name
-                  and "return_value" not in name)
+                  if str(kind) == "float64" and not any(
+                      part in name for part in ("const", "return_value", "load_attr", "$phi")))
 
 
 def test_numba_float32_kernels_compute_nothing_in_float64():
@@ -319,16 +319,108 @@ def test_numba_float32_kernels_compute_nothing_in_float64():
     assert _widened(own, P, X, Y, 1, none, zero, opt, zero, V, SW, R) == []
     assert _widened(unrolled.loss_kernel(shape.layout, shape.acts, 0, "float32"), P, X,
                     Y) == []
+    from fastbp.kernels import glibc_exp
+    from fastbp.kernels.numba import backend, batched
+
+    plan, e = backend._plan(shape.layout), np.empty(0, f)
+    assert _widened(backend._twins()["run"], batched.TRAIN_LOSS, e, P, shape.layout,
+                    shape.acts, 0, X, Y, 1, none, zero, 2, opt, zero, V, True, plan.at, e, e,
+                    e, np.empty((0, 0), f), e, glibc_exp.variant_code(), 0, 1, backend._ALONE,
+                    plan.to_work, SW, R) == []
+
+
+def _single(net):
+    """``net`` computing in float32 (its values rounded)."""
+    return fastbp.Network(net.sizes, list(net.activations), net.bias, weights=net.weights,
+                          biases=net.biases, dtype="float32")
+
+
+TILE_COLS = 16  # float32's register tiles: 6 rows by two vectors of 8 floats
+
+
+@pytest.mark.parametrize("batch_size", [1, 6, 7, None])
+@pytest.mark.parametrize("width", [TILE_COLS - 1, TILE_COLS, TILE_COLS + 1, 3 * TILE_COLS + 1])
+def test_float32_tile_edges(compiled_backend, batch_size, width):
+    from test_tiles import _case
+
+    if compiled_backend == "cython":
+        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
+    seed = width * 10 + (batch_size or 0)
+    sizes = [width + 2, width, width - 1, TILE_COLS + 1]
+    net, X, Y, options = _case(seed, sizes, batch_size, 13, momentum=[0.0, 0.5][seed % 2])
+    assert_same_as_oracle(compiled_backend, _single(net), X, Y, options)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("batch_size", [7, 300])
+def test_float32_threads_blocks_and_chunks_change_no_bits(compiled_backend, threads,
+                                                         batch_size):
+    # an input wider than a block of terms (256), a batch longer than a block of rows (48)
+    # and, at 300, than a chunk (256): every sum continued across them, in any thread
+    if compiled_backend == "cython":
+        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
+    rng = np.random.default_rng(threads)
+    net = _single(fastbp.Network([260, 33, 18, 3], ["tanh", "relu", "softmax"], seed=threads))
+    X, Y = rng.normal(size=(310, 260)), rng.dirichlet(np.ones(3), size=310)
+    options = {"epochs": 2, "lr": 0.05, "batch_size": batch_size, "shuffle": True, "seed": 1,
+               "loss": "cross_entropy", "optimizer": fastbp.Adam(), "weight_decay": 0.001,
+               "sample_weight": rng.uniform(0.5, 2.0, size=310)}
+    ours, reference = net.copy(), net.copy()
+    fastbp.train(ours, X, Y, backend=compiled_backend, threads=threads, **options)
+    fastbp.train(reference, X, Y, backend="python", **options)
+    assert np.array_equal(ours.params, reference.params)
+    assert np.array_equal(net.forward(X, backend=compiled_backend, threads=threads),
+                          net.forward(X, backend="python"))
+    for g, w in zip(fastbp.gradients(net, X, Y, "cross_entropy", compiled_backend, threads),
+                    fastbp.gradients(net, X, Y, "cross_entropy", "python")):
+        assert all(np.array_equal(a, b) for a, b in zip(g, w))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_float32_random_networks(compiled_backend, seed):
+    from test_backends_agree import random_case
+
+    if compiled_backend == "cython":
+        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
+    net, X, Y, options = random_case(np.random.default_rng(100 + seed), 20 if seed % 2 else 6)
+    net = _single(net)
+    try:  # float32's logistic reaches 1 sooner: where the oracle's run diverges, so must ours
+        fastbp.train(net.copy(), X, Y, backend="python", **options)
+    except fastbp.DivergenceError as oracle_error:
+        with pytest.raises(fastbp.DivergenceError) as ours:
+            fastbp.train(net.copy(), X, Y, backend=compiled_backend, **options)
+        assert (ours.value.epoch, ours.value.network) == (oracle_error.epoch,
+                                                         oracle_error.network)
+        return
+    assert_same_as_oracle(compiled_backend, net, X, Y, options)
+
+
+def test_float32_rare_exp_inputs(compiled_backend):
+    # float32 net inputs beyond exp's float32 range and exactly 0: glibc's double exp
+    # (inlined or the library's), rounded, the same bits
+    if compiled_backend == "cython":
+        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
+    rng = np.random.default_rng(12)
+    net = _single(fastbp.Network([10, 20, 9], seed=12))
+    net.params[:] *= np.float32(300.0)
+    net.params[: net.params.size // 2] = rng.normal(size=net.params.size // 2)
+    X, Y = rng.normal(size=(15, 10)), rng.uniform(size=(15, 9))
+    for batch_size in (1, 7):
+        ours, reference = net.copy(), net.copy()
+        fastbp.train(ours, X, Y, backend=compiled_backend, epochs=2, lr=0.1,
+                     batch_size=batch_size)
+        fastbp.train(reference, X, Y, backend="python", epochs=2, lr=0.1,
+                     batch_size=batch_size)
+        assert np.array_equal(ours.params, reference.params, equal_nan=True)
 
 
 @pytest.mark.parametrize("call", ["train", "train_many", "forward", "gradients"])
-def test_kernels_not_yet_in_float32_refuse_it_by_name(compiled_backend, call):
-    # Cython computes in float64 only, numba's batched kernels too, so far: they say so,
-    # they never cast
-    if compiled_backend == "cython":
-        sizes, match = [2, 3, 1], "backend 'cython' does not compute in float32 yet"
-    else:
-        sizes, match = [2, 60, 1], "backend 'numba' computes float32 only for networks of"
+def test_kernels_not_yet_in_float32_refuse_it_by_name(call):
+    # Cython computes in float64 only so far: it says so, it never casts
+    if fastbp.backends()["cython"] != "available":
+        pytest.skip("no Cython extension here")
+    compiled_backend, sizes = "cython", [2, 3, 1]
+    match = "backend 'cython' does not compute in float32 yet"
     net = fastbp.Network(sizes, seed=0, dtype="float32")
     X, Y = fastbp.data.dataset("xor")
     run = {"train": lambda: fastbp.train(net, X, Y, backend=compiled_backend),

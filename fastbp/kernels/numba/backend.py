@@ -16,6 +16,7 @@ argument): it makes the working copies, starts the threads and dispatches.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -54,18 +55,8 @@ _F32 = np.dtype(np.float32)
 
 
 def _single(params) -> bool:
-    """Does this network compute in float32? Then the small networks' looped and lanes
-    kernels, generated for float32 (:func:`unrolled.looped_kernels`), run it: the shapes'
-    own unrolled kernels and the batched kernels are float64's alone so far."""
+    """Does this network compute in float32 (every kernel's float32 twin runs it)?"""
     return params.dtype is _F32 or params.dtype == _F32
-
-
-def _not_yet(shape: Shape) -> ValueError:
-    return ValueError(f"backend 'numba' computes float32 only for networks of at most "
-                      f"{limits.UNROLL_PARAMS} parameters, online (batch_size=1) where they "
-                      f"train, so far; {sizes_label(shape)} ({shape.n_params} parameters) "
-                      f"here needs its batched kernels: use backend='python', or a Network "
-                      f"of dtype='float64'")
 
 
 def _settings(params, rule: Rule, lr) -> tuple:
@@ -74,6 +65,19 @@ def _settings(params, rule: Rule, lr) -> tuple:
     if not _single(params):
         return rule.opt, lr, rule.weight_decay
     return rule.opt.astype(_F32), np.float32(lr), np.float32(rule.weight_decay)
+
+
+def _run(real: str):
+    """``batched.run`` computing in ``real``: float32's is the twin of the same text
+    (:func:`unrolled.twin`), compiled at its first use."""
+    return batched.run if real == "float64" else _twins()["run"]
+
+
+@functools.cache
+def _twins() -> dict[str, object]:
+    element = unrolled.twin("element")
+    return unrolled.twin("batched", {"element": element["__name__"],
+                                     "libm_exp": "fastbp.kernels.numba.single"})
 
 
 def _to_work(flat, layout, back=False):
@@ -127,7 +131,20 @@ _NO_PERM = np.empty(0, dtype=np.int64)  # run makes no working copies: they are 
 _NO_OPT = Rule(0).opt  # the optimizer's settings where nothing trains
 _NO_SW = np.empty(0)  # no sample weights
 _NO_R = np.empty((0, 2))  # no report of the epochs' losses
-_F32_NO_SW, _F32_NO_R = _NO_SW.astype(np.float32), _NO_R.astype(np.float32)  # float32's
+
+
+class _None(NamedTuple):
+    """The empty arrays that stand for "none" in a call of one dtype (numba compiles a
+    kernel for every combination of argument types)."""
+
+    y: np.ndarray
+    grad: np.ndarray
+    sw: np.ndarray
+    r: np.ndarray
+
+
+_NONE = {real: _None(*(a.astype(real, copy=False) for a in (_NO_Y, _NO_GRAD, _NO_SW, _NO_R)))
+         for real in DTYPES}
 
 
 def _state_to_work(state, plan: _Plan, back: bool = False):
@@ -159,12 +176,17 @@ def _helpers(count: int) -> ThreadPoolExecutor:
 
 
 def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, lr=0.0,
-             order=_NO_ORDER, grad=_NO_GRAD, out=_NO_Y, threads=None, SW=_NO_SW, R=_NO_R):
+             order=_NO_ORDER, grad=None, out=None, threads=None, SW=None, R=None):
     """Run a task of :func:`batched.run` on working copies of ``params`` (and
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
-    after TRAIN."""
+    after TRAIN. Every array is of ``params``' dtype (None: an empty one)."""
     layout, acts, train_bias = shape.layout, shape.acts, shape.train_bias
-    loss, batch_size, decay = rule.loss, rule.batch_size, rule.weight_decay
+    none, real = _NONE[params.dtype.name], params.dtype
+    grad, out = none.grad if grad is None else grad, none.y if out is None else out
+    SW, R = none.sw if SW is None else SW, none.r if R is None else R
+    opt, lr, decay = _settings(params, rule, lr)
+    loss, batch_size = rule.loss, rule.batch_size
+    run = _run(real.name)
     plan = _plan(layout)
     at = plan.at
     size = min(len(X), batch_size)
@@ -176,20 +198,20 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     # (numba types a read-only array apart, and ``run`` writes ``orig``: copy that one).
     orig = params.copy() if training or not params.flags.writeable else params
     args = (task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, size,
-            rule.opt, decay, vel, bool(train_bias), at, np.empty(rows * at[-1]),
-            np.empty(rows * at[-1]), grad, out)
+            opt, decay, vel, bool(train_bias), at, np.empty(rows * at[-1], real),
+            np.empty(rows * at[-1], real), grad, out)
     count = parts(threads, size, shape.n_params)
-    args += (np.empty(count * plan.pack), glibc_exp.variant_code())
+    args += (np.empty(count * plan.pack, real), glibc_exp.variant_code())
     if count == 1:
-        batched.run(*args, 0, 1, _ALONE, _NO_PERM, SW, R)
+        run(*args, 0, 1, _ALONE, _NO_PERM, SW, R)
     else:
         # Every part must run at once (they wait for each other): one thread each.
         sync = np.zeros(3, dtype=np.int64)
         pool = _helpers(count - 1)
         try:
-            others = [pool.submit(batched.run, *args, k, count, sync, _NO_PERM, SW, R)
+            others = [pool.submit(run, *args, k, count, sync, _NO_PERM, SW, R)
                       for k in range(1, count)]
-            batched.run(*args, 0, count, sync, _NO_PERM, SW, R)
+            run(*args, 0, count, sync, _NO_PERM, SW, R)
             for other in others:
                 other.result()
         except BaseException:
@@ -208,18 +230,15 @@ def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     check_buffers(shape, params, X)
     out = np.empty((X.shape[0], shape.n_out), params.dtype)
+    none = _NONE[params.dtype.name]
     way = route(False, shape.n_params, X.shape[0], threads)
-    if _single(params):
-        if shape.n_params > limits.UNROLL_PARAMS:
-            raise _not_yet(shape)
-        online.kernels("float32")["forward"](_writable(params), shape.layout, shape.acts, X,
-                                             out)
-    elif way == SMALL:
-        online.forward(_writable(params), shape.layout, shape.acts, X, out)
+    if way == SMALL:
+        online.kernels(params.dtype.name)["forward"](_writable(params), shape.layout,
+                                                     shape.acts, X, out)
     elif way == SHORT:
-        _short(batched.FORWARD, shape, 0, params, X, _NO_Y, out=out)
+        _short(batched.FORWARD, shape, 0, params, X, none.y, out=out)
     else:
-        _batched(batched.FORWARD, shape, _EVALUATE, params, _NO_GRAD, X, _NO_Y,
+        _batched(batched.FORWARD, shape, _EVALUATE, params, none.grad, X, none.y,
                  out=out, threads=threads)
     return out
 
@@ -230,50 +249,49 @@ def _writable(params):
     return params if params.flags.writeable else params.copy()
 
 
-def _short(task, shape: Shape, loss: int, params, X, Y, out=_NO_Y, grad=_NO_GRAD,
-           velocity=_NO_GRAD, rule: Rule | None = None, epochs=0, lr=0.0, order=_NO_ORDER,
-           decay=0.0, SW=_NO_SW) -> float:
+def _short(task, shape: Shape, loss: int, params, X, Y, out=None, grad=None,
+           velocity=None, rule: Rule | None = None, epochs=0, lr=0.0, order=_NO_ORDER,
+           decay=0.0, SW=None) -> float:
     """A task of ``run`` in one thread and one call, ``run`` making the working copies
-    and buffers (a short call's way: they cost more than its arithmetic in Python)."""
+    and buffers (a short call's way: they cost more than its arithmetic in Python). Every
+    array is of ``params``' dtype (None: an empty one)."""
     plan = _plan(shape.layout, shape.key)
     if not params.flags.writeable and task != batched.TRAIN_LOSS:  # numba types a
         # read-only array apart: a copy costs less than another compile
         params = params.copy()
+    none = _NONE[params.dtype.name]
+    out, grad = none.y if out is None else out, none.grad if grad is None else grad
+    velocity, SW = none.grad if velocity is None else velocity, none.sw if SW is None else SW
     batch_size, opt = (min(X.shape[0], rule.batch_size), rule.opt) if rule else \
         (min(X.shape[0], batched.CHUNK), _NO_OPT)
-    return batched.run(task, _NO_GRAD, params, shape.layout, shape.acts, loss, X, Y,
-                             epochs, order, lr, batch_size, opt, decay, velocity,
-                             bool(shape.train_bias), plan.at, _NO_GRAD, _NO_GRAD, grad, out,
-                             _NO_GRAD, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work,
-                             SW, _NO_R)
+    if _single(params):
+        opt, lr, decay = opt.astype(_F32), np.float32(lr), np.float32(decay)
+    return _run(params.dtype.name)(
+        task, none.grad, params, shape.layout, shape.acts, loss, X, Y, epochs, order, lr,
+        batch_size, opt, decay, velocity, bool(shape.train_bias), plan.at, none.grad,
+        none.grad, grad, out, none.grad, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work,
+        SW, none.r)
 
 
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight=None):
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``):
     by the shape's unrolled loss kernel where it is loaded, else by the generic one."""
     check_buffers(shape, params, X, Y, sample_weight=sample_weight)
-    SW = _NO_SW if sample_weight is None else sample_weight
-    if _single(params):
-        if shape.n_params > limits.UNROLL_PARAMS:
-            raise _not_yet(shape)
-        run = _loss_kernels.get((shape.key, loss, "float32"))
-        if run is not None and tiers.MODE != "generic" and sample_weight is None:
-            return float(run(params, X, Y))
-        return float(online.kernels("float32")["mean_loss"](
-            _writable(params), shape.layout, shape.acts, loss, X, Y,
-            _F32_NO_SW if sample_weight is None else SW))
-    run = _loss_kernels.get((shape.key, loss, "float64"))
+    real, none = params.dtype.name, _NONE[params.dtype.name]
+    SW = none.sw if sample_weight is None else sample_weight
+    run = _loss_kernels.get((shape.key, loss, real))
     if run is not None and tiers.MODE != "generic" and sample_weight is None:
-        return run(params, X, Y)
+        return float(run(params, X, Y))
     way = route(False, shape.n_params, X.shape[0], threads)
     if way == SMALL:
-        return online.mean_loss(_writable(params), shape.layout, shape.acts, loss, X, Y, SW)
+        return float(online.kernels(real)["mean_loss"](_writable(params), shape.layout,
+                                                       shape.acts, loss, X, Y, SW))
     if way == SHORT:
-        return _short(batched.LOSS, shape, loss, params, X, Y, SW=SW)
-    out = np.empty((1, 1))
-    _batched(batched.LOSS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD, X,
+        return float(_short(batched.LOSS, shape, loss, params, X, Y, SW=SW))
+    out = np.empty((1, 1), params.dtype)
+    _batched(batched.LOSS, shape, _EVALUATE_LOSS[loss], params, none.grad, X,
              Y, out=out, threads=threads, SW=SW)
-    return out[0, 0]
+    return float(out[0, 0])
 
 
 def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
@@ -281,33 +299,28 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
     """The mean loss and its gradient, in one pass over the data (twin:
     ``loss_and_gradients``)."""
     check_buffers(shape, params, X, Y, sample_weight=sample_weight)
-    SW = _NO_SW if sample_weight is None else sample_weight
+    real, none = params.dtype.name, _NONE[params.dtype.name]
+    SW = none.sw if sample_weight is None else sample_weight
     grad = np.zeros(params.shape[0], params.dtype)
-    if _single(params):
-        if shape.n_params > limits.UNROLL_PARAMS:
-            raise _not_yet(shape)
-        value = online.kernels("float32")["gradients"](
-            _writable(params), shape.layout, shape.acts, loss, X, Y,
-            np.float32(weight_decay), grad, _F32_NO_SW if sample_weight is None else SW)
-        return float(value), grad
     way = route(False, shape.n_params, X.shape[0], threads)
+    decay = params.dtype.type(weight_decay)
     if way == SMALL:
-        value = online.gradients(_writable(params), shape.layout, shape.acts, loss, X, Y,
-                                 float(weight_decay), grad, SW)
-        return value, grad
+        value = online.kernels(real)["gradients"](_writable(params), shape.layout, shape.acts,
+                                                  loss, X, Y, decay, grad, SW)
+        return float(value), grad
     if way == SHORT:
         value = _short(batched.GRADIENTS, shape, loss, params, X, Y, grad=grad,
                        decay=weight_decay, SW=SW)
-        return value, grad
-    out = np.empty((1, 1))
-    _batched(batched.GRADIENTS, shape, _EVALUATE_LOSS[loss], params, _NO_GRAD,
+        return float(value), grad
+    out = np.empty((1, 1), params.dtype)
+    _batched(batched.GRADIENTS, shape, _EVALUATE_LOSS[loss], params, none.grad,
              X, Y, grad=grad, out=out, threads=threads, SW=SW)
     # Summed in the working layout; the rest is elementwise, the same in either layout.
     grad = grad.take(_plan(shape.layout).from_work)
     if weight_decay != 0.0:
         for n_in, n_out, w_at, _ in shape.layout:
             w = slice(w_at, w_at + n_in * n_out)
-            grad[w] += weight_decay * params[w]  # two roundings, as the kernels' (g + a w)
+            grad[w] += decay * params[w]  # two roundings, as the kernels' (g + a w)
     count = float(X.shape[0]) if sample_weight is None else weight_sum(sample_weight)
     return float(out[0, 0]), grad / count
 
@@ -328,27 +341,26 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
                   sample_weight=sample_weight, report=report)
     order = _NO_ORDER if order is None else order
-    SW = _NO_SW if sample_weight is None else sample_weight
-    R = _NO_R if report is None else report
+    none = _NONE[params.dtype.name]
+    SW = none.sw if sample_weight is None else sample_weight
+    R = none.r if report is None else report
     if route(True, shape.n_params, X.shape[0], threads, rule.batch_size) == SMALL:
         _online(shape, rule, params, velocity, X, Y, epochs, lr, order, False, SW, R)
         return
-    if _single(params):
-        raise _not_yet(shape)
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
-                                      Y, epochs, lr, order, grad=np.empty(params.shape[0]),
+                                      Y, epochs, lr, order,
+                                      grad=np.empty(params.shape[0], params.dtype),
                                       threads=threads, SW=SW, R=R)
 
 
 def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
-            evaluate: bool, SW, R=_NO_R) -> float:
+            evaluate: bool, SW, R=None) -> float:
     """One small network trained online: by its shape's unrolled kernels where the tiering
     rule runs them now, else by ``numba.online``; then, with ``evaluate``, its mean loss
     (NaN, without measuring, where a parameter is not finite)."""
     weighted, real = SW.shape[0] > 0, params.dtype.name
     opt, lr, decay = _settings(params, rule, lr)
-    if real == "float32":
-        SW, R = SW if weighted else _F32_NO_SW, R if R.shape[0] else _F32_NO_R
+    R = _NONE[real].r if R is None else R
     kernels = _specialised(shape, rule, epochs, X.shape[0], weighted, R.shape[0] > 0, real)
     if kernels is None:
         return online.kernels(real)["train_then_loss"](
@@ -394,18 +406,17 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
                   sample_weight=sample_weight)
     order = _NO_ORDER if order is None else order
-    SW = _NO_SW if sample_weight is None else sample_weight
+    SW = _NONE[params.dtype.name].sw if sample_weight is None else sample_weight
     way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size)
     if way == SMALL:
         return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True, SW)
-    if _single(params):
-        raise _not_yet(shape)
     if way == SHORT:
-        return _short(batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
-                      velocity=velocity, rule=rule, epochs=epochs, lr=lr, order=order,
-                      decay=rule.weight_decay, SW=SW)
+        return float(_short(batched.TRAIN_LOSS, shape, rule.loss, params, X, Y,
+                            velocity=velocity, rule=rule, epochs=epochs, lr=lr, order=order,
+                            decay=rule.weight_decay, SW=SW))
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
-                                      Y, epochs, lr, order, grad=np.empty(shape.n_params),
+                                      Y, epochs, lr, order,
+                                      grad=np.empty(shape.n_params, params.dtype),
                                       threads=threads, SW=SW)
     if not all_finite(params):
         return math.nan
@@ -423,7 +434,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule, sample_weight)
     order = _NO_ORDER if order is None else order
-    SW = _NO_SW if sample_weight is None else sample_weight
+    SW = _NONE[params.dtype.name].sw if sample_weight is None else sample_weight
     if not _unrolled(rule, shape):
         def one(k):
             train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1,
@@ -441,8 +452,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     weighted, real = SW.shape[0] > 0, params.dtype.name
     kernels = tiers.pick(_entry(shape, rule, True, weighted, False, real), saving)
     opt, _, decay = _settings(params, rule, 0.0)
-    if real == "float32":
-        lrs, SW = lrs.astype(_F32), SW if weighted else _F32_NO_SW
+    lrs = lrs.astype(params.dtype, copy=False)
     previous = get_num_threads()
     if threads is not None:
         set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -524,8 +534,8 @@ def compile_spec(spec: dict) -> tuple[object, object]:
     opt, lr, zero = rule.opt.astype(real), np.dtype(real).type(0.5), np.dtype(real).type(0.0)
     run(params, X, Y, 0, _NO_ORDER, np.full(2, lr) if many else lr, opt, zero,
         rule.new_state(n_params, 2 if many else None, real),
-        np.ones(1, real) if weighted else _NO_SW.astype(real),
-        *(() if many else (np.zeros((1, 2), real) if report else _NO_R.astype(real),)))
+        np.ones(1, real) if weighted else _NONE[real].sw,
+        *(() if many else (np.zeros((1, 2), real) if report else _NONE[real].r,)))
     loss_run(np.zeros(n_params, real), X, Y)
     _loss_kernels[layout.tobytes() + acts.tobytes(), loss, real] = loss_run
     unrolled.mark_compiled(layout, acts, loss, train_bias, method, decay, weighted, report,
@@ -554,7 +564,7 @@ def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     """Where the generic kernels a run of ``count`` networks needs are: ``"loaded"`` in
     this process, ``"cached"`` on disk (a fraction of a second to load), or ``"absent"``
     (this machine's first use compiles them, once)."""
-    kernel = batched.run
+    kernel = _run(shape.real)
     if _unrolled(rule, shape):
         kernel = lanes.kernel(rule.opt, False, shape.real) if count > 1 else \
             online.kernels(shape.real)["train_then_loss"]
@@ -582,14 +592,13 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     X, Y = np.zeros((2, n_in), real), np.zeros((2, n_out), real)
     params, velocity = np.zeros(shape.n_params, real), rule.new_state(shape.n_params, None, real)
     opt, lr, decay = _settings(params, rule, 0.5)
-    SW, R = _NO_SW.astype(real, copy=False), _NO_R.astype(real, copy=False)
+    SW, R = _NONE[real].sw, _NONE[real].r
     forward(shape, params, X, threads=1)
     gradients(shape, rule.loss, params, X, Y, threads=1)
-    if real == "float64":
-        _batched(batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NO_GRAD, X, Y,
-                 out=np.empty((1, 1)), threads=1)
-        _batched(batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
-                 grad=np.empty(shape.n_params), threads=1)
+    _batched(batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NONE[real].grad, X, Y,
+             out=np.empty((1, 1), real), threads=1)
+    _batched(batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
+             grad=np.empty(shape.n_params, real), threads=1)
     if _unrolled(rule, shape):
         online.kernels(real)["train_then_loss"](params, velocity, shape.layout, shape.acts,
                                                 rule.loss, X, Y, 0, _NO_ORDER, lr, opt, decay,

@@ -5,8 +5,9 @@ the net inputs ``Z = A Wᵀ`` (over a layer's inputs, then the bias), the hidden
 deltas ``D W`` (over the next layer's neurons) and the gradient ``Σ_s δ_s a_sᵀ``
 (over the batch's samples, in visiting order). :func:`product` computes each
 output element of such a product in a register, from its current value, adding
-the terms in that order: a tile of 6 rows by 8 columns holds 12 ``<4 x double>``
-accumulators, and the loop over the summation index runs inside the tile. No
+the terms in that order: a tile of 6 rows by two vectors of columns holds 12 vector
+accumulators (``<4 x double>``, 8 columns; ``<8 x float>``, 16 in float32), and the
+loop over the summation index runs inside the tile. No
 sum is split, so every element has the oracle's bits however the tiles fall.
 
 Twin: ``src_cython/_batched.pxi``, function by function.
@@ -21,38 +22,44 @@ from ..glibc_exp import CODES
 from ..limits import BLOCK_ROWS as MC  # a cache block: terms of each sum by rows
 from ..limits import BLOCK_TERMS as KC
 from ..limits import CHUNK  # samples per pass of forward, mean_loss and gradients
-from ..limits import TILE_COLUMNS as NR  # a register tile: rows by columns
-from ..limits import TILE_ROWS as MR
+from ..limits import TILE_ROWS as MR  # a register tile: rows by two vectors of columns
 from .element import U, _activate, _derivative, _sample_loss
 from .jit import jit
 from .libm_exp import exp_fma, exp_fma_unchecked, exp_plain, exp_plain_unchecked, special
-from .simd import load, vbroadcast, vload, vmuladd, vstore
+from .simd import load, vbroadcast, vload, vmuladd, vstore, width
 from .sync import abandoned, barrier, share
 from .unrolled import stage_kernels
 
+#: What this module computes in. Its float32 twin is this text with ``F = np.float32``
+#: (:func:`fastbp.kernels.numba.unrolled.twin`): every float literal then a float32, the
+#: C library's functions their float32 twins, the vectors 8 floats wide.
+F = np.float64
+W = width(F)  # lanes of a vector
+NR = 2 * W  # columns of a register tile: two vectors
+
 # The update stage, generated from the description of the step (fastbp.kernels.step)
-update_range, update_row, adam_step = stage_kernels()
+update_range, update_row, adam_step = stage_kernels(F.__name__)
 
 
 @jit(inline="always")
 def _tile(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, depth):
     """The 6x8 block at ``out[o_at]``: += Σ_k lhs[l_at + i lr + k lk] rhs[r_at + k rk + j]."""
     c00 = vload(out, o_at)
-    c01 = vload(out, o_at + 4)
+    c01 = vload(out, o_at + W)
     c10 = vload(out, o_at + orow)
-    c11 = vload(out, o_at + orow + 4)
+    c11 = vload(out, o_at + orow + W)
     c20 = vload(out, o_at + 2 * orow)
-    c21 = vload(out, o_at + 2 * orow + 4)
+    c21 = vload(out, o_at + 2 * orow + W)
     c30 = vload(out, o_at + 3 * orow)
-    c31 = vload(out, o_at + 3 * orow + 4)
+    c31 = vload(out, o_at + 3 * orow + W)
     c40 = vload(out, o_at + 4 * orow)
-    c41 = vload(out, o_at + 4 * orow + 4)
+    c41 = vload(out, o_at + 4 * orow + W)
     c50 = vload(out, o_at + 5 * orow)
-    c51 = vload(out, o_at + 5 * orow + 4)
+    c51 = vload(out, o_at + 5 * orow + W)
     p, q = l_at, r_at
     for _ in range(depth):
         w0 = vload(rhs, q)
-        w1 = vload(rhs, q + 4)
+        w1 = vload(rhs, q + W)
         x = vbroadcast(lhs, p)
         c00 = vmuladd(c00, w0, x)
         c01 = vmuladd(c01, w1, x)
@@ -74,17 +81,17 @@ def _tile(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, depth):
         p += lk
         q += rk
     vstore(out, o_at, c00)
-    vstore(out, o_at + 4, c01)
+    vstore(out, o_at + W, c01)
     vstore(out, o_at + orow, c10)
-    vstore(out, o_at + orow + 4, c11)
+    vstore(out, o_at + orow + W, c11)
     vstore(out, o_at + 2 * orow, c20)
-    vstore(out, o_at + 2 * orow + 4, c21)
+    vstore(out, o_at + 2 * orow + W, c21)
     vstore(out, o_at + 3 * orow, c30)
-    vstore(out, o_at + 3 * orow + 4, c31)
+    vstore(out, o_at + 3 * orow + W, c31)
     vstore(out, o_at + 4 * orow, c40)
-    vstore(out, o_at + 4 * orow + 4, c41)
+    vstore(out, o_at + 4 * orow + W, c41)
     vstore(out, o_at + 5 * orow, c50)
-    vstore(out, o_at + 5 * orow + 4, c51)
+    vstore(out, o_at + 5 * orow + W, c51)
 
 
 @jit
@@ -134,7 +141,7 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
     tile. Each shape has a loop that keeps several independent sums in flight (one sum
     waits for its last add)."""
     tiled, whole = cols - cols % NR, rows - rows % MR
-    for i in range(whole, rows):  # leftover rows, one at a time: 24, then 8 columns wide
+    for i in range(whole, rows):  # leftover rows, one at a time: 3 tiles, then 1 wide
         p, o = l_at + i * lr, o_at + i * orow
         j = 0
         while j + 3 * NR <= tiled:
@@ -142,16 +149,16 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
             j += 3 * NR
         while j < tiled:
             c0 = vload(out, o + j)
-            c1 = vload(out, o + j + 4)
+            c1 = vload(out, o + j + W)
             pk, q = p, r_at + j
             for _ in range(depth):
                 x = vbroadcast(lhs, pk)
                 c0 = vmuladd(c0, vload(rhs, q), x)
-                c1 = vmuladd(c1, vload(rhs, q + 4), x)
+                c1 = vmuladd(c1, vload(rhs, q + W), x)
                 pk += lk
                 q += rk
             vstore(out, o + j, c0)
-            vstore(out, o + j + 4, c1)
+            vstore(out, o + j + W, c1)
             j += NR
     for jj in range(tiled, cols):  # leftover columns: four rows at a time, then one
         q = r_at + jj
@@ -180,26 +187,27 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
 
 @jit(inline="always")
 def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
-    """One row, 24 columns: ``out[o + j] += Σ_k lhs[p + k lk] rhs[r_at + k rk + j]``."""
-    c0, c1, c2 = vload(out, o), vload(out, o + 4), vload(out, o + 8)
-    c3, c4, c5 = vload(out, o + 12), vload(out, o + 16), vload(out, o + 20)
+    """One row, six vectors of columns (24 in float64): ``out[o + j] += Σ_k lhs[p + k lk]
+    rhs[r_at + k rk + j]``."""
+    c0, c1, c2 = vload(out, o), vload(out, o + W), vload(out, o + 2 * W)
+    c3, c4, c5 = vload(out, o + 3 * W), vload(out, o + 4 * W), vload(out, o + 5 * W)
     q = r_at
     for _ in range(depth):
         x = vbroadcast(lhs, p)
         c0 = vmuladd(c0, vload(rhs, q), x)
-        c1 = vmuladd(c1, vload(rhs, q + 4), x)
-        c2 = vmuladd(c2, vload(rhs, q + 8), x)
-        c3 = vmuladd(c3, vload(rhs, q + 12), x)
-        c4 = vmuladd(c4, vload(rhs, q + 16), x)
-        c5 = vmuladd(c5, vload(rhs, q + 20), x)
+        c1 = vmuladd(c1, vload(rhs, q + W), x)
+        c2 = vmuladd(c2, vload(rhs, q + 2 * W), x)
+        c3 = vmuladd(c3, vload(rhs, q + 3 * W), x)
+        c4 = vmuladd(c4, vload(rhs, q + 4 * W), x)
+        c5 = vmuladd(c5, vload(rhs, q + 5 * W), x)
         p += lk
         q += rk
     vstore(out, o, c0)
-    vstore(out, o + 4, c1)
-    vstore(out, o + 8, c2)
-    vstore(out, o + 12, c3)
-    vstore(out, o + 16, c4)
-    vstore(out, o + 20, c5)
+    vstore(out, o + W, c1)
+    vstore(out, o + 2 * W, c2)
+    vstore(out, o + 3 * W, c3)
+    vstore(out, o + 4 * W, c4)
+    vstore(out, o + 5 * W, c5)
 
 
 FORWARD, LOSS, GRADIENTS, TRAIN, TRAIN_LOSS = 0, 1, 2, 3, 4

@@ -154,20 +154,22 @@ def kernel_module(layout, acts, loss: int, train_bias: bool, method: str, decay:
 
 
 _LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
-_EMPTY = re.compile(r"np\.empty\(((?:[^()]|\([^()]*\))*)\)")
+_EMPTY = re.compile(r"np\.(empty|zeros)\(((?:[^()]|\([^()]*\))*)\)")
+_FLOAT = re.compile(r"(?<![\w.])float\(")
 
 
 def single(module: Module) -> Module:
     """``module`` computing in float32: every float literal a float32 (``F(1.0)``: numba
-    would widen a float32 expression with a float64 literal to float64), every scratch
-    array float32, and the C library's functions their float32 twins
+    would widen a float32 expression with a float64 literal to float64), as every
+    ``float(n)``, every scratch array float32, and the C library's functions their
+    float32 twins
     (:mod:`fastbp.kernels.numba.single`). The arrays the kernels are called with are
     float32, and so is every value computed from them: each operation is rounded to
     float32, as the oracle's float32 scalars are."""
     from . import single as twins
 
-    text = _LITERAL.sub(r"F(\1)", module.text)
-    text = _EMPTY.sub(lambda m: m[0] if "dtype" in m[1] else f"np.empty({m[1]}, F)", text)
+    text = _FLOAT.sub("F(", _LITERAL.sub(r"F(\1)", module.text))
+    text = _EMPTY.sub(lambda m: m[0] if "dtype" in m[2] else f"np.{m[1]}({m[2]}, F)", text)
     constants = {name: twins.TWINS.get(value, value) if callable(value) else value
                  for name, value in module.constants.items()}
     for call, (name, twin) in twins.CALLS.items():

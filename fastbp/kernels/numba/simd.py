@@ -1,91 +1,105 @@
-"""Four float64 lanes for numba: ``<4 x double>`` values and the few operations they need.
+"""256-bit vectors for numba: ``<4 x double>`` or ``<8 x float>`` values, by the dtype of
+the array they are loaded from, and the few operations they need.
 
 Numba enables no SLP vectoriser, so a register tile written as scalars stays scalar.
-These intrinsics let a kernel hold ``<4 x double>`` accumulators in registers. Every
-operation is IEEE per lane, multiply and add each rounded (no FMA, no reassociation),
-so a lane computes exactly what the scalar code would.
+These intrinsics let a kernel hold vector accumulators in registers. Every operation is
+IEEE per lane, multiply and add each rounded (no FMA, no reassociation), so a lane
+computes exactly what the scalar code would. A float64 array gives 4 lanes, a float32
+array 8 (:func:`width`): the same register, twice the values.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, models, register_model
 
-WIDTH = 4
-_VEC = ir.VectorType(ir.DoubleType(), WIDTH)
+#: Bytes of one vector register (AVX2).
+BYTES = 32
 
 
-class F64x4Type(types.Type):
-    def __init__(self) -> None:
-        super().__init__(name="f64x4")
+def width(dtype) -> int:
+    """Lanes of one vector of ``dtype`` (float64: 4, float32: 8)."""
+    return BYTES // np.dtype(dtype).itemsize
 
 
-f64x4 = F64x4Type()
+class VectorType(types.Type):
+    """``width`` lanes of ``dtype`` (numba's float64 or float32)."""
+
+    def __init__(self, dtype) -> None:
+        self.dtype, self.width = dtype, BYTES * 8 // dtype.bitwidth
+        super().__init__(name=f"{dtype}x{self.width}")
 
 
-@register_model(F64x4Type)
-class _F64x4Model(models.PrimitiveModel):
+VECTORS = {types.float64: VectorType(types.float64), types.float32: VectorType(types.float32)}
+
+
+@register_model(VectorType)
+class _VectorModel(models.PrimitiveModel):
     def __init__(self, dmm, fe_type) -> None:
-        super().__init__(dmm, fe_type, _VEC)
+        super().__init__(dmm, fe_type, _ir(fe_type))
 
 
-def _address(context, builder, array_type, array, index):
+def _ir(vector: VectorType) -> ir.VectorType:
+    scalar = ir.DoubleType() if vector.dtype == types.float64 else ir.FloatType()
+    return ir.VectorType(scalar, vector.width)
+
+
+def _address(context, builder, array_type, array, index, vector):
     data = context.make_array(array_type)(context, builder, array).data
-    return builder.bitcast(builder.gep(data, [index]), _VEC.as_pointer())
+    return builder.bitcast(builder.gep(data, [index]), _ir(vector).as_pointer())
+
+
+def _splat(builder, vector: VectorType, value):
+    kind = _ir(vector)
+    one = builder.insert_element(ir.Constant(kind, ir.Undefined), value,
+                                 ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(kind, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), vector.width),
+                                              [0] * vector.width))
 
 
 @intrinsic
 def vload(typingctx, array, index):
-    """``array[index:index + 4]`` of a contiguous 1-D float64 array (unchecked)."""
+    """``array[index:index + width]`` of a contiguous 1-D float array (unchecked)."""
+    vector = VECTORS[array.dtype]
+
     def codegen(context, builder, sig, args):
-        return builder.load(_address(context, builder, sig.args[0], *args), align=8)
-    return f64x4(array, index), codegen
+        return builder.load(_address(context, builder, sig.args[0], *args, vector),
+                            align=array.dtype.bitwidth // 8)
+    return vector(array, index), codegen
 
 
 @intrinsic
 def vstore(typingctx, array, index, value):
-    """``array[index:index + 4] = value`` (unchecked)."""
+    """``array[index:index + width] = value`` (unchecked)."""
     def codegen(context, builder, sig, args):
-        builder.store(args[2], _address(context, builder, sig.args[0], args[0], args[1]),
-                      align=8)
+        builder.store(args[2], _address(context, builder, sig.args[0], args[0], args[1],
+                                        value), align=array.dtype.bitwidth // 8)
     return types.void(array, index, value), codegen
 
 
 @intrinsic
-def vsplat(typingctx, x):
-    """Four copies of the float64 ``x``."""
-    def codegen(context, builder, sig, args):
-        one = builder.insert_element(ir.Constant(_VEC, ir.Undefined), args[0],
-                                     ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(one, ir.Constant(_VEC, ir.Undefined),
-                                      ir.Constant(ir.VectorType(ir.IntType(32), WIDTH),
-                                                  [0] * WIDTH))
-    return f64x4(types.float64), codegen
-
-
-@intrinsic
 def load(typingctx, array, index):
-    """``array[index]`` of a float64 array, unchecked: no test of a negative index, which
+    """``array[index]`` of a float array, unchecked: no test of a negative index, which
     takes registers and instructions from the loops around it."""
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        return builder.load(builder.gep(data, [args[1]]), align=8)
-    return types.float64(array, index), codegen
+        return builder.load(builder.gep(data, [args[1]]), align=array.dtype.bitwidth // 8)
+    return array.dtype(array, index), codegen
 
 
 @intrinsic
 def vbroadcast(typingctx, array, index):
-    """Four copies of ``array[index]`` (a float64 array; unchecked, like ``vload``)."""
+    """``width`` copies of ``array[index]`` (a float array; unchecked, like ``vload``)."""
+    vector = VECTORS[array.dtype]
+
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        value = builder.load(builder.gep(data, [args[1]]), align=8)
-        one = builder.insert_element(ir.Constant(_VEC, ir.Undefined), value,
-                                     ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(one, ir.Constant(_VEC, ir.Undefined),
-                                      ir.Constant(ir.VectorType(ir.IntType(32), WIDTH),
-                                                  [0] * WIDTH))
-    return f64x4(array, index), codegen
+        value = builder.load(builder.gep(data, [args[1]]), align=array.dtype.bitwidth // 8)
+        return _splat(builder, vector, value)
+    return vector(array, index), codegen
 
 
 @intrinsic
@@ -93,4 +107,4 @@ def vmuladd(typingctx, acc, a, b):
     """``acc + a * b`` lane by lane, the product rounded before the sum (not an FMA)."""
     def codegen(context, builder, sig, args):
         return builder.fadd(args[0], builder.fmul(args[1], args[2]))
-    return f64x4(f64x4, f64x4, f64x4), codegen
+    return acc(acc, a, b), codegen

@@ -65,5 +65,5 @@ TWINS = {math.exp: exp_libm, libm_exp.exp_fma: exp_fma,
          libm_exp.exp_fma_unchecked: exp_fma_unchecked, libm_exp.exp_plain: exp_plain,
          libm_exp.exp_plain_unchecked: exp_plain_unchecked, libm_exp.special: special}
 #: The library calls a module's text spells out, and the names of their float32 twins.
-CALLS = {"math.tanh(": ("TANH(", tanh), "math.log(": ("LOG(", log),
-         "math.sqrt(": ("SQRT(", sqrt)}
+CALLS = {"math.tanh(": ("tanh32(", tanh), "math.log(": ("log32(", log),
+         "math.sqrt(": ("sqrt32(", sqrt), "math.exp(": ("exp32(", exp_libm)}

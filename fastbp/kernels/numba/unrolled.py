@@ -22,7 +22,10 @@ import functools
 import hashlib
 import importlib.util
 import os
+import re
 import sys
+import types
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +65,32 @@ def _in(real: str, module: codegen.Module) -> codegen.Module:
     return module if real == "float64" else codegen.single(module)
 
 
-def stage_kernels() -> tuple[object, object, object]:
+def stage_kernels(real: str = "float64") -> tuple[object, object, object]:
     """``update_range``, ``update_row`` and ``adam_step``, the batched kernels' update
-    stage (:func:`codegen.stage_module`)."""
-    found = _load(codegen.stage_module())
+    stage (:func:`codegen.stage_module`), computing in ``real``."""
+    found = _load(_in(real, codegen.stage_module()))
     return found["update_range"], found["update_row"], found["adam_step"]
+
+
+_RELATIVE = re.compile(r"^from (\.+)(\w*) import", re.MULTILINE)
+
+
+def twin(name: str, replace: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The float32 twin of the hand-written kernel module ``name`` of this package
+    (``batched``, ``element``): its own text, which computes in ``F = np.float64``, made
+    to compute in float32 by :func:`codegen.single`, its imports made absolute (those
+    named in ``replace`` from the module given there), saved and compiled like a
+    generated module. The one text is the kernel in both dtypes."""
+    text = Path(__file__).with_name(f"{name}.py").read_text()
+    here = __name__.split(".")[:-1]  # fastbp.kernels.numba
+
+    def absolute(match: re.Match) -> str:
+        dots, module = match[1], match[2]
+        target = ".".join([*here[:len(here) + 1 - len(dots)], module])
+        return f"from {(replace or {}).get(module, target)} import"
+
+    text = _RELATIVE.sub(absolute, text).replace("\nF = np.float64\n", "\n")
+    return _load(codegen.single(codegen.Module(text, {})))
 
 
 def lanes_kernels(variant: tuple[bool, bool, bool], real: str = "float64") -> dict[str, object]:
@@ -189,8 +213,11 @@ def _load(module: codegen.Module) -> dict[str, object]:
 def _import(text: str, name: str, namespace: dict[str, object]) -> dict[str, object]:
     path = _write(text, name)
     if path is None:
-        exec(compile(text, f"<{name}>", "exec"), namespace)
-        return namespace
+        module = types.ModuleType(name)
+        vars(module).update(namespace)
+        exec(compile(text, f"<{name}>", "exec"), vars(module))
+        sys.modules[name] = module  # another generated module may import from it
+        return vars(module)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     vars(module).update(namespace)
