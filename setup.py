@@ -1,8 +1,10 @@
 """Build script: the package is declared in pyproject.toml; this adds the Cython kernels.
 
-``src_cython/_kernels.pyx`` compiles into ``fastbp.kernels._cython``, and the catalogue of
+``src_cython/_kernels.pyx`` compiles into ``fastbp.kernels._cython``, its float32 twin
+(the same text made float32 by ``fastbp/kernels/cython_codegen.py``) into
+``fastbp.kernels._cython32``, and the catalogue of
 small networks, generated from the description of the step (``fastbp/kernels/step.py``)
-by ``fastbp/kernels/cython_codegen.py``, into ``fastbp.kernels._cython_small`` (the two
+by ``fastbp/kernels/cython_codegen.py``, into ``fastbp.kernels._cython_small`` (all
 in parallel), with ``-O3
 -ffp-contract=off`` (no FMA contraction: the backends agree bit for bit). The
 extension is optional: where it cannot be built, fastbp installs without it
@@ -89,8 +91,11 @@ def write_generated():
             package.__path__ = [str(root.joinpath(*name.split(".")))]
             sys.modules[name] = package
     codegen = importlib.import_module("fastbp.kernels.cython_codegen")
-    for target, text in [("_small.pyx", codegen.small_module()),
-                         ("_looped.pxi", codegen.looped_include())]:
+    generated = {"_small.pyx": codegen.small_module(), "_looped.pxi": codegen.looped_include()}
+    for name, twin in codegen.SINGLE.items():  # the float32 kernels: the same text, float32
+        source = generated.get(name) or (root / "src_cython" / name).read_text()
+        generated[twin] = codegen.single(source)
+    for target, text in generated.items():
         path = root / "src_cython" / target
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
@@ -102,6 +107,7 @@ def extensions():
 
         write_generated()
         return cythonize([Extension("fastbp.kernels._cython", ["src_cython/_kernels.pyx"]),
+                          Extension("fastbp.kernels._cython32", ["src_cython/_kernels32.pyx"]),
                           Extension("fastbp.kernels._cython_small", ["src_cython/_small.pyx"])],
                          include_path=["."], compiler_directives={"language_level": 3},
                          nthreads=min(2, os.cpu_count() or 1))

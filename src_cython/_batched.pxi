@@ -6,8 +6,8 @@
 # other compilers get the same sums one element at a time.
 
 cdef enum:
-    MR = 6  # a register tile: rows by columns
-    NR = 8
+    MR = 6  # a register tile: rows by two vectors of columns (FASTBP_LANES below)
+    NR = 64 // sizeof(double)
     KC = 256  # a cache block: terms of each sum by rows
     MC = 48
     CHUNK = 256  # samples per pass of forward, mean_loss and gradients
@@ -21,15 +21,18 @@ cdef enum:
 
 cdef extern from *:
     """
-    /* The 6x8 register tile of _batched.pxi: out[i, j] += sum over k of L[i, k] R[k, j],
-       each of the 48 sums in a vector lane of its own, its terms in k order. Written with
-       GCC's vector extension: twelve 4-double accumulators, multiplies and adds apart
-       (-ffp-contract=off), loads and stores unaligned. Twin: _tile in numba.batched.py. */
+    /* The register tile of _batched.pxi, 6 rows by two vectors of columns (8 doubles, 16
+       floats): out[i, j] += sum over k of L[i, k] R[k, j], each sum in a vector lane of
+       its own, its terms in k order. Written with GCC's vector extension: twelve 32-byte
+       accumulators, multiplies and adds apart (-ffp-contract=off), loads and stores
+       unaligned. Twin: _tile in numba.batched.py. */
+    #define FASTBP_LANES ((Py_ssize_t) (32 / sizeof(double)))
     #if defined(__GNUC__)
-    typedef double fastbp_v4 __attribute__((vector_size(32), aligned(8)));
+    typedef double fastbp_v4 __attribute__((vector_size(32), aligned(sizeof(double))));
     #define FASTBP_ROW(c, p) fastbp_v4 c##0 = *(const fastbp_v4*) (p), \
-                                       c##1 = *(const fastbp_v4*) ((p) + 4)
-    #define FASTBP_STORE(c, p) (*(fastbp_v4*) (p) = c##0, *(fastbp_v4*) ((p) + 4) = c##1)
+                                       c##1 = *(const fastbp_v4*) ((p) + FASTBP_LANES)
+    #define FASTBP_STORE(c, p) (*(fastbp_v4*) (p) = c##0, \
+                                *(fastbp_v4*) ((p) + FASTBP_LANES) = c##1)
     #define FASTBP_MULADD(c, x) (c##0 = c##0 + w0 * (x), c##1 = c##1 + w1 * (x))
     static inline void fastbp_tile(const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                    const double* R, Py_ssize_t rk, double* out,
@@ -40,7 +43,7 @@ cdef extern from *:
         for (Py_ssize_t k = 0; k < depth; k++) {
             const double* l = L + k * lk;
             fastbp_v4 w0 = *(const fastbp_v4*) (R + k * rk);
-            fastbp_v4 w1 = *(const fastbp_v4*) (R + k * rk + 4);
+            fastbp_v4 w1 = *(const fastbp_v4*) (R + k * rk + FASTBP_LANES);
             FASTBP_MULADD(c0, l[0]); FASTBP_MULADD(c1, l[lr]); FASTBP_MULADD(c2, l[2 * lr]);
             FASTBP_MULADD(c3, l[3 * lr]); FASTBP_MULADD(c4, l[4 * lr]);
             FASTBP_MULADD(c5, l[5 * lr]);
@@ -54,7 +57,7 @@ cdef extern from *:
                                    const double* R, Py_ssize_t rk, double* out,
                                    Py_ssize_t orow, Py_ssize_t depth) {
         for (Py_ssize_t i = 0; i < 6; i++)
-            for (Py_ssize_t j = 0; j < 8; j++) {
+            for (Py_ssize_t j = 0; j < 2 * FASTBP_LANES; j++) {
                 double s = out[i * orow + j];
                 for (Py_ssize_t k = 0; k < depth; k++)
                     s = s + R[k * rk + j] * L[i * lr + k * lk];

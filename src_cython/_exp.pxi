@@ -1,7 +1,8 @@
 # glibc's exp inlined (included by _kernels.pyx): the exp of loops the C compiler
 # vectorises, in _train_lanes (generated into _looped.pxi) and in the batched kernels'
-# activations (_squash), where glibc_exp.variant() has verified it. Twin:
-# fastbp/kernels/numba/libm_exp.py.
+# activations (_squash.pxi), where glibc_exp.variant() has verified it. Twin:
+# fastbp/kernels/numba/libm_exp.py. It computes in double in the float32 kernels too
+# (their exp is the double exp, rounded): setup.py includes this file in both as it is.
 
 from libc.stdint cimport uint64_t
 
@@ -60,32 +61,3 @@ cdef enum:  # glibc_exp.CODES
     EXP_LIBM = 0
     EXP_FMA = 1
     EXP_PLAIN = 2
-
-
-cdef void _logistic_lanes(double* z, Py_ssize_t g, int exp_build,
-                          const uint64_t* tab) noexcept nogil:
-    """z = 1 / (1 + exp(-z)) in every lane. glibc's exp inlined where no input is one
-    it treats apart (|x| >= 512, tiny, inf, NaN); else, rarely, the library's."""
-    cdef Py_ssize_t lane
-    cdef int rare = 0
-    if exp_build != EXP_LIBM:
-        for lane in range(g):
-            rare += _exp_special(-z[lane])
-    if rare or exp_build == EXP_LIBM:
-        for lane in range(g):
-            z[lane] = 1.0 / (1.0 + exp(-z[lane]))
-    elif exp_build == EXP_FMA:
-        for lane in range(g):
-            z[lane] = 1.0 / (1.0 + _exp_fma(-z[lane], tab))
-    else:
-        for lane in range(g):
-            z[lane] = 1.0 / (1.0 + _exp_plain(-z[lane], tab))
-
-
-cdef inline void _squash(int64_t code, double* z, Py_ssize_t n, int exp_build,
-                         const uint64_t* tab) noexcept nogil:
-    """``_activate`` with the logistic's exp as ``exp_build`` says (the same bits)."""
-    if code == LOGISTIC:
-        _logistic_lanes(z, n, exp_build, tab)
-    else:
-        _activate(code, z, n)

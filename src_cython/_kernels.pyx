@@ -48,6 +48,7 @@ include "_common.pxi"
 cdef enum:
     UNROLL_PARAMS = 128  # see LANES_MAX_PARAMS
 include "_exp.pxi"
+include "_squash.pxi"
 include "_batched.pxi"
 include "_looped.pxi"
 

@@ -253,11 +253,9 @@ def _small_data(sizes, loss, n=7):
 
 
 @pytest.mark.parametrize("case", range(len(SMALL_CASES)))
-def test_numba_small_networks_in_float32_equal_the_oracle(compiled_backend, case):
+def test_small_networks_in_float32_equal_the_oracle(compiled_backend, case):
     """Online training of one network and of an ensemble, its loss, gradient and outputs:
     bit for bit with the float32 oracle, on the generic kernels and a shape's own."""
-    if compiled_backend == "cython":
-        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
     sizes, acts, loss, options = SMALL_CASES[case]
     options = dict(options)
     X, Y, weights = _small_data(sizes, loss)
@@ -343,8 +341,6 @@ TILE_COLS = 16  # float32's register tiles: 6 rows by two vectors of 8 floats
 def test_float32_tile_edges(compiled_backend, batch_size, width):
     from test_tiles import _case
 
-    if compiled_backend == "cython":
-        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
     seed = width * 10 + (batch_size or 0)
     sizes = [width + 2, width, width - 1, TILE_COLS + 1]
     net, X, Y, options = _case(seed, sizes, batch_size, 13, momentum=[0.0, 0.5][seed % 2])
@@ -357,8 +353,6 @@ def test_float32_threads_blocks_and_chunks_change_no_bits(compiled_backend, thre
                                                          batch_size):
     # an input wider than a block of terms (256), a batch longer than a block of rows (48)
     # and, at 300, than a chunk (256): every sum continued across them, in any thread
-    if compiled_backend == "cython":
-        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
     rng = np.random.default_rng(threads)
     net = _single(fastbp.Network([260, 33, 18, 3], ["tanh", "relu", "softmax"], seed=threads))
     X, Y = rng.normal(size=(310, 260)), rng.dirichlet(np.ones(3), size=310)
@@ -380,8 +374,6 @@ def test_float32_threads_blocks_and_chunks_change_no_bits(compiled_backend, thre
 def test_float32_random_networks(compiled_backend, seed):
     from test_backends_agree import random_case
 
-    if compiled_backend == "cython":
-        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
     net, X, Y, options = random_case(np.random.default_rng(100 + seed), 20 if seed % 2 else 6)
     net = _single(net)
     try:  # float32's logistic reaches 1 sooner: where the oracle's run diverges, so must ours
@@ -398,8 +390,6 @@ def test_float32_random_networks(compiled_backend, seed):
 def test_float32_rare_exp_inputs(compiled_backend):
     # float32 net inputs beyond exp's float32 range and exactly 0: glibc's double exp
     # (inlined or the library's), rounded, the same bits
-    if compiled_backend == "cython":
-        pytest.xfail("Cython computes in float64 only so far (its refusal is tested below)")
     rng = np.random.default_rng(12)
     net = _single(fastbp.Network([10, 20, 9], seed=12))
     net.params[:] *= np.float32(300.0)
@@ -412,23 +402,6 @@ def test_float32_rare_exp_inputs(compiled_backend):
         fastbp.train(reference, X, Y, backend="python", epochs=2, lr=0.1,
                      batch_size=batch_size)
         assert np.array_equal(ours.params, reference.params, equal_nan=True)
-
-
-@pytest.mark.parametrize("call", ["train", "train_many", "forward", "gradients"])
-def test_kernels_not_yet_in_float32_refuse_it_by_name(call):
-    # Cython computes in float64 only so far: it says so, it never casts
-    if fastbp.backends()["cython"] != "available":
-        pytest.skip("no Cython extension here")
-    compiled_backend, sizes = "cython", [2, 3, 1]
-    match = "backend 'cython' does not compute in float32 yet"
-    net = fastbp.Network(sizes, seed=0, dtype="float32")
-    X, Y = fastbp.data.dataset("xor")
-    run = {"train": lambda: fastbp.train(net, X, Y, backend=compiled_backend),
-           "train_many": lambda: fastbp.train_many([net], X, Y, backend=compiled_backend),
-           "forward": lambda: net.forward(X, backend=compiled_backend),
-           "gradients": lambda: fastbp.gradients(net, X, Y, backend=compiled_backend)}[call]
-    with pytest.raises(ValueError, match=match):
-        run()
 
 
 def test_trace_refuses_a_float32_network_clearly():

@@ -20,6 +20,7 @@ numba's twins are :mod:`fastbp.kernels.numba.codegen`'s ``kernel`` and ``looped_
 from __future__ import annotations
 
 import itertools
+import re
 
 from ..functions import LOGISTIC
 from . import step
@@ -284,9 +285,49 @@ cdef inline double _adam_step(double* vel, Py_ssize_t at, double lr,
     cdef double rate'''}
 
 
+#: The Cython sources of ``fastbp.kernels._cython`` that compute, and their float32 twins'
+#: names: ``fastbp.kernels._cython32`` is the same text made float32 by :func:`single`.
+#: ``_exp.pxi`` (glibc's double exp) is included by both as it is.
+SINGLE = {"_kernels.pyx": "_kernels32.pyx", "_common.pxi": "_common32.pxi",
+          "_squash.pxi": "_squash32.pxi", "_batched.pxi": "_batched32.pxi",
+          "_looped.pxi": "_looped32.pxi"}
+
+_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
+_CALLS = re.compile(r"(?<![\w.<>])(exp|tanh|log|sqrt|_exp_fma|_exp_plain)\(")
+_ARRAYS = re.compile(r"np\.(empty|zeros)\(((?:[^()]|\([^()]*\))*)\)")
+_CATALOGUE = "from fastbp.kernels._cython_small cimport _small_online"
+_NO_CATALOGUE = '''\
+cdef inline bint _small_online(float* params, float* velocity, const float* X,
+                               const float* Y, const int64_t* order, Py_ssize_t n,
+                               Py_ssize_t epochs, float lr, const float* opt, float decay,
+                               int loss, int64_t a1, int64_t a2, Py_ssize_t n0,
+                               Py_ssize_t n1, Py_ssize_t n2, bint train_bias,
+                               const float* SW, float* R) noexcept nogil:
+    return False  # no float32 catalogue: _online_looped trains every small shape'''
+
+
+def single(text: str) -> str:
+    """A Cython source of ``_cython`` computing in float32: ``double`` is ``float``
+    throughout (C's vector tiles then hold 8 floats), every float literal a float
+    (``<float>1.0``: C would widen a float expression with a double literal to double), the
+    result of every C library function (taken in double) rounded to float, every NumPy
+    array it makes float32, its includes the float32 twins, and no catalogue. C computes
+    ``float`` op ``float`` in float (x86-64's SSE), so every operation is rounded to
+    float32 as the oracle's float32 scalars are."""
+    text = re.sub(r"\bdouble\b", "float", text)
+    text = _CALLS.sub(r"<float>\1(", _LITERAL.sub(r"(<float>\1)", text))
+    text = _ARRAYS.sub(lambda m: m[0] if "dtype" in m[2] else
+                       f"np.{m[1]}({m[2]}, dtype=np.float32)", text)
+    for name, twin in SINGLE.items():
+        text = text.replace(f'include "{name}"', f'include "{twin}"')
+    return text.replace(_CATALOGUE, _NO_CATALOGUE)
+
+
 def _stage() -> list[str]:
     out = []
     for name, part in (("range", step.update_range), ("row", step.update_row)):
-        lines, indices = step.stage("cython", part)
-        out += [_STAGE[name], *_declare("Py_ssize_t", indices), *indent(lines, 1), "", ""]
+        lines, indices, reals = step.stage("cython", part)
+        # every real declared: Cython would infer ``double`` for one, in float32's too
+        out += [_STAGE[name], *_declare("Py_ssize_t", indices), *_declare("double", reals),
+                *indent(lines, 1), "", ""]
     return [*out, _STAGE["rate"], *indent(step.rate_function("cython"), 1), "", ""]

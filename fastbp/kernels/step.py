@@ -389,9 +389,10 @@ def unpack_opt(lang: str) -> list[str]:
                                        for i, name in enumerate(OPT_FIELDS))]
 
 
-def stage(lang: str, part: Callable[[Writer], None]) -> tuple[list[str], list[str]]:
-    """The lines of ``part`` (:func:`update_range`, :func:`update_row`) and the loop indices
-    they declare; over parameters ``work`` (``P`` of them), the state ``vel`` (slot 1 from
+def stage(lang: str, part: Callable[[Writer], None]
+          ) -> tuple[list[str], list[str], list[str]]:
+    """The lines of ``part`` (:func:`update_range`, :func:`update_row`), the loop indices
+    and the real scalars they declare; over parameters ``work`` (``P`` of them), the state ``vel`` (slot 1 from
     ``P``), summed gradients ``grad`` and one sample's deltas ``d`` from ``outs``; the
     step's rate ``lr`` (Adam's bias-corrected rate: the caller's :func:`adam_rate`), one
     sample's weight ``sw`` (:func:`update_row`; 1.0 unweighted). Cython tests the
@@ -423,7 +424,7 @@ def stage(lang: str, part: Callable[[Writer], None]) -> tuple[list[str], list[st
         fix_rule(w, body)
     else:  # momentum and decay tested in the loop, where LLVM unswitches them itself
         w.fix("adam", lambda: w.fix("decay" if w.rule["adam"] else "nesterov", body))
-    return lines + w.lines, list(w.indices)
+    return lines + w.lines, list(w.indices), list(w.doubles)
 
 
 def fix_rule(w: Writer, body: Callable[[], None], nesterov: bool = True) -> None:
