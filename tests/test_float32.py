@@ -7,6 +7,7 @@ functions taken in double and rounded. The two agree bit for bit, and float32 tr
 is shown to be float32 (not float64 rounded at the end).
 """
 
+import functools
 import json
 import math
 import pickle
@@ -16,6 +17,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import COMPILED, _require
 from test_backends_agree import assert_same_as_oracle
 
 import fastbp
@@ -336,38 +338,59 @@ def _single(net):
 TILE_COLS = 16  # float32's register tiles: 6 rows by two vectors of 8 floats
 
 
+@pytest.fixture(params=[name for name in COMPILED if name != "numba/own"] or [None])
+def batched_backend(request):
+    """Every compiled backend (numba's tiers change only the small networks' kernels)."""
+    if request.param is None:
+        pytest.skip("no compiled backend is registered")
+    return _require(request.param)
+
+
 @pytest.mark.parametrize("batch_size", [1, 6, 7, None])
 @pytest.mark.parametrize("width", [TILE_COLS - 1, TILE_COLS, TILE_COLS + 1, 3 * TILE_COLS + 1])
-def test_float32_tile_edges(compiled_backend, batch_size, width):
+def test_float32_tile_edges(batched_backend, batch_size, width):
     from test_tiles import _case
 
     seed = width * 10 + (batch_size or 0)
     sizes = [width + 2, width, width - 1, TILE_COLS + 1]
     net, X, Y, options = _case(seed, sizes, batch_size, 13, momentum=[0.0, 0.5][seed % 2])
-    assert_same_as_oracle(compiled_backend, _single(net), X, Y, options)
+    assert_same_as_oracle(batched_backend, _single(net), X, Y, options)
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("batch_size", [7, 300])
-def test_float32_threads_blocks_and_chunks_change_no_bits(compiled_backend, threads,
-                                                         batch_size):
-    # an input wider than a block of terms (256), a batch longer than a block of rows (48)
-    # and, at 300, than a chunk (256): every sum continued across them, in any thread
-    rng = np.random.default_rng(threads)
-    net = _single(fastbp.Network([260, 33, 18, 3], ["tanh", "relu", "softmax"], seed=threads))
+def _wide_case(batch_size):
+    rng = np.random.default_rng(batch_size)
+    net = _single(fastbp.Network([260, 33, 18, 3], ["tanh", "relu", "softmax"], seed=1))
     X, Y = rng.normal(size=(310, 260)), rng.dirichlet(np.ones(3), size=310)
     options = {"epochs": 2, "lr": 0.05, "batch_size": batch_size, "shuffle": True, "seed": 1,
                "loss": "cross_entropy", "optimizer": fastbp.Adam(), "weight_decay": 0.001,
                "sample_weight": rng.uniform(0.5, 2.0, size=310)}
-    ours, reference = net.copy(), net.copy()
-    fastbp.train(ours, X, Y, backend=compiled_backend, threads=threads, **options)
-    fastbp.train(reference, X, Y, backend="python", **options)
-    assert np.array_equal(ours.params, reference.params)
-    assert np.array_equal(net.forward(X, backend=compiled_backend, threads=threads),
-                          net.forward(X, backend="python"))
-    for g, w in zip(fastbp.gradients(net, X, Y, "cross_entropy", compiled_backend, threads),
-                    fastbp.gradients(net, X, Y, "cross_entropy", "python")):
-        assert all(np.array_equal(a, b) for a, b in zip(g, w))
+    return net, X, Y, options
+
+
+@functools.cache
+def _wide_reference(batch_size):
+    """The oracle's answers for :func:`_wide_case` (seconds each: computed once)."""
+    net, X, Y, options = _wide_case(batch_size)
+    trained = net.copy()
+    fastbp.train(trained, X, Y, backend="python", **options)
+    return (trained.params, net.forward(X, backend="python"),
+            fastbp.gradients(net, X, Y, "cross_entropy", "python"))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("batch_size", [7, 300])
+def test_float32_threads_blocks_and_chunks_change_no_bits(batched_backend, threads,
+                                                         batch_size):
+    # an input wider than a block of terms (256), a batch longer than a block of rows (48)
+    # and, at 300, than a chunk (256): every sum continued across them, in any thread
+    net, X, Y, options = _wide_case(batch_size)
+    params, outputs, (dW, db) = _wide_reference(batch_size)
+    ours = net.copy()
+    fastbp.train(ours, X, Y, backend=batched_backend, threads=threads, **options)
+    assert np.array_equal(ours.params, params)
+    assert np.array_equal(net.forward(X, backend=batched_backend, threads=threads), outputs)
+    got = fastbp.gradients(net, X, Y, "cross_entropy", batched_backend, threads)
+    assert all(np.array_equal(a, b) for a, b in zip(got[0] + got[1], dW + db))
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -387,7 +410,7 @@ def test_float32_random_networks(compiled_backend, seed):
     assert_same_as_oracle(compiled_backend, net, X, Y, options)
 
 
-def test_float32_rare_exp_inputs(compiled_backend):
+def test_float32_rare_exp_inputs(batched_backend):
     # float32 net inputs beyond exp's float32 range and exactly 0: glibc's double exp
     # (inlined or the library's), rounded, the same bits
     rng = np.random.default_rng(12)
@@ -397,7 +420,7 @@ def test_float32_rare_exp_inputs(compiled_backend):
     X, Y = rng.normal(size=(15, 10)), rng.uniform(size=(15, 9))
     for batch_size in (1, 7):
         ours, reference = net.copy(), net.copy()
-        fastbp.train(ours, X, Y, backend=compiled_backend, epochs=2, lr=0.1,
+        fastbp.train(ours, X, Y, backend=batched_backend, epochs=2, lr=0.1,
                      batch_size=batch_size)
         fastbp.train(reference, X, Y, backend="python", epochs=2, lr=0.1,
                      batch_size=batch_size)
