@@ -161,7 +161,7 @@ class _FastBP(BaseEstimator):
         self.backend_ = resolve(self.backend)[0]
         self._threads = check_threads(self.threads)
         if first:
-            self._initialize(X.shape[1], [int(h) for h in hidden], Y.shape[1])
+            self._initialize(X.shape[1], [int(h) for h in hidden], Y.shape[1], X.dtype)
         elif X.shape[1] != self.network_.sizes[0]:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.network_.sizes[0]} features as input")
@@ -178,14 +178,16 @@ class _FastBP(BaseEstimator):
     def _check_loss(self):
         """The regressor's ``loss`` (the classifier has log-loss only)."""
 
-    def _initialize(self, n_in, hidden, n_out):
+    def _initialize(self, n_in, hidden, n_out, dtype):
         """A Network drawn as scikit-learn's MLP draws its coefficients: per layer, W as
         ``(fan_in, fan_out)`` then b, from ``Uniform(±sqrt(f / (fan_in + fan_out)))``,
-        ``f = 2`` for logistic hidden layers and 6 otherwise, from ``random_state``."""
+        ``f = 2`` for logistic hidden layers and 6 otherwise, from ``random_state``; in
+        the dtype of the data it is first fitted on (float32 stays float32), the values
+        drawn in float64 and rounded, as scikit-learn does."""
         sizes = [n_in, *hidden, n_out]
         act = functions.activation_name(self.activation)
         self.network_ = Network(sizes, [act] * len(hidden) + [self._out_activation],
-                                bias=self.bias)
+                                bias=self.bias, dtype=dtype)
         factor = 2.0 if act == "logistic" else 6.0
         for w, b, (fan_in, fan_out) in zip(self.network_.weights, self.network_.biases,
                                            itertools.pairwise(sizes)):
@@ -236,11 +238,11 @@ class _FastBP(BaseEstimator):
                                  "'validation_fraction' or the size of your dataset.")
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
-        Y = _kernel_array(Y)
+        Y = _kernel_array(Y, net.dtype)
         if not sparse.issparse(X):
-            X = _kernel_array(X)
+            X = _kernel_array(X, net.dtype)
         if sample_weight is not None:
-            sample_weight = _kernel_array(sample_weight)
+            sample_weight = _kernel_array(sample_weight, net.dtype)
         n = X.shape[0]
         if self.batch_size == "auto":
             batch = min(200, n)
@@ -252,7 +254,7 @@ class _FastBP(BaseEstimator):
         rule = self._rule(batch)
         if not incremental or not hasattr(self, "_state") or \
                 self._state.shape[-1] != rule.state_size(net.kernel_shape.n_params):
-            self._state = rule.new_state(net.kernel_shape.n_params)
+            self._state = rule.new_state(net.kernel_shape.n_params, None, net.dtype)
             self._lr = float(self.learning_rate_init)
         sample_idx = np.arange(n, dtype=np.int64)
         shape = net.kernel_shape
@@ -304,19 +306,20 @@ class _FastBP(BaseEstimator):
         epoch's report (``Kernels.train``'s ``report``: its batches' losses, met on the
         way)."""
         net, n = self.network_, X.shape[0]
-        report = np.zeros((1, 2))
+        report = np.zeros((1, 2), net.dtype)
         if not sparse.issparse(X):
             kernels.train(shape, rule, net.params, self._state, X, Y, 1, self._lr,
                           None if order is None else order.reshape(1, -1), self._threads,
                           sample_weight, report)
             return report[0]
         visit = np.arange(n) if order is None else order
-        total, one = np.zeros(2), np.zeros((1, 2))
+        total, one = np.zeros(2), np.zeros((1, 2), net.dtype)
         for start in range(0, n, batch):
             rows = visit[start:start + batch]
             part = rule._replace(batch_size=len(rows))
-            kernels.train(shape, part, net.params, self._state, X[rows].toarray(),
-                          _kernel_array(Y[rows]), 1, self._lr, None, self._threads,
+            kernels.train(shape, part, net.params, self._state,
+                          _kernel_array(X[rows].toarray(), net.dtype),
+                          _kernel_array(Y[rows], net.dtype), 1, self._lr, None, self._threads,
                           None if sample_weight is None else sample_weight[rows], one)
             total += one[0]
         return total
@@ -387,12 +390,12 @@ class _FastBP(BaseEstimator):
         from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
         from sklearn.utils.optimize import _check_optimize_result
 
+        net, kernels, perm = self.network_, self._kernels(), self._packing()
         if sparse.issparse(X):
             X = X.toarray()
-        X, Y = _kernel_array(X), _kernel_array(Y)
+        X, Y = _kernel_array(X, net.dtype), _kernel_array(Y, net.dtype)
         if sample_weight is not None:
-            sample_weight = _kernel_array(sample_weight)
-        net, kernels, perm = self.network_, self._kernels(), self._packing()
+            sample_weight = _kernel_array(sample_weight, net.dtype)
         shape, alpha = net.kernel_shape, float(self.alpha)
         weights = np.zeros(shape.n_params, dtype=bool)
         for n_in, n_out, w_at, _ in net.layout.tolist():
@@ -432,15 +435,21 @@ class _FastBP(BaseEstimator):
 
     def _outputs(self, X):
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=np.float64,
-                          reset=False)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                          dtype=(np.float64, np.float32), reset=False)
+        net = self.network_
+        if X.dtype != net.dtype and net.dtype == np.float32:
+            # float64 data meets float32 coefficients: scikit-learn's products then run in
+            # float64, and so does this (the coefficients widened exactly)
+            net = Network(net.sizes, list(net.activations), net.bias, weights=net.weights,
+                          biases=net.biases)
         if sparse.issparse(X):
             return np.concatenate([
-                self.network_.forward(X[i:i + _DENSE_ROWS].toarray(), backend=self.backend_,
-                                      threads=self._threads)
+                net.forward(X[i:i + _DENSE_ROWS].toarray(), backend=self.backend_,
+                            threads=self._threads)
                 for i in range(0, X.shape[0], _DENSE_ROWS)]) if X.shape[0] else \
-                self.network_.forward(np.zeros((0, X.shape[1])), backend=self.backend_)
-        return self.network_.forward(X, backend=self.backend_, threads=self._threads)
+                net.forward(np.zeros((0, X.shape[1])), backend=self.backend_)
+        return net.forward(X, backend=self.backend_, threads=self._threads)
 
     def _check_stochastic(self):
         if self.solver not in ("sgd", "adam"):
@@ -449,10 +458,11 @@ class _FastBP(BaseEstimator):
         return True
 
 
-def _kernel_array(array):
-    """``array`` as the kernels take it: C-contiguous and writable float64 (a read-only
-    memmap would have numba compile every kernel again for read-only arrays, 30 s)."""
-    return np.require(array, np.float64, ["C", "W"])
+def _kernel_array(array, dtype):
+    """``array`` as the kernels take it: C-contiguous and writable, of the network's
+    ``dtype`` (a read-only memmap would have numba compile every kernel again for
+    read-only arrays, 30 s)."""
+    return np.require(array, dtype, ["C", "W"])
 
 
 #: Rows of a sparse ``X`` densified at a time to predict.
@@ -563,8 +573,8 @@ class FastBPClassifier(ClassifierMixin, _FastBP):
     _score_function = staticmethod(accuracy_score)
 
     def _prepare(self, X, y, first, incremental, classes):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
-                             multi_output=True, reset=first)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                             dtype=(np.float64, np.float32), multi_output=True, reset=first)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -679,8 +689,9 @@ class FastBPRegressor(RegressorMixin, _FastBP):
                              "does not have; use loss='squared_error'")
 
     def _prepare(self, X, y, first, incremental, classes):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64,
-                             multi_output=True, y_numeric=True, reset=first)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"],
+                             dtype=(np.float64, np.float32), multi_output=True,
+                             y_numeric=True, reset=first)
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         self._out_activation, self._loss_code = "identity", functions.SQUARED
         return X, Y

@@ -381,3 +381,70 @@ def test_import_fastbp_does_not_import_sklearn():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
+
+
+# scikit-learn's own dtype tests (sklearn/neural_network/tests/test_mlp.py), on ours.
+X_DIGITS, Y_DIGITS = load_digits(n_class=3, return_X_y=True)
+X_DIGITS = X_DIGITS / X_DIGITS.max()
+
+
+def test_classifier_dtypes_casting_as_scikit_learns():
+    settings = {"alpha": 1e-5, "hidden_layer_sizes": (5, 3), "random_state": 1,
+                "max_iter": 100, "tol": 1e-1}
+    ours64 = FastBPClassifier(**settings).fit(X_DIGITS[:300], Y_DIGITS[:300])
+    ours32 = FastBPClassifier(**settings).fit(X_DIGITS[:300].astype(np.float32),
+                                              Y_DIGITS[:300])
+    X32 = X_DIGITS[300:].astype(np.float32)
+    np.testing.assert_array_equal(ours64.predict(X_DIGITS[300:]), ours32.predict(X32))
+    np.testing.assert_allclose(ours64.predict_proba(X_DIGITS[300:]), ours32.predict_proba(X32),
+                               rtol=1e-2)
+
+
+def test_regressor_dtypes_casting_as_scikit_learns():
+    settings = {"alpha": 1e-5, "hidden_layer_sizes": (5, 3), "random_state": 1,
+                "max_iter": 150, "tol": 1e-3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours64 = FastBPRegressor(**settings).fit(X_DIGITS[:300], Y_DIGITS[:300])
+        ours32 = FastBPRegressor(**settings).fit(X_DIGITS[:300].astype(np.float32),
+                                                 Y_DIGITS[:300])
+    np.testing.assert_allclose(ours64.predict(X_DIGITS[300:]),
+                               ours32.predict(X_DIGITS[300:].astype(np.float32)), rtol=5e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("Estimator", [FastBPClassifier, FastBPRegressor])
+def test_parameters_and_predictions_keep_the_input_dtype(dtype, Estimator):
+    X, y = X_DIGITS.astype(dtype), Y_DIGITS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp = Estimator(alpha=1e-5, hidden_layer_sizes=(5, 3), random_state=1, max_iter=50,
+                        tol=1e-1).fit(X[:300], y[:300])
+    pred = mlp.predict(X[300:])
+    assert all(intercept.dtype == dtype for intercept in mlp.intercepts_)
+    assert all(coef.dtype == dtype for coef in mlp.coefs_)
+    if Estimator is FastBPRegressor:
+        assert pred.dtype == dtype
+    else:
+        assert mlp.predict_proba(X[300:]).dtype == dtype
+    # float64 data meets float32 coefficients as in scikit-learn: computed in float64
+    assert mlp.predict(X_DIGITS[300:].astype(np.float64)).dtype == (
+        np.float64 if Estimator is FastBPRegressor else pred.dtype)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_float32_fits_have_the_same_bits_on_every_backend(solver, compiled_backend):
+    if compiled_backend == "numba/own":
+        pytest.skip("the estimators run numba's tiers as they come")
+    X, y = X_DIGITS[:120].astype(np.float32), Y_DIGITS[:120]
+    settings = {"hidden_layer_sizes": (9,), "batch_size": 16, "max_iter": 4,
+                "random_state": 0, "alpha": 0.01, "solver": solver, "tol": 1e9}
+    fits = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for backend in ("python", compiled_backend):
+            fits.append(FastBPClassifier(backend=backend, **settings).fit(X, y))
+    for ours, oracle in zip(fits[1].coefs_ + fits[1].intercepts_,
+                            fits[0].coefs_ + fits[0].intercepts_):
+        assert ours.dtype == np.float32 and np.array_equal(ours, oracle)
+    assert fits[1].loss_ == fits[0].loss_
