@@ -28,6 +28,8 @@ def runner(name: str, w: Workload) -> Runner:
     """The runner of contender ``name`` (``"c"``, ``"torch"`` or ``"jax"``) for ``w``."""
     if name == "c" and w.data != "tutorial":
         raise RuntimeError("the C reference loop is written for the tutorial network")
+    if name == "c" and w.dtype != "float64":
+        raise RuntimeError("the C reference loop computes in double")
     try:
         return {"c": _c_runner, "torch": _torch_runner, "jax": _jax_runner}[name](w)
     except ImportError as exc:
@@ -66,7 +68,7 @@ def _c_runner(w: Workload) -> Runner:
 def _torch_runner(w: Workload) -> Runner:
     import torch
 
-    X, Y = (torch.tensor(a, dtype=torch.float64) for a in w.arrays)
+    X, Y = (torch.tensor(a) for a in w.arrays)  # in the workload's dtype
     n = len(X)
     size = n if w.batch_size is None else w.batch_size
 
@@ -105,7 +107,7 @@ def _jax_runner(w: Workload) -> Runner:
     import jax
     import jax.numpy as jnp
 
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", True)  # float64 where asked; float32 stays float32
     X, Y = (jnp.asarray(a) for a in w.arrays)
     n = len(X)
     size = n if w.batch_size is None else w.batch_size
@@ -142,7 +144,7 @@ def _jax_runner(w: Workload) -> Runner:
             params = jax.block_until_ready(fit(params, epochs))
             return time.perf_counter() - start, float(loss_of(params, X, Y))
         stacked = [(jnp.stack([W] * count), jnp.stack([b] * count)) for W, b in params]
-        lrs = jnp.asarray(w.learning_rates(count))
+        lrs = jnp.asarray(w.learning_rates(count).astype(w.dtype))
         start = time.perf_counter()
         out = jax.block_until_ready(many(stacked, lrs, epochs))
         last = [(W[-1], b[-1]) for W, b in out]

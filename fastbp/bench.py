@@ -12,6 +12,7 @@ come with the ``compare`` extra); fastbp's package never imports them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -20,7 +21,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -57,26 +58,35 @@ class Workload:
     quick_networks: int = 1
     estimator: bool = False  # time FastBPClassifier.fit (and sklearn's MLPClassifier.fit)
     optimizer: str = "sgd"  # "adam" (fastbp.Adam's defaults); the estimators' solver: or lbfgs
+    dtype: str = "float64"  # what every runner computes in: the network, the data
 
     def network(self) -> Network:
         if self.data == "tutorial":
-            return tutorial.network()
-        return Network(self.sizes, seed=0, bias=self.bias)
+            net = tutorial.network()
+            return Network(net.sizes, list(net.activations), net.bias, weights=net.weights,
+                           biases=net.biases, dtype=self.dtype)
+        return Network(self.sizes, seed=0, bias=self.bias, dtype=self.dtype)
+
+    def computing_in(self, dtype: str) -> Workload:
+        """This workload with every runner computing in ``dtype``."""
+        return dataclasses.replace(self, dtype=dtype)
 
     @functools.cached_property
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``X, Y`` (the sklearn workloads: ``X, y`` labels), ``X`` in the dtype."""
         if self.data in ("sklearn-digits", "sklearn-breast-cancer"):  # standardised; labels
             from sklearn.datasets import load_breast_cancer, load_digits
 
             load = load_digits if self.data == "sklearn-digits" else load_breast_cancer
             X, y = load(return_X_y=True)
-            return (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0), y
+            X = (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+            return X.astype(self.dtype), y
         if self.data != "random":
-            return dataset(self.data)
+            return tuple(a.astype(self.dtype) for a in dataset(self.data))
         rng = np.random.default_rng(0)
         X = rng.uniform(0.0, 1.0, size=(self.n_samples, self.sizes[0]))
         Y = np.eye(self.sizes[-1])[rng.integers(0, self.sizes[-1], size=self.n_samples)]
-        return X, Y
+        return X.astype(self.dtype), Y.astype(self.dtype)
 
     @property
     def online(self) -> bool:
@@ -211,7 +221,7 @@ def _fastbp_runner(backend: str, w: Workload, threads: int | None = None) -> Run
             net = w.network()
             compile_kernels(net.sizes, activation=list(net.activations), bias=net.bias,
                             batch_size=w.batch_size, many=w.networks > 1, backend=backend,
-                            optimizer=w.optimizer)
+                            optimizer=w.optimizer, dtype=w.dtype)
             warm.append(True)
         if w.networks == 1:
             result = train(w.network(), X, Y, epochs=epochs, lr=w.lr, batch_size=w.batch_size,
@@ -309,17 +319,22 @@ def measure(run: Runner, epochs: int, repeats: int, count: int = 1) -> tuple[flo
 
 
 def run_table(workloads: list[str], names: list[str], quick: bool = False,
-              log: Callable[[str], None] | None = None) -> list[dict]:
-    """Measure every (workload, runner) pair; one row each, with speed-ups where possible."""
+              log: Callable[[str], None] | None = None,
+              dtypes: Sequence[str] = ("float64",)) -> list[dict]:
+    """Measure every (workload, runner, dtype) triple; one row each, with speed-ups (against
+    the oracle and the C loop of the same dtype) where possible."""
     for w in workloads:
         if w not in WORKLOADS:
             raise ValueError(f"workloads must be among {', '.join(WORKLOADS)}; got {w!r}")
+    for dtype in dtypes:
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"dtypes must be among float64, float32; got {dtype!r}")
     rows = []
-    for wname in workloads:
-        w = WORKLOADS[wname]
+    for wname, dtype in ((w, d) for w in workloads for d in dict.fromkeys(dtypes)):
+        w = WORKLOADS[wname].computing_in(dtype)
         figures: dict[str, float] = {}
         for name in names:
-            row = {"workload": wname, "backend": name, "unit": w.unit}
+            row = {"workload": wname, "backend": name, "dtype": dtype, "unit": w.unit}
             try:
                 run = runner(name, w)
             except RuntimeError as exc:
@@ -327,8 +342,8 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
                 continue
             epochs, count = epochs_for(name, w, quick), w.count(quick)
             if log:
-                log(f"{wname} / {name}: {epochs} epochs" + (f" x {count} networks"
-                                                             if count > 1 else ""))
+                log(f"{wname} / {name} / {dtype}: {epochs} epochs"
+                    + (f" x {count} networks" if count > 1 else ""))
             seconds, loss = measure(run, epochs, 2 if quick else 3, count)
             figures[name] = w.figure(seconds, epochs, count)
             rows.append({**row, "status": "ok", "epochs": epochs, "seconds": seconds,
@@ -338,7 +353,7 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
                 visits = epochs * len(w.arrays[0]) * count
                 rows[-1]["gflops"] = w.flops_per_sample * visits / seconds / 1e9
         for row in rows:
-            if row["workload"] == wname and row["status"] == "ok":
+            if (row["workload"], row["dtype"]) == (wname, dtype) and row["status"] == "ok":
                 for ref in ("python", "c"):
                     if ref in figures:
                         row[f"vs_{ref}"] = figures[ref] / row["figure"]
@@ -347,22 +362,23 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
 
 def format_table(rows: list[dict]) -> str:
     """The rows as an aligned text table, then the pairs that did not run and why."""
-    head = ("workload", "backend", "epochs", "figure", "unit", "GFLOP/s", "vs python", "vs C",
-            "threads", "final loss")
+    head = ("workload", "backend", "dtype", "epochs", "figure", "unit", "GFLOP/s", "vs python",
+            "vs C", "threads", "final loss")
     body = []
     for r in rows:
         if r["status"] != "ok":
             continue
         gflops = f"{r['gflops']:.1f}" if "gflops" in r else ""
-        body.append((r["workload"], r["backend"], f"{r['epochs']:,}", f"{r['figure']:,.1f}",
-                     r["unit"], gflops, _times(r.get("vs_python")), _times(r.get("vs_c")),
-                     str(r.get("threads", "")), f"{r['final_loss']:.6g}"))
+        body.append((r["workload"], r["backend"], r.get("dtype", "float64"), f"{r['epochs']:,}",
+                     f"{r['figure']:,.1f}", r["unit"], gflops, _times(r.get("vs_python")),
+                     _times(r.get("vs_c")), str(r.get("threads", "")),
+                     f"{r['final_loss']:.6g}"))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    lines = ["  ".join(str(x).rjust(n) if i in (2, 3, 5, 6, 7, 8) else str(x).ljust(n)
+    lines = ["  ".join(str(x).rjust(n) if i in (3, 4, 6, 7, 8, 9) else str(x).ljust(n)
                        for i, (x, n) in enumerate(zip(line, widths)))
              for line in (head, *body)]
-    skipped = [f"  {r['workload']} / {r['backend']}: {r['status']}" for r in rows
-               if r["status"] != "ok"]
+    skipped = [f"  {r['workload']} / {r['backend']} / {r.get('dtype', 'float64')}: "
+               f"{r['status']}" for r in rows if r["status"] != "ok"]
     return "\n".join(lines + (["", "not run:", *skipped] if skipped else []))
 
 

@@ -98,7 +98,8 @@ def _bench(args: argparse.Namespace) -> None:
     if args.plot:
         pyplot()  # before a long run, not after it
     rows = bench.run_table(workloads, names, quick=args.quick,
-                           log=lambda line: print(line, file=sys.stderr, flush=True))
+                           log=lambda line: print(line, file=sys.stderr, flush=True),
+                           dtypes=args.dtype)
     print(bench.format_table(rows))
     if any("gflops" in row for row in rows):
         print(f"\nGFLOP/s: the products of a training step (net inputs, hidden deltas, "
@@ -270,7 +271,7 @@ def _warmup(args: argparse.Namespace) -> None:
                                         loss=args.loss,
                                         optimizer=cli_train.optimizer_from(args),
                                         batch_size=args.batch_size, many=many,
-                                        backend=args.backend):
+                                        backend=args.backend, dtype=args.dtype):
                 print(f"{'-'.join(map(str, sizes))} ({what}): {line}", flush=True)
     print(f"done in {time.perf_counter() - began:.1f} s; the kernels are cached (see "
           f"fastbp cache --info)")
@@ -347,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--many", action="store_true",
                    help="also the kernels of train_many (sweeps, ensembles)")
     _training_options(p)
+    cli_train.dtype_option(p)
     p.add_argument("--backend", default="auto", help="a backend name")
     p.set_defaults(run=_warmup)
     p = sub.add_parser("cache", help="where the compiled kernels are cached; clear them")
@@ -387,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workloads", nargs="+", metavar="NAME",
                    help="tutorial-10k tutorial-1M xor digits minibatch mnist ensemble "
                    "sklearn-online sklearn-batch32; default: all")
+    p.add_argument("--dtype", nargs="+", choices=["float64", "float32"], default=["float64"],
+                   help="what every runner computes in (both: a row each); default: float64")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="also draw a bar chart (needs matplotlib)")
     p.set_defaults(run=_bench)

@@ -105,12 +105,18 @@ def _figure(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
+def _runner(row: dict) -> str:
+    """A bar's name: the backend or contender, and its dtype where it is not float64."""
+    dtype = row.get("dtype", "float64")
+    return row["backend"] if dtype == "float64" else f"{row['backend']} {dtype}"
+
+
 def bench_chart(rows: list[dict], when: datetime.date | None = None):
     """One panel per workload, in a grid: a bar per backend or contender (its colour the
     same in every panel), its value written on it. The axis is linear from zero, or
     logarithmic where a panel's figures span more than 10x (PyTorch eager's 300,000 ns
     beside 55 ns would flatten every other bar)."""
-    done = [r for r in rows if r["status"] == "ok"]
+    done = [{**r, "backend": _runner(r)} for r in rows if r["status"] == "ok"]
     workloads = list(dict.fromkeys(r["workload"] for r in done))
     runners = list(dict.fromkeys(r["backend"] for r in done))
     colours = {name: f"C{k % 10}" for k, name in enumerate(runners)}

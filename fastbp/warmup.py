@@ -21,13 +21,14 @@ def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "
                     bias: str = "trainable", loss: str = "squared",
                     batch_size: int | None = 1,
                     momentum: float = 0.0, weight_decay: float = 0.0, many: bool = False,
-                    backend: str = "auto", optimizer: object = None) -> list[str]:
+                    backend: str = "auto", optimizer: object = None,
+                    dtype: str = "float64") -> list[str]:
     """Compile (or load from the on-disk cache) every kernel that training networks of
     ``sizes`` with these options runs, and wait for them. Exported as ``fastbp.compile``.
 
     Parameters
     ----------
-    sizes, activation, bias : as for :class:`fastbp.Network`
+    sizes, activation, bias, dtype : as for :class:`fastbp.Network`
     loss, batch_size, momentum, weight_decay, optimizer : as for :func:`fastbp.train` (a
         ``batch_size`` of None, the full batch, compiles as any batch above one)
     many : bool, default False
@@ -42,7 +43,7 @@ def compile_kernels(sizes: Sequence[int], *, activation: str | Sequence[str] = "
     list of str
         What was compiled and how long it took, a line each.
     """
-    net = Network(sizes, activation, bias=bias, seed=0)
+    net = Network(sizes, activation, bias=bias, seed=0, dtype=dtype)
     batch_size = 2 if batch_size is None else check_integer(batch_size, "batch_size", 1)
     rule = Rule(functions.loss_code(loss), batch_size,
                 weight_decay=check_weight_decay(weight_decay),

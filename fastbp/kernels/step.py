@@ -392,8 +392,9 @@ def unpack_opt(lang: str) -> list[str]:
 def stage(lang: str, part: Callable[[Writer], None]
           ) -> tuple[list[str], list[str], list[str]]:
     """The lines of ``part`` (:func:`update_range`, :func:`update_row`), the loop indices
-    and the real scalars they declare; over parameters ``work`` (``P`` of them), the state ``vel`` (slot 1 from
-    ``P``), summed gradients ``grad`` and one sample's deltas ``d`` from ``outs``; the
+    and the real scalars they declare; over parameters ``work`` (``P`` of them), the state
+    ``vel`` (slot 1 from ``P``), summed gradients ``grad`` and one sample's deltas ``d``
+    from ``outs``; the
     step's rate ``lr`` (Adam's bias-corrected rate: the caller's :func:`adam_rate`), one
     sample's weight ``sw`` (:func:`update_row`; 1.0 unweighted). Cython tests the
     rule's flags once, outside the loop; numba tests Adam (and its decay), Nesterov and the
