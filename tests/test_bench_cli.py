@@ -15,7 +15,8 @@ def test_quick_table_and_json(tmp_path, capsys):
                  "--backends", "python", "numba", "cython", "--json", str(out_json)])
     assert code == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split()[:4] == ["workload", "backend", "epochs", "figure"]
+    assert table.splitlines()[0].split()[:5] == ["workload", "backend", "dtype", "epochs",
+                                                 "figure"]
     rows = json.loads(out_json.read_text())
     assert {(r["workload"], r["backend"]) for r in rows} == {
         (w, b) for w in ("tutorial-10k", "xor") for b in ("python", "numba", "cython")}
@@ -35,15 +36,33 @@ def test_batched_workloads_show_gflops_beside_numpys_matmul(tmp_path, capsys):
                  "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
     header, line = out.splitlines()[:2]
-    assert header.split()[5] == "GFLOP/s"
+    assert header.split()[6] == "GFLOP/s"
     (row,) = json.loads(out_json.read_text())
     w = bench.WORKLOADS["minibatch"]
     # The unrounded figures: the table prints one decimal of each, too few to divide.
     assert row["gflops"] == pytest.approx(w.flops_per_sample / row["figure"] / 1e3, rel=1e-9)
-    assert line.split()[3] == f"{row['figure']:,.1f}"
-    assert line.split()[5] == f"{row['gflops']:.1f}"
+    assert line.split()[4] == f"{row['figure']:,.1f}"
+    assert line.split()[6] == f"{row['gflops']:.1f}"
     assert "NumPy's float64 matmul on one thread here:" in out
     assert bench.matmul_gflops(64) > 0
+
+
+def test_float32_rows_beside_float64(tmp_path, capsys):
+    out_json = tmp_path / "rows.json"
+    assert main(["bench", "--quick", "--workloads", "tutorial-10k", "--backends", "python",
+                 "numba", "--dtype", "float64", "float32", "--json", str(out_json)]) == 0
+    rows = json.loads(out_json.read_text())
+    assert [(r["backend"], r["dtype"]) for r in rows] == [
+        ("python", "float64"), ("numba", "float64"), ("python", "float32"),
+        ("numba", "float32")]
+    losses = {dtype: {r["final_loss"] for r in rows if r["dtype"] == dtype}
+              for dtype in ("float64", "float32")}
+    assert all(len(found) == 1 for found in losses.values())  # each dtype's bits, shared
+    assert losses["float64"] != losses["float32"]
+    assert all(r["vs_python"] == pytest.approx(
+        next(p["figure"] for p in rows if (p["backend"], p["dtype"]) == ("python", r["dtype"]))
+        / r["figure"]) for r in rows)
+    assert "float32" in capsys.readouterr().out
 
 
 def test_flops_per_sample_counts_the_three_products():
@@ -56,7 +75,7 @@ def test_flops_per_sample_counts_the_three_products():
 def test_workloads_the_oracle_cannot_run_are_listed_not_hidden(capsys):
     assert main(["bench", "--quick", "--workloads", "digits", "--backends", "python"]) == 0
     out = capsys.readouterr().out
-    assert "not run:" in out and "digits / python: too long for the pure-Python oracle" in out
+    assert "not run:" in out and "digits / python / float64: too long for the pure-Python oracle" in out
 
 
 @pytest.mark.parametrize(("argv", "message"), [
