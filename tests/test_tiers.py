@@ -255,3 +255,18 @@ def test_threads_asking_together_start_one_compile(tiers):
     finally:
         entry.stop()
         numba_tiers._running.remove(entry)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_fixed_bias_shape_does_not_lend_its_kernels_to_a_trainable_one(tiers, dtype):
+    # The bias mode is not in Shape.key: a network of the same layout with trainable
+    # biases, trained after one with fixed biases, once ran the fixed one's kernels.
+    tiers("specialised")
+    X, Y = fastbp.tutorial.INPUTS, fastbp.tutorial.TARGETS
+    fastbp.train(fastbp.Network([2, 2, 2], bias="fixed", seed=1, dtype=dtype), X, Y, epochs=3,
+                 backend="numba")
+    ours = fastbp.Network([2, 2, 2], seed=0, dtype=dtype)
+    oracle = ours.copy()
+    fastbp.train(ours, X, Y, epochs=3, backend="numba")
+    fastbp.train(oracle, X, Y, epochs=3, backend="python")
+    assert np.array_equal(ours.params, oracle.params)

@@ -382,10 +382,10 @@ def _specialised(shape: Shape, rule: Rule, epochs: int, n: int, weighted: bool,
     """The shape's unrolled ``(train, loss)`` kernels for one small network trained online
     where the tiering rule runs them now, else None (the generic ``numba.online`` then
     runs); the work counts toward compiling them."""
-    found = _by_rule.get((shape.key, rule, weighted, report, real))
-    if found is None:
-        found = _by_rule[shape.key, rule, weighted, report, real] = _entry(
-            shape, rule, False, weighted, report, real)
+    key = (shape.key, shape.train_bias, rule, weighted, report, real)
+    found = _by_rule.get(key)
+    if found is None:  # (the bias mode is not in Shape.key: a fixed bias has other kernels)
+        found = _by_rule[key] = _entry(shape, rule, False, weighted, report, real)
     if tiers.MODE == "auto":  # pick()'s rule inline for its two common cases
         if found.kernel is not None:
             return found.kernel
@@ -482,7 +482,7 @@ def epoch_seconds(shape: Shape, rule: Rule, n_samples: int) -> float:
 # loss kernels, once loaded, by (Shape.key, loss).
 _entries: dict[tuple, tiers.Entry] = {}
 _loss_kernels: dict[tuple, object] = {}
-_by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, Rule): faster
+_by_rule: dict[tuple, tiers.Entry] = {}  # one network's, by (Shape.key, bias, Rule, ...)
 
 
 def _entry(shape: Shape, rule: Rule, many: bool, weighted: bool = False,
