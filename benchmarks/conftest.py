@@ -48,6 +48,13 @@ RATIOS = [
     *[(f"{w}: sklearn MLPClassifier / {b}", (w, "sklearn"), (w, b))
       for w in ("sklearn-adam-online", "sklearn-adam", "sklearn-lbfgs")
       for b in ("numba", "cython")],
+    # Issue 29: float32 against float64, and against PyTorch's and JAX's float32.
+    *[(f"{w}: {b} float32 / float64", (f"{w}/float32", b), (w, b))
+      for w in ("tutorial-1M", "minibatch", "mnist", "ensemble") for b in ("numba", "cython")],
+    *[(f"{w} float32: {a} / {b}", (f"{w}/float32", a), (f"{w}/float32", b))
+      for w in ("minibatch", "mnist") for a in ("numba", "cython") for b in ("jax", "torch")],
+    *[(f"ensemble float32: jax vmap / {b}", ("ensemble/float32", "jax"),
+       ("ensemble/float32", b)) for b in ("numba", "cython")],
     # Threads: the machine's own scaling (a trivial nogil loop), beside one network's
     # batches on 2 threads and as threads=None picks (test_thread_scaling.py).
     ("machine: nogil loop, 1 thread / 2 threads", ("machine-loop", "threads-1"),
@@ -66,7 +73,7 @@ def pytest_terminal_summary(terminalreporter):
 
     for label, top, bottom in RATIOS:
         if top in RESULTS and bottom in RESULTS:
-            w = bench.WORKLOADS.get(top[0])
+            w = bench.WORKLOADS.get(top[0].split("/")[0])  # "mnist/float32": mnist's unit
             # per-step figures: contenders may run fewer epochs than the others
             ratio = RESULTS[top] / RESULTS[bottom]
             unit = w.unit if w else "seconds"

@@ -1,9 +1,9 @@
 """Memory at scale: training on data already in the network's layout copies none of it.
 
-``train`` takes a view of a writable C-contiguous float64 ``X`` and ``Y`` (no kernel
-writes its data); the rest of a run's memory is the network's size, the batch's
-buffers and one order of the samples. Measured with tracemalloc, which sees NumPy's
-allocations.
+``train`` takes a view of a writable C-contiguous ``X`` and ``Y`` of the network's dtype
+(no kernel writes its data), float64 or float32; the rest of a run's memory is the
+network's size, the batch's buffers and one order of the samples. Measured with
+tracemalloc, which sees NumPy's allocations.
 
     pytest benchmarks/test_memory.py
 """
@@ -17,14 +17,15 @@ import fastbp
 from fastbp import available_backends
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("backend", [b for b in ("numba", "cython") if b in available_backends()])
-def test_training_mnist_sized_data_adds_at_most_a_tenth_of_it(benchmark, backend):
+def test_training_mnist_sized_data_adds_at_most_a_tenth_of_it(benchmark, backend, dtype):
     rng = np.random.default_rng(0)
     n = 60_000
-    X = rng.uniform(size=(n, 784))
-    Y = np.eye(10)[rng.integers(0, 10, n)]
+    X = rng.uniform(size=(n, 784)).astype(dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
     before = (X.copy(), Y.copy())
-    net = fastbp.Network((784, 128, 10), seed=0)
+    net = fastbp.Network((784, 128, 10), seed=0, dtype=dtype)
     options = {"lr": 0.1, "batch_size": 128, "shuffle": True, "seed": 0, "backend": backend}
     fastbp.train(net.copy(), X[:500], Y[:500], epochs=1, **options)  # compiled, loaded
     peaks = []
