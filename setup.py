@@ -92,11 +92,13 @@ def write_generated():
             sys.modules[name] = package
     codegen = importlib.import_module("fastbp.kernels.cython_codegen")
     generated = {"_small.pyx": codegen.small_module(), "_looped.pxi": codegen.looped_include()}
+    folders = {name: root / ("fastbp/kernels" if name.endswith(".pxd") else "src_cython")
+               for name in [*codegen.SINGLE, *codegen.SINGLE.values()]}
     for name, twin in codegen.SINGLE.items():  # the float32 kernels: the same text, float32
-        source = generated.get(name) or (root / "src_cython" / name).read_text()
+        source = generated.get(name) or (folders[name] / name).read_text()
         generated[twin] = codegen.single(source)
     for target, text in generated.items():
-        path = root / "src_cython" / target
+        path = folders.get(target, root / "src_cython") / target
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
 
@@ -108,7 +110,9 @@ def extensions():
         write_generated()
         return cythonize([Extension("fastbp.kernels._cython", ["src_cython/_kernels.pyx"]),
                           Extension("fastbp.kernels._cython32", ["src_cython/_kernels32.pyx"]),
-                          Extension("fastbp.kernels._cython_small", ["src_cython/_small.pyx"])],
+                          Extension("fastbp.kernels._cython_small", ["src_cython/_small.pyx"]),
+                          Extension("fastbp.kernels._cython_small32",
+                                    ["src_cython/_small32.pyx"])],
                          include_path=["."], compiler_directives={"language_level": 3},
                          nthreads=min(2, os.cpu_count() or 1))
     except Exception as exc:

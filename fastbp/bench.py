@@ -308,14 +308,21 @@ def epochs_for(name: str, w: Workload, quick: bool) -> int:
     return epochs
 
 
-def measure(run: Runner, epochs: int, repeats: int, count: int = 1) -> tuple[float, float]:
-    """Best training time over ``repeats`` runs after one warm-up, and the last final loss."""
+def measure(run: Runner, epochs: int, repeats: int,
+            count: int = 1) -> tuple[float, float, float]:
+    """Best and median training time over ``repeats`` runs after one warm-up, and the last
+    final loss."""
     run(1, count)  # compile, load caches, import: not timed
-    best, loss = math.inf, math.nan
+    times, loss = [], math.nan
     for _ in range(repeats):
         seconds, loss = run(epochs, count)
-        best = min(best, seconds)
-    return best, loss
+        times.append(seconds)
+    return min(times), loss, float(np.median(times))
+
+
+#: Repeats whose median is this much above their best say the machine is busy (another
+#: process, a noisy neighbour): the table says so.
+NOISY = 1.2
 
 
 def run_table(workloads: list[str], names: list[str], quick: bool = False,
@@ -344,11 +351,11 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
             if log:
                 log(f"{wname} / {name} / {dtype}: {epochs} epochs"
                     + (f" x {count} networks" if count > 1 else ""))
-            seconds, loss = measure(run, epochs, 2 if quick else 3, count)
+            seconds, loss, median = measure(run, epochs, 3, count)
             figures[name] = w.figure(seconds, epochs, count)
             rows.append({**row, "status": "ok", "epochs": epochs, "seconds": seconds,
-                         "figure": figures[name], "final_loss": loss,
-                         "threads": w.threads(name)})
+                         "figure": figures[name], "median": w.figure(median, epochs, count),
+                         "final_loss": loss, "threads": w.threads(name)})
             if not w.online:
                 visits = epochs * len(w.arrays[0]) * count
                 rows[-1]["gflops"] = w.flops_per_sample * visits / seconds / 1e9
@@ -362,21 +369,36 @@ def run_table(workloads: list[str], names: list[str], quick: bool = False,
 
 def format_table(rows: list[dict]) -> str:
     """The rows as an aligned text table, then the pairs that did not run and why."""
-    head = ("workload", "backend", "dtype", "epochs", "figure", "unit", "GFLOP/s", "vs python",
-            "vs C", "threads", "final loss")
+    head = ("workload", "backend", "dtype", "epochs", "figure", "median", "unit", "GFLOP/s",
+            "vs python", "vs C", "threads", "final loss")
     body = []
-    for r in rows:
-        if r["status"] != "ok":
-            continue
+    done = [r for r in rows if r["status"] == "ok"]
+    for r in done:
         gflops = f"{r['gflops']:.1f}" if "gflops" in r else ""
+        median = r.get("median", r["figure"])
         body.append((r["workload"], r["backend"], r.get("dtype", "float64"), f"{r['epochs']:,}",
-                     f"{r['figure']:,.1f}", r["unit"], gflops, _times(r.get("vs_python")),
-                     _times(r.get("vs_c")), str(r.get("threads", "")),
-                     f"{r['final_loss']:.6g}"))
+                     f"{r['figure']:,.1f}", f"{median:,.1f}" + ("*" if median > NOISY *
+                                                                 r["figure"] else ""),
+                     r["unit"], gflops, _times(r.get("vs_python")), _times(r.get("vs_c")),
+                     str(r.get("threads", "")), f"{r['final_loss']:.6g}"))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    lines = ["  ".join(str(x).rjust(n) if i in (3, 4, 6, 7, 8, 9) else str(x).ljust(n)
+    lines = ["  ".join(str(x).rjust(n) if i in (3, 4, 5, 7, 8, 9, 10) else str(x).ljust(n)
                        for i, (x, n) in enumerate(zip(line, widths)))
              for line in (head, *body)]
+    noisy = [r for r in done if r.get("median", r["figure"]) > NOISY * r["figure"]]
+    if noisy:
+        lines += ["", f"* the median of the repeats is more than {NOISY - 1:.0%} above the best "
+                  f"({len(noisy)} of {len(done)} rows): the machine was busy (another process, "
+                  f"a noisy neighbour); compare the best figures, or run again"]
+    fastest = {}
+    for r in done:
+        key = (r["workload"], r.get("dtype", "float64"))
+        if key not in fastest or r["figure"] < fastest[key]["figure"]:
+            fastest[key] = r
+    if fastest:
+        lines += ["", "fastest: " + "; ".join(
+            f"{w}{'' if d == 'float64' else ' ' + d} {r['backend']}"
+            for (w, d), r in fastest.items())]
     skipped = [f"  {r['workload']} / {r['backend']} / {r.get('dtype', 'float64')}: "
                f"{r['status']}" for r in rows if r["status"] != "ok"]
     return "\n".join(lines + (["", "not run:", *skipped] if skipped else []))

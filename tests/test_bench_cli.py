@@ -36,13 +36,14 @@ def test_batched_workloads_show_gflops_beside_numpys_matmul(tmp_path, capsys):
                  "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
     header, line = out.splitlines()[:2]
-    assert header.split()[6] == "GFLOP/s"
+    assert header.split()[7] == "GFLOP/s"
     (row,) = json.loads(out_json.read_text())
     w = bench.WORKLOADS["minibatch"]
     # The unrounded figures: the table prints one decimal of each, too few to divide.
     assert row["gflops"] == pytest.approx(w.flops_per_sample / row["figure"] / 1e3, rel=1e-9)
     assert line.split()[4] == f"{row['figure']:,.1f}"
-    assert line.split()[6] == f"{row['gflops']:.1f}"
+    assert line.split()[5].rstrip("*") == f"{row['median']:,.1f}"
+    assert line.split()[7] == f"{row['gflops']:.1f}"
     assert "NumPy's float64 matmul on one thread here:" in out
     assert bench.matmul_gflops(64) > 0
 
@@ -102,6 +103,20 @@ def test_plot_writes_a_png(tmp_path):
     rows = bench.run_table(["tutorial-10k"], ["python", "numba"], quick=True)
     bench.plot(rows, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_table_shows_the_spread_warns_of_noise_and_names_the_fastest():
+    def row(workload, backend, figure, median, dtype="float64"):
+        return {"workload": workload, "backend": backend, "dtype": dtype, "status": "ok",
+                "epochs": 10, "figure": figure, "median": median, "unit": "ns/step",
+                "final_loss": 0.5, "threads": 1}
+    quiet = bench.format_table([row("xor", "numba", 66.0, 67.0), row("xor", "cython", 80.0, 81.0),
+                                row("xor", "numba", 60.0, 61.0, "float32")])
+    assert "busy" not in quiet
+    assert quiet.splitlines()[-1] == "fastest: xor numba; xor float32 numba"
+    noisy = bench.format_table([row("xor", "numba", 66.0, 99.0), row("xor", "cython", 80.0, 81.0)])
+    assert "99.0*" in noisy and "81.0*" not in noisy
+    assert "more than 20% above the best (1 of 2 rows): the machine was busy" in noisy
 
 
 def test_chart_panels_spanning_more_than_10x_use_a_log_axis():

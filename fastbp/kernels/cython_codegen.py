@@ -285,25 +285,20 @@ cdef inline double _adam_step(double* vel, Py_ssize_t at, double lr,
     cdef double rate'''}
 
 
-#: The Cython sources of ``fastbp.kernels._cython`` that compute, and their float32 twins'
-#: names: ``fastbp.kernels._cython32`` is the same text made float32 by :func:`single`.
-#: ``_exp.pxi`` (glibc's double exp) is included by both as it is.
+#: The Cython sources that compute (``fastbp.kernels._cython`` and the catalogue
+#: ``_cython_small``, its declarations ``_cython_small.pxd`` among the package's files),
+#: and their float32 twins' names: ``_cython32`` and ``_cython_small32`` are the same texts
+#: made float32 by :func:`single`. ``_exp.pxi`` (glibc's double exp) is included by both
+#: as it is.
 SINGLE = {"_kernels.pyx": "_kernels32.pyx", "_common.pxi": "_common32.pxi",
           "_squash.pxi": "_squash32.pxi", "_batched.pxi": "_batched32.pxi",
-          "_looped.pxi": "_looped32.pxi"}
+          "_looped.pxi": "_looped32.pxi", "_small.pyx": "_small32.pyx",
+          "_cython_small.pxd": "_cython_small32.pxd"}
 
 _LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
 _CALLS = re.compile(r"(?<![\w.<>])(exp|tanh|log|sqrt|_exp_fma|_exp_plain)\(")
 _ARRAYS = re.compile(r"np\.(empty|zeros)\(((?:[^()]|\([^()]*\))*)\)")
 _CATALOGUE = "from fastbp.kernels._cython_small cimport _small_online"
-_NO_CATALOGUE = '''\
-cdef inline bint _small_online(float* params, float* velocity, const float* X,
-                               const float* Y, const int64_t* order, Py_ssize_t n,
-                               Py_ssize_t epochs, float lr, const float* opt, float decay,
-                               int loss, int64_t a1, int64_t a2, Py_ssize_t n0,
-                               Py_ssize_t n1, Py_ssize_t n2, bint train_bias,
-                               const float* SW, float* R) noexcept nogil:
-    return False  # no float32 catalogue: _online_looped trains every small shape'''
 
 
 def single(text: str) -> str:
@@ -311,7 +306,7 @@ def single(text: str) -> str:
     throughout (C's vector tiles then hold 8 floats), every float literal a float
     (``<float>1.0``: C would widen a float expression with a double literal to double), the
     result of every C library function (taken in double) rounded to float, every NumPy
-    array it makes float32, its includes the float32 twins, and no catalogue. C computes
+    array it makes float32, its includes and catalogue the float32 twins. C computes
     ``float`` op ``float`` in float (x86-64's SSE), so every operation is rounded to
     float32 as the oracle's float32 scalars are."""
     text = re.sub(r"\bdouble\b", "float", text)
@@ -320,7 +315,7 @@ def single(text: str) -> str:
                        f"np.{m[1]}({m[2]}, dtype=np.float32)", text)
     for name, twin in SINGLE.items():
         text = text.replace(f'include "{name}"', f'include "{twin}"')
-    return text.replace(_CATALOGUE, _NO_CATALOGUE)
+    return text.replace(_CATALOGUE, _CATALOGUE.replace("_cython_small", "_cython_small32"))
 
 
 def _stage() -> list[str]:
