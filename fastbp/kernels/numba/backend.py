@@ -59,12 +59,12 @@ def _single(params) -> bool:
     return params.dtype is _F32 or params.dtype == _F32
 
 
-def _settings(params, rule: Rule, lr) -> tuple:
-    """The optimizer's settings, ``lr`` and the decay in the network's dtype (float32's
-    kernels compute with them rounded once, as the oracle does)."""
+def _settings(params, opt, lr, decay) -> tuple:
+    """The optimizer's settings ``opt``, ``lr`` and the decay in the network's dtype
+    (float32's kernels compute with them rounded once, as the oracle does)."""
     if not _single(params):
-        return rule.opt, lr, rule.weight_decay
-    return rule.opt.astype(_F32), np.float32(lr), np.float32(rule.weight_decay)
+        return opt, lr, decay
+    return opt.astype(_F32), np.float32(lr), np.float32(decay)
 
 
 def _run(real: str):
@@ -184,7 +184,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     none, real = _NONE[params.dtype.name], params.dtype
     grad, out = none.grad if grad is None else grad, none.y if out is None else out
     SW, R = none.sw if SW is None else SW, none.r if R is None else R
-    opt, lr, decay = _settings(params, rule, lr)
+    opt, lr, decay = _settings(params, rule.opt, lr, rule.weight_decay)
     loss, batch_size = rule.loss, rule.batch_size
     run = _run(real.name)
     plan = _plan(layout)
@@ -264,8 +264,7 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=None, grad=None,
     velocity, SW = none.grad if velocity is None else velocity, none.sw if SW is None else SW
     batch_size, opt = (min(X.shape[0], rule.batch_size), rule.opt) if rule else \
         (min(X.shape[0], batched.CHUNK), _NO_OPT)
-    if _single(params):
-        opt, lr, decay = opt.astype(_F32), np.float32(lr), np.float32(decay)
+    opt, lr, decay = _settings(params, opt, lr, decay)
     return _run(params.dtype.name)(
         task, none.grad, params, shape.layout, shape.acts, loss, X, Y, epochs, order, lr,
         batch_size, opt, decay, velocity, bool(shape.train_bias), plan.at, none.grad,
@@ -359,7 +358,7 @@ def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
     rule runs them now, else by ``numba.online``; then, with ``evaluate``, its mean loss
     (NaN, without measuring, where a parameter is not finite)."""
     weighted, real = SW.shape[0] > 0, params.dtype.name
-    opt, lr, decay = _settings(params, rule, lr)
+    opt, lr, decay = _settings(params, rule.opt, lr, rule.weight_decay)
     R = _NONE[real].r if R is None else R
     kernels = _specialised(shape, rule, epochs, X.shape[0], weighted, R.shape[0] > 0, real)
     if kernels is None:
@@ -451,7 +450,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         limits.SAVING_PER_CALL
     weighted, real = SW.shape[0] > 0, params.dtype.name
     kernels = tiers.pick(_entry(shape, rule, True, weighted, False, real), saving)
-    opt, _, decay = _settings(params, rule, 0.0)
+    opt, _, decay = _settings(params, rule.opt, 0.0, rule.weight_decay)
     lrs = lrs.astype(params.dtype, copy=False)
     previous = get_num_threads()
     if threads is not None:
@@ -591,7 +590,7 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     n_in, n_out, real = int(shape.layout[0, 0]), int(shape.layout[-1, 1]), shape.real
     X, Y = np.zeros((2, n_in), real), np.zeros((2, n_out), real)
     params, velocity = np.zeros(shape.n_params, real), rule.new_state(shape.n_params, None, real)
-    opt, lr, decay = _settings(params, rule, 0.5)
+    opt, lr, decay = _settings(params, rule.opt, 0.5, rule.weight_decay)
     SW, R = _NONE[real].sw, _NONE[real].r
     forward(shape, params, X, threads=1)
     gradients(shape, rule.loss, params, X, Y, threads=1)
