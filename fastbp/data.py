@@ -21,10 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import functions
-from .kernels.protocol import all_finite
+from .kernels.protocol import DTYPES, all_finite
 
 _FLOAT64 = np.dtype(np.float64)  # native byte order: the only float64 dtype that is this one
-_REAL = {"float64": _FLOAT64, "float32": np.dtype(np.float32)}
 
 
 def check_dtype(dtype: object, name: str = "dtype") -> np.dtype:
@@ -33,12 +32,12 @@ def check_dtype(dtype: object, name: str = "dtype") -> np.dtype:
         found = np.dtype(dtype) if dtype is not None else None
     except TypeError:
         found = None
-    if found is None or found.name not in _REAL:
+    if found is None or found.name not in DTYPES:
         if not isinstance(dtype, (str, type, np.dtype)):
             raise TypeError(f"{name} must be 'float64' or 'float32', got "
                             f"{type(dtype).__name__}")
         raise ValueError(f"{name} must be 'float64' or 'float32', got {dtype!r}")
-    return _REAL[found.name]
+    return DTYPES[found.name]
 
 
 def _real_array(values: object, name: str) -> np.ndarray:

@@ -217,12 +217,12 @@ class Network:
         ``threads`` as in :func:`fastbp.train`: the same bits for every count.
         """
         from .kernels import resolve
-        from .kernels.protocol import check_dtype as check_backend
+        from .kernels.protocol import check_backend_dtype
 
         X = as_matrix(X, "X", self.sizes[0], self.dtype)
         threads = check_threads(threads)
         _, kernels = resolve(backend)
-        check_backend(kernels, self._params)
+        check_backend_dtype(kernels, self._params)
         return kernels.forward(self.kernel_shape, self._params, X, threads)
 
     def __getstate__(self) -> dict:

@@ -28,8 +28,7 @@ from .data import (
 from .engine import DivergenceError, TrainingInterrupted
 from .files import check_output_path
 from .kernels import resolve
-from .kernels.protocol import Kernels, Rule, Shape, Weighted, sizes_label
-from .kernels.protocol import check_dtype as check_backend_dtype
+from .kernels.protocol import Kernels, Rule, Shape, Weighted, check_backend_dtype, sizes_label
 from .network import Network, check_network, training
 from .optimizers import SGD, Adam
 from .signals import terminate_as_interrupt

@@ -51,7 +51,7 @@ _F64 = np.dtype(np.float64)
 
 def _of(params):
     """The extension that computes in ``params``' dtype (the training entry points
-    checked it: ``protocol.check_dtype``)."""
+    checked it: ``protocol.check_backend_dtype``)."""
     return _cython if params.dtype is _F64 or params.dtype == _F64 else _cython32
 
 

@@ -24,7 +24,7 @@ import re
 
 from ..functions import LOGISTIC
 from . import step
-from .emit import Ix, Lanes, Looped, Sized, indent, lit
+from .emit import FLOAT_LITERAL, Ix, Lanes, Looped, Sized, indent, lit, typed_arrays
 
 #: The unrolled shapes: 1-2 inputs, 1-8 hidden neurons, 1-2 outputs (one hidden layer).
 INPUTS, HIDDEN, OUTPUTS = (1, 2), tuple(range(1, 9)), (1, 2)
@@ -295,9 +295,7 @@ SINGLE = {"_kernels.pyx": "_kernels32.pyx", "_common.pxi": "_common32.pxi",
           "_looped.pxi": "_looped32.pxi", "_small.pyx": "_small32.pyx",
           "_cython_small.pxd": "_cython_small32.pxd"}
 
-_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
 _CALLS = re.compile(r"(?<![\w.<>])(exp|tanh|log|sqrt|_exp_fma|_exp_plain)\(")
-_ARRAYS = re.compile(r"np\.(empty|zeros)\(((?:[^()]|\([^()]*\))*)\)")
 _CATALOGUE = "from fastbp.kernels._cython_small cimport _small_online"
 
 
@@ -310,9 +308,8 @@ def single(text: str) -> str:
     ``float`` op ``float`` in float (x86-64's SSE), so every operation is rounded to
     float32 as the oracle's float32 scalars are."""
     text = re.sub(r"\bdouble\b", "float", text)
-    text = _CALLS.sub(r"<float>\1(", _LITERAL.sub(r"(<float>\1)", text))
-    text = _ARRAYS.sub(lambda m: m[0] if "dtype" in m[2] else
-                       f"np.{m[1]}({m[2]}, dtype=np.float32)", text)
+    text = _CALLS.sub(r"<float>\1(", FLOAT_LITERAL.sub(r"(<float>\1)", text))
+    text = typed_arrays(text, "np.float32")
     for name, twin in SINGLE.items():
         text = text.replace(f'include "{name}"', f'include "{twin}"')
     return text.replace(_CATALOGUE, _CATALOGUE.replace("_cython_small", "_cython_small32"))

@@ -497,6 +497,20 @@ class Looped(Writer):
         return lit(f"Y[s, {k}]" if self.lang == "numba" else f"Y[s * n_top + {k}]")
 
 
+# --- Made float32: what each language's ``single`` rewrites in a kernel's text ---------
+
+#: A float literal (``1.0``), not part of a name or of another number.
+FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
+#: A NumPy array made by ``np.empty(...)`` or ``np.zeros(...)``: its function, its arguments.
+NUMPY_ARRAY = re.compile(r"np\.(empty|zeros)\(((?:[^()]|\([^()]*\))*)\)")
+
+
+def typed_arrays(text: str, dtype: str) -> str:
+    """``text`` with every ``np.empty``/``np.zeros`` that names no dtype made of ``dtype``."""
+    return NUMPY_ARRAY.sub(lambda m: m[0] if "dtype" in m[2] else
+                           f"np.{m[1]}({m[2]}, dtype={dtype})", text)
+
+
 def indent(lines: Iterable[str], depth: int) -> list[str]:
     return [" " * (4 * depth) + line for line in lines]
 

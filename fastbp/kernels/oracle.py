@@ -230,7 +230,7 @@ def _sample_weights(X, sample_weight) -> list[float]:
     # Unweighted, every weight is 1 of the data's dtype: a count is a sum of ones in it.
     if sample_weight is not None:
         return _values(sample_weight)
-    return [1.0 if X.dtype == np.float64 else X.dtype.type(1.0)] * len(X)
+    return [_setting(X, 1.0)] * len(X)
 
 
 @_quiet
@@ -268,9 +268,9 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
                                            for q, g in enumerate(grad)], dtype=params.dtype)
 
 
-def _setting(params: np.ndarray, value: float):
-    """A setting as the network computes: a float, or rounded to a float32 once."""
-    return float(value) if params.dtype == np.float64 else params.dtype.type(value)
+def _setting(array: np.ndarray, value: float):
+    """A setting as ``array``'s network computes: a float, or rounded to a float32 once."""
+    return float(value) if array.dtype == np.float64 else array.dtype.type(value)
 
 
 # the sum over the samples, plus ``weight_decay * w`` for a weight, over their number

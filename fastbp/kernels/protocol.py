@@ -79,7 +79,7 @@ def _real(array: np.ndarray, dtype: np.dtype) -> bool:
     return array.dtype is dtype or array.dtype == dtype
 
 
-def check_dtype(kernels: Kernels, params: np.ndarray) -> None:
+def check_backend_dtype(kernels: Kernels, params: np.ndarray) -> None:
     """Refuse parameters of a dtype the backend ``kernels`` does not compute in, naming
     the backends that do."""
     name = params.dtype.name

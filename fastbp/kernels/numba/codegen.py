@@ -22,7 +22,20 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import step
-from ..emit import TAIL, Fields, Ix, Lanes, Looped, Stmt, Unrolled, exposed, lit, var
+from ..emit import (
+    FLOAT_LITERAL,
+    TAIL,
+    Fields,
+    Ix,
+    Lanes,
+    Looped,
+    Stmt,
+    Unrolled,
+    exposed,
+    lit,
+    typed_arrays,
+    var,
+)
 from ..limits import unrolled_lanes
 
 
@@ -153,8 +166,6 @@ def kernel_module(layout, acts, loss: int, train_bias: bool, method: str, decay:
     return Module("\n".join([*single, "", "", *many]) + "\n", constants)
 
 
-_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
-_EMPTY = re.compile(r"np\.(empty|zeros)\(((?:[^()]|\([^()]*\))*)\)")
 _FLOAT = re.compile(r"(?<![\w.])float\(")
 
 
@@ -168,8 +179,7 @@ def single(module: Module) -> Module:
     float32, as the oracle's float32 scalars are."""
     from . import single as twins
 
-    text = _FLOAT.sub("F(", _LITERAL.sub(r"F(\1)", module.text))
-    text = _EMPTY.sub(lambda m: m[0] if "dtype" in m[2] else f"np.{m[1]}({m[2]}, F)", text)
+    text = typed_arrays(_FLOAT.sub("F(", FLOAT_LITERAL.sub(r"F(\1)", module.text)), "F")
     constants = {name: twins.TWINS.get(value, value) if callable(value) else value
                  for name, value in module.constants.items()}
     for call, (name, twin) in twins.CALLS.items():
