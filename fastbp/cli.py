@@ -166,10 +166,11 @@ def _explain(args: argparse.Namespace) -> None:
         defaults = args.input is None and args.target is None and args.lr is None
         optimizer = cli_train.optimizer_from(args)
         if defaults and args.loss == "squared" and not args.weight_decay and \
-                optimizer == SGD():
+                optimizer == SGD() and args.dtype == "float64":
             step = tutorial.step()  # with the text's printed numbers beside ours
         else:
-            step = trace(tutorial.network(), args.input or tutorial.INPUTS[0].tolist(),
+            step = trace(tutorial.network(args.dtype),
+                         args.input or tutorial.INPUTS[0].tolist(),
                          args.target or tutorial.TARGETS[0].tolist(),
                          lr=tutorial.LEARNING_RATE if args.lr is None else args.lr,
                          loss=args.loss, weight_decay=args.weight_decay, optimizer=optimizer)
@@ -198,7 +199,8 @@ def _explain(args: argparse.Namespace) -> None:
             raise ValueError("--sizes needs --weights (the values to start from) or --seed "
                              "(random ones, the same for the same seed)")
         net = Network(args.sizes, activation, bias=args.bias or "trainable", seed=args.seed,
-                      weights=values.get("weights"), biases=values.get("biases"))
+                      weights=values.get("weights"), biases=values.get("biases"),
+                      dtype=args.dtype)
         if args.input is None or args.target is None:
             raise ValueError("--input and --target are required with --sizes")
         step = trace(net, args.input, args.target, lr=0.5 if args.lr is None else args.lr,
@@ -331,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--bias", choices=["fixed", "trainable"],
                    help="bias mode with --sizes (default trainable)")
     p.add_argument("--activation", help="one name, or one per layer separated by commas")
+    cli_train.dtype_option(p, "what the step computes in (default float64)")
     p.add_argument("--format", default="text", choices=["text", "markdown", "json", "html"],
                    help="html: one self-contained interactive page (open it in a browser)")
     p.add_argument("--epochs", type=_positive,

@@ -67,9 +67,10 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def dtype_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dtype", default="float64", choices=["float64", "float32"],
-                   help="what the network computes in (a resumed run keeps its own)")
+def dtype_option(p: argparse.ArgumentParser,
+                 help: str = "what the network computes in (a resumed run keeps its own)"
+                 ) -> None:
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"], help=help)
 
 
 def header_options(p: argparse.ArgumentParser) -> None:

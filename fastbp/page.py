@@ -72,7 +72,7 @@ def history(step: StepTrace, epochs: int, backend: str = "auto") -> dict:
     from .training import train
 
     net = step.network.copy()
-    X, Y = np.array([step.x]), np.array([step.t])
+    X, Y = np.array([step.x], net.dtype), np.array([step.t], net.dtype)
     record = {"epochs": [], "params": [], "outputs": [], "loss": [], "diverged": None}
     optimizer = step.optimizer or SGD()
     if optimizer != SGD():  # a state to carry from mark to mark: one run, by the kernels
@@ -103,7 +103,7 @@ def _stateful_history(step, net, X, Y, optimizer, epochs, backend, record) -> di
     kernels = resolve(backend)[1]
     shape, code = net.kernel_shape, loss_code(step.loss)
     rule = Rule(code, weight_decay=step.weight_decay, **optimizer.rule_fields())
-    state = rule.new_state(shape.n_params)
+    state = rule.new_state(shape.n_params, dtype=net.dtype)
     done = 0
     for mark in marks(epochs):
         before = net.params.copy(), state.copy()
@@ -141,7 +141,9 @@ def data(step: StepTrace, epochs: int | None = None) -> dict:
                           "shown": f"{e.value:.9g}", "exact": repr(e.value),
                           "refs": refs(f"{e.name} {e.formula}", known),
                           "published": step.published.get(e.name)})
-    return {"title": f"fastbp: one step of a {'-'.join(map(str, net.sizes))} network",
+    in_float32 = " in float32" if net.dtype == np.float32 else ""
+    return {"title": f"fastbp: one step of a {'-'.join(map(str, net.sizes))} network"
+                     f"{in_float32}",
             "sizes": list(net.sizes), "activations": list(net.activations),
             "bias": net.bias, "lr": step.lr, "loss": step.loss, "x": step.x, "t": step.t,
             "outputs": names[-1], "drawable": diagram.drawable(net.sizes), "steps": steps,

@@ -17,6 +17,7 @@ error after one update as ``E_total after 1``: ``step[...]`` takes those names t
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -39,6 +40,10 @@ class Entry:
     formula: str
     numbers: str
     value: float
+
+    def __post_init__(self) -> None:
+        # A float32 network's values are NumPy float32 scalars: a float holds each exactly.
+        object.__setattr__(self, "value", float(self.value))
 
 
 #: The text's other names for a quantity (patterns, with the trace's name they mean).
@@ -156,6 +161,7 @@ def _op(v: float) -> str:
     return f"({v:.9g})" if v < 0 or (v == 0 and math.copysign(1, v) < 0) else f"{v:.9g}"
 
 
+@oracle.quiet
 def trace(net: Network, x: object, t: object, lr: float = 0.5,
           loss: str = "squared", weight_decay: float = 0.0,
           optimizer: str | SGD | Adam | None = None) -> StepTrace:
@@ -169,6 +175,10 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
     names the velocity ``v_w5+``; Adam its step's ``t+``, ``beta_1^t``, ``beta_2^t``
     and ``lr_t``, and each parameter's moments ``m_w5+`` and ``s_w5+``.
 
+    A float32 network's step is computed in float32, each operation rounded as the
+    kernels round it (the settings too, once): every value is a float32's, shown to the
+    9 digits that tell one float32 from the next.
+
     Returns
     -------
     StepTrace
@@ -176,11 +186,6 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
         layer from the output, and the error after the update.
     """
     net = check_network(net)
-    if net.dtype.name != "float64":
-        raise ValueError(f"trace follows a float64 network's step; net computes in "
-                         f"{net.dtype.name}, which trace does not show yet: trace a float64 "
-                         f"copy (fastbp.Network(net.sizes, list(net.activations), net.bias, "
-                         f"weights=net.weights, biases=net.biases))")
     code = functions.loss_code(loss)
     X, Y = check_data(net, x, t, loss, names=("x", "t"))
     if len(X) != 1:
@@ -188,12 +193,15 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
     lr = check_learning_rate(lr)
     decay = check_weight_decay(weight_decay)
     optimizer = check_optimizer(optimizer)
-    update = _Update(optimizer, lr)
-    x, t = X[0].tolist(), Y[0].tolist()
-    p, lay, acts = net.params.tolist(), [tuple(r) for r in net.layout.tolist()], \
+    # floats, or float32 scalars for a float32 network: the oracle's arithmetic either way
+    update = _Update(optimizer, lr, net.params)
+    x, t = oracle.values(X[0]), oracle.values(Y[0])
+    p, lay, acts = oracle.values(net.params), [tuple(r) for r in net.layout.tolist()], \
         net.activation_codes.tolist()
+    decay = oracle.setting(net.params, decay)
     nets, outs = oracle.forward_sample(p, lay, acts, x)
     deltas = oracle.sample_deltas(p, lay, acts, code, outs, t)
+    zero = oracle.setting(net.params, 0.0)
     names = neuron_names(net.sizes)
     w_names = weight_names(net)
     trainable = net.bias == "trainable"
@@ -252,7 +260,7 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
                 src_out = src if layer == 0 else f"out_{src}"
                 entries += [Entry(f"dnet_{n}/d{w}", src_out, _num(a), a)]
                 if decay:  # as train adds it: (0 + delta a) + weight_decay w, over 1 sample
-                    dE = (0.0 + dE) + decay * p[q]
+                    dE = (zero + dE) + decay * p[q]
                     entries += [Entry(f"dE_total/d{w}",
                                       f"delta_{n} * {src_out} + weight_decay * {w}",
                                       f"{_op(d)} * {_op(a)} + {_op(decay)} * {_op(p[q])}",
@@ -275,19 +283,23 @@ def trace(net: Network, x: object, t: object, lr: float = 0.5,
     new = oracle.mean_loss(after.kernel_shape, code, after.params, X, Y)
     sections.append(("After the update", [Entry("E_total after", "E_total with the w+",
                                                 _num(new), new)]))
-    return StepTrace(sections, net.copy(), x, t, lr, loss, decay, optimizer=optimizer)
+    return StepTrace(sections, net.copy(), X[0].tolist(), Y[0].tolist(), lr, loss,
+                     float(decay), optimizer=optimizer)
 
 
 class _Update:
     """A parameter's update by the optimizer, each intermediate named, as the oracle's
     ``train`` computes it for the first step of a run (velocity, moments and ``t`` 0)."""
 
-    def __init__(self, optimizer: SGD | Adam, lr: float) -> None:
-        self.optimizer, self.lr, self.scalars = optimizer, lr, []
+    def __init__(self, optimizer: SGD | Adam, lr: float, params) -> None:
+        self.setting = functools.partial(oracle.setting, params)  # a float, or a float32
+        self.optimizer, self.lr, self.scalars = optimizer, self.setting(lr), []
         if isinstance(optimizer, Adam):
-            b1, b2 = optimizer.beta_1, optimizer.beta_2
-            t, b1t, b2t = 0.0 + 1.0, 1.0 * b1, 1.0 * b2
-            self.rate = lr * math.sqrt(1.0 - b2t) / (1.0 - b1t)
+            b1, b2 = self.setting(optimizer.beta_1), self.setting(optimizer.beta_2)
+            one = self.setting(1.0)
+            t, b1t, b2t = self.setting(0.0) + 1.0, one * b1, one * b2
+            self.rate = self.lr * oracle.sqrt(1.0 - b2t) / (1.0 - b1t)
+            lr = self.lr
             self.scalars = [
                 Entry("t+", "t + 1", "0 + 1", t),
                 Entry("beta_1^t", "beta_1^(t-1) * beta_1", f"1 * {_op(b1)}", b1t),
@@ -297,11 +309,11 @@ class _Update:
 
     def entries(self, w: str, value: float, g: float) -> list[Entry]:
         """The entries from ``dE_total/d{w}`` (``g``) to ``{w}+``."""
-        opt, lr = self.optimizer, self.lr
+        opt, lr, zero = self.optimizer, self.lr, self.setting(0.0)
         if isinstance(opt, Adam):
-            b1, b2, eps = opt.beta_1, opt.beta_2, opt.epsilon
-            m = b1 * 0.0 + (1.0 - b1) * g
-            s = b2 * 0.0 + (1.0 - b2) * (g * g)
+            b1, b2, eps = (self.setting(v) for v in (opt.beta_1, opt.beta_2, opt.epsilon))
+            m = b1 * zero + (1.0 - b1) * g
+            s = b2 * zero + (1.0 - b2) * (g * g)
             return [Entry(f"m_{w}+", f"beta_1 * m_{w} + (1 - beta_1) * dE_total/d{w}",
                           f"{_op(b1)} * 0 + (1 - {_op(b1)}) * {_op(g)}", m),
                     Entry(f"s_{w}+", f"beta_2 * s_{w} + (1 - beta_2) * (dE_total/d{w})^2",
@@ -309,12 +321,12 @@ class _Update:
                     Entry(f"{w}+", f"{w} + (-lr_t * m_{w}+) / (sqrt(s_{w}+) + epsilon)",
                           f"{_op(value)} + (-{_op(self.rate)} * {_op(m)}) / (sqrt({_op(s)}) "
                           f"+ {_op(eps)})",
-                          value + (-self.rate * m) / (math.sqrt(s) + eps))]
+                          value + (-self.rate * m) / (oracle.sqrt(s) + eps))]
         if opt.momentum == 0.0:
             return [Entry(f"{w}+", f"{w} - lr * dE_total/d{w}",
                           f"{_op(value)} - {_op(lr)} * {_op(g)}", value - lr * g)]
-        mu = opt.momentum
-        v = mu * 0.0 - lr * g
+        mu = self.setting(opt.momentum)
+        v = mu * zero - lr * g
         entries = [Entry(f"v_{w}+", f"momentum * v_{w} - lr * dE_total/d{w}",
                          f"{_op(mu)} * 0 - {_op(lr)} * {_op(g)}", v)]
         if opt.nesterov:

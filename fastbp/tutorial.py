@@ -34,9 +34,11 @@ WEIGHTS = ([[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]])
 BIASES = ([0.35, 0.35], [0.60, 0.60])
 
 
-def network() -> Network:
-    """The text's network: 2-2-2, logistic, biases 0.35 and 0.60 fixed."""
-    return Network([2, 2, 2], "logistic", bias="fixed", weights=WEIGHTS, biases=BIASES)
+def network(dtype: str = "float64") -> Network:
+    """The text's network: 2-2-2, logistic, biases 0.35 and 0.60 fixed (its values rounded
+    to float32 for ``dtype="float32"``)."""
+    return Network([2, 2, 2], "logistic", bias="fixed", weights=WEIGHTS, biases=BIASES,
+                   dtype=dtype)
 
 
 @dataclass(frozen=True)

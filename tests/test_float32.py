@@ -22,6 +22,7 @@ from test_backends_agree import assert_same_as_oracle
 
 import fastbp
 from fastbp import data
+from fastbp.cli import main
 from fastbp.files import write_npz
 from fastbp.kernels import oracle
 
@@ -427,10 +428,49 @@ def test_float32_rare_exp_inputs(batched_backend):
         assert np.array_equal(ours.params, reference.params, equal_nan=True)
 
 
-def test_trace_refuses_a_float32_network_clearly():
-    net = fastbp.Network([2, 2, 2], seed=0, dtype="float32")
-    with pytest.raises(ValueError, match="trace a float64 copy"):
-        fastbp.trace(net, [0.05, 0.1], [0.01, 0.99])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", fastbp.SGD(0.9),
+                                       fastbp.SGD(0.9, nesterov=True)], ids=str)
+def test_trace_follows_a_float32_step(optimizer):
+    net = fastbp.Network([2, 2, 2], bias="trainable", seed=0, dtype="float32")
+    x, t = [0.05, 0.1], [0.01, 0.99]
+    step = fastbp.trace(net, x, t, lr=0.3, weight_decay=0.01, optimizer=optimizer)
+    after = net.copy()
+    fastbp.train(after, [x], [t], lr=0.3, weight_decay=0.01, optimizer=optimizer,
+                 backend="python")
+    trained = np.concatenate([after.weights[0].ravel(), after.weights[1].ravel()])
+    assert np.array_equal(np.array([step[f"w{i}+"] for i in range(1, 9)], np.float32), trained)
+    assert step["b_o2+"] == after.biases[1][1]
+    assert step["E_total after"] == fastbp.train(after, [x], [t], epochs=0).final_loss
+    # every value is a float32's, and the float64 step differs: the trace did not widen
+    values = np.array([e.value for _, entries in step.sections for e in entries])
+    assert np.array_equal(values.astype(np.float32).astype(np.float64), values)
+    wide = fastbp.trace(fastbp.Network([2, 2, 2], bias="trainable", weights=net.weights,
+                                       biases=net.biases), x, t, lr=0.3, weight_decay=0.01,
+                        optimizer=optimizer)
+    assert step["w5+"] != wide["w5+"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_float32_page_records_a_float32_run(optimizer):
+    from fastbp import page, tutorial
+
+    step = fastbp.trace(tutorial.network("float32"), tutorial.INPUTS, tutorial.TARGETS,
+                        optimizer=optimizer)
+    content = page.data(step, epochs=30)
+    assert content["title"].endswith("network in float32")
+    run = tutorial.network("float32")
+    fastbp.train(run, tutorial.INPUTS, tutorial.TARGETS, epochs=30, lr=0.5,
+                 optimizer=optimizer, backend="python")
+    assert content["history"]["epochs"][-1] == 30
+    assert np.array_equal(np.array(content["history"]["params"][-1], np.float32), run.params)
+
+
+def test_explain_takes_dtype(capsys):
+    assert main(["explain", "--tutorial", "--dtype", "float32", "--format", "json"]) == 0
+    entries = json.loads(capsys.readouterr().out)["sections"][0]["entries"]
+    assert entries[0]["name"] == "net_h1"
+    assert entries[0]["value"] == float(np.float32(0.15) * np.float32(0.05)
+                                        + np.float32(0.2) * np.float32(0.1) + np.float32(0.35))
 
 
 def test_train_and_sweep_commands_take_dtype(tmp_path):

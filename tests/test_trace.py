@@ -55,16 +55,17 @@ def test_formats(tutorial_trace):
     assert md.startswith("### The forward pass") and "| `w5+` |" in md
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("bias", ["fixed", "trainable"])
 @pytest.mark.parametrize(("activations", "loss"), [
     (["logistic", "logistic"], "squared"), (["tanh", "relu", "identity"], "squared"),
     (["relu", "logistic"], "cross_entropy"), (["tanh", "tanh", "softmax"], "cross_entropy"),
     (["logistic", "softmax"], "squared")])
-def test_trace_agrees_with_gradients_and_one_step(activations, loss, bias):
+def test_trace_agrees_with_gradients_and_one_step(activations, loss, bias, dtype):
     rng = np.random.default_rng(len(activations) + len(loss))
     sizes = [int(rng.integers(1, 5)) for _ in range(len(activations) + 1)]
     sizes[-1] = max(sizes[-1], 2)
-    net = fastbp.Network(sizes, activations, bias=bias, seed=3)
+    net = fastbp.Network(sizes, activations, bias=bias, seed=3, dtype=dtype)
     X, Y = random_data(rng, net, 1, loss)
     step = fastbp.trace(net, X[0], Y[0], lr=0.3, loss=loss)
     dW, db = fastbp.gradients(net, X, Y, loss=loss)

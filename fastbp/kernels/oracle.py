@@ -65,7 +65,7 @@ def _log(x: float) -> float:
     return _like(x, math.nan)
 
 
-def _sqrt(x: float) -> float:
+def sqrt(x: float) -> float:
     return _like(x, math.sqrt(x))
 
 
@@ -195,7 +195,7 @@ def _add_sample_gradient(grad, layout, outs, deltas) -> None:
             grad[b_at + j] += d
 
 
-def _values(array: np.ndarray) -> list:
+def values(array: np.ndarray) -> list:
     """An array as nested lists of Python floats (float64), or of NumPy float32 scalars."""
     if array.dtype == np.float64:
         return array.tolist()
@@ -203,11 +203,11 @@ def _values(array: np.ndarray) -> list:
 
 
 def _lists(shape: Shape, params):
-    return (_values(params), [tuple(r) for r in np.asarray(shape.layout).tolist()],
+    return (values(params), [tuple(r) for r in np.asarray(shape.layout).tolist()],
             [int(c) for c in shape.acts])
 
 
-def _quiet(kernel):
+def quiet(kernel):
     """``kernel`` with NumPy's float32 scalar warnings off: an overflow to inf or a NaN is
     an answer here, as in every compiled kernel (the engine checks for them)."""
     @functools.wraps(kernel)
@@ -217,44 +217,44 @@ def _quiet(kernel):
     return quiet
 
 
-@_quiet
+@quiet
 def forward(shape: Shape, params, X, threads=None):
     """Outputs of the network for every row of ``X``: array ``(n, n_L)``. The oracle
     runs in one thread whatever ``threads`` says, here and below."""
     p, lay, ac = _lists(shape, params)
-    return np.array([layer_outputs(p, lay, ac, x)[-1] for x in _values(X)],
+    return np.array([layer_outputs(p, lay, ac, x)[-1] for x in values(X)],
                     dtype=params.dtype).reshape(len(X), lay[-1][1])
 
 
 def _sample_weights(X, sample_weight) -> list[float]:
     # Unweighted, every weight is 1 of the data's dtype: a count is a sum of ones in it.
     if sample_weight is not None:
-        return _values(sample_weight)
-    return [_setting(X, 1.0)] * len(X)
+        return values(sample_weight)
+    return [setting(X, 1.0)] * len(X)
 
 
-@_quiet
+@quiet
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None,
               sample_weight=None) -> float:
     """Mean over samples (summed in order, then divided) of the per-sample loss; with
     ``sample_weight``, ``sum(w_s * e_s) / sum(w_s)``, each sum from 0 in sample order."""
     p, lay, ac = _lists(shape, params)
     total = count = 0.0
-    for x, t, w in zip(_values(X), _values(Y), _sample_weights(X, sample_weight)):
+    for x, t, w in zip(values(X), values(Y), _sample_weights(X, sample_weight)):
         e = sample_loss(loss, ac[-1], layer_outputs(p, lay, ac, x)[-1], t)
         total += e if sample_weight is None else e * w
         count += w
     return float(total / count)
 
 
-@_quiet
+@quiet
 def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weight_decay=0.0,
                        sample_weight=None):
     """``mean_loss`` and ``gradients`` in one pass over the samples."""
     p, lay, ac = _lists(shape, params)
     grad = [0.0] * len(p)
     total = count = 0.0
-    for x, t, w in zip(_values(X), _values(Y), _sample_weights(X, sample_weight)):
+    for x, t, w in zip(values(X), values(Y), _sample_weights(X, sample_weight)):
         outs = layer_outputs(p, lay, ac, x)
         e = sample_loss(loss, ac[-1], outs[-1], t)
         total += e if sample_weight is None else e * w
@@ -262,13 +262,13 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
         deltas = sample_deltas(p, lay, ac, loss, outs, t,
                                None if sample_weight is None else w)
         _add_sample_gradient(grad, lay, outs, deltas)
-    decay, weight = _setting(params, weight_decay), _weights(lay, len(p))
+    decay, weight = setting(params, weight_decay), _weights(lay, len(p))
     return float(total / count), np.array([(g + decay * p[q]) / count
                                            if decay != 0.0 and weight[q] else g / count
                                            for q, g in enumerate(grad)], dtype=params.dtype)
 
 
-def _setting(array: np.ndarray, value: float):
+def setting(array: np.ndarray, value: float):
     """A setting as ``array``'s network computes: a float, or rounded to a float32 once."""
     return float(value) if array.dtype == np.float64 else array.dtype.type(value)
 
@@ -285,7 +285,7 @@ def _weights(layout, size: int) -> list[bool]:
     return weight
 
 
-@_quiet
+@quiet
 def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: float,
           order=None, threads=None, sample_weight=None, report=None) -> None:
     """Train in place for ``epochs`` epochs of mini-batch gradient descent.
@@ -318,14 +318,14 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
     (squares: every weight squared, summed from 0 layer by layer, row-major).
     """
     p, lay, ac = _lists(shape, params)
-    state = _values(velocity)
-    xs, ts = _values(X), _values(Y)
+    state = values(velocity)
+    xs, ts = values(X), values(Y)
     weighted = sample_weight is not None
     ws = _sample_weights(X, sample_weight)
     # Python floats (float32 scalars for a float32 network), as everywhere in the oracle
-    lr, momentum = _setting(params, lr), _setting(params, rule.momentum)
-    decay, method, batch_size = _setting(params, rule.weight_decay), rule.method, rule.batch_size
-    beta_1, beta_2, epsilon = (_setting(params, v) for v in (rule.beta_1, rule.beta_2,
+    lr, momentum = setting(params, lr), setting(params, rule.momentum)
+    decay, method, batch_size = setting(params, rule.weight_decay), rule.method, rule.batch_size
+    beta_1, beta_2, epsilon = (setting(params, v) for v in (rule.beta_1, rule.beta_2,
                                                              rule.epsilon))
     size_p = len(p)
     weight = _weights(lay, size_p)
@@ -358,7 +358,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
                 t, b1t, b2t = state[2 * size_p: 2 * size_p + 3]
                 t, b1t, b2t = t + 1.0, b1t * beta_1, b2t * beta_2
                 state[2 * size_p: 2 * size_p + 3] = [t, b1t, b2t]
-                lr_t = lr * _sqrt(1.0 - b2t) / (1.0 - b1t)
+                lr_t = lr * sqrt(1.0 - b2t) / (1.0 - b1t)
             for q in range(size_p):
                 if not trained[q]:
                     continue
@@ -369,7 +369,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs: int, lr: flo
                 elif method == "adam":
                     m = state[q] = beta_1 * state[q] + (1.0 - beta_1) * g
                     v = state[size_p + q] = beta_2 * state[size_p + q] + (1.0 - beta_2) * (g * g)
-                    p[q] = p[q] + (-lr_t * m) / (_sqrt(v) + epsilon)
+                    p[q] = p[q] + (-lr_t * m) / (sqrt(v) + epsilon)
                 else:
                     v = state[q] = momentum * state[q] - lr * g
                     p[q] = p[q] + (momentum * v - lr * g if method == "nesterov" else v)
