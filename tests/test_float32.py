@@ -348,7 +348,9 @@ def batched_backend(request):
 
 
 @pytest.mark.parametrize("batch_size", [1, 6, 7, None])
-@pytest.mark.parametrize("width", [TILE_COLS - 1, TILE_COLS, TILE_COLS + 1, 3 * TILE_COLS + 1])
+# float32's tile is 2 * TILE_COLS wide: 2 * TILE_COLS - 1 outputs are one vector and 7
+@pytest.mark.parametrize("width", [TILE_COLS - 1, TILE_COLS, TILE_COLS + 1, 2 * TILE_COLS - 1,
+                                   3 * TILE_COLS + 1])
 def test_float32_tile_edges(batched_backend, batch_size, width):
     from test_tiles import _case
 
