@@ -85,7 +85,7 @@ def write_generated():
     from pathlib import Path
 
     root = Path(__file__).parent
-    for name in ("fastbp", "fastbp.kernels"):
+    for name in ("fastbp", "fastbp.base", "fastbp.kernels"):
         if name not in sys.modules:
             package = types.ModuleType(name)
             package.__path__ = [str(root.joinpath(*name.split(".")))]

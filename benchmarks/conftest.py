@@ -1,4 +1,4 @@
-"""Benchmark fixtures: best times kept per run, and a summary of the ratios the issues track.
+"""Benchmark fixtures: best times kept per run, and a summary of the ratios fastbp tracks.
 
 Run with ``pytest benchmarks/`` (the default test run does not collect them).
 """
@@ -17,7 +17,7 @@ def keep():
     return store
 
 
-# Ratios the issues ask for: (label, numerator, denominator).
+# The ratios fastbp tracks: (label, numerator, denominator).
 RATIOS = [
     ("tutorial 1e6 rounds: numba / C", ("tutorial-1M", "numba"), ("tutorial-1M", "c")),
     ("tutorial 1e6 rounds: cython / C", ("tutorial-1M", "cython"), ("tutorial-1M", "c")),
@@ -31,24 +31,24 @@ RATIOS = [
     ("ensemble: cython 1 thread / 2 threads", ("ensemble", "cython-1"),
      ("ensemble", "cython-2")),
     ("ensemble: jax vmap / numba", ("ensemble", "jax"), ("ensemble", "numba")),
-    # Issue 14: batches and wide layers, Cython at par.
+    # Batches and wide layers, Cython at par.
     *[(f"{w}: {a} / {b}", (w, a), (w, b))
       for w in ("mnist", "minibatch") for a in ("numba", "cython") for b in ("jax", "torch")],
     *[(f"{w}: cython / numba", (w, "cython"), (w, "numba"))
       for w in ("tutorial-1M", "xor", "digits", "minibatch", "mnist", "ensemble")],
     ("mnist: numba 1 thread / 2 threads", ("mnist", "numba-1"), ("mnist", "numba-2")),
     ("mnist: cython 1 thread / 2 threads", ("mnist", "cython-1"), ("mnist", "cython-2")),
-    # Issue 16: fit on digits, against scikit-learn's MLPClassifier with the same settings.
+    # Fit on digits, against scikit-learn's MLPClassifier with the same settings.
     *[(f"{w}: sklearn MLPClassifier / {b}", (w, "sklearn"), (w, b))
       for w in ("sklearn-online", "sklearn-batch32") for b in ("numba", "cython")],
-    # Issue 28: Adam against SGD, and the estimators' default solvers against scikit-learn.
+    # Adam against SGD, and the estimators' default solvers against scikit-learn.
     *[(f"{a}: {b} Adam / SGD", (a, b), (s, b)) for a, s in
       (("tutorial-adam", "tutorial-1M"), ("minibatch-adam", "minibatch"))
       for b in ("numba", "cython")],
     *[(f"{w}: sklearn MLPClassifier / {b}", (w, "sklearn"), (w, b))
       for w in ("sklearn-adam-online", "sklearn-adam", "sklearn-lbfgs")
       for b in ("numba", "cython")],
-    # Issue 29: float32 against float64, and against PyTorch's and JAX's float32.
+    # float32 against float64, and against PyTorch's and JAX's float32.
     *[(f"{w}: {b} float32 / float64", (f"{w}/float32", b), (w, b))
       for w in ("tutorial-1M", "minibatch", "mnist", "ensemble") for b in ("numba", "cython")],
     *[(f"{w} float32: {a} / {b}", (f"{w}/float32", a), (f"{w}/float32", b))
@@ -69,7 +69,7 @@ def pytest_terminal_summary(terminalreporter):
     if not RESULTS:
         return
     terminalreporter.section("fastbp ratios (this run, per step, best of rounds)")
-    from fastbp import bench
+    from fastbp.cli import bench
 
     for label, top, bottom in RATIOS:
         if top in RESULTS and bottom in RESULTS:

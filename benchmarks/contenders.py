@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from fastbp.bench import Runner, Workload
+from fastbp.cli.bench import Runner, Workload
 from fastbp.kernels import oracle
 
 C_SOURCE = Path(__file__).resolve().parent / "c_reference" / "tutorial_loop.c"

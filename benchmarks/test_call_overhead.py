@@ -9,7 +9,7 @@ fastbp.compile, as a warm-up would)."""
 import pytest
 
 import fastbp
-from fastbp import tutorial
+from fastbp.learn import tutorial
 
 CALLS = {
     "train(epochs=1)": lambda net, b: fastbp.train(net, tutorial.INPUTS, tutorial.TARGETS,

@@ -11,7 +11,7 @@ import pytest
 FIRST_TRAIN = """
 import time
 import fastbp
-from fastbp import tutorial
+from fastbp.learn import tutorial
 t = time.perf_counter()
 fastbp.train(tutorial.network(), tutorial.INPUTS, tutorial.TARGETS, epochs=10, backend="{b}")
 print(time.perf_counter() - t)
@@ -21,7 +21,7 @@ EVERYTHING = """
 import time
 t = time.perf_counter()
 import numpy as np, fastbp
-from fastbp import tutorial
+from fastbp.learn import tutorial
 fastbp.train(tutorial.network(), tutorial.INPUTS, tutorial.TARGETS, epochs=10, backend="{b}")
 rng = np.random.default_rng(0)
 net = fastbp.Network([64, 32, 10], seed=0)

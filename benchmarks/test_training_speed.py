@@ -9,7 +9,7 @@ import functools
 import numpy as np
 import pytest
 
-from fastbp import bench
+from fastbp.cli import bench
 from fastbp.kernels import status
 
 RUNNERS = [*status(), *bench.CONTENDERS]

@@ -46,11 +46,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import functions
-from .data import check_threads
-from .kernels import resolve
+from .base import functions
+from .core.data import check_threads
+from .core.network import Network
+from .kernels import choose, resolve
 from .kernels.protocol import Rule
-from .network import Network
 
 __all__ = ["FastBPClassifier", "FastBPRegressor"]
 
@@ -158,13 +158,17 @@ class _FastBP(BaseEstimator):
                 raise ValueError("sample_weight must be >= 0: fastbp trains on weighted "
                                  "sums that a negative weight would turn into a gain")
         self._random_state = check_random_state(self.random_state)
-        self.backend_ = resolve(self.backend)[0]
+        resolve(self.backend)  # a wrong name fails before anything is drawn
         self._threads = check_threads(self.threads)
         if first:
             self._initialize(X.shape[1], [int(h) for h in hidden], Y.shape[1], X.dtype)
         elif X.shape[1] != self.network_.sizes[0]:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.network_.sizes[0]} features as input")
+        # "auto": the backend whose kernels are ready for max_iter epochs (kernels.choose)
+        online = Rule(self._loss_code, 1 if self.batch_size == 1 else 2)
+        self.backend_ = choose(self.backend, self.network_.kernel_shape, online, 1,
+                               X.shape[0], 1 if incremental else self.max_iter)[0]
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, Y, sample_weight)
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastbp.functions import IDENTITY, LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from fastbp.base.functions import IDENTITY, LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from fastbp.kernels.protocol import Rule, Shape
 
 PATH = Path(__file__).parent / "data" / "stored_bits.npz"

@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import checkpoint, files, tutorial
+from fastbp.base import files
 from fastbp.cli import main
+from fastbp.core import checkpoint
+from fastbp.learn import tutorial
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
 # `python -c` imports from its working directory first: from here, the fastbp under test
@@ -103,7 +105,7 @@ def test_a_planted_kernel_cache_runs_no_code(tmp_path, setup):
             os.chown(folder, 65534, 65534)
     run = run_python("""
         import fastbp
-        from fastbp import tutorial
+        from fastbp.learn import tutorial
         net = tutorial.network()
         fastbp.train(net, tutorial.INPUTS, tutorial.TARGETS, epochs=3, backend="numba")
         print(net.params.tolist())
@@ -362,7 +364,7 @@ def test_a_memory_bomb_on_the_command_line_is_one_line_and_exit_2(tmp_path, caps
 
 
 def test_a_csv_too_large_for_memory_is_refused_while_read(tmp_path, capsys, monkeypatch):
-    from fastbp import datafile
+    from fastbp.cli import datafile
 
     monkeypatch.setattr(datafile, "available_memory", lambda: 16 * 2**20)  # 9.6 MB of values
     path = tmp_path / "big.csv"
@@ -418,7 +420,7 @@ def test_a_damaged_generic_kernel_cache_recovers(tmp_path):
             path.write_bytes(b"\x80\x04")
         run = run_python("""
             import fastbp
-            from fastbp import tutorial
+            from fastbp.learn import tutorial
             print(tutorial.network().forward(tutorial.INPUTS, backend="numba").tolist())
         """)
         assert run.returncode == 0, run.stderr
@@ -567,7 +569,7 @@ def test_kernels_refuse_buffers_that_do_not_fit(compiled_backend):
 
 
 def _csv(tmp_path, text, *extra):
-    from fastbp import datafile
+    from fastbp.cli import datafile
 
     path = tmp_path / "d.csv"
     path.write_bytes(text.encode("utf-8"))

@@ -5,7 +5,7 @@ import pytest
 from conftest import random_data, random_network
 
 import fastbp
-from fastbp.functions import loss_code
+from fastbp.base.functions import loss_code
 from fastbp.kernels import oracle, resolve
 from fastbp.kernels.protocol import Rule
 

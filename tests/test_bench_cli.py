@@ -5,8 +5,7 @@ import sys
 
 import pytest
 
-from fastbp import bench
-from fastbp.cli import main
+from fastbp.cli import bench, main
 
 
 def test_quick_table_and_json(tmp_path, capsys):
@@ -121,7 +120,7 @@ def test_the_table_shows_the_spread_warns_of_noise_and_names_the_fastest():
 
 def test_chart_panels_spanning_more_than_10x_use_a_log_axis():
     pytest.importorskip("matplotlib")
-    from fastbp import plots
+    from fastbp.learn import plots
 
     def row(workload, backend, figure):
         return {"workload": workload, "backend": backend, "status": "ok", "figure": figure,

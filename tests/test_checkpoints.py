@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import checkpoint as checkpoint_file
-from fastbp import training
+from fastbp.base.signals import Terminated
+from fastbp.core import checkpoint as checkpoint_file
+from fastbp.core import training
 from fastbp.kernels import MODULES
-from fastbp.signals import Terminated
 
 CONFIGS = {
     "online": {},
@@ -55,13 +55,15 @@ class InterruptAt:
 
 
 def interrupting(monkeypatch, call, exc=KeyboardInterrupt):
-    real = training.resolve
+    """Every run that training starts (through choose or resolve) is interrupted."""
+    for lookup in ("choose", "resolve"):
+        real = getattr(training, lookup)
 
-    def resolve(name):
-        found, kernels = real(name)
-        return found, InterruptAt(kernels, call, exc)
+        def interrupted(*args, real=real, **kwargs):
+            found, kernels = real(*args, **kwargs)
+            return found, InterruptAt(kernels, call, exc)
 
-    monkeypatch.setattr(training, "resolve", resolve)
+        monkeypatch.setattr(training, lookup, interrupted)
 
 
 def other(backend):

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from fastbp import tutorial
 from fastbp.cli import main
+from fastbp.learn import tutorial
 
 
 def test_tutorial_prints_every_number_beside_the_published_one(backend, capsys):

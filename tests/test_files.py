@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fastbp.files import atomic_write, check_output_path
+from fastbp.base.files import atomic_write, check_output_path
 
 
 def mode(path):

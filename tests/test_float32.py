@@ -21,9 +21,9 @@ from conftest import COMPILED, _require
 from test_backends_agree import assert_same_as_oracle
 
 import fastbp
-from fastbp import data
+from fastbp.base.files import write_npz
 from fastbp.cli import main
-from fastbp.files import write_npz
+from fastbp.core import data
 from fastbp.kernels import oracle
 
 F = np.float32
@@ -454,7 +454,7 @@ def test_trace_follows_a_float32_step(optimizer):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_a_float32_page_records_a_float32_run(optimizer):
-    from fastbp import page, tutorial
+    from fastbp.learn import page, tutorial
 
     step = fastbp.trace(tutorial.network("float32"), tutorial.INPUTS, tutorial.TARGETS,
                         optimizer=optimizer)

@@ -7,7 +7,7 @@ import pytest
 from conftest import random_data
 
 import fastbp
-from fastbp.functions import LOSSES
+from fastbp.base.functions import LOSSES
 from fastbp.kernels import oracle
 
 CASES = [(act, "squared") for act in ("logistic", "tanh", "relu", "identity", "softmax")]

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import tutorial
-from fastbp.functions import SQUARED
+from fastbp.base.functions import SQUARED
 from fastbp.kernels import oracle
 from fastbp.kernels.protocol import Rule
+from fastbp.learn import tutorial
 
 
 def raw_train(net, X, Y, epochs, lr):
@@ -68,7 +68,7 @@ def test_a_loss_that_becomes_infinite_is_reported(backend):
 
 @pytest.mark.parametrize("interrupted_call", [2, 4])  # during a record; during the final loss
 def test_ctrl_c_while_measuring_the_loss_reports_the_state_it_leaves(interrupted_call):
-    from fastbp import engine
+    from fastbp.core import engine
     from fastbp.kernels.protocol import Rule
 
     class InterruptedLoss:
@@ -153,8 +153,8 @@ def test_truncated_or_corrupted_files_are_refused(tmp_path):
 
 READ_ONLY_RUN = """
 import numpy as np, fastbp
-from fastbp import tutorial
-from fastbp.functions import SQUARED
+from fastbp.learn import tutorial
+from fastbp.base.functions import SQUARED
 from fastbp.kernels import oracle
 from fastbp.kernels.protocol import Rule
 nets = {b: tutorial.network() for b in fastbp.available_backends()}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import random_data, random_network
 
-from fastbp.functions import LOGISTIC, LOSSES, SOFTMAX, SQUARED
+from fastbp.base.functions import LOGISTIC, LOSSES, SOFTMAX, SQUARED
 from fastbp.kernels import oracle
 from fastbp.kernels.protocol import Rule, Shape
 

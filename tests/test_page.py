@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import diagram, page, tutorial
+from fastbp.learn import diagram, page, tutorial
 
 CI = bool(os.environ.get("CI"))
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import fastbp
-from fastbp.functions import LOSSES
+from fastbp.base.functions import LOSSES
 from fastbp.kernels import limits, oracle
 
 SMOOTH = ["logistic", "tanh", "identity"]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import training
-from fastbp.signals import Terminated, deferred, terminate_as_interrupt
+from fastbp.base.signals import Terminated, deferred, terminate_as_interrupt
+from fastbp.core import training
 
 XOR = np.array([[0, 0], [0, 1], [1, 0], [1, 1.0]]), np.array([[0], [1], [1], [0.0]])
 SIGNALS = [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)]
@@ -57,9 +57,9 @@ class DropAt:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_dropped_signal_is_raised_at_the_next_chunk(monkeypatch, unraisable, backend,
                                                       signum):
-    real = training.resolve
-    monkeypatch.setattr(training, "resolve",
-                        lambda name: (lambda f, k: (f, DropAt(k, 3, signum)))(*real(name)))
+    real = training.choose
+    monkeypatch.setattr(training, "choose", lambda *args: (
+        lambda f, k: (f, DropAt(k, 3, signum)))(*real(*args)))
     net = fastbp.Network([2, 3, 1], seed=1)
     with pytest.raises(fastbp.TrainingInterrupted) as caught:
         fastbp.train(net, *XOR, epochs=100, lr=0.5, record_every=10, backend=backend)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import sweep
-from fastbp.cli import main
+from fastbp.cli import main, sweep
 
 
 def test_grid_equals_training_each_setting_alone(tmp_path, capsys):

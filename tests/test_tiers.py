@@ -168,7 +168,7 @@ def test_the_generic_kernels_state_is_known(tiers):
 
 
 def test_the_bar_names_a_compile_and_restarts_its_clock(capsys):
-    from fastbp.training import _Bar
+    from fastbp.core.training import _Bar
 
     compiled = []
 

@@ -7,9 +7,9 @@ import pytest
 from conftest import random_data
 
 import fastbp
-from fastbp import tutorial
 from fastbp.cli import main
-from fastbp.diagram import neuron_names
+from fastbp.learn import tutorial
+from fastbp.learn.diagram import neuron_names
 
 # The text's name of a quantity, where the trace calls it otherwise.
 TRACE_NAME = {"dE_o1/dnet_o1": "delta_o1", "E_total after 1": "E_total after"}

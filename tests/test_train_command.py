@@ -13,7 +13,7 @@ import pytest
 
 import fastbp
 from fastbp.cli import main
-from fastbp.cli_train import DEFAULT_CHECKPOINT
+from fastbp.cli.train import DEFAULT_CHECKPOINT
 
 CSV = "a,b,c,label\n0.1,0.2,0.3,0\n0.5,0.1,0.9,1\n0.3,0.7,0.2,0\n0.9,0.4,0.6,2\n"
 
@@ -171,12 +171,12 @@ def test_version_and_help_defaults(capsys):
         assert shown in text
 
 
-def test_readme_states_the_sweep_defaults():
+def test_the_docs_state_the_sweep_defaults():
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert "--lr 0.1:1.0:10 --seeds 5 --epochs 10000" not in readme
-    assert "defaults: `--lr 0.5`, `--seeds 1`, `--epochs 1000`" in readme
+    page = (Path(__file__).parents[1] / "docs" / "commands.md").read_text()
+    assert "--lr 0.1:1.0:10 --seeds 5 --epochs 10000" not in page
+    assert "defaults: `--lr 0.5`, `--seeds 1`, `--epochs 1000`" in page
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

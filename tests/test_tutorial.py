@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import tutorial
+from fastbp.learn import tutorial
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / \
     "step-by-step-backpropagation.txt"

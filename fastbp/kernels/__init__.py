@@ -49,6 +49,43 @@ def available() -> list[str]:
     return [name for name in PREFERENCE if _load(name) is not None]
 
 
+def choose(backend: object, shape, rule, count: int = 1, samples: int = 1,
+           epochs: int = 1) -> tuple[str, ModuleType]:
+    """:func:`resolve` for a run of ``epochs`` epochs of ``count`` networks of ``shape``
+    on ``samples`` samples, where ``"auto"`` never waits on a compile.
+
+    ``"auto"`` runs on numba where its kernels for the run are loaded in this process, or
+    cached on disk and the run is long enough to pay for loading them
+    (``limits.NUMBA_PAYS``); else on the Cython kernels, compiled at install, with the same
+    bits. Where numba's are not even cached and the run is that long, they compile in
+    another process meanwhile, for the runs after it. Without the Cython extension, or for
+    a dtype it lacks, ``"auto"`` is numba, as :func:`resolve` says. A run that must wait for
+    numba's kernels to compile (``backend="numba"``, or no Cython) says so on stderr, once.
+    """
+    from .limits import NUMBA_PAYS
+
+    if backend != "auto":
+        name, module = resolve(backend)
+    else:
+        cython = _load("cython")
+        numba = _loaded.get("numba")  # imported already: asking costs nothing
+        if cython is None or shape.real not in cython.DTYPES:
+            name, module = resolve("auto")
+        else:
+            seconds = cython.epoch_seconds(shape, rule, samples) * epochs * count
+            if numba is None and seconds >= NUMBA_PAYS:
+                numba = _load("numba")
+            state = "absent" if numba is None else numba.generic_state(shape, rule, count)
+            if state == "loaded" or (state == "cached" and seconds >= NUMBA_PAYS):
+                return "numba", numba
+            if state == "absent" and numba is not None and seconds >= NUMBA_PAYS:
+                numba.compile_in_background(shape, rule, count)
+            return "cython", cython
+    if name == "numba":
+        module.announce_compile(shape, rule, count)
+    return name, module
+
+
 def resolve(backend: object) -> tuple[str, ModuleType]:
     """Return ``(name, module)`` for a backend name or ``"auto"``.
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from ..functions import LOGISTIC
+from ..base.functions import LOGISTIC
 from . import step
 from .emit import FLOAT_LITERAL, Ix, Lanes, Looped, Sized, indent, lit, typed_arrays
 

@@ -86,6 +86,15 @@ def unrolled_lanes(n_params: int) -> int:
 #: 60-280 ns a sample from 9 to 117 parameters; a call costs the same) and per network
 #: of many (numba.lanes against ``kernel_many``: 0 to 5 ns).
 SAVING_ONE, SAVING_MANY, SAVING_PER_CALL = 1.5e-7, 2e-9, 0.2e-6
+
+# backend="auto" (fastbp.kernels.choose): numba runs a call only where its kernels are
+# loaded in the process already, or cached on disk and the run is expected to take at least
+# NUMBA_PAYS seconds: importing numba and loading a cached kernel take about a second
+# (measured: 0.6 s and 0.3-1.3 s on the 2-vCPU VM), a run on the Cython kernels none.
+NUMBA_PAYS = 2.0
+# Seconds numba takes to compile its generic kernels on this machine's first use (the
+# 2-vCPU VM, cold), by the kernel a run needs: said on stderr where a run must wait.
+COMPILE_SECONDS = {"online": 10, "batched": 20, "lanes": 16}
 #: Expected seconds to compile a shape's unrolled kernels, as (seconds, seconds per
 #: parameter): for one network (2-29-1: 5.3 s) and for many (the parallel, vectorised
 #: ``kernel_many``; 2-29-1: 31 s); and to load either from numba's cache where this

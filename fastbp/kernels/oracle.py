@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from ..base.functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from .protocol import (
     Rule,
     Shape,

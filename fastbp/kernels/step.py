@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from ..functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from ..base.functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from .emit import Cond, Expr, Ix, Layer, Looped, Writer, cond, expr, lit, var
 
 # --- Tables ------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ try:
 except ImportError as exc:  # pragma: no cover - numba is a hard dependency
     raise ImportError(f"numba is not installed ({exc}); pip install numba") from None
 
-from ...functions import LOSSES
+from ...base.functions import LOSSES
 from .. import glibc_exp, limits
 from ..limits import SHORT, SMALL, route, small_online
 from ..protocol import (
@@ -574,6 +574,59 @@ def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     except AttributeError:  # another numba, or no cache: say the worst
         return "absent"
     return "cached" if os.path.exists(index) else "absent"
+
+
+def _generic_kind(shape: Shape, rule: Rule, count: int) -> str:
+    if _unrolled(rule, shape):
+        return "lanes" if count > 1 else "online"
+    return "batched"
+
+
+_announced: set[tuple[str, str]] = set()
+
+
+def announce_compile(shape: Shape, rule: Rule, count: int) -> None:
+    """Where the run about to start must wait for its generic kernels to compile (this
+    machine's first use), say so on stderr, with the time it takes: once a process."""
+    kind = _generic_kind(shape, rule, count)
+    if (kind, shape.real) in _announced or generic_state(shape, rule, count) != "absent":
+        return
+    _announced.add((kind, shape.real))
+    print(f"fastbp: compiling numba's kernels on this machine's first use (about "
+          f"{limits.COMPILE_SECONDS[kind]} s, once; cached afterwards)", file=sys.stderr,
+          flush=True)
+
+
+_background: dict[tuple, tiers.Entry] = {}
+
+
+def compile_in_background(shape: Shape, rule: Rule, count: int) -> None:
+    """Compile the generic kernels a run of this shape and rule needs in another process
+    (the run goes on on another backend): at most once a process per kernel. The process
+    ends with this one, as a shape's own kernels' compile does (:mod:`.tiers`)."""
+    key = (_generic_kind(shape, rule, count), shape.real, rule.method)
+    found = _background.get(key)
+    if found is None:
+        spec = {"layout": shape.layout.tolist(), "acts": shape.acts.tolist(),
+                "train_bias": bool(shape.train_bias), "real": shape.real,
+                "rule": list(rule), "count": int(count)}
+        found = _background[key] = tiers.Entry(f"numba's {key[0]} kernels", spec,
+                                               lambda: None, 0.0,
+                                               f"{__name__}:compile_generic_stdin")
+    found.poll()
+    if found.state == "idle":
+        found.start()
+
+
+def compile_generic_stdin() -> None:
+    """The process :func:`compile_in_background` starts: compile the generic kernels of
+    the run described on stdin (JSON) into numba's cache."""
+    spec = json.loads(sys.stdin.readline())
+    tiers.watch_parent(sys.stdin)
+    layout = np.array(spec["layout"], np.int64).reshape(-1, 4)
+    shape = Shape.of(layout, np.array(spec["acts"], np.int64), spec["train_bias"],
+                     spec["real"])
+    compile_for(shape, Rule(*spec["rule"]), many=spec["count"] > 1, specialised=False)
 
 
 def compiling() -> list[str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...functions import LOGISTIC, SOFTMAX, SQUARED
+from ...base.functions import LOGISTIC, SOFTMAX, SQUARED
 from ..glibc_exp import CODES
 from ..limits import BLOCK_ROWS as MC  # a cache block: terms of each sum by rows
 from ..limits import BLOCK_TERMS as KC
@@ -203,7 +203,7 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
 @jit(inline="always")
 def _strip(lhs, p, lr, lk, rhs, q, rk, out, o, orow, depth):
     """Six rows, one vector of columns: ``out[o + i orow + j] += Σ_k lhs[p + i lr + k lk]
-    rhs[q + k rk + j]`` (twin: ``fastbp_strip`` in _batched.pxi)."""
+    rhs[q + k rk + j]``; in Cython, ``_batched.pxi``'s C function fastbp_strip."""
     c0, c1, c2 = vload(out, o), vload(out, o + orow), vload(out, o + 2 * orow)
     c3, c4, c5 = vload(out, o + 3 * orow), vload(out, o + 4 * orow), vload(out, o + 5 * orow)
     for _ in range(depth):

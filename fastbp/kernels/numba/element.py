@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ...functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
+from ...base.functions import LOGISTIC, RELU, SOFTMAX, SQUARED, TANH
 from .jit import jit
 
 # An unsigned index: numba checks a signed one for negative values, which

@@ -12,7 +12,7 @@ from pathlib import Path
 from numba import njit
 from numba.core.caching import FunctionCache
 
-from ...files import private_dir, warn_once
+from ...base.files import private_dir, warn_once
 
 
 class GuardedCache(FunctionCache):

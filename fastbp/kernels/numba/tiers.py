@@ -34,7 +34,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from ...signals import deferred
+from ...base.signals import deferred
 
 # The savings and compile costs the rule weighs (see fastbp.kernels.limits).
 from ..limits import LOAD

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from numba import prange
 
-from ...files import atomic_write, private_dir
+from ...base.files import atomic_write, private_dir
 from . import cache, codegen, libm_exp
 from .jit import jit
 
@@ -72,7 +72,7 @@ def stage_kernels(real: str = "float64") -> tuple[object, object, object]:
     return found["update_range"], found["update_row"], found["adam_step"]
 
 
-_RELATIVE = re.compile(r"^from (\.+)(\w*) import", re.MULTILINE)
+_RELATIVE = re.compile(r"^from (\.+)([\w.]*) import", re.MULTILINE)
 
 
 def twin(name: str, replace: Mapping[str, str] | None = None) -> dict[str, object]:

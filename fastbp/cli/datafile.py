@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import available_memory, check_zip_member, npy_header
+from ..base.files import available_memory, check_zip_member, npy_header
 
 
 def _number(text: str, row: int, column: int, path: str) -> float:

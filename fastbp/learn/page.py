@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from ..core.engine import DivergenceError
+from ..core.optimizers import SGD
+from ..kernels.protocol import Rule
 from . import diagram
-from .engine import DivergenceError
-from .kernels.protocol import Rule
-from .optimizers import SGD
 
 # A fastbp.trace.StepTrace: not imported, as trace.py imports this module (to_html).
 StepTrace = Any
@@ -69,7 +69,7 @@ def history(step: StepTrace, epochs: int, backend: str = "auto") -> dict:
     """Train a copy of the step's network on its sample for ``epochs`` epochs (online, the
     step's lr, loss and weight decay) and record its parameters, outputs and loss at
     :func:`marks`; a divergence ends the record where it happened."""
-    from .training import train
+    from ..core.training import train
 
     net = step.network.copy()
     X, Y = np.array([step.x], net.dtype), np.array([step.t], net.dtype)
@@ -97,8 +97,8 @@ def _stateful_history(step, net, X, Y, optimizer, epochs, backend, record) -> di
     """:func:`history` for an optimizer with a state (momentum, Adam's moments): the
     kernels train from mark to mark with the state carried, one run bit for bit; a
     divergence ends the record at the first epoch whose parameters are not finite."""
-    from .functions import loss_code
-    from .kernels import resolve
+    from ..base.functions import loss_code
+    from ..kernels import resolve
 
     kernels = resolve(backend)[1]
     shape, code = net.kernel_shape, loss_code(step.loss)

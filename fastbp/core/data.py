@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import functions
-from .kernels.protocol import DTYPES, all_finite
+from ..base import functions
+from ..kernels.protocol import DTYPES, all_finite
 
 _FLOAT64 = np.dtype(np.float64)  # native byte order: the only float64 dtype that is this one
 

@@ -42,7 +42,7 @@ def optimizer_options(p: argparse.ArgumentParser) -> None:
 
 def optimizer_from(args: argparse.Namespace):
     """The optimizer the options name, checked (ValueError for a mix that says nothing)."""
-    from .optimizers import SGD, Adam
+    from ..core.optimizers import SGD, Adam
 
     if args.optimizer == "adam":
         if args.nesterov or args.momentum:
@@ -150,7 +150,7 @@ def _resume_command(args: argparse.Namespace, checkpoint: str) -> str:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    from .files import check_output_path, pyplot
+    from ..base.files import check_output_path, pyplot
 
     for name in ("save", "checkpoint", "history", "plot"):
         if getattr(args, name):
@@ -163,9 +163,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from ..core.network import Network
+    from ..core.training import TrainingInterrupted, resume, train
     from .datafile import load
-    from .network import Network
-    from .training import TrainingInterrupted, resume, train
 
     if args.resume and not Path(args.resume).is_file():
         raise ValueError(f"--resume: {args.resume} does not exist")
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _write_history(result, path: str) -> None:
-    from .files import atomic_write
+    from ..base.files import atomic_write
 
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
@@ -234,7 +234,7 @@ def _write_history(result, path: str) -> None:
 
 
 def _plot_history(result, path: str) -> None:
-    from . import plots
+    from ..learn import plots
 
     fig = plots.figure(5.6, 3.8)
     result.plot(ax=fig.subplots())

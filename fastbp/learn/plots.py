@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from ..base.files import atomic_write
 
 INSTALL = "pip install 'fastbp[plot]'"
 

@@ -23,13 +23,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from . import functions
-from .data import check_data, check_learning_rate, check_weight_decay
+from ..base import functions
+from ..core.data import check_data, check_learning_rate, check_weight_decay
+from ..core.network import Network, check_network
+from ..core.optimizers import SGD, Adam, check_optimizer
+from ..kernels import oracle
+from ..kernels.protocol import Rule
 from .diagram import neuron_names, weight_names
-from .kernels import oracle
-from .kernels.protocol import Rule
-from .network import Network, check_network
-from .optimizers import SGD, Adam, check_optimizer
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels.protocol import Kernels, Rule, Shape, all_finite
-from .signals import forget, raise_dropped, terminate_as_interrupt
+from ..base.signals import forget, raise_dropped, terminate_as_interrupt
+from ..kernels.protocol import Kernels, Rule, Shape, all_finite
 
 #: A chunk aims at this many seconds; the first, on the backend's guess, at a tenth.
 CHUNK_SECONDS = 0.25

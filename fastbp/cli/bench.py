@@ -28,13 +28,13 @@ from types import ModuleType
 
 import numpy as np
 
-from . import tutorial
-from .data import dataset
-from .files import atomic_write
-from .kernels import status, threads
-from .network import Network
-from .training import train, train_many
-from .warmup import compile_kernels
+from ..base.files import atomic_write
+from ..core.data import dataset
+from ..core.network import Network
+from ..core.training import train, train_many
+from ..core.warmup import compile_kernels
+from ..kernels import status, threads
+from ..learn import tutorial
 
 CONTENDERS = ("c", "torch", "jax", "sklearn")
 
@@ -198,7 +198,7 @@ def _estimator_runner(w: Workload, backend: str | None) -> Runner:
 
             model = MLPClassifier(**settings)
         else:
-            from .sklearn import FastBPClassifier
+            from ..sklearn import FastBPClassifier
 
             model = FastBPClassifier(backend=backend, **settings)
         with warnings.catch_warnings():
@@ -433,7 +433,7 @@ def _times(ratio: float | None) -> str:
 def plot(rows: list[dict], path: str) -> None:
     """A bar chart of every measured figure (:func:`fastbp.plots.bench_chart`), written to
     ``path`` (needs matplotlib)."""
-    from . import plots
+    from ..learn import plots
 
     plots.save(plots.bench_chart(rows), path)
 

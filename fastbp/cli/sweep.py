@@ -6,11 +6,11 @@ import csv
 
 import numpy as np
 
+from ..base.files import atomic_write
+from ..core.data import DATASETS, MAX_PARAMS, count_params, dataset
+from ..core.network import Network
+from ..core.training import TrainingInterrupted, train_many
 from . import datafile
-from .data import DATASETS, MAX_PARAMS, count_params, dataset
-from .files import atomic_write
-from .network import Network
-from .training import TrainingInterrupted, train_many
 
 #: Most networks one sweep trains (learning rates x seeds): a grid beyond it is a typo
 #: more often than a plan, and its networks alone would fill the memory.
@@ -87,8 +87,8 @@ def run(sizes, X, Y, lrs, seeds: int, epochs: int, client=None, **options) -> li
 
 def _loss(net: Network, X: np.ndarray, Y: np.ndarray, loss: str) -> float:
     """The mean loss of ``net`` as it stands (the oracle: no kernel to compile)."""
-    from . import functions
-    from .kernels import oracle
+    from ..base import functions
+    from ..kernels import oracle
 
     return float(oracle.mean_loss(net.kernel_shape, functions.loss_code(loss), net.params,
                                   np.asarray(X, net.dtype), np.asarray(Y, net.dtype)))
@@ -129,6 +129,6 @@ def write_csv(rows: list[dict], path: str) -> None:
 def plot(rows: list[dict], path: str, title: str) -> None:
     """Final loss against learning rate: one dot per seed, the mean as a line; ``title``
     names the run (sizes, epochs, loss)."""
-    from . import plots
+    from ..learn import plots
 
     plots.save(plots.sweep_chart(rows, title), path)

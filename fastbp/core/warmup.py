@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import functions
+from ..base import functions
+from ..kernels import resolve
+from ..kernels.protocol import Rule
 from .data import check_flag, check_integer, check_weight_decay
-from .kernels import resolve
-from .kernels.protocol import Rule
 from .network import Network
 from .optimizers import check_optimizer
 

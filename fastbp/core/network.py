@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import functions
-from ._version import __version__
+from .._version import __version__
+from ..base import functions
+from ..base.files import read_npz, write_npz
+from ..kernels.protocol import Shape
 from .data import (
     as_array,
     as_matrix,
@@ -22,8 +24,6 @@ from .data import (
     check_threads,
     count_params,
 )
-from .files import read_npz, write_npz
-from .kernels.protocol import Shape
 
 FORMAT = "fastbp-network"
 FORMAT_VERSION = 1
@@ -216,12 +216,13 @@ class Network:
 
         ``threads`` as in :func:`fastbp.train`: the same bits for every count.
         """
-        from .kernels import resolve
-        from .kernels.protocol import check_backend_dtype
+        from ..base.functions import SQUARED
+        from ..kernels import choose
+        from ..kernels.protocol import Rule, check_backend_dtype
 
         X = as_matrix(X, "X", self.sizes[0], self.dtype)
         threads = check_threads(threads)
-        _, kernels = resolve(backend)
+        _, kernels = choose(backend, self.kernel_shape, Rule(SQUARED), 1, len(X))
         check_backend_dtype(kernels, self._params)
         return kernels.forward(self.kernel_shape, self._params, X, threads)
 
@@ -238,7 +239,7 @@ class Network:
     def _repr_svg_(self) -> str:
         """The network drawn as the reference text draws it (:func:`fastbp.diagram.svg`):
         Jupyter shows it in place of the repr."""
-        from .diagram import svg
+        from ..learn.diagram import svg
 
         return svg(self)
 

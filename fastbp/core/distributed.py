@@ -15,9 +15,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..kernels import resolve
+from ..kernels.protocol import Rule, Shape, Weighted
 from . import engine
-from .kernels import resolve
-from .kernels.protocol import Rule, Shape, Weighted
 
 
 class _Outcome(NamedTuple):

@@ -19,11 +19,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from .data import dataset
-from .functions import LOGISTIC, SQUARED
-from .kernels import oracle, resolve
-from .kernels.protocol import Rule
-from .network import Network
+from ..base.functions import LOGISTIC, SQUARED
+from ..core.data import dataset
+from ..core.network import Network
+from ..kernels import choose, oracle
+from ..kernels.protocol import Rule
 from .trace import StepTrace, trace
 
 INPUTS, TARGETS = dataset("tutorial")
@@ -120,7 +120,7 @@ def compute(backend: str = "auto", rounds: int = ROUNDS) -> dict[str, float]:
     kernels; the chain-rule factors the text prints between them are formed
     from those outputs with the oracle's formulas.
     """
-    _, kernels = resolve(backend)
+    _, kernels = choose(backend, network().kernel_shape, Rule(SQUARED), epochs=rounds)
     net = network()
     shape = net.kernel_shape
     hidden = Network([2, 2], "logistic", bias="fixed", weights=WEIGHTS[:1], biases=BIASES[:1])
@@ -166,7 +166,7 @@ def compute(backend: str = "auto", rounds: int = ROUNDS) -> dict[str, float]:
 
 def after(rounds: int, backend: str = "auto") -> tuple[float, list[float]]:
     """E_total and the two outputs after ``rounds`` rounds of the text's rule."""
-    _, kernels = resolve(backend)
+    _, kernels = choose(backend, network().kernel_shape, Rule(SQUARED), epochs=rounds)
     net = network()
     _train(kernels, net, rounds)
     return _error_and_outputs(kernels, net)

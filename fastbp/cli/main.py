@@ -9,10 +9,10 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from . import cli_train
-from ._version import __version__
-from .cli_train import Stopped
-from .signals import terminate_as_interrupt
+from .._version import __version__
+from ..base.signals import terminate_as_interrupt
+from . import train as cli_train
+from .train import Stopped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,23 +31,21 @@ def _positive(text: str) -> int:
 
 
 def _tutorial(args: argparse.Namespace) -> None:
-    from . import tutorial
-    from .functions import SQUARED
-    from .kernels import resolve
-    from .kernels.protocol import Rule
+    from ..base.functions import SQUARED
+    from ..kernels import choose
+    from ..kernels.protocol import Rule
+    from ..learn import tutorial
 
     # The heading first: numba takes a moment to import, and its kernels to load (or, on
     # this machine's first use, to compile) before the first number.
     print("fastbp tutorial: the reference text's worked example (\"A Step by Step "
           "Backpropagation Example\", Matt Mazur)", flush=True)
-    name, kernels = resolve(args.backend)
+    name, kernels = choose(args.backend, tutorial.network().kernel_shape, Rule(SQUARED),
+                           epochs=max(args.epochs, tutorial.ROUNDS))
     print(f"2-2-2 logistic network, fixed biases 0.35 and 0.60, inputs 0.05 0.10, "
           f"targets 0.01 0.99, learning rate 0.5; computed by backend {name!r}", flush=True)
-    state = kernels.generic_state(tutorial.network().kernel_shape, Rule(SQUARED), 1)
-    if state != "loaded":
-        print("(loading the compiled kernels)" if state == "cached" else
-              "(compiling kernels, on this machine's first use; cached afterwards)",
-              file=sys.stderr, flush=True)
+    if kernels.generic_state(tutorial.network().kernel_shape, Rule(SQUARED), 1) == "cached":
+        print("(loading the compiled kernels)", file=sys.stderr, flush=True)
     rows = {row.name: row for row in tutorial.reconcile(name)}
     width = max(len(n) for n in rows)
     for title, names in tutorial.SECTIONS:
@@ -75,19 +73,24 @@ def _tutorial(args: argparse.Namespace) -> None:
 
 
 def _backends(args: argparse.Namespace) -> None:
-    from .kernels import available, status
+    from ..kernels import available, status
 
     table = status()
     width = max(len(n) for n in table)
     for name, text in table.items():
         print(f"{name:<{width}}  {text}")
-    print(f"auto -> {available()[0]}")
+    usable = available()
+    if {"numba", "cython"} <= set(usable):  # fastbp.kernels.choose
+        print("auto -> numba where its kernels are loaded, or cached and the run long enough "
+              "to load them; else cython (no wait for a compile)")
+    else:
+        print(f"auto -> {usable[0]}")
 
 
 def _bench(args: argparse.Namespace) -> None:
+    from ..base.files import pyplot
+    from ..kernels import status
     from . import bench
-    from .files import pyplot
-    from .kernels import status
 
     known = [*status(), *bench.CONTENDERS]
     names = args.backends or known
@@ -148,11 +151,11 @@ MAX_WEIGHTS_BYTES = 16 * 2**20
 
 
 def _explain(args: argparse.Namespace) -> None:
-    from . import tutorial
-    from .files import check_output_path, parse_json, write_text
-    from .network import Network
-    from .optimizers import SGD
-    from .trace import trace
+    from ..base.files import check_output_path, parse_json, write_text
+    from ..core.network import Network
+    from ..core.optimizers import SGD
+    from ..learn import tutorial
+    from ..learn.trace import trace
 
     activation = _activations(args.activation) if args.activation else "logistic"
     if args.epochs is not None and args.format != "html":
@@ -216,8 +219,8 @@ def _explain(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
+    from ..base.files import check_output_path, pyplot
     from . import sweep
-    from .files import check_output_path, pyplot
 
     lrs = sweep.parse_range(args.lr)
     X, Y = sweep.load_data(args.data, args.targets, args.one_hot, args.header)
@@ -262,7 +265,7 @@ def _sweep(args: argparse.Namespace) -> None:
 def _warmup(args: argparse.Namespace) -> None:
     import time
 
-    from .warmup import compile_kernels
+    from ..core.warmup import compile_kernels
 
     began = time.perf_counter()
     shapes = args.sizes or [[2, 2, 2]]
@@ -280,7 +283,7 @@ def _warmup(args: argparse.Namespace) -> None:
 
 
 def _cache(args: argparse.Namespace) -> None:
-    from .kernels.numba import cache as numba_cache
+    from ..kernels.numba import cache as numba_cache
 
     if args.clear:
         freed = numba_cache.clear()
@@ -298,8 +301,8 @@ def _cache(args: argparse.Namespace) -> None:
           f"{numba_cache.MAX_BYTES // 2**20} MB, oldest first")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``fastbp`` command; return its exit status."""
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fastbp`` command's parser: every command, its options and their help."""
     parser = _Parser(prog="fastbp", description="Small neural networks trained by "
                      "backpropagation, fast and provably right.")
     parser.add_argument("--version", action="version", version=f"fastbp {__version__}")
@@ -397,7 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="also draw a bar chart (needs matplotlib)")
     p.set_defaults(run=_bench)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fastbp`` command; return its exit status."""
+    args = build_parser().parse_args(argv)
     try:
         with terminate_as_interrupt():  # SIGTERM ends any command as Ctrl-C does
             args.run(args)

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import functions, optimizers
-from ._version import __version__
+from .._version import __version__
+from ..base import functions
+from ..base.files import WriterLock, read_npz, write_npz
+from . import optimizers
 from .data import (
     check_choice,
     check_dtype,
@@ -36,7 +38,6 @@ from .data import (
     count_params,
 )
 from .engine import DIVERGENCE_ACTIONS, State, generator
-from .files import WriterLock, read_npz, write_npz
 
 FORMAT = "fastbp-checkpoint"
 FORMAT_VERSION = 2  # 2: the optimizer among the options, its state as "velocity"

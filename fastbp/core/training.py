@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base import functions
+from ..base.files import check_output_path
+from ..base.signals import terminate_as_interrupt
+from ..kernels import choose, resolve
+from ..kernels.protocol import Kernels, Rule, Shape, Weighted, check_backend_dtype, sizes_label
 from . import checkpoint as checkpoint_file
-from . import engine, functions, optimizers
+from . import engine, optimizers
 from .data import (
     check_choice,
     check_data,
@@ -26,12 +31,8 @@ from .data import (
     check_weight_decay,
 )
 from .engine import DivergenceError, TrainingInterrupted
-from .files import check_output_path
-from .kernels import resolve
-from .kernels.protocol import Kernels, Rule, Shape, Weighted, check_backend_dtype, sizes_label
 from .network import Network, check_network, training
 from .optimizers import SGD, Adam
-from .signals import terminate_as_interrupt
 
 __all__ = ["DivergenceError", "TrainResult", "TrainingInterrupted", "gradients", "resume",
            "train", "train_many"]
@@ -92,7 +93,7 @@ class TrainResult:
         ImportError
             Without matplotlib (``pip install 'fastbp[plot]'``).
         """
-        from .plots import loss_curve
+        from ..learn.plots import loss_curve
 
         return loss_curve(self, ax)
 
@@ -196,7 +197,7 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
                                       optimizer)
     lrs = np.array([check_learning_rate(lr)])
     progress = check_flag(progress, "progress")
-    name, kernels = resolve(backend)
+    name, kernels = choose(backend, net.kernel_shape, rule, 1, len(X), plan.epochs)
     threads = check_threads(threads)
     check_backend_dtype(kernels, net.params)
     weights = check_sample_weight(sample_weight, len(X), rule.batch_size, plan.shuffle,
@@ -544,7 +545,9 @@ def train_many(nets: Sequence[Network], X: object, Y: object, *, epochs: int = 1
     lrs = _check_learning_rates(lr, len(nets))
     progress = check_flag(progress, "progress")
     threads = check_threads(threads)
-    name, kernels = resolve(backend)
+    # a cluster's workers resolve the name themselves: numba's, which they compile once
+    name, kernels = resolve(backend) if client is not None else \
+        choose(backend, nets[0].kernel_shape, rule, len(nets), len(X), plan.epochs)
     if checkpoint is not None and client is not None:
         raise ValueError("checkpoint is not available with client: the networks train on "
                          "the cluster's workers (a lost worker's chunk is run again)")
@@ -652,7 +655,7 @@ def gradients(net: Network, X: object, Y: object, loss: str = "squared",
     threads = check_threads(threads)
     decay = check_weight_decay(weight_decay)
     weights = check_sample_weight(sample_weight, len(X), len(X), False, net.dtype)
-    _, kernels = resolve(backend)
+    _, kernels = choose(backend, net.kernel_shape, Rule(code), 1, len(X))
     check_backend_dtype(kernels, net.params)
     return net.split(kernels.gradients(net.kernel_shape, code, net.params, X, Y, threads,
                                        decay, weights))
