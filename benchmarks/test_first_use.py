@@ -60,18 +60,25 @@ def _run(argv, cache):
 
 def _timed(benchmark, argv, rounds, warm=False):
     """Each round in a fresh process; with empty caches, or (``warm``) with the caches a
-    first run filled."""
-    times, printed = [], []
+    first run, not timed, filled. The benchmark times the round's process alone."""
+    times, printed, caches = [], [], []
 
-    def one():
-        with tempfile.TemporaryDirectory() as cache:
-            if warm:
-                _run(argv, cache)
-            seconds, out = _run(argv, cache)
-            times.append(seconds)
-            printed.append(out)
+    def setup():
+        caches.append(tempfile.TemporaryDirectory())
+        if warm:
+            _run(argv, caches[-1].name)
+        return (caches[-1].name,), {}
 
-    benchmark.pedantic(one, rounds=rounds, iterations=1)
+    def one(cache):
+        seconds, out = _run(argv, cache)
+        times.append(seconds)
+        printed.append(out)
+
+    try:
+        benchmark.pedantic(one, setup=setup, rounds=rounds, iterations=1)
+    finally:
+        for cache in caches:
+            cache.cleanup()
     benchmark.extra_info.update(seconds_min=min(times), seconds_max=max(times))
     return printed
 

@@ -53,7 +53,7 @@ cdef extern from *:
         FASTBP_STORE(c5, out + 5 * orow);
     }
     /* Six rows by one vector of columns, what the tiles leave of a narrow layer (10
-       outputs in float32). Twin: _strip in numba.batched.py. */
+       outputs in float32). numba's _leftovers has no twin of it: see docs/design.md. */
     #define FASTBP_AT(p) (*(fastbp_v4*) (p))
     static inline void fastbp_strip(const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                     const double* R, Py_ssize_t rk, double* out,

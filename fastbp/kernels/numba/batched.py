@@ -160,22 +160,7 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
             vstore(out, o + j, c0)
             vstore(out, o + j + W, c1)
             j += NR
-    strip = tiled + W if cols - tiled >= W else tiled
-    if strip > tiled:  # a vector of leftover columns (a float32 layer of 10): 6 rows at a time
-        i = 0
-        while i + MR <= rows:
-            _strip(lhs, l_at + i * lr, lr, lk, rhs, r_at + tiled, rk, out,
-                   o_at + i * orow + tiled, orow, depth)
-            i += MR
-        for r in range(i, rows):
-            p, q, o = l_at + r * lr, r_at + tiled, o_at + r * orow + tiled
-            c = vload(out, o)
-            for _ in range(depth):
-                c = vmuladd(c, vload(rhs, q), vbroadcast(lhs, p))
-                p += lk
-                q += rk
-            vstore(out, o, c)
-    for jj in range(strip, cols):  # leftover columns: four rows at a time, then one
+    for jj in range(tiled, cols):  # leftover columns: four rows at a time, then one
         q = r_at + jj
         i = 0
         while i + 4 <= rows:
@@ -198,30 +183,6 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
             for k in range(depth):
                 s += load(rhs, q + k * rk) * load(lhs, l_at + r * lr + k * lk)
             out[o_at + r * orow + jj] = s
-
-
-@jit(inline="always")
-def _strip(lhs, p, lr, lk, rhs, q, rk, out, o, orow, depth):
-    """Six rows, one vector of columns: ``out[o + i orow + j] += Σ_k lhs[p + i lr + k lk]
-    rhs[q + k rk + j]``; in Cython, ``_batched.pxi``'s C function fastbp_strip."""
-    c0, c1, c2 = vload(out, o), vload(out, o + orow), vload(out, o + 2 * orow)
-    c3, c4, c5 = vload(out, o + 3 * orow), vload(out, o + 4 * orow), vload(out, o + 5 * orow)
-    for _ in range(depth):
-        w = vload(rhs, q)
-        c0 = vmuladd(c0, w, vbroadcast(lhs, p))
-        c1 = vmuladd(c1, w, vbroadcast(lhs, p + lr))
-        c2 = vmuladd(c2, w, vbroadcast(lhs, p + 2 * lr))
-        c3 = vmuladd(c3, w, vbroadcast(lhs, p + 3 * lr))
-        c4 = vmuladd(c4, w, vbroadcast(lhs, p + 4 * lr))
-        c5 = vmuladd(c5, w, vbroadcast(lhs, p + 5 * lr))
-        p += lk
-        q += rk
-    vstore(out, o, c0)
-    vstore(out, o + orow, c1)
-    vstore(out, o + 2 * orow, c2)
-    vstore(out, o + 3 * orow, c3)
-    vstore(out, o + 4 * orow, c4)
-    vstore(out, o + 5 * orow, c5)
 
 
 @jit(inline="always")
