@@ -53,8 +53,9 @@ def _run(argv, cache):
     env = {k: v for k, v in os.environ.items() if k not in ("FASTBP_TIERS",)}
     env.update(NUMBA_CACHE_DIR=os.path.join(cache, "numba"), XDG_CACHE_HOME=cache)
     began = time.perf_counter()
+    # in the cache's directory: the installed fastbp, not a checkout's from the current one
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True,
-                          timeout=600)
+                          timeout=600, cwd=cache)
     return time.perf_counter() - began, done.stdout
 
 

@@ -23,11 +23,13 @@ def cython():
 
 
 def _fresh(code, tmp_path):
-    """Run ``code`` in a new process whose numba and fastbp caches are empty."""
+    """Run ``code`` in a new process whose numba and fastbp caches are empty, outside the
+    checkout (whose fastbp, imported from the current directory, may lack the extension
+    an install built)."""
     env = {k: v for k, v in os.environ.items() if k != "FASTBP_TIERS"}
     env.update(NUMBA_CACHE_DIR=str(tmp_path / "numba"), XDG_CACHE_HOME=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=env, timeout=300)
+                          text=True, env=env, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return done.stdout, done.stderr
 
