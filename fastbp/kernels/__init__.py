@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from .limits import NUMBA_PAYS
+
 #: Backends in order of preference for ``backend="auto"`` (fastest first).
 MODULES: dict[str, str] = {
     "python": "fastbp.kernels.oracle",
@@ -62,8 +64,6 @@ def choose(backend: object, shape, rule, count: int = 1, samples: int = 1,
     a dtype it lacks, ``"auto"`` is numba, as :func:`resolve` says. A run that must wait for
     numba's kernels to compile (``backend="numba"``, or no Cython) says so on stderr, once.
     """
-    from .limits import NUMBA_PAYS
-
     if backend != "auto":
         name, module = resolve(backend)
     else:

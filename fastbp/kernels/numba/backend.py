@@ -559,21 +559,34 @@ def expect(shape: Shape, rule: Rule, n_samples: int, count: int, epochs: int) ->
                      per * epochs * n_samples * count)
 
 
+_found: dict[tuple, str] = {}  # kernels found loaded or cached: they stay so
+
+
 def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     """Where the generic kernels a run of ``count`` networks needs are: ``"loaded"`` in
     this process, ``"cached"`` on disk (a fraction of a second to load), or ``"absent"``
     (this machine's first use compiles them, once)."""
+    kind = _generic_kind(shape, rule, count)
+    key = (kind, shape.real, rule.method if kind == "lanes" else None)
+    if _found.get(key) == "loaded":  # asked at every call of "auto"
+        return "loaded"
     kernel = _run(shape.real)
     if _unrolled(rule, shape):
         kernel = lanes.kernel(rule.opt, False, shape.real) if count > 1 else \
             online.kernels(shape.real)["train_then_loss"]
     if kernel.signatures:
+        _found[key] = "loaded"
         return "loaded"
+    if key in _found:
+        return _found[key]
     try:
         index = kernel._cache._cache_file._index_path  # numba's cache index of the kernel
     except AttributeError:  # another numba, or no cache: say the worst
         return "absent"
-    return "cached" if os.path.exists(index) else "absent"
+    if not os.path.exists(index):
+        return "absent"  # asked again next time: a compile elsewhere may have ended
+    _found[key] = "cached"
+    return "cached"
 
 
 def _generic_kind(shape: Shape, rule: Rule, count: int) -> str:
@@ -589,9 +602,11 @@ def announce_compile(shape: Shape, rule: Rule, count: int) -> None:
     """Where the run about to start must wait for its generic kernels to compile (this
     machine's first use), say so on stderr, with the time it takes: once a process."""
     kind = _generic_kind(shape, rule, count)
-    if (kind, shape.real) in _announced or generic_state(shape, rule, count) != "absent":
+    if (kind, shape.real) in _announced:
         return
-    _announced.add((kind, shape.real))
+    _announced.add((kind, shape.real))  # asked once: a later call has waited already
+    if generic_state(shape, rule, count) != "absent":
+        return
     print(f"fastbp: compiling numba's kernels on this machine's first use (about "
           f"{limits.COMPILE_SECONDS[kind]} s, once; cached afterwards)", file=sys.stderr,
           flush=True)
