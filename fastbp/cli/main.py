@@ -40,11 +40,12 @@ def _tutorial(args: argparse.Namespace) -> None:
     # this machine's first use, to compile) before the first number.
     print("fastbp tutorial: the reference text's worked example (\"A Step by Step "
           "Backpropagation Example\", Matt Mazur)", flush=True)
-    name, kernels = choose(args.backend, tutorial.network().kernel_shape, Rule(SQUARED),
+    shape = tutorial.network().kernel_shape
+    name, kernels = choose(args.backend, shape, Rule(SQUARED),
                            epochs=max(args.epochs, tutorial.ROUNDS))
     print(f"2-2-2 logistic network, fixed biases 0.35 and 0.60, inputs 0.05 0.10, "
           f"targets 0.01 0.99, learning rate 0.5; computed by backend {name!r}", flush=True)
-    if kernels.generic_state(tutorial.network().kernel_shape, Rule(SQUARED), 1) == "cached":
+    if kernels.generic_state(shape, Rule(SQUARED), 1) == "cached":
         print("(loading the compiled kernels)", file=sys.stderr, flush=True)
     rows = {row.name: row for row in tutorial.reconcile(name)}
     width = max(len(n) for n in rows)

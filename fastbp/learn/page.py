@@ -98,11 +98,11 @@ def _stateful_history(step, net, X, Y, optimizer, epochs, backend, record) -> di
     kernels train from mark to mark with the state carried, one run bit for bit; a
     divergence ends the record at the first epoch whose parameters are not finite."""
     from ..base.functions import loss_code
-    from ..kernels import resolve
+    from ..kernels import choose
 
-    kernels = resolve(backend)[1]
     shape, code = net.kernel_shape, loss_code(step.loss)
     rule = Rule(code, weight_decay=step.weight_decay, **optimizer.rule_fields())
+    kernels = choose(backend, shape, rule, epochs=epochs)[1]  # "auto" as train chooses
     state = rule.new_state(shape.n_params, dtype=net.dtype)
     done = 0
     for mark in marks(epochs):

@@ -566,8 +566,7 @@ def generic_state(shape: Shape, rule: Rule, count: int) -> str:
     """Where the generic kernels a run of ``count`` networks needs are: ``"loaded"`` in
     this process, ``"cached"`` on disk (a fraction of a second to load), or ``"absent"``
     (this machine's first use compiles them, once)."""
-    kind = _generic_kind(shape, rule, count)
-    key = (kind, shape.real, rule.method if kind == "lanes" else None)
+    key = _generic_key(shape, rule, count)
     if _found.get(key) == "loaded":  # asked at every call of "auto"
         return "loaded"
     kernel = _run(shape.real)
@@ -595,6 +594,12 @@ def _generic_kind(shape: Shape, rule: Rule, count: int) -> str:
     return "batched"
 
 
+def _generic_key(shape: Shape, rule: Rule, count: int) -> tuple:
+    """Which generic kernel a run needs: its kind, dtype and, for the lanes, the update."""
+    kind = _generic_kind(shape, rule, count)
+    return kind, shape.real, rule.method if kind == "lanes" else None
+
+
 _announced: set[tuple[str, str]] = set()
 
 
@@ -619,7 +624,7 @@ def compile_in_background(shape: Shape, rule: Rule, count: int) -> None:
     """Compile the generic kernels a run of this shape and rule needs in another process
     (the run goes on on another backend): at most once a process per kernel. The process
     ends with this one, as a shape's own kernels' compile does (:mod:`.tiers`)."""
-    key = (_generic_kind(shape, rule, count), shape.real, rule.method)
+    key = _generic_key(shape, rule, count)
     found = _background.get(key)
     if found is None:
         spec = {"layout": shape.layout.tolist(), "acts": shape.acts.tolist(),
