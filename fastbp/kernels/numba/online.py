@@ -19,12 +19,16 @@ from __future__ import annotations
 from .unrolled import looped_kernels
 
 _kernels = looped_kernels()
+_by_real = {"float64": _kernels}
 
 
 def kernels(real: str) -> dict[str, object]:
     """The four kernels computing in ``real`` ("float64": this module's own, or
     "float32"), compiled at their first call."""
-    return _kernels if real == "float64" else looped_kernels(real)
+    found = _by_real.get(real)
+    if found is None:  # generating the module's text costs milliseconds: once a process
+        found = _by_real[real] = looped_kernels(real)
+    return found
 train_then_loss = _kernels["train_then_loss"]
 gradients = _kernels["gradients"]
 mean_loss = _kernels["mean_loss"]
