@@ -467,8 +467,9 @@ LANES_MAX_PARAMS = UNROLL_PARAMS
 
 
 def lanes(Py_ssize_t n_params):
-    """Networks per group of ``_train_lanes`` (twin: numba.codegen's ``lanes``)."""
-    return 32 if n_params <= 32 else 16 if n_params <= 64 else 8
+    """Networks per group of ``_train_lanes`` (twin: ``limits.unrolled_lanes``): float32's
+    twice float64's, the same bytes a row."""
+    return (32 if n_params <= 32 else 16 if n_params <= 64 else 8) * 8 // sizeof(double)
 
 
 def train_many(double[:, ::1] params, const int64_t[:, ::1] layout, const int64_t[::1] acts,
@@ -580,3 +581,26 @@ def activate(int64_t code, double[::1] z):
 def derivative(int64_t code, double out):
     """``_derivative`` of one output."""
     return _derivative(code, out)
+
+
+def exps(double[::1] z):
+    """``exp`` of every element of ``z``, in place, as the kernels take it: the C
+    library's here, fastbp's float32 exp (``_expf.pxi``) in the float32 twin."""
+    cdef Py_ssize_t i
+    for i in range(z.shape[0]):
+        z[i] = exp(z[i])
+
+
+def exps_unchecked(double[::1] z, const uint64_t[::1] exp_table):
+    """``exp`` of every element of ``z``, in place, as the lanes kernels take it where no
+    element is special (else None, ``z`` untouched): here glibc's exp without its branch
+    (the build without fused multiply-adds, ``exp_table`` its table), in the float32 twin
+    fastbp's float32 exp without its branch (no table)."""
+    cdef Py_ssize_t i
+    cdef const uint64_t* tab = &exp_table[0]
+    for i in range(z.shape[0]):
+        if _exp_special(z[i]):
+            return None
+    for i in range(z.shape[0]):
+        z[i] = _exp_plain(z[i], tab)
+    return z

@@ -503,6 +503,9 @@ def _alive(pid):
 def test_one_network_trained_from_two_threads_is_refused():
     net = tutorial.network()
     X, Y = tutorial.INPUTS, tutorial.TARGETS
+    # the calls below, once first: choosing their backend may import (and, with cold
+    # caches, compile) numba's kernels, for longer than the oracle's run lasts
+    fastbp.train_many([tutorial.network(), tutorial.network()], X, Y, epochs=1)
     # the oracle, long enough (seconds) that the other calls surely meet it running
     long = threading.Thread(target=fastbp.train, args=(net, X, Y),
                             kwargs={"epochs": 200_000, "backend": "python"})

@@ -24,7 +24,7 @@ import fastbp
 from fastbp.base.files import write_npz
 from fastbp.cli import main
 from fastbp.core import data
-from fastbp.kernels import oracle
+from fastbp.kernels import exp32, oracle
 
 F = np.float32
 
@@ -35,7 +35,7 @@ def _f(values):
 
 
 ACTIVATE = {
-    "logistic": lambda z: F(1.0) / (F(1.0) + _f(np.exp)(-z)),
+    "logistic": lambda z: F(1.0) / (F(1.0) + exp32.reference(-z)),
     "tanh": _f(np.tanh),
     "relu": lambda z: np.where(z > 0, z, F(0.0)).astype(F),
     "identity": lambda z: z,
@@ -414,8 +414,8 @@ def test_float32_random_networks(compiled_backend, seed):
 
 
 def test_float32_rare_exp_inputs(batched_backend):
-    # float32 net inputs beyond exp's float32 range and exactly 0: glibc's double exp
-    # (inlined or the library's), rounded, the same bits
+    # float32 net inputs beyond exp's range (|x| >= 88, overflow, underflow) and exactly 0:
+    # the float32 exp's branch, taken for the whole group where one input needs it
     rng = np.random.default_rng(12)
     net = _single(fastbp.Network([10, 20, 9], seed=12))
     net.params[:] *= np.float32(300.0)
@@ -491,3 +491,10 @@ def test_train_and_sweep_commands_take_dtype(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "fastbp", "sweep", "--sizes", "2,3,1",
                           "--dtype", "float16"], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "--dtype" in bad.stderr
+
+
+def test_numba_float32_kernels_are_generated_once():
+    pytest.importorskip("numba")
+    from fastbp.kernels.numba import online
+
+    assert online.kernels("float32") is online.kernels("float32")  # not a module a call

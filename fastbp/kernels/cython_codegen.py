@@ -296,6 +296,9 @@ SINGLE = {"_kernels.pyx": "_kernels32.pyx", "_common.pxi": "_common32.pxi",
           "_cython_small.pxd": "_cython_small32.pxd"}
 
 _CALLS = re.compile(r"(?<![\w.<>])(exp|tanh|log|sqrt|_exp_fma|_exp_plain)\(")
+_EXP32 = {"<float>exp(": "_exp32(", "<float>_exp_fma(": "_exp32_tab(",
+          "<float>_exp_plain(": "_exp32_tab(", "_exp_special(": "_exp32_special("}
+_MATH = re.compile(r"^from libc\.math cimport exp, .*\blog\b.*$", re.MULTILINE)
 _CATALOGUE = "from fastbp.kernels._cython_small cimport _small_online"
 
 
@@ -310,6 +313,9 @@ def single(text: str) -> str:
     text = re.sub(r"\bdouble\b", "float", text)
     text = _CALLS.sub(r"<float>\1(", FLOAT_LITERAL.sub(r"(<float>\1)", text))
     text = typed_arrays(text, "np.float32")
+    for call, twin in _EXP32.items():
+        text = text.replace(call, twin)
+    text = _MATH.sub(r'\g<0>\ninclude "_expf.pxi"', text, count=1)
     for name, twin in SINGLE.items():
         text = text.replace(f'include "{name}"', f'include "{twin}"')
     return text.replace(_CATALOGUE, _CATALOGUE.replace("_cython_small", "_cython_small32"))

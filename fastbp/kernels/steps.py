@@ -98,7 +98,8 @@ def _numba(kind: str) -> Runner:
         if kind == "lanes":
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
                               epochs, order, lrs, rule.opt, rule.weight_decay,
-                              shape.train_bias, lanes.lanes(shape.n_params), SW)
+                              shape.train_bias, lanes.lanes(shape.n_params, params.itemsize),
+                              SW)
             return True
         if kind == "looped":
             for k in range(len(params)):

@@ -461,7 +461,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         else:
             lanes.train_lanes(params, velocity, shape.layout, shape.acts, rule.loss, X, Y,
                               epochs, order, lrs, opt, decay, shape.train_bias,
-                              lanes.lanes(shape.n_params), SW)
+                              lanes.lanes(shape.n_params, params.itemsize), SW)
     finally:
         set_num_threads(previous)
 

@@ -66,7 +66,7 @@ def unrolled_dirs() -> list[Path]:
 _EARLIER = ("numba_", "libm_exp.")
 #: The modules whose functions numba caches, as the start of its files' names.
 _STEMS = tuple(f"{name}." for name in ("backend", "batched", "element", "lanes", "libm_exp",
-                                       "online", "simd", "sync"))
+                                       "online", "simd", "single", "sync"))
 
 
 def _generic_files(folder: Path) -> list[Path]:

@@ -259,7 +259,7 @@ def _many(layout, fwd: list[Stmt], step_: list[Stmt], updated: list[int], n_para
         "def kernel_many(P, X, Y, epochs, order, lrs, opt, decay, V, SW):",
         *_indent(step.unpack_opt("numba"), 1),
         "    count = P.shape[0]",
-        f"    G = min(count, {lanes(n_params)})",
+        f"    G = min(count, {lanes(n_params) * 8} // P.itemsize)",
         "    for grp in prange((count + G - 1) // G):",
         "        k0 = grp * G",
         "        g = min(G, count - k0)",

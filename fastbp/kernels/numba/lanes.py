@@ -18,7 +18,7 @@ without sample weights, each compiled at its first use.
 
 from __future__ import annotations
 
-from ..limits import GENERIC_LANES
+from ..limits import GENERIC_LANES, lanes_in
 from .unrolled import lanes_kernels
 
 
@@ -38,6 +38,7 @@ def train_lanes(params, velocity, layout, acts, loss, X, Y, epochs, order, lrs, 
                                                     train_bias, G, SW)
 
 
-def lanes(n_params: int) -> int:
-    """Networks per group: :data:`fastbp.kernels.limits.GENERIC_LANES`."""
-    return GENERIC_LANES
+def lanes(n_params: int, itemsize: int = 8) -> int:
+    """Networks per group: :data:`fastbp.kernels.limits.GENERIC_LANES` of float64's,
+    twice as many of float32's."""
+    return lanes_in(GENERIC_LANES, itemsize)
