@@ -86,3 +86,13 @@ def test_one_router_decides_which_kernel_runs(args, way):
     from fastbp.kernels import limits
 
     assert limits.route(*args) == way
+
+
+def test_real_name_is_the_dtype_name():
+    import numpy as np
+
+    from fastbp.kernels.protocol import real_name
+
+    for dtype in ("float64", "float32", ">f8", "<f4", "int64", "float16"):
+        array = np.zeros(3, dtype)
+        assert real_name(array) == array.dtype.name

@@ -43,6 +43,7 @@ from ..protocol import (
     all_finite,
     check_buffers,
     gradients_from,
+    real_name,
     sizes_label,
     weight_sum,
 )
@@ -181,7 +182,7 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
     after TRAIN. Every array is of ``params``' dtype (None: an empty one)."""
     layout, acts, train_bias = shape.layout, shape.acts, shape.train_bias
-    none, real = _NONE[params.dtype.name], params.dtype
+    none, real = _NONE[real_name(params)], params.dtype
     grad, out = none.grad if grad is None else grad, none.y if out is None else out
     SW, R = none.sw if SW is None else SW, none.r if R is None else R
     opt, lr, decay = _settings(params, rule.opt, lr, rule.weight_decay)
@@ -230,10 +231,10 @@ def forward(shape: Shape, params, X, threads=None):
     """Outputs for every row of ``X`` (twin: ``forward``)."""
     check_buffers(shape, params, X)
     out = np.empty((X.shape[0], shape.n_out), params.dtype)
-    none = _NONE[params.dtype.name]
+    none = _NONE[real_name(params)]
     way = route(False, shape.n_params, X.shape[0], threads)
     if way == SMALL:
-        online.kernels(params.dtype.name)["forward"](_writable(params), shape.layout,
+        online.kernels(real_name(params))["forward"](_writable(params), shape.layout,
                                                      shape.acts, X, out)
     elif way == SHORT:
         _short(batched.FORWARD, shape, 0, params, X, none.y, out=out)
@@ -259,13 +260,13 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=None, grad=None,
     if not params.flags.writeable and task != batched.TRAIN_LOSS:  # numba types a
         # read-only array apart: a copy costs less than another compile
         params = params.copy()
-    none = _NONE[params.dtype.name]
+    none = _NONE[real_name(params)]
     out, grad = none.y if out is None else out, none.grad if grad is None else grad
     velocity, SW = none.grad if velocity is None else velocity, none.sw if SW is None else SW
     batch_size, opt = (min(X.shape[0], rule.batch_size), rule.opt) if rule else \
         (min(X.shape[0], batched.CHUNK), _NO_OPT)
     opt, lr, decay = _settings(params, opt, lr, decay)
-    return _run(params.dtype.name)(
+    return _run(real_name(params))(
         task, none.grad, params, shape.layout, shape.acts, loss, X, Y, epochs, order, lr,
         batch_size, opt, decay, velocity, bool(shape.train_bias), plan.at, none.grad,
         none.grad, grad, out, none.grad, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work,
@@ -276,7 +277,7 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``):
     by the shape's unrolled loss kernel where it is loaded, else by the generic one."""
     check_buffers(shape, params, X, Y, sample_weight=sample_weight)
-    real, none = params.dtype.name, _NONE[params.dtype.name]
+    real, none = real_name(params), _NONE[real_name(params)]
     SW = none.sw if sample_weight is None else sample_weight
     run = _loss_kernels.get((shape.key, loss, real))
     if run is not None and tiers.MODE != "generic" and sample_weight is None:
@@ -298,7 +299,7 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
     """The mean loss and its gradient, in one pass over the data (twin:
     ``loss_and_gradients``)."""
     check_buffers(shape, params, X, Y, sample_weight=sample_weight)
-    real, none = params.dtype.name, _NONE[params.dtype.name]
+    real, none = real_name(params), _NONE[real_name(params)]
     SW = none.sw if sample_weight is None else sample_weight
     grad = np.zeros(params.shape[0], params.dtype)
     way = route(False, shape.n_params, X.shape[0], threads)
@@ -340,7 +341,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
     check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
                   sample_weight=sample_weight, report=report)
     order = _NO_ORDER if order is None else order
-    none = _NONE[params.dtype.name]
+    none = _NONE[real_name(params)]
     SW = none.sw if sample_weight is None else sample_weight
     R = none.r if report is None else report
     if route(True, shape.n_params, X.shape[0], threads, rule.batch_size) == SMALL:
@@ -357,7 +358,7 @@ def _online(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order,
     """One small network trained online: by its shape's unrolled kernels where the tiering
     rule runs them now, else by ``numba.online``; then, with ``evaluate``, its mean loss
     (NaN, without measuring, where a parameter is not finite)."""
-    weighted, real = SW.shape[0] > 0, params.dtype.name
+    weighted, real = SW.shape[0] > 0, real_name(params)
     opt, lr, decay = _settings(params, rule.opt, lr, rule.weight_decay)
     R = _NONE[real].r if R is None else R
     kernels = _specialised(shape, rule, epochs, X.shape[0], weighted, R.shape[0] > 0, real)
@@ -405,7 +406,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
     check_buffers(shape, params, X, Y, velocity, order, epochs, rule=rule,
                   sample_weight=sample_weight)
     order = _NO_ORDER if order is None else order
-    SW = _NONE[params.dtype.name].sw if sample_weight is None else sample_weight
+    SW = _NONE[real_name(params)].sw if sample_weight is None else sample_weight
     way = route(True, shape.n_params, X.shape[0], threads, rule.batch_size)
     if way == SMALL:
         return _online(shape, rule, params, velocity, X, Y, epochs, lr, order, True, SW)
@@ -433,7 +434,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
     """
     check_buffers(shape, params, X, Y, velocity, order, epochs, lrs, rule, sample_weight)
     order = _NO_ORDER if order is None else order
-    SW = _NONE[params.dtype.name].sw if sample_weight is None else sample_weight
+    SW = _NONE[real_name(params)].sw if sample_weight is None else sample_weight
     if not _unrolled(rule, shape):
         def one(k):
             train(shape, rule, params[k], velocity[k], X, Y, epochs, lrs[k], order, 1,
@@ -448,7 +449,7 @@ def train_many(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lrs, or
         return
     saving = limits.SAVING_MANY * epochs * X.shape[0] * len(params) + \
         limits.SAVING_PER_CALL
-    weighted, real = SW.shape[0] > 0, params.dtype.name
+    weighted, real = SW.shape[0] > 0, real_name(params)
     kernels = tiers.pick(_entry(shape, rule, True, weighted, False, real), saving)
     opt, _, decay = _settings(params, rule.opt, 0.0, rule.weight_decay)
     lrs = lrs.astype(params.dtype, copy=False)
