@@ -38,7 +38,7 @@ W = width(F)  # lanes of a vector
 NR = 2 * W  # columns of a register tile: two vectors
 
 # The update stage, generated from the description of the step (fastbp.kernels.step)
-update_range, update_row, adam_step = stage_kernels(F.__name__)
+update_range, update_row, update_rows, adam_step = stage_kernels(F.__name__)
 
 
 @jit(inline="always")
@@ -614,14 +614,13 @@ def _step(work, orig, layout, grad, size, lr, opt, decay, vel, train_bias, part,
 def _step_sample(work, orig, layout, a, d, at, lr, opt, decay, vel, train_bias, refresh, sw):
     """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` (plus
     ``decay * w`` for a weight) divided by 1 is applied as it is computed, row by row of
-    each transposed ``W``, then the biases (:func:`update_row`). ``orig`` is brought up to
-    date where later batches read it (``refresh``)."""
+    each transposed ``W`` (:func:`update_rows`: one call a layer), then the biases
+    (:func:`update_row`). ``orig`` is brought up to date where later batches read it
+    (``refresh``)."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
-        inp, outs = U(at[layer]), at[layer + 1]  # ``update_row`` takes signed indices
-        for i in range(n_in):
-            update_row(work, vel, d, outs, w_at + i * n_out, n_out, a[inp + U(i)], lr,
-                       opt, decay, sw)
+        inp, outs = at[layer], at[layer + 1]  # the stage takes signed indices
+        update_rows(work, vel, d, outs, w_at, n_in, n_out, a, inp, lr, opt, decay, sw)
         if train_bias:
             update_row(work, vel, d, outs, b_at, n_out, 1.0, lr, opt, 0.0, sw)
         if refresh and layer > 0:
@@ -640,11 +639,28 @@ def _refresh(orig, work, w_at, n_in, n_out, i0, i1):
 @jit(inline="always")
 def _sample_deltas(work, d, a, h, n_h, nxt, n_next, w_at, code):
     """One sample's hidden deltas ``d[h + j] = (Σ_k δ_k W[k, j]) f'(a[h + j])``, the sum
-    over the next layer's neurons in order, ``W[k, j]`` read from the transposed copy."""
-    for j in range(n_h):
-        row = U(w_at + j * n_next)
+    over the next layer's neurons in order, ``W[k, j]`` read from the transposed copy.
+    Four sums at a time: one alone waits for each add before the next."""
+    j = 0
+    while j + 4 <= n_h:
+        r0, r1 = U(w_at + j * n_next), U(w_at + (j + 1) * n_next)
+        r2, r3 = U(w_at + (j + 2) * n_next), U(w_at + (j + 3) * n_next)
+        s0 = s1 = s2 = s3 = 0.0
+        for k in range(n_next):
+            x = load(d, nxt + k)
+            s0 += x * load(work, r0 + U(k))
+            s1 += x * load(work, r1 + U(k))
+            s2 += x * load(work, r2 + U(k))
+            s3 += x * load(work, r3 + U(k))
+        d[U(h + j)] = s0 * _derivative(code, a[U(h + j)])
+        d[U(h + j + 1)] = s1 * _derivative(code, a[U(h + j + 1)])
+        d[U(h + j + 2)] = s2 * _derivative(code, a[U(h + j + 2)])
+        d[U(h + j + 3)] = s3 * _derivative(code, a[U(h + j + 3)])
+        j += 4
+    for jj in range(j, n_h):
+        row = U(w_at + jj * n_next)
         total = 0.0
         for k in range(n_next):
             total += load(d, nxt + k) * load(work, row + U(k))
-        d[U(h + j)] = total * _derivative(code, a[U(h + j)])
+        d[U(h + jj)] = total * _derivative(code, a[U(h + jj)])
 

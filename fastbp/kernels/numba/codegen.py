@@ -500,6 +500,14 @@ def update_row(work, vel, d, outs, row, n, ai, lr, opt, decay, sw):
 
 
 @jit
+def update_rows(work, vel, d, outs, first, n_in, n, a, inp, lr, opt, decay, sw):
+    """``update_row`` for the ``n_in`` rows ``first + i n`` of a layer, the inputs
+    ``a[inp + i]``, in one call: a call a row cost a small layer's online step more than
+    its arithmetic (numba passes each array as its parts, and counts its references)."""
+{rows}
+
+
+@jit
 def adam_step(vel, at, lr, opt):
     """Adam's scalars ``vel[at..at+2]`` advanced a step; the step's rate (twin: Cython's
     ``_adam_step``)."""
@@ -511,5 +519,9 @@ def stage_module() -> Module:
     """The batched kernels' update stage (:mod:`fastbp.kernels.numba.batched`)."""
     lines = {name: "\n".join(_indent(["P = work.shape[0]", *step.stage("numba", part)[0]], 1))
              for name, part in (("range", step.update_range), ("row", step.update_row))}
+    row = step.stage("numba", step.update_row)[0]
+    lines["rows"] = "\n".join(_indent(["P = work.shape[0]", "for i in range(n_in):",
+                                        "    row = first + i * n", "    ai = a[U(inp + i)]",
+                                        *_indent(row, 1)], 1))
     text = _STAGE_FRAME.format(**lines, rate="\n".join(_indent(step.rate_function("numba"), 1)))
     return Module(text, {"U": np.uint64})
