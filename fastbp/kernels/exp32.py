@@ -31,6 +31,8 @@ from decimal import Decimal, localcontext
 
 import numpy as np
 
+from .glibc_exp import _bits_of
+
 _N = 32
 #: 32 / ln 2, and the shift that rounds to an integer in the low bits of a double.
 INVLN2N = float.fromhex("0x1.71547652b82fep0") * _N
@@ -44,10 +46,6 @@ C2 = float.fromhex("0x1.62e42ff0c52d6p-1") / _N
 OVERFLOW = float.fromhex("0x1.62e42ep6")
 UNDERFLOW = float.fromhex("-0x1.9fe368p6")
 SPECIAL = 88.0
-
-
-def _bits_of(value: float) -> int:
-    return struct.unpack("<Q", struct.pack("<d", value))[0]
 
 
 def _double_of(bits: int) -> float:
