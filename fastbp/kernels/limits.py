@@ -84,8 +84,8 @@ def unrolled_lanes(n_params: int, itemsize: int = 8) -> int:
 def lanes_in(float64_lanes: int, itemsize: int) -> int:
     """A group of ``float64_lanes`` networks' rows as values of ``itemsize`` bytes: the
     same bytes a row, so float32 trains twice the networks for the same bookkeeping
-    (1,000 tutorial networks, one thread: 0.6x of float64's time, against 1.0x with
-    as many networks a group)."""
+    (Cython, 1,000 tutorial networks with ReLU, one thread: 0.59x of float64's time,
+    against 0.86x with as many networks a group)."""
     return float64_lanes * 8 // itemsize
 
 
