@@ -66,6 +66,7 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
     then the lowest network), with every other chunk brought to that epoch.
     """
     from distributed import as_completed
+    from distributed.utils import CancelledError
 
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     chunks = [c for c in np.array_split(np.arange(len(params)), min(len(params), 2 * workers))
@@ -74,9 +75,9 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
     # share keys, and the first to finish could release them under the second.
     data = [X, Y] if sample_weight is None else [X, Y, sample_weight]
     remote = client.scatter(data, broadcast=True, hash=False)
-    weights = remote[2] if sample_weight is not None else None
 
     def submit(rows: np.ndarray, run: engine.Plan, evaluate: bool):
+        weights = remote[2] if sample_weight is not None else None
         return client.submit(_fit_chunk, backend, shape, rule, params[rows], remote[0],
                              remote[1], lrs[rows], run, threads, evaluate, on_divergence,
                              weights, pure=False)
@@ -85,10 +86,26 @@ def fit_on(client, backend: str, shape: Shape, rule: Rule, params: np.ndarray, X
     futures = [submit(rows, plan, True) for rows in chunks]
     where = {future.key: i for i, future in enumerate(futures)}
     outcomes: list[_Outcome] = [None] * len(chunks)  # type: ignore[list-item]
+    retries = 0
     try:
-        for future in as_completed(futures):
+        completed = as_completed(futures)
+        for future in completed:
             i = where[future.key]
-            outcomes[i] = future.result()
+            try:
+                outcomes[i] = future.result()
+            except CancelledError:
+                # The scheduler may forget a task whose worker died with data it needed
+                # ("already forgotten"): run the chunk again, on the data scattered
+                # afresh; it gives the same bits.
+                retries += 1
+                if retries > 2 * len(chunks):
+                    raise
+                remote = client.scatter(data, broadcast=True, hash=False)
+                again = submit(chunks[i], plan, True)
+                where[again.key] = i
+                futures.append(again)
+                completed.add(again)
+                continue
             if progress is not None:
                 progress(len(chunks[i]), None)
     except KeyboardInterrupt:
