@@ -277,7 +277,8 @@ def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight
     """Mean per-sample loss, summed in sample order then divided (twin: ``mean_loss``):
     by the shape's unrolled loss kernel where it is loaded, else by the generic one."""
     check_buffers(shape, params, X, Y, sample_weight=sample_weight)
-    real, none = real_name(params), _NONE[real_name(params)]
+    real = real_name(params)
+    none = _NONE[real]
     SW = none.sw if sample_weight is None else sample_weight
     run = _loss_kernels.get((shape.key, loss, real))
     if run is not None and tiers.MODE != "generic" and sample_weight is None:
@@ -299,7 +300,8 @@ def loss_and_gradients(shape: Shape, loss: int, params, X, Y, threads=None, weig
     """The mean loss and its gradient, in one pass over the data (twin:
     ``loss_and_gradients``)."""
     check_buffers(shape, params, X, Y, sample_weight=sample_weight)
-    real, none = real_name(params), _NONE[real_name(params)]
+    real = real_name(params)
+    none = _NONE[real]
     SW = none.sw if sample_weight is None else sample_weight
     grad = np.zeros(params.shape[0], params.dtype)
     way = route(False, shape.n_params, X.shape[0], threads)

@@ -517,11 +517,12 @@ def adam_step(vel, at, lr, opt):
 
 def stage_module() -> Module:
     """The batched kernels' update stage (:mod:`fastbp.kernels.numba.batched`)."""
-    lines = {name: "\n".join(_indent(["P = work.shape[0]", *step.stage("numba", part)[0]], 1))
-             for name, part in (("range", step.update_range), ("row", step.update_row))}
+    def body(lines: list[str]) -> str:
+        return "\n".join(_indent(["P = work.shape[0]", *lines], 1))
+
     row = step.stage("numba", step.update_row)[0]
-    lines["rows"] = "\n".join(_indent(["P = work.shape[0]", "for i in range(n_in):",
-                                        "    row = first + i * n", "    ai = a[U(inp + i)]",
-                                        *_indent(row, 1)], 1))
+    lines = {"range": body(step.stage("numba", step.update_range)[0]), "row": body(row),
+             "rows": body(["for i in range(n_in):", "    row = first + i * n",
+                           "    ai = a[U(inp + i)]", *_indent(row, 1)])}
     text = _STAGE_FRAME.format(**lines, rate="\n".join(_indent(step.rate_function("numba"), 1)))
     return Module(text, {"U": np.uint64})
