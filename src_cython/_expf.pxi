@@ -9,42 +9,43 @@ cdef extern from *:
     #include <stdint.h>
     #include <string.h>
     #include <math.h>
-    static inline uint64_t fastbp_bits32(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
-    static inline double fastbp_double32(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
-    /* fastbp's float32 exp (docs/design.md): glibc's expf (sysdeps/ieee754/flt-32/e_expf.c,
-       from Arm's optimized-routines) in double, without fused multiply-adds (setup.py
-       compiles with -ffp-contract=off). The table is exp32.table(). */
-    static const uint64_t fastbp_exp32_table[32] = {
-        0x3ff0000000000000ULL, 0x3fefd9b0d3158574ULL, 0x3fefb5586cf9890fULL, 0x3fef9301d0125b51ULL,
-        0x3fef72b83c7d517bULL, 0x3fef54873168b9aaULL, 0x3fef387a6e756238ULL, 0x3fef1e9df51fdee1ULL,
-        0x3fef06fe0a31b715ULL, 0x3feef1a7373aa9cbULL, 0x3feedea64c123422ULL, 0x3feece086061892dULL,
-        0x3feebfdad5362a27ULL, 0x3feeb42b569d4f82ULL, 0x3feeab07dd485429ULL, 0x3feea47eb03a5585ULL,
-        0x3feea09e667f3bcdULL, 0x3fee9f75e8ec5f74ULL, 0x3feea11473eb0187ULL, 0x3feea589994cce13ULL,
-        0x3feeace5422aa0dbULL, 0x3feeb737b0cdc5e5ULL, 0x3feec49182a3f090ULL, 0x3feed503b23e255dULL,
-        0x3feee89f995ad3adULL, 0x3feeff76f2fb5e47ULL, 0x3fef199bdd85529cULL, 0x3fef3720dcef9069ULL,
-        0x3fef5818dcfba487ULL, 0x3fef7c97337b9b5fULL, 0x3fefa4afa2a490daULL, 0x3fefd0765b6e4540ULL};
+    /* fastbp's float32 exp (docs/design.md): float32 operations only, without fused
+       multiply-adds (setup.py compiles with -ffp-contract=off). Twin: exp32.py. */
     static inline uint32_t fastbp_bits_float(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-    static inline int fastbp_exp32_special(float x) {  /* |x| >= 88, inf or NaN */
-        return (fastbp_bits_float(x) & 0x7fffffffu) >= 0x42b00000u;
+    static inline float fastbp_float_bits(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+    static inline int fastbp_exp32_special(float x) {  /* |x| >= 87, inf or NaN */
+        return (fastbp_bits_float(x) & 0x7fffffffu) >= 0x42ae0000u;
     }
-    static inline float fastbp_exp32_unchecked(float value) {
-        double z = 0x1.71547652b82fep+5 * (double) value;
-        double kd = z + 0x1.8p52;
-        uint64_t ki = fastbp_bits32(kd);
-        kd = kd - 0x1.8p52;
-        double r = z - kd;
-        double s = fastbp_double32(fastbp_exp32_table[ki & 31] + (ki << 47));
-        double p = 0x1.c6af84b912394p-20 * r + 0x1.ebfce50fac4f3p-13;
-        double r2 = r * r;
-        double y = 0x1.62e42ff0c52d6p-6 * r + 1.0;
-        y = p * r2 + y;
-        return (float) (y * s);
+    /* exp(r) = 1 + r + r^2 P(r), with r = x - n ln 2; *shifted = x / ln 2 + 1.5 * 2^23,
+       whose low bits hold n */
+    static inline float fastbp_exp32_reduced(float x, float* shifted) {
+        float s = x * 0x1.715476p+0f + 0x1.8p23f;
+        float n = s - 0x1.8p23f;
+        float r = (x - n * 0x1.63p-1f) - n * -0x1.bd0106p-13f;
+        float p = ((((0x1.a0d2cep-13f * r + 0x1.6e879cp-10f) * r + 0x1.111210p-7f) * r
+                    + 0x1.555382p-5f) * r + 0x1.555554p-3f) * r + 0x1p-1f;
+        *shifted = s;
+        return (p * (r * r) + r) + 1.0f;
+    }
+    /* 2^n, n moved into a float32's exponent bits (|n| < 127) */
+    static inline float fastbp_exp32_power(float shifted) {
+        return fastbp_float_bits((fastbp_bits_float(shifted) << 23) + 0x3f800000u);
+    }
+    static inline float fastbp_exp32_unchecked(float x) {
+        float shifted;
+        float y = fastbp_exp32_reduced(x, &shifted);
+        return y * fastbp_exp32_power(shifted);
     }
     static inline float fastbp_exp32(float x) {
         if (fastbp_exp32_special(x)) {
             if (x != x) return x;
             if (x > 0x1.62e42ep6f) return (float) INFINITY;  /* above log(2^128) */
             if (x < -0x1.9fe368p6f) return 0.0f;  /* below log(2^-150) */
+            float shifted;
+            float y = fastbp_exp32_reduced(x, &shifted);
+            int k = (int) (shifted - 0x1.8p23f);
+            int half = k >= 0 ? k / 2 : -((1 - k) / 2);  /* floor(k / 2) */
+            return (y * ldexpf(1.0f, half)) * ldexpf(1.0f, k - half);
         }
         return fastbp_exp32_unchecked(x);
     }

@@ -428,11 +428,11 @@ class Looped(Writer):
         argument in the loop is one, else the full exp. numba's inlined exp is the build's
         (``exp_build``: "libm" for none); Cython's kernel picks by its ``exp_build``."""
         special = "SPECIAL" if self.lang == "numba" else "_exp_special"
-        count = "\n".join(f"rare += {special}({a.template.format_map(Fields({}, ''))})"
+        count = "\n".join(f"rare |= {special}({a.template.format_map(Fields({}, ''))})"
                           for a in stmt.exp_args)
 
         def rare_then(full: str) -> None:
-            self.lines.append("    " * self.depth + "rare = 0")
+            self.lines.append("    " * self.depth + "rare = False")
             loop(count)
             with self.block("if rare:  # rare: with the full exp"):
                 loop(stmt.line(exp=full))

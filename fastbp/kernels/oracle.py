@@ -6,11 +6,11 @@ against the reference text. Every other backend must reproduce these bits.
 
 A float32 network runs the same loops over NumPy float32 scalars: every operation of two
 of them (or of one and a Python float, NumPy's "weak" scalar) is IEEE single arithmetic,
-rounded once. Its ``exp`` is fastbp's float32 exp (:mod:`fastbp.kernels.exp32`, glibc's
-``expf`` without fused multiply-adds). The C library's other functions (``tanh``, ``log``,
-``sqrt``) take the float32 value as a double and their result is rounded to float32
-(:func:`_like`); every setting (``lr``, momentum, Adam's) is rounded to float32 before its
-first use.
+rounded once. Its ``exp`` is fastbp's float32 exp (:mod:`fastbp.kernels.exp32`, a
+sequence of float32 operations without fused multiply-adds). The C library's other
+functions (``tanh``, ``log``, ``sqrt``) take the float32 value as a double and their
+result is rounded to float32 (:func:`_like`); every setting (``lr``, momentum, Adam's) is
+rounded to float32 before its first use.
 
 The kernels (``forward``, ``mean_loss``, ``gradients``, ``train``,
 ``train_many``) share one signature across backends, written down in

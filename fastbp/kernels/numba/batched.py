@@ -222,9 +222,9 @@ def _squash(code, z, at, n, exp_build):
     if code != LOGISTIC or exp_build == EXP_LIBM:
         _activate(code, z, at, n)
         return
-    rare = 0
+    rare = False
     for j in range(n):
-        rare += special(-z[at + U(j)])
+        rare |= special(-z[at + U(j)])
     if rare:
         for j in range(n):
             x = -z[at + U(j)]

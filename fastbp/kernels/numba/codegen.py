@@ -234,7 +234,7 @@ def _many(layout, fwd: list[Stmt], step_: list[Stmt], updated: list[int], n_para
         body = [f"{local[name]} = {cell(name)}" for name in loads]
         for stmt in stmts:
             if count_special:
-                body += [f"nbad += SPECIAL({arg.template.format_map(fields)})"
+                body += [f"nbad |= SPECIAL({arg.template.format_map(fields)})"
                          for arg in stmt.exp_args]
             body.append(stmt.line(local, exp))
         body += [f"{cell(name)} = {local[name]}" for name in store]
@@ -244,7 +244,7 @@ def _many(layout, fwd: list[Stmt], step_: list[Stmt], updated: list[int], n_para
                                                                   else [])
     updated_names = [f"p{q}" for q in updated] + list(state)
     if exp_build != "libm":
-        lines = ["nbad = 0", *loop(fwd, "", values, "EXP_UNCHECKED", count_special=True),
+        lines = ["nbad = False", *loop(fwd, "", values, "EXP_UNCHECKED", count_special=True),
                  "if nbad:  # rare: redo the forward pass with the full exp",
                  *_indent(loop(fwd, "_x", values), 1)]
     else:

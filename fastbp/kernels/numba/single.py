@@ -1,5 +1,5 @@
 """What a float32 kernel calls for the C library's functions. ``exp`` is fastbp's float32
-exp (:mod:`fastbp.kernels.exp32`), the same sequence of double operations as the oracle's.
+exp (:mod:`fastbp.kernels.exp32`), the same sequence of float32 operations as the oracle's.
 The others take their float32 argument as a double, call the double function and round
 the result to float32, as the oracle does (``docs/design.md``). ``sqrt`` of a float32
 taken in double and rounded is the float32 ``sqrt`` (correctly rounded either way); the
@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from .. import exp32
 from . import libm_exp
@@ -32,16 +35,38 @@ def sqrt(x):
     return np.float32(math.sqrt(np.float64(x)))
 
 
-_TAB, _MASK, _TOP = exp32.TAB, np.uint64(31), np.uint64(47)
-_INVLN2N, _SHIFT, _C0, _C1, _C2 = exp32.INVLN2N, exp32.SHIFT, exp32.C0, exp32.C1, exp32.C2
-_OVER, _UNDER, _SPECIAL = (np.float32(v) for v in (exp32.OVERFLOW, exp32.UNDERFLOW,
-                                                     exp32.SPECIAL))
+_LOG2E, _SHIFT, _LN2HI, _LN2LO, _ONE = (exp32.LOG2E, exp32.SHIFT, exp32.LN2HI, exp32.LN2LO,
+                                        exp32.ONE)
+_P0, _P1, _P2, _P3, _P4, _P5 = exp32.POLY
+_OVER, _UNDER, _SPECIAL = exp32.OVERFLOW, exp32.UNDERFLOW, exp32.SPECIAL
+
+
+@intrinsic
+def _power(typingctx, shifted):
+    """2^n, from ``shifted`` = x / ln 2 + 1.5 * 2^23, whose low bits hold n (|n| < 127):
+    n moved into a float32's exponent bits (the twin of the C ``fastbp_exp32_power``)."""
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        bits = builder.shl(builder.bitcast(args[0], i32), ir.Constant(i32, 23))
+        return builder.bitcast(builder.add(bits, ir.Constant(i32, 0x3F800000)), ir.FloatType())
+
+    return types.float32(types.float32), codegen
 
 
 @jit
 def special(x):
-    """Is float32 ``x`` special for :func:`exp` (|x| >= 88, inf, NaN)?"""
+    """Is float32 ``x`` special for :func:`exp` (|x| >= 87, inf, NaN)?"""
     return not abs(x) < _SPECIAL
+
+
+@jit
+def _reduced(x):
+    """(2^n as x / ln 2 + 1.5 * 2^23, exp(r) = 1 + r + r^2 P(r)): :mod:`..exp32`'s steps."""
+    shifted = x * _LOG2E + _SHIFT
+    n = shifted - _SHIFT
+    r = (x - n * _LN2HI) - n * _LN2LO
+    p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
+    return shifted, (p * (r * r) + r) + _ONE
 
 
 @jit
@@ -54,23 +79,18 @@ def exp(x):
             return np.float32(np.inf)
         if x < _UNDER:
             return np.float32(0.0)
+        shifted, y = _reduced(x)
+        k = int(shifted - _SHIFT)
+        half = k // 2
+        return (y * np.float32(math.ldexp(1.0, half))) * np.float32(math.ldexp(1.0, k - half))
     return exp_unchecked(x)
 
 
 @jit
 def exp_unchecked(x):
     """:func:`exp` where ``special(x)`` is false; no branch, so loops of it vectorise."""
-    z = _INVLN2N * np.float64(x)
-    kd = z + _SHIFT
-    ki = libm_exp._bits(kd)
-    kd = kd - _SHIFT
-    r = z - kd
-    s = libm_exp._double(_TAB[ki & _MASK] + (ki << _TOP))
-    p = _C0 * r + _C1
-    r2 = r * r
-    y = _C2 * r + 1.0
-    y = p * r2 + y
-    return np.float32(y * s)
+    shifted, y = _reduced(x)
+    return y * _power(shifted)
 
 
 #: The float32 twin of each double function a generated module names.
