@@ -35,19 +35,32 @@ def sqrt(x):
     return np.float32(math.sqrt(np.float64(x)))
 
 
-_LOG2E, _SHIFT, _LN2HI, _LN2LO, _ONE = (exp32.LOG2E, exp32.SHIFT, exp32.LN2HI, exp32.LN2LO,
-                                        exp32.ONE)
+_LOG2E, _LN2HI, _LN2LO, _ONE = exp32.LOG2E, exp32.LN2HI, exp32.LN2LO, exp32.ONE
 _P0, _P1, _P2, _P3, _P4, _P5 = exp32.POLY
 _OVER, _UNDER, _SPECIAL = exp32.OVERFLOW, exp32.UNDERFLOW, exp32.SPECIAL
 
 
 @intrinsic
-def _power(typingctx, shifted):
-    """2^n, from ``shifted`` = x / ln 2 + 1.5 * 2^23, whose low bits hold n (|n| < 127):
-    n moved into a float32's exponent bits (the twin of the C ``fastbp_exp32_power``)."""
+def _rint(typingctx, z):
+    """z rounded to the nearest integer, ties to even: ``(z + 1.5 * 2^23) - 1.5 * 2^23``
+    (the oracle's steps) for |z| < 2^22, in one instruction."""
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.rint", [ir.FloatType()])
+        return builder.call(fn, [args[0]])
+
+    return types.float32(types.float32), codegen
+
+
+@intrinsic
+def _power(typingctx, n):
+    """2^n for an integer-valued float32 ``n``, |n| < 127: the low bits of n + 1.5 * 2^23
+    (exact) moved into the exponent's (twin: the C ``fastbp_exp32_power``). No conversion
+    to an integer: an input too large for one (a lane's rare input, whose result is
+    redone) would make LLVM's value undefined."""
     def codegen(context, builder, signature, args):
         i32 = ir.IntType(32)
-        bits = builder.shl(builder.bitcast(args[0], i32), ir.Constant(i32, 23))
+        shifted = builder.fadd(args[0], ir.Constant(ir.FloatType(), float(exp32.SHIFT)))
+        bits = builder.shl(builder.bitcast(shifted, i32), ir.Constant(i32, 23))
         return builder.bitcast(builder.add(bits, ir.Constant(i32, 0x3F800000)), ir.FloatType())
 
     return types.float32(types.float32), codegen
@@ -61,12 +74,12 @@ def special(x):
 
 @jit
 def _reduced(x):
-    """(2^n as x / ln 2 + 1.5 * 2^23, exp(r) = 1 + r + r^2 P(r)): :mod:`..exp32`'s steps."""
-    shifted = x * _LOG2E + _SHIFT
-    n = shifted - _SHIFT
+    """(n, exp(r) = 1 + r + r^2 P(r)): :mod:`..exp32`'s steps."""
+    n = _rint(x * _LOG2E)
     r = (x - n * _LN2HI) - n * _LN2LO
-    p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
-    return shifted, (p * (r * r) + r) + _ONE
+    r2 = r * r
+    p = (_P0 * r + _P1) * (r2 * r2) + ((_P2 * r + _P3) * r2 + (_P4 * r + _P5))
+    return n, (p * r2 + r) + _ONE
 
 
 @jit
@@ -79,8 +92,8 @@ def exp(x):
             return np.float32(np.inf)
         if x < _UNDER:
             return np.float32(0.0)
-        shifted, y = _reduced(x)
-        k = int(shifted - _SHIFT)
+        n, y = _reduced(x)
+        k = int(n)
         half = k // 2
         return (y * np.float32(math.ldexp(1.0, half))) * np.float32(math.ldexp(1.0, k - half))
     return exp_unchecked(x)
@@ -89,8 +102,8 @@ def exp(x):
 @jit
 def exp_unchecked(x):
     """:func:`exp` where ``special(x)`` is false; no branch, so loops of it vectorise."""
-    shifted, y = _reduced(x)
-    return y * _power(shifted)
+    n, y = _reduced(x)
+    return y * _power(n)
 
 
 #: The float32 twin of each double function a generated module names.
