@@ -54,7 +54,7 @@ def _rint(typingctx, z):
 @intrinsic
 def _power(typingctx, n):
     """2^n for an integer-valued float32 ``n``, |n| < 127: the low bits of n + 1.5 * 2^23
-    (exact) moved into the exponent's (twin: the C ``fastbp_exp32_power``). No conversion
+    (exact) moved into the exponent's (as the C ``fastbp_exp32_power`` does). No conversion
     to an integer: an input too large for one (a lane's rare input, whose result is
     redone) would make LLVM's value undefined."""
     def codegen(context, builder, signature, args):
