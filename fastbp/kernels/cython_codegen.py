@@ -180,7 +180,8 @@ def looped_include() -> str:
         _HEADER, _LOOPED_SIGNATURE, *indent(step.unpack_opt("cython"), 1),
         "    cdef bint weighted = SW != NULL, report = R != NULL",
         "    cdef double rep0, rep1",
-        "    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, rare",
+        "    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s",
+        "    cdef bint rare",
         "    cdef Py_ssize_t n_top = layout[4 * (n_layers - 1) + 1]",
         "    cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_top",
         *_declare("Py_ssize_t", w.indices), *_declare("double", w.doubles),
@@ -216,7 +217,8 @@ cdef int _train_lanes(double* P, double* V, Py_ssize_t stride, Py_ssize_t width,
     ran out. Every value lives in one scratch array, row by row (``S[row * G + lane]``)."""'''
 
 _LANES_BODY = '''\
-    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, q, lane, rare
+    cdef Py_ssize_t last = n_layers, n0 = layout[0], epoch, pos, s, q, lane
+    cdef bint rare
     cdef Py_ssize_t n_top = layout[4 * (n_layers - 1) + 1]
     cdef Py_ssize_t size = layout[4 * (n_layers - 1) + 3] + n_top
     cdef Net net
