@@ -414,7 +414,7 @@ def test_float32_random_networks(compiled_backend, seed):
 
 
 def test_float32_rare_exp_inputs(batched_backend):
-    # float32 net inputs beyond exp's range (|x| >= 88, overflow, underflow) and exactly 0:
+    # float32 net inputs beyond exp's range (|x| >= 87, overflow, underflow) and exactly 0:
     # the float32 exp's branch, taken for the whole group where one input needs it
     rng = np.random.default_rng(12)
     net = _single(fastbp.Network([10, 20, 9], seed=12))
