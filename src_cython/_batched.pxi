@@ -200,35 +200,47 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
                    Py_ssize_t cols, Py_ssize_t depth, double* pack) noexcept nogil:
     """``out[i, j] += Σ_k L[i, k] R[k, j]``, each sum continued in ``k`` order, with
     ``L[i, k] = L[i lr + k lk]``, ``R[k, j] = R[k rk + j]``, ``out[i, j] = out[i orow + j]``
-    (twin: ``product``), in blocks of ``KC`` terms by ``MC`` rows. The tiles read copies
-    packed into ``pack`` (``KC * cols + MC * KC`` values) in the order they read them;
-    with ``pack`` NULL they read ``L`` and ``R`` as they are."""
-    cdef Py_ssize_t k0, i0, kd, md, i, j, k, ii, whole
+    (twin: ``product``), in blocks of ``KC`` terms by ``MC`` rows. The tiles read ``R``'s
+    block packed into ``pack`` (``KC * cols + MC * KC`` values) panel by panel, and
+    ``L`` in place, except where its rows are adjacent (``lr`` 1: a gradient's
+    activations), whose block is packed tile by tile; with ``pack`` NULL they read
+    everything in place."""
+    cdef Py_ssize_t k0, i0, kd, md, i, j, k, whole
     cdef Py_ssize_t tiled = cols - cols % NR
     cdef double* lp = pack + KC * tiled if pack != NULL else NULL
     k0 = 0
     while k0 < depth:
         kd = KC if depth - k0 > KC else depth - k0
         if pack != NULL and rows >= MR:  # R's block, panel by panel: pack[j kd + k NR + jj]
-            for j in range(tiled):
+            j = 0
+            while j < tiled:
                 for k in range(kd):
-                    pack[(j - j % NR) * kd + k * NR + j % NR] = R[(k0 + k) * rk + j]
+                    memcpy(pack + j * kd + k * NR, R + (k0 + k) * rk + j, NR * sizeof(double))
+                j += NR
         i0 = 0
         while i0 < rows:
             md = MC if rows - i0 > MC else rows - i0
-            if pack != NULL:  # L's block, tile by tile: lp[i kd + k MR + ii]
+            if pack != NULL:
                 whole = md - md % MR
-                for i in range(whole):
-                    for k in range(kd):
-                        lp[(i - i % MR) * kd + k * MR + i % MR] = L[(i0 + i) * lr + (k0 + k) * lk]
-                j = 0
-                while j < tiled:
+                if lr == 1:  # L's block, tile by tile: lp[i kd + k MR + ii]
                     i = 0
                     while i < whole:
-                        _tile(lp + i * kd, 1, MR, pack + j * kd, NR,
-                              out + (i0 + i) * orow + j, orow, kd)
+                        for k in range(kd):
+                            memcpy(lp + i * kd + k * MR, L + i0 + i + (k0 + k) * lk,
+                                   MR * sizeof(double))
                         i += MR
-                    j += NR
+                i = 0
+                while i < whole:  # a row of tiles at a time: its rows of L stay in cache
+                    j = 0
+                    while j < tiled:
+                        if lr == 1:
+                            _tile(lp + i * kd, 1, MR, pack + j * kd, NR,
+                                  out + (i0 + i) * orow + j, orow, kd)
+                        else:
+                            _tile(L + (i0 + i) * lr + k0 * lk, lr, lk, pack + j * kd, NR,
+                                  out + (i0 + i) * orow + j, orow, kd)
+                        j += NR
+                    i += MR
             _block(L + i0 * lr + k0 * lk, lr, lk, R + k0 * rk, rk, out + i0 * orow, orow, md,
                    cols, kd, pack == NULL)
             i0 += MC
@@ -329,7 +341,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     cdef Py_ssize_t b_at, n_h, n_next, r0, r1, j0, j1, i0, i1, size, first
     cdef int64_t code
     cdef bint training = task == BATCH_TRAIN
-    cdef double total = 0.0, g, e, divisor, count = 0.0
+    cdef double total = 0.0, e, divisor, count = 0.0
     cdef bint weighted = SW != NULL
     cdef bint report = task == BATCH_TRAIN and R != NULL and part == 0
     cdef double rep0 = 0.0, rep1 = 0.0, bdata = 0.0, squares = 0.0
@@ -464,11 +476,13 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                              n_out, grad + w_at + i0 * n_out, n_out, i1 - i0, n_out, rows,
                              pack)
                     _share(n_out, part, parts, 1, &j0, &j1)
-                    for j in range(j0, j1):
-                        g = 0.0 if training and first == start else grad[b_at + j]
-                        for r in range(rows):
-                            g = g + d[rows * at[layer + 1] + r * n_out + j]
-                        grad[b_at + j] = g
+                    if training and first == start:
+                        for j in range(j0, j1):
+                            grad[b_at + j] = 0.0
+                    for r in range(rows):  # each sum in sample order, the columns side by side
+                        q = rows * at[layer + 1] + r * n_out
+                        for j in range(j0, j1):
+                            grad[b_at + j] = grad[b_at + j] + d[q + j]
                 _barrier(parts)
                 first += rows
             if training and size > 1:

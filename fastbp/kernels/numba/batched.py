@@ -104,8 +104,10 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
     ``out[i, j] = out[o_at + i orow + j]``, all flat float64 arrays. The work goes in
     blocks of ``KC`` terms and ``MC`` rows, so that what a block reads stays in cache;
     the blocks of terms go in order, each continuing the sums the last one stored.
-    Within a block the tiles read copies packed in ``pack[p_at:]`` (``KC * cols +
-    MC * KC`` values), in the order they read them: a copy changes no bit.
+    Within a block the tiles read ``R``'s block packed in ``pack[p_at:]`` (``KC *
+    cols + MC * KC`` values) panel by panel, and ``L`` in place, except where its rows
+    are adjacent (``lr`` 1: a gradient's activations), whose block is packed tile by
+    tile. A copy changes no bit.
     """
     tiled = cols - cols % NR
     for k0 in range(0, depth, KC):
@@ -121,16 +123,20 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
         for i0 in range(0, rows, MC):
             md = min(MC, rows - i0)
             whole = md - md % MR
-            # L's block, tile by tile of MR rows: pack[lp + (i kd + k MR) + ii].
-            for i in range(0, whole, MR):
-                for k in range(kd):
-                    src, dst = l_at + (i0 + i) * lr + (k0 + k) * lk, lp + i * kd + k * MR
-                    for ii in range(MR):
-                        pack[dst + ii] = load(lhs, src + ii * lr)
-            for j in range(0, tiled, NR):
+            if lr == 1:  # L's block, tile by tile: pack[lp + (i kd + k MR) + ii]
                 for i in range(0, whole, MR):
-                    _tile(pack, lp + i * kd, 1, MR, pack, p_at + j * kd, NR, out,
-                          o_at + (i0 + i) * orow + j, orow, kd)
+                    for k in range(kd):
+                        src, dst = l_at + i0 + i + (k0 + k) * lk, lp + i * kd + k * MR
+                        for ii in range(MR):
+                            pack[dst + ii] = load(lhs, src + ii)
+            for i in range(0, whole, MR):  # a row of tiles at a time: its rows of L stay
+                for j in range(0, tiled, NR):  # in cache
+                    if lr == 1:
+                        _tile(pack, lp + i * kd, 1, MR, pack, p_at + j * kd, NR, out,
+                              o_at + (i0 + i) * orow + j, orow, kd)
+                    else:
+                        _tile(lhs, l_at + (i0 + i) * lr + k0 * lk, lr, lk, pack,
+                              p_at + j * kd, NR, out, o_at + (i0 + i) * orow + j, orow, kd)
             _leftovers(lhs, l_at + i0 * lr + k0 * lk, lr, lk, rhs, r_at + k0 * rk, rk, out,
                        o_at + i0 * orow, orow, md, cols, kd)
 
@@ -548,11 +554,12 @@ def _gradient_chunk(grad, a, d, layout, at, rows, first_chunk, pack, scratch, pa
                 n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows, pack,
                 scratch)
         j0, j1 = share(n_out, part, parts, unit)
-        for j in range(j0, j1):
-            g = 0.0 if first_chunk else grad[b_at + j]
-            for r in range(rows):
-                g += load(d, rows * at[layer + 1] + r * n_out + j)
-            grad[b_at + j] = g
+        if first_chunk:
+            grad[b_at + j0:b_at + j1] = 0.0
+        for r in range(rows):  # each sum in sample order, the columns side by side
+            q = rows * at[layer + 1] + r * n_out
+            for j in range(j0, j1):
+                grad[b_at + j] += load(d, q + j)
 
 
 @jit(inline="always")
