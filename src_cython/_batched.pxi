@@ -344,6 +344,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     cdef double total = 0.0, e, divisor, count = 0.0
     cdef bint weighted = SW != NULL
     cdef bint report = task == BATCH_TRAIN and R != NULL and part == 0
+    cdef const double* inputs = a  # the chunk's first layer: X itself, or a copy in a
     cdef double rep0 = 0.0, rep1 = 0.0, bdata = 0.0, squares = 0.0
     cdef Py_ssize_t widest = n0
     for layer in range(last):
@@ -375,30 +376,31 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
             first = start
             while first < start + size:  # CHUNK samples at a time (see numba.batched)
                 rows = CHUNK if start + size - first > CHUNK else start + size - first
-                _share(rows, part, parts, 1, &r0, &r1)
-                for r in range(r0, r1):
-                    s = order[epoch * n + first + r] if training and order != NULL \
-                        else first + r
-                    for i in range(n0):
-                        a[r * n0 + i] = X[s * n0 + i]
-                _barrier(parts)
+                # This thread's samples, whole tiles of them: every phase up to the
+                # gradient reads and writes only its own rows, without waiting
+                _share(rows, part, parts, MR, &r0, &r1)
+                if (order == NULL or not training) and rows > 1:
+                    inputs = X + first * n0  # the chunk's samples lie in order in X
+                else:
+                    for r in range(r0, r1):
+                        s = order[epoch * n + first + r] if training and order != NULL \
+                            else first + r
+                        for i in range(n0):
+                            a[r * n0 + i] = X[s * n0 + i]
+                    inputs = a
                 for layer in range(last):
                     n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
                         layout[4 * layer + 2], layout[4 * layer + 3]
                     z = rows * at[layer + 1]
-                    _share(n_out, part, parts, NR, &j0, &j1)
-                    for r in range(rows):
-                        for j in range(j0, j1):
-                            a[z + r * n_out + j] = 0.0
-                    _product(a + rows * at[layer], n_in, 1, work + w_at + j0, n_out,
-                             a + z + j0, n_out, rows, j1 - j0, n_in, pack)
-                    for r in range(rows):
-                        for j in range(j0, j1):
-                            a[z + r * n_out + j] = a[z + r * n_out + j] + work[b_at + j]
-                    _barrier(parts)
+                    for q in range(z + r0 * n_out, z + r1 * n_out):
+                        a[q] = 0.0
+                    _product((a + rows * at[layer] if layer > 0 else inputs) + r0 * n_in, n_in,
+                             1, work + w_at, n_out, a + z + r0 * n_out, n_out, r1 - r0, n_out,
+                             n_in, pack)
                     for r in range(r0, r1):
+                        for j in range(n_out):
+                            a[z + r * n_out + j] = a[z + r * n_out + j] + work[b_at + j]
                         _squash(acts[layer], a + z + r * n_out, n_out, exp_build, tab)
-                    _barrier(parts)
                 top = rows * at[last]
                 if task == BATCH_FORWARD:
                     for r in range(r0, r1):
@@ -415,8 +417,30 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                         for r in range(rows):
                             total += d[r] * SW[first + r] if weighted else d[r]
                             count += SW[first + r] if weighted else 1.0
+                    _barrier(parts)  # before the next chunk's losses overwrite d
                     first += rows
                     continue
+                for r in range(r0, r1):
+                    s = order[epoch * n + first + r] if training and order != NULL \
+                        else first + r
+                    _output_deltas(loss, acts[last - 1], a + top + r * n_top, Y + s * n_top,
+                                   d + top + r * n_top, n_top)
+                    if weighted:
+                        for j in range(n_top):
+                            d[top + r * n_top + j] = d[top + r * n_top + j] * SW[s]
+                for layer in range(last - 1, 0, -1):
+                    n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
+                        layout[4 * layer + 2]
+                    h = rows * at[layer]
+                    for q in range(h + r0 * n_h, h + r1 * n_h):
+                        d[q] = 0.0
+                    # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
+                    _product(d + rows * at[layer + 1] + r0 * n_next, n_next, 1, orig + w_at,
+                             n_h, d + h + r0 * n_h, n_h, r1 - r0, n_h, n_next, pack)
+                    code = acts[layer - 1]
+                    for q in range(h + r0 * n_h, h + r1 * n_h):
+                        d[q] = d[q] * _derivative(code, a[q])
+                _barrier(parts)  # the gradient sums over every sample of the chunk
                 if report:
                     for r in range(rows):
                         s = order[epoch * n + first + r] if order != NULL else first + r
@@ -429,32 +453,6 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                                          Y + (first + r) * n_top, n_top)
                         total += e * SW[first + r] if weighted else e
                         count += SW[first + r] if weighted else 1.0
-                for r in range(r0, r1):
-                    s = order[epoch * n + first + r] if training and order != NULL \
-                        else first + r
-                    _output_deltas(loss, acts[last - 1], a + top + r * n_top, Y + s * n_top,
-                                   d + top + r * n_top, n_top)
-                    if weighted:
-                        for j in range(n_top):
-                            d[top + r * n_top + j] = d[top + r * n_top + j] * SW[s]
-                _barrier(parts)
-                for layer in range(last - 1, 0, -1):
-                    n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
-                        layout[4 * layer + 2]
-                    h = rows * at[layer]
-                    _share(n_h, part, parts, NR, &j0, &j1)
-                    for r in range(rows):
-                        for j in range(j0, j1):
-                            d[h + r * n_h + j] = 0.0
-                    # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
-                    _product(d + rows * at[layer + 1], n_next, 1, orig + w_at + j0, n_h,
-                             d + h + j0, n_h, rows, j1 - j0, n_next, pack)
-                    code = acts[layer - 1]
-                    for r in range(rows):
-                        for j in range(j0, j1):
-                            q = h + r * n_h + j
-                            d[q] = d[q] * _derivative(code, a[q])
-                    _barrier(parts)
                 if training and size == 1:
                     if part == 0:
                         # ``orig`` kept up to date even for one sample in all (a batch
@@ -472,7 +470,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                         for q in range(w_at + i0 * n_out, w_at + i1 * n_out):
                             grad[q] = 0.0
                     # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
-                    _product(a + rows * at[layer] + i0, 1, n_in, d + rows * at[layer + 1],
+                    _product((a + rows * at[layer] if layer > 0 else inputs) + i0, 1, n_in,
+                             d + rows * at[layer + 1],
                              n_out, grad + w_at + i0 * n_out, n_out, i1 - i0, n_out, rows,
                              pack)
                     _share(n_out, part, parts, 1, &j0, &j1)

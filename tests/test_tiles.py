@@ -62,24 +62,29 @@ def test_softmax_batches(compiled_backend, loss):
                            "shuffle": True, "seed": 1, "loss": loss})
 
 
-def test_evaluation_longer_than_a_chunk(compiled_backend):
-    # forward, mean_loss and gradients go 256 samples at a time.
+@pytest.mark.parametrize("threads", [None, 2, 3])
+def test_evaluation_longer_than_a_chunk(compiled_backend, threads):
+    # forward, mean_loss and gradients go 256 samples at a time; each thread takes its
+    # samples of a chunk, and the losses are summed in order once every thread has its.
     rng = np.random.default_rng(5)
     net = fastbp.Network([13, 10, 2], seed=5)
     X, Y = random_data(rng, net, 600)
-    assert np.array_equal(net.forward(X, backend=compiled_backend),
+    assert np.array_equal(net.forward(X, backend=compiled_backend, threads=threads),
                           net.forward(X, backend="python"))
-    for got, want in zip(fastbp.gradients(net, X, Y, backend=compiled_backend),
+    for got, want in zip(fastbp.gradients(net, X, Y, backend=compiled_backend,
+                                          threads=threads),
                          fastbp.gradients(net, X, Y, backend="python")):
         assert all(np.array_equal(a, b) for a, b in zip(got, want))
-    losses = [resolve(name)[1].mean_loss(net.kernel_shape, 0, net.params, X, Y)
+    losses = [resolve(name)[1].mean_loss(net.kernel_shape, 0, net.params, X, Y,
+                                         threads=threads)
               for name in (compiled_backend, "python")]
     assert losses[0] == losses[1]
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
-@pytest.mark.parametrize("batch_size", [2, TILE_ROWS + 1, None])
+@pytest.mark.parametrize("batch_size", [2, TILE_ROWS + 1, 3 * TILE_ROWS + 1, None])
 def test_threads_change_no_bits(compiled_backend, threads, batch_size):
+    # 3 * TILE_ROWS + 1: each epoch ends with a batch of one sample, which one thread owns.
     sizes = [TILE_COLS + 3, 2 * TILE_COLS + 1, TILE_COLS - 1, 3]
     net, X, Y, options = _case(threads, sizes, batch_size, 3 * TILE_ROWS + 2,
                                momentum=0.5, shuffle=True, lr=0.05)

@@ -117,8 +117,8 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
         for j in range(0, tiled if rows >= MR else 0, NR):
             for k in range(kd):
                 src, dst = r_at + (k0 + k) * rk + j, p_at + j * kd + k * NR
-                for jj in range(NR):
-                    pack[dst + jj] = load(rhs, src + jj)
+                vstore(pack, dst, vload(rhs, src))
+                vstore(pack, dst + W, vload(rhs, src + W))
         lp = p_at + KC * tiled
         for i0 in range(0, rows, MC):
             md = min(MC, rows - i0)
@@ -128,7 +128,7 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
                     for k in range(kd):
                         src, dst = l_at + i0 + i + (k0 + k) * lk, lp + i * kd + k * MR
                         for ii in range(MR):
-                            pack[dst + ii] = load(lhs, src + ii)
+                            pack[U(dst + ii)] = load(lhs, src + ii)
             for i in range(0, whole, MR):  # a row of tiles at a time: its rows of L stay
                 for j in range(0, tiled, NR):  # in cache
                     if lr == 1:
@@ -274,11 +274,12 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     them: each batch adds ``(sum / weight) * len`` of its samples' (weighted) losses and,
     with decay, of the squared weights before its update.
 
-    Every thread runs this loop over the same arguments; it computes its own share of each
-    product's outputs (columns of the net inputs and deltas, rows of the gradient), of
-    the samples for the per-sample work and of the parameters for the update, and waits
-    at ``barrier(sync, parts)`` before a phase reads another thread's results. No sum is
-    split between threads, so the bits do not depend on ``parts``.
+    Every thread runs this loop over the same arguments. Of each chunk it takes its own
+    samples, whole tiles of them, through the forward pass, the losses and the deltas,
+    which read only that sample's rows, so without waiting; then, once every thread is
+    there (``barrier(sync, parts)``), its rows of each weight gradient and columns of the
+    bias sums, which add up every sample; and its share of the parameters for the
+    update. No sum is split between threads, so the bits do not depend on ``parts``.
     Twin: ``_run_batches`` in _batched.pxi.
 
     A short call's way, in one thread and one call from Python: with ``perm`` not empty,
@@ -344,15 +345,16 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
             # one chunk to the next, in sample order.
             for first in range(start, start + size, CHUNK):
                 rows = min(CHUNK, start + size - first)
-                r0, r1 = share(rows, part, parts, unit)
+                # This thread's samples, whole tiles of them: every phase up to the
+                # gradient reads and writes only its own rows, without waiting.
+                r0, r1 = share(rows, part, parts, unit * MR)
                 n0 = layout[0, 0]
                 for r in range(r0, r1):
                     s = order[epoch, first + r] if shuffled else first + r
                     for i in range(n0):
                         a[U(r * n0 + i)] = X[s, i]
-                barrier(sync, parts)
                 _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch,
-                               exp_build, part, parts, sync, unit)
+                               exp_build, unit)
                 top, n_top = rows * at[last], layout[last - 1, 1]
                 if mode == FORWARD:
                     for r in range(r0, r1):
@@ -368,7 +370,13 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                         for r in range(rows):
                             total += d[r] * SW[first + r] if weighted else d[r]
                             count += SW[first + r] if weighted else 1.0
+                    barrier(sync, parts)  # before the next chunk's losses overwrite d
                     continue
+                _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, first,
+                               r0, r1, shuffled, SW)
+                _hidden_deltas(d, a, work, orig, layout, acts, at, rows, r0, r1, batch_size,
+                               pack, scratch, unit)
+                barrier(sync, parts)  # the gradient sums over every sample of the chunk
                 if report:
                     for r in range(rows):
                         s = order[epoch, first + r] if shuffled else first + r
@@ -380,11 +388,6 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                                          first + r)
                         total += e * SW[first + r] if weighted else e
                         count += SW[first + r] if weighted else 1.0
-                _output_deltas(loss, acts[last - 1], a, d, top, n_top, Y, order, epoch, first,
-                               r0, r1, shuffled, SW)
-                barrier(sync, parts)
-                _hidden_deltas(d, a, work, orig, layout, acts, at, rows, batch_size, pack,
-                               scratch, part, parts, sync, unit)
                 if learning and size == 1:
                     if part == 0:
                         _step_sample(work, orig, layout, a, d, at, rate, opt, decay, vel,
@@ -488,55 +491,42 @@ def state_from_work(vel, state, perm):
 
 
 @jit(inline="always")
-def _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch, exp_build, part,
-                   parts, sync, unit):
-    """Every layer's net inputs and outputs for a chunk of ``rows`` samples: this thread's
-    columns of each product, its samples' squashing."""
+def _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch, exp_build, unit):
+    """Every layer's net inputs and outputs for this thread's samples ``r0..r1`` of a
+    chunk of ``rows``."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         z = rows * at[layer + 1]
-        j0, j1 = share(n_out, part, parts, unit * NR)
-        for r in range(rows):
-            o = U(z + r * n_out)
-            for j in range(j0, j1):
-                a[o + U(j)] = 0.0
-        product(a, rows * at[layer], n_in, unit, work, w_at + j0, n_out, a,
-                z + j0, n_out, rows, j1 - j0, n_in, pack, scratch)
-        for r in range(rows):
-            o = U(z + r * n_out)
-            for j in range(j0, j1):
-                a[o + U(j)] += load(work, b_at + j)
-        barrier(sync, parts)
+        a[U(z + r0 * n_out):U(z + r1 * n_out)] = 0.0
+        product(a, rows * at[layer] + r0 * n_in, n_in, unit, work, w_at, n_out, a,
+                z + r0 * n_out, n_out, r1 - r0, n_out, n_in, pack, scratch)
         for r in range(r0, r1):
-            _squash(acts[layer], a, U(z + r * n_out), n_out, exp_build)
-        barrier(sync, parts)
+            o = U(z + r * n_out)
+            for j in range(n_out):
+                a[o + U(j)] += load(work, b_at + j)
+            _squash(acts[layer], a, o, n_out, exp_build)
 
 
 @jit(inline="always")
-def _hidden_deltas(d, a, work, orig, layout, acts, at, rows, batch_size, pack, scratch, part,
-                   parts, sync, unit):
-    """The hidden layers' deltas of a chunk, from the output layer's down."""
+def _hidden_deltas(d, a, work, orig, layout, acts, at, rows, r0, r1, batch_size, pack,
+                   scratch, unit):
+    """The hidden layers' deltas of this thread's samples ``r0..r1`` of a chunk, from the
+    output layer's down."""
     for layer in range(layout.shape[0] - 1, 0, -1):
         n_h, n_next, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
         h = rows * at[layer]
         if batch_size == 1:  # online: the same sums, read from ``work``
-            _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1], n_next, w_at,
-                           acts[layer - 1])
+            if r1 > r0:
+                _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1], n_next, w_at,
+                               acts[layer - 1])
             continue
-        j0, j1 = share(n_h, part, parts, unit * NR)
-        for r in range(rows):
-            o = U(h + r * n_h)
-            for j in range(j0, j1):
-                d[o + U(j)] = 0.0
+        d[U(h + r0 * n_h):U(h + r1 * n_h)] = 0.0
         # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
-        product(d, rows * at[layer + 1], n_next, unit, orig, w_at + j0, n_h, d,
-                h + j0, n_h, rows, j1 - j0, n_next, pack, scratch)
+        product(d, rows * at[layer + 1] + r0 * n_next, n_next, unit, orig, w_at,
+                n_h, d, h + r0 * n_h, n_h, r1 - r0, n_h, n_next, pack, scratch)
         code = acts[layer - 1]
-        for r in range(rows):
-            o = U(h + r * n_h)
-            for j in range(j0, j1):
-                d[o + U(j)] = d[o + U(j)] * _derivative(code, a[o + U(j)])
-        barrier(sync, parts)
+        for q in range(h + r0 * n_h, h + r1 * n_h):
+            d[U(q)] = d[U(q)] * _derivative(code, a[U(q)])
 
 
 @jit(inline="always")
