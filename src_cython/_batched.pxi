@@ -10,6 +10,7 @@ cdef enum:
     NR = 64 // sizeof(double)
     KC = 256  # a cache block: terms of each sum by rows
     MC = 48
+    PACK_EXTRA = (MC + MR) * KC + MR * NR  # a block of L and leftover rows' copies
     CHUNK = 256  # samples per pass of forward, mean_loss and gradients
 
 cdef enum:
@@ -130,8 +131,8 @@ cdef inline void _share(Py_ssize_t total, int part, int parts, Py_ssize_t unit,
 cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
                         Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
                         Py_ssize_t cols, Py_ssize_t depth, bint tiles) noexcept nogil:
-    """One block of ``_product``; its whole tiles only where ``tiles`` (else the caller
-    has run them on packed copies), then the leftover rows and columns."""
+    """One block of ``_product``; its whole tiles and leftover rows a tile wide only where
+    ``tiles`` (else the caller has run them on copies), then the leftover columns."""
     cdef Py_ssize_t i, j = 0, jj, k
     cdef double c[NR]
     cdef double x, s, s0, s1, s2, s3, w
@@ -144,7 +145,7 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
             if tiles:
                 _tile(L + i * lr, lr, lk, R + j, rk, out + i * orow + j, orow, depth)
             i += MR
-        while i < rows:  # leftover rows, one at a time, a tile wide
+        while i < rows and tiles:  # leftover rows, one at a time, a tile wide
             for jj in range(NR):
                 c[jj] = out[i * orow + j + jj]
             for k in range(depth):
@@ -201,13 +202,16 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
     """``out[i, j] += Σ_k L[i, k] R[k, j]``, each sum continued in ``k`` order, with
     ``L[i, k] = L[i lr + k lk]``, ``R[k, j] = R[k rk + j]``, ``out[i, j] = out[i orow + j]``
     (twin: ``product``), in blocks of ``KC`` terms by ``MC`` rows. The tiles read ``R``'s
-    block packed into ``pack`` (``KC * cols + MC * KC`` values) panel by panel, and
+    block packed into ``pack`` (``PACK_EXTRA + KC * cols`` values) panel by panel, and
     ``L`` in place, except where its rows are adjacent (``lr`` 1: a gradient's
-    activations), whose block is packed tile by tile; with ``pack`` NULL they read
-    everything in place."""
-    cdef Py_ssize_t k0, i0, kd, md, i, j, k, whole
+    activations), whose block is packed tile by tile. A block's last rows short of a tile
+    run as one on copies padded with rows of zeros (whose sums are dropped). With
+    ``pack`` NULL the tiles read everything in place, and leftover rows go one by one."""
+    cdef Py_ssize_t k0, i0, kd, md, i, j, k, whole, ii, jj
     cdef Py_ssize_t tiled = cols - cols % NR
     cdef double* lp = pack + KC * tiled if pack != NULL else NULL
+    cdef double* lq = lp + MC * KC if pack != NULL else NULL  # leftover rows: lq[k MR + ii]
+    cdef double* oq = lq + MR * KC if pack != NULL else NULL  # their sums: oq[ii NR + jj]
     k0 = 0
     while k0 < depth:
         kd = KC if depth - k0 > KC else depth - k0
@@ -241,6 +245,25 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
                                   out + (i0 + i) * orow + j, orow, kd)
                         j += NR
                     i += MR
+                if whole < md and tiled > 0:
+                    for k in range(kd):
+                        for ii in range(MR):
+                            lq[k * MR + ii] = L[(i0 + whole + ii) * lr + (k0 + k) * lk] \
+                                if whole + ii < md else 0.0
+                    j = 0
+                    while j < tiled:
+                        for ii in range(MR):
+                            for jj in range(NR):
+                                oq[ii * NR + jj] = out[(i0 + whole + ii) * orow + j + jj] \
+                                    if whole + ii < md else 0.0
+                        if rows >= MR:
+                            _tile(lq, 1, MR, pack + j * kd, NR, oq, NR, kd)
+                        else:
+                            _tile(lq, 1, MR, R + k0 * rk + j, rk, oq, NR, kd)
+                        for ii in range(md - whole):
+                            for jj in range(NR):
+                                out[(i0 + whole + ii) * orow + j + jj] = oq[ii * NR + jj]
+                        j += NR
             _block(L + i0 * lr + k0 * lk, lr, lk, R + k0 * rk, rk, out + i0 * orow, orow, md,
                    cols, kd, pack == NULL)
             i0 += MC
@@ -350,7 +373,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     for layer in range(last):
         widest = max(widest, layout[4 * layer + 1])
     # This thread's scratch for packed copies; without it the tiles read in place.
-    cdef double* pack = <double*> malloc((KC * widest + MC * KC) * sizeof(double))
+    cdef double* pack = <double*> malloc((KC * widest + PACK_EXTRA) * sizeof(double))
     cdef Py_ssize_t P = layout[4 * (last - 1) + 3] + n_top
     cdef bint adam = training and opt[2] != 0.0
     cdef double tail[3]

@@ -105,9 +105,10 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
     blocks of ``KC`` terms and ``MC`` rows, so that what a block reads stays in cache;
     the blocks of terms go in order, each continuing the sums the last one stored.
     Within a block the tiles read ``R``'s block packed in ``pack[p_at:]`` (``KC *
-    cols + MC * KC`` values) panel by panel, and ``L`` in place, except where its rows
+    cols + PACK_EXTRA`` values) panel by panel, and ``L`` in place, except where its rows
     are adjacent (``lr`` 1: a gradient's activations), whose block is packed tile by
-    tile. A copy changes no bit.
+    tile. A block's last rows short of a tile run as one on copies padded with rows of
+    zeros (whose sums are dropped). A copy changes no bit.
     """
     tiled = cols - cols % NR
     for k0 in range(0, depth, KC):
@@ -137,36 +138,37 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
                     else:
                         _tile(lhs, l_at + (i0 + i) * lr + k0 * lk, lr, lk, pack,
                               p_at + j * kd, NR, out, o_at + (i0 + i) * orow + j, orow, kd)
+            if whole < md and tiled > 0:
+                lq = lp + MC * KC  # the leftover rows' block, padded: pack[lq + k MR + ii]
+                oq = lq + MR * KC  # and their sums: pack[oq + ii NR + jj]
+                for k in range(kd):
+                    src = l_at + (i0 + whole) * lr + (k0 + k) * lk
+                    for ii in range(MR):
+                        pack[U(lq + k * MR + ii)] = \
+                            load(lhs, src + ii * lr) if whole + ii < md else 0.0
+                for j in range(0, tiled, NR):
+                    o = o_at + (i0 + whole) * orow + j
+                    for ii in range(MR):
+                        for jj in range(NR):
+                            pack[U(oq + ii * NR + jj)] = \
+                                out[U(o + ii * orow + jj)] if whole + ii < md else 0.0
+                    if rows >= MR:
+                        _tile(pack, lq, 1, MR, pack, p_at + j * kd, NR, pack, oq, NR, kd)
+                    else:
+                        _tile(pack, lq, 1, MR, rhs, r_at + k0 * rk + j, rk, pack, oq, NR, kd)
+                    for ii in range(md - whole):
+                        for jj in range(NR):
+                            out[U(o + ii * orow + jj)] = pack[U(oq + ii * NR + jj)]
             _leftovers(lhs, l_at + i0 * lr + k0 * lk, lr, lk, rhs, r_at + k0 * rk, rk, out,
                        o_at + i0 * orow, orow, md, cols, kd)
 
 
 @jit(inline="always")
 def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
-    """What the tiles of one block of :func:`product` leave: rows and columns short of a
-    tile. Each shape has a loop that keeps several independent sums in flight (one sum
-    waits for its last add)."""
-    tiled, whole = cols - cols % NR, rows - rows % MR
-    for i in range(whole, rows):  # leftover rows, one at a time: 3 tiles, then 1 wide
-        p, o = l_at + i * lr, o_at + i * orow
-        j = 0
-        while j + 3 * NR <= tiled:
-            _row24(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
-            j += 3 * NR
-        while j < tiled:
-            c0 = vload(out, o + j)
-            c1 = vload(out, o + j + W)
-            pk, q = p, r_at + j
-            for _ in range(depth):
-                x = vbroadcast(lhs, pk)
-                c0 = vmuladd(c0, vload(rhs, q), x)
-                c1 = vmuladd(c1, vload(rhs, q + W), x)
-                pk += lk
-                q += rk
-            vstore(out, o + j, c0)
-            vstore(out, o + j + W, c1)
-            j += NR
-    for jj in range(tiled, cols):  # leftover columns: four rows at a time, then one
+    """What the tiles of one block of :func:`product` leave: the columns short of a tile,
+    four rows at a time (four sums in flight: one sum waits for its last add), then one."""
+    tiled = cols - cols % NR
+    for jj in range(tiled, cols):
         q = r_at + jj
         i = 0
         while i + 4 <= rows:
@@ -189,31 +191,6 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
             for k in range(depth):
                 s += load(rhs, q + k * rk) * load(lhs, l_at + r * lr + k * lk)
             out[o_at + r * orow + jj] = s
-
-
-@jit(inline="always")
-def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
-    """One row, six vectors of columns (24 in float64): ``out[o + j] += Σ_k lhs[p + k lk]
-    rhs[r_at + k rk + j]``."""
-    c0, c1, c2 = vload(out, o), vload(out, o + W), vload(out, o + 2 * W)
-    c3, c4, c5 = vload(out, o + 3 * W), vload(out, o + 4 * W), vload(out, o + 5 * W)
-    q = r_at
-    for _ in range(depth):
-        x = vbroadcast(lhs, p)
-        c0 = vmuladd(c0, vload(rhs, q), x)
-        c1 = vmuladd(c1, vload(rhs, q + W), x)
-        c2 = vmuladd(c2, vload(rhs, q + 2 * W), x)
-        c3 = vmuladd(c3, vload(rhs, q + 3 * W), x)
-        c4 = vmuladd(c4, vload(rhs, q + 4 * W), x)
-        c5 = vmuladd(c5, vload(rhs, q + 5 * W), x)
-        p += lk
-        q += rk
-    vstore(out, o, c0)
-    vstore(out, o + W, c1)
-    vstore(out, o + 2 * W, c2)
-    vstore(out, o + 3 * W, c3)
-    vstore(out, o + 4 * W, c4)
-    vstore(out, o + 5 * W, c5)
 
 
 FORWARD, LOSS, GRADIENTS, TRAIN, TRAIN_LOSS = 0, 1, 2, 3, 4
@@ -243,9 +220,14 @@ def _squash(code, z, at, n, exp_build):
             z[at + U(j)] = 1.0 / (1.0 + exp_plain_unchecked(-z[at + U(j)]))
 
 
+#: A thread's scratch beside ``R``'s packed block: a block of ``L`` and the leftover rows'
+#: copies (a tile's columns in float32, the wider).
+PACK_EXTRA = (MC + MR) * KC + MR * 2 * width(np.float32)
+
+
 def pack_size(layout) -> int:
     """Scratch one thread's products need for their packed copies."""
-    return KC * int(max(layout[0, 0], layout[:, 1].max())) + MC * KC
+    return KC * int(max(layout[0, 0], layout[:, 1].max())) + PACK_EXTRA
 
 
 @jit(internal=False)
@@ -434,7 +416,7 @@ def _own_buffers(task, params, velocity, perm, layout, at, n, vel, orig, out):
     widest = layout[0, 0]
     for layer in range(last):
         widest = max(widest, layout[layer, 1])
-    scratch = np.empty(3 * size + 2 * cells + KC * widest + MC * KC + 1)
+    scratch = np.empty(3 * size + 2 * cells + KC * widest + PACK_EXTRA + 1)
     work, grad = scratch[:size], scratch[size:2 * size]
     a, d = scratch[3 * size:3 * size + cells], scratch[3 * size + cells:3 * size + 2 * cells]
     pack = scratch[3 * size + 2 * cells:-1]
