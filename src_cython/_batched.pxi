@@ -54,7 +54,7 @@ cdef extern from *:
         FASTBP_STORE(c5, out + 5 * orow);
     }
     /* Six rows by one vector of columns, what the tiles leave of a narrow layer (10
-       outputs in float32). numba's _leftovers has no twin of it: see docs/design.md. */
+       outputs in float32). Twin: _strip in numba.batched.py. */
     #define FASTBP_AT(p) (*(fastbp_v4*) (p))
     static inline void fastbp_strip(const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                     const double* R, Py_ssize_t rk, double* out,
@@ -429,6 +429,8 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                     for r in range(r0, r1):
                         for j in range(n_top):
                             out[(first + r) * n_top + j] = a[top + r * n_top + j]
+                    # A shorter last chunk lays its layers out anew, over other rows.
+                    _barrier(parts)
                     first += rows
                     continue
                 if task == BATCH_LOSS:

@@ -81,6 +81,19 @@ def test_evaluation_longer_than_a_chunk(compiled_backend, threads):
     assert losses[0] == losses[1]
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_a_short_last_chunk_waits_for_the_others(compiled_backend, threads):
+    # The last chunk of 456 samples (200) lays its layers out anew in the scratch, over
+    # rows another thread may still be reading in the chunk before: repeated, a missing
+    # wait shows.
+    rng = np.random.default_rng(12)
+    net = fastbp.Network([13, 10, 2], seed=12)
+    X, _ = random_data(rng, net, 456)
+    want = net.forward(X, backend="python")
+    for _ in range(40):
+        assert np.array_equal(net.forward(X, backend=compiled_backend, threads=threads), want)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
 @pytest.mark.parametrize("batch_size", [2, TILE_ROWS + 1, 3 * TILE_ROWS + 1, None])
 def test_threads_change_no_bits(compiled_backend, threads, batch_size):

@@ -166,9 +166,26 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
 @jit(inline="always")
 def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
     """What the tiles of one block of :func:`product` leave: the columns short of a tile,
-    four rows at a time (four sums in flight: one sum waits for its last add), then one."""
-    tiled = cols - cols % NR
-    for jj in range(tiled, cols):
+    a vector of them six rows at a time (:func:`_strip`), then one at a time four rows at
+    a time (four sums in flight: one sum waits for its last add)."""
+    j = cols - cols % NR
+    if cols - j >= W:
+        i = 0
+        while i + MR <= rows:
+            _strip(lhs, l_at + i * lr, lr, lk, rhs, r_at + j, rk, out, o_at + i * orow + j,
+                   orow, depth)
+            i += MR
+        for r in range(i, rows):
+            o = o_at + r * orow + j
+            c = vload(out, o)
+            p, q = l_at + r * lr, r_at + j
+            for _ in range(depth):
+                c = vmuladd(c, vload(rhs, q), vbroadcast(lhs, p))
+                p += lk
+                q += rk
+            vstore(out, o, c)
+        j += W
+    for jj in range(j, cols):
         q = r_at + jj
         i = 0
         while i + 4 <= rows:
@@ -191,6 +208,35 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
             for k in range(depth):
                 s += load(rhs, q + k * rk) * load(lhs, l_at + r * lr + k * lk)
             out[o_at + r * orow + jj] = s
+
+
+@jit(inline="always")
+def _strip(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, depth):
+    """Six rows by one vector of columns at ``out[o_at]`` (twin: ``_strip``, C in
+    _batched.pxi)."""
+    c0 = vload(out, o_at)
+    c1 = vload(out, o_at + orow)
+    c2 = vload(out, o_at + 2 * orow)
+    c3 = vload(out, o_at + 3 * orow)
+    c4 = vload(out, o_at + 4 * orow)
+    c5 = vload(out, o_at + 5 * orow)
+    p, q = l_at, r_at
+    for _ in range(depth):
+        w = vload(rhs, q)
+        c0 = vmuladd(c0, w, vbroadcast(lhs, p))
+        c1 = vmuladd(c1, w, vbroadcast(lhs, p + lr))
+        c2 = vmuladd(c2, w, vbroadcast(lhs, p + 2 * lr))
+        c3 = vmuladd(c3, w, vbroadcast(lhs, p + 3 * lr))
+        c4 = vmuladd(c4, w, vbroadcast(lhs, p + 4 * lr))
+        c5 = vmuladd(c5, w, vbroadcast(lhs, p + 5 * lr))
+        p += lk
+        q += rk
+    vstore(out, o_at, c0)
+    vstore(out, o_at + orow, c1)
+    vstore(out, o_at + 2 * orow, c2)
+    vstore(out, o_at + 3 * orow, c3)
+    vstore(out, o_at + 4 * orow, c4)
+    vstore(out, o_at + 5 * orow, c5)
 
 
 FORWARD, LOSS, GRADIENTS, TRAIN, TRAIN_LOSS = 0, 1, 2, 3, 4
@@ -342,6 +388,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                     for r in range(r0, r1):
                         for k in range(n_top):
                             out[first + r, k] = a[top + r * n_top + k]
+                    # A shorter last chunk lays its layers out anew, over other rows.
+                    barrier(sync, parts)
                     continue
                 if mode == LOSS:
                     for r in range(r0, r1):
