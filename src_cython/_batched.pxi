@@ -11,6 +11,7 @@ cdef enum:
     KC = 256  # a cache block: terms of each sum by rows
     MC = 48
     PACK_EXTRA = (MC + MR) * KC + MR * NR  # a block of L and leftover rows' copies
+    PADDED = 3  # leftover rows that run as a tile padded with zeros (fewer: one by one)
     CHUNK = 256  # samples per pass of forward, mean_loss and gradients
 
 cdef enum:
@@ -145,7 +146,8 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
             if tiles:
                 _tile(L + i * lr, lr, lk, R + j, rk, out + i * orow + j, orow, depth)
             i += MR
-        while i < rows and tiles:  # leftover rows, one at a time, a tile wide
+        # leftover rows, one at a time, a tile wide (those of a padded tile are done)
+        while i < rows and (tiles or rows - i < PADDED):
             for jj in range(NR):
                 c[jj] = out[i * orow + j + jj]
             for k in range(depth):
@@ -204,8 +206,9 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
     (twin: ``product``), in blocks of ``KC`` terms by ``MC`` rows. The tiles read ``R``'s
     block packed into ``pack`` (``PACK_EXTRA + KC * cols`` values) panel by panel, and
     ``L`` in place, except where its rows are adjacent (``lr`` 1: a gradient's
-    activations), whose block is packed tile by tile. A block's last rows short of a tile
-    run as one on copies padded with rows of zeros (whose sums are dropped). With
+    activations), whose block is packed tile by tile. A block's last rows short of a tile,
+    ``PADDED`` or more, run as one on copies padded with rows of zeros (whose sums are
+    dropped); fewer go one by one (a batch of one sample: online training). With
     ``pack`` NULL the tiles read everything in place, and leftover rows go one by one."""
     cdef Py_ssize_t k0, i0, kd, md, i, j, k, whole, ii, jj
     cdef Py_ssize_t tiled = cols - cols % NR
@@ -245,7 +248,7 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
                                   out + (i0 + i) * orow + j, orow, kd)
                         j += NR
                     i += MR
-                if whole < md and tiled > 0:
+                if md - whole >= PADDED and tiled > 0:
                     for k in range(kd):
                         for ii in range(MR):
                             lq[k * MR + ii] = L[(i0 + whole + ii) * lr + (k0 + k) * lk] \

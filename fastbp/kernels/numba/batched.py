@@ -107,8 +107,9 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
     Within a block the tiles read ``R``'s block packed in ``pack[p_at:]`` (``KC *
     cols + PACK_EXTRA`` values) panel by panel, and ``L`` in place, except where its rows
     are adjacent (``lr`` 1: a gradient's activations), whose block is packed tile by
-    tile. A block's last rows short of a tile run as one on copies padded with rows of
-    zeros (whose sums are dropped). A copy changes no bit.
+    tile. A block's last rows short of a tile, ``PADDED`` or more, run as one on copies
+    padded with rows of zeros (whose sums are dropped); fewer go one by one. A copy
+    changes no bit.
     """
     tiled = cols - cols % NR
     for k0 in range(0, depth, KC):
@@ -138,7 +139,7 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
                     else:
                         _tile(lhs, l_at + (i0 + i) * lr + k0 * lk, lr, lk, pack,
                               p_at + j * kd, NR, out, o_at + (i0 + i) * orow + j, orow, kd)
-            if whole < md and tiled > 0:
+            if md - whole >= PADDED and tiled > 0:
                 lq = lp + MC * KC  # the leftover rows' block, padded: pack[lq + k MR + ii]
                 oq = lq + MR * KC  # and their sums: pack[oq + ii NR + jj]
                 for k in range(kd):
@@ -165,10 +166,33 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
 
 @jit(inline="always")
 def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
-    """What the tiles of one block of :func:`product` leave: the columns short of a tile,
-    a vector of them six rows at a time (:func:`_strip`), then one at a time four rows at
-    a time (four sums in flight: one sum waits for its last add)."""
-    j = cols - cols % NR
+    """What the tiles of one block of :func:`product` leave: fewer than ``PADDED`` rows
+    short of a tile, one at a time (3 tiles wide, then 1: a batch of one sample, online
+    training); the columns short of a tile, a vector of them six rows at a time
+    (:func:`_strip`), then one at a time four rows at a time (four sums in flight: one
+    sum waits for its last add)."""
+    tiled = cols - cols % NR
+    whole = rows - rows % MR
+    for i in range(whole if rows - whole < PADDED else rows, rows):
+        p, o = l_at + i * lr, o_at + i * orow
+        j = 0
+        while j + 3 * NR <= tiled:
+            _row24(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
+            j += 3 * NR
+        while j < tiled:
+            c0 = vload(out, o + j)
+            c1 = vload(out, o + j + W)
+            pk, q = p, r_at + j
+            for _ in range(depth):
+                x = vbroadcast(lhs, pk)
+                c0 = vmuladd(c0, vload(rhs, q), x)
+                c1 = vmuladd(c1, vload(rhs, q + W), x)
+                pk += lk
+                q += rk
+            vstore(out, o + j, c0)
+            vstore(out, o + j + W, c1)
+            j += NR
+    j = tiled
     if cols - j >= W:
         i = 0
         while i + MR <= rows:
@@ -208,6 +232,31 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
             for k in range(depth):
                 s += load(rhs, q + k * rk) * load(lhs, l_at + r * lr + k * lk)
             out[o_at + r * orow + jj] = s
+
+
+@jit(inline="always")
+def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
+    """One row, six vectors of columns (24 in float64): ``out[o + j] += Σ_k lhs[p + k lk]
+    rhs[r_at + k rk + j]``."""
+    c0, c1, c2 = vload(out, o), vload(out, o + W), vload(out, o + 2 * W)
+    c3, c4, c5 = vload(out, o + 3 * W), vload(out, o + 4 * W), vload(out, o + 5 * W)
+    q = r_at
+    for _ in range(depth):
+        x = vbroadcast(lhs, p)
+        c0 = vmuladd(c0, vload(rhs, q), x)
+        c1 = vmuladd(c1, vload(rhs, q + W), x)
+        c2 = vmuladd(c2, vload(rhs, q + 2 * W), x)
+        c3 = vmuladd(c3, vload(rhs, q + 3 * W), x)
+        c4 = vmuladd(c4, vload(rhs, q + 4 * W), x)
+        c5 = vmuladd(c5, vload(rhs, q + 5 * W), x)
+        p += lk
+        q += rk
+    vstore(out, o, c0)
+    vstore(out, o + W, c1)
+    vstore(out, o + 2 * W, c2)
+    vstore(out, o + 3 * W, c3)
+    vstore(out, o + 4 * W, c4)
+    vstore(out, o + 5 * W, c5)
 
 
 @jit(inline="always")
@@ -269,6 +318,8 @@ def _squash(code, z, at, n, exp_build):
 #: A thread's scratch beside ``R``'s packed block: a block of ``L`` and the leftover rows'
 #: copies (a tile's columns in float32, the wider).
 PACK_EXTRA = (MC + MR) * KC + MR * 2 * width(np.float32)
+#: Leftover rows that run as a tile padded with zeros (fewer: one by one).
+PADDED = 3
 
 
 def pack_size(layout) -> int:
