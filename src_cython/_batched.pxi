@@ -11,7 +11,7 @@ cdef enum:
     KC = 256  # a cache block: terms of each sum by rows
     MC = 48
     PACK_EXTRA = (MC + MR) * KC + MR * NR  # a block of L and leftover rows' copies
-    PADDED = 3  # leftover rows that run as a tile padded with zeros (fewer: one by one)
+    PADDED = 3  # limits.PADDED_ROWS: leftover rows run as a tile padded with zeros
     CHUNK = 256  # samples per pass of forward, mean_loss and gradients
 
 cdef enum:

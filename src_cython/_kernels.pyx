@@ -231,7 +231,8 @@ cdef double _evaluate(int task, const double[::1] params, const int64_t[:, ::1] 
 _NO_Y = np.empty((0, 0))
 EVALUATION_CHUNK = CHUNK
 #: The tiled products' register tile and cache block (twins of fastbp.kernels.limits).
-TILES = {"rows": MR, "columns": NR, "block terms": KC, "block rows": MC}
+TILES = {"rows": MR, "columns": NR, "block terms": KC, "block rows": MC,
+         "padded rows": PADDED}
 
 
 cdef object _kept_table = None  # the array behind _TABLE, kept alive

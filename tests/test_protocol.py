@@ -47,7 +47,8 @@ def test_the_cython_twins_of_the_thresholds_agree():
     assert _cython.LANES_MAX_PARAMS == limits.UNROLL_PARAMS
     assert _cython.TILES == {"rows": limits.TILE_ROWS, "columns": limits.TILE_COLUMNS,
                              "block terms": limits.BLOCK_TERMS,
-                             "block rows": limits.BLOCK_ROWS}
+                             "block rows": limits.BLOCK_ROWS,
+                             "padded rows": limits.PADDED_ROWS}
 
 
 def test_every_twin_named_in_the_kernels_exists():

@@ -22,6 +22,7 @@ from ..glibc_exp import CODES
 from ..limits import BLOCK_ROWS as MC  # a cache block: terms of each sum by rows
 from ..limits import BLOCK_TERMS as KC
 from ..limits import CHUNK  # samples per pass of forward, mean_loss and gradients
+from ..limits import PADDED_ROWS as PADDED  # leftover rows run as a tile padded with 0s
 from ..limits import TILE_ROWS as MR  # a register tile: rows by two vectors of columns
 from .element import U, _activate, _derivative, _sample_loss
 from .jit import jit
@@ -318,8 +319,6 @@ def _squash(code, z, at, n, exp_build):
 #: A thread's scratch beside ``R``'s packed block: a block of ``L`` and the leftover rows'
 #: copies (a tile's columns in float32, the wider).
 PACK_EXTRA = (MC + MR) * KC + MR * 2 * width(np.float32)
-#: Leftover rows that run as a tile padded with zeros (fewer: one by one).
-PADDED = 3
 
 
 def pack_size(layout) -> int:
