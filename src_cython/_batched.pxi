@@ -132,8 +132,10 @@ cdef inline void _share(Py_ssize_t total, int part, int parts, Py_ssize_t unit,
 cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
                         Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
                         Py_ssize_t cols, Py_ssize_t depth, bint tiles) noexcept nogil:
-    """One block of ``_product``; its whole tiles and leftover rows a tile wide only where
-    ``tiles`` (else the caller has run them on copies), then the leftover columns."""
+    """One block of ``_product``: its whole tiles where ``tiles`` (else the caller ran them
+    on copies); its leftover rows a tile wide, one by one, where ``tiles`` or where they
+    are fewer than ``PADDED`` (else the caller ran them as a padded tile); then the
+    leftover columns."""
     cdef Py_ssize_t i, j = 0, jj, k
     cdef double c[NR]
     cdef double x, s, s0, s1, s2, s3, w
@@ -405,8 +407,10 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                 # This thread's samples, whole tiles of them: every phase up to the
                 # gradient reads and writes only its own rows, without waiting
                 _share(rows, part, parts, MR, &r0, &r1)
+                # The chunk's samples lie in order in X: read them there (but for one
+                # sample, whose update reads its inputs from a)
                 if (order == NULL or not training) and rows > 1:
-                    inputs = X + first * n0  # the chunk's samples lie in order in X
+                    inputs = X + first * n0
                 else:
                     for r in range(r0, r1):
                         s = order[epoch * n + first + r] if training and order != NULL \
