@@ -295,20 +295,51 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
                        bint train_bias, bint refresh, double sw) noexcept nogil:
     """One sample's gradient ``(0 + δ a) / 1`` (``(0 + δ a + decay w) / 1`` for a weight
     where ``decay`` is not 0) applied as it is computed, row by row of each transposed
-    ``W``, then the biases (``_update_row``); ``orig`` brought up to date where later
-    batches read it (``refresh``). Layer ``l``'s outputs are ``a + at[l]``, its deltas
+    ``W`` (``_update_rows``: one call a layer), then the biases (``_update_row``); ``orig``
+    brought up to date where later batches read it (``refresh``). Layer ``l``'s outputs are ``a + at[l]``, its deltas
     ``d + at[l]`` (twin: ``_step_sample``)."""
-    cdef Py_ssize_t layer, i, n_in, n_out, w_at, b_at
+    cdef Py_ssize_t layer, n_in, n_out, w_at, b_at
     for layer in range(last):
         n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \
             layout[4 * layer + 2], layout[4 * layer + 3]
-        for i in range(n_in):
-            _update_row(work, vel, vel + P, d, at[layer + 1], w_at + i * n_out, n_out,
-                        a[at[layer] + i], lr, opt, decay, sw)
+        _update_rows(work, vel, vel + P, d, at[layer + 1], w_at, n_in, n_out, a, at[layer],
+                     lr, opt, decay, sw)
         if train_bias:
             _update_row(work, vel, vel + P, d, at[layer + 1], b_at, n_out, 1.0, lr, opt, 0.0, sw)
         if refresh and layer > 0:
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
+
+
+cdef void _sample_deltas(const double* work, double* d, const double* a, Py_ssize_t h,
+                         Py_ssize_t n_h, Py_ssize_t nxt, Py_ssize_t n_next, Py_ssize_t w_at,
+                         int64_t code) noexcept nogil:
+    """One sample's hidden deltas ``d[h + j] = (Σ_k δ_k W[k, j]) f'(a[h + j])``, the sum
+    over the next layer's neurons in order, ``W[k, j]`` read from the transposed copy, so
+    that online training need not keep ``orig`` (twin: ``_sample_deltas``). Four sums at a
+    time: one alone waits for each add before the next."""
+    cdef Py_ssize_t j = 0, jj, k
+    cdef const double* w0
+    cdef double x, s0, s1, s2, s3, total
+    while j + 4 <= n_h:
+        w0 = work + w_at + j * n_next
+        s0 = s1 = s2 = s3 = 0.0
+        for k in range(n_next):
+            x = d[nxt + k]
+            s0 = s0 + x * w0[k]
+            s1 = s1 + x * w0[n_next + k]
+            s2 = s2 + x * w0[2 * n_next + k]
+            s3 = s3 + x * w0[3 * n_next + k]
+        d[h + j] = s0 * _derivative(code, a[h + j])
+        d[h + j + 1] = s1 * _derivative(code, a[h + j + 1])
+        d[h + j + 2] = s2 * _derivative(code, a[h + j + 2])
+        d[h + j + 3] = s3 * _derivative(code, a[h + j + 3])
+        j += 4
+    for jj in range(j, n_h):
+        w0 = work + w_at + jj * n_next
+        total = 0.0
+        for k in range(n_next):
+            total = total + d[nxt + k] * w0[k]
+        d[h + jj] = total * _derivative(code, a[h + jj])
 
 
 cdef inline void _refresh(double* orig, const double* work, Py_ssize_t w_at, Py_ssize_t n_in,
@@ -464,6 +495,11 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                     n_h, n_next, w_at = layout[4 * layer], layout[4 * layer + 1], \
                         layout[4 * layer + 2]
                     h = rows * at[layer]
+                    if batch_size == 1:  # online: the same sums, read from ``work``
+                        if r1 > r0:
+                            _sample_deltas(work, d, a, h, n_h, rows * at[layer + 1],
+                                           n_next, w_at, acts[layer - 1])
+                        continue
                     for q in range(h + r0 * n_h, h + r1 * n_h):
                         d[q] = 0.0
                     # Σ over the next layer's neurons k in order of δ_k W[k, j], W as it is
@@ -487,10 +523,10 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
                         count += SW[first + r] if weighted else 1.0
                 if training and size == 1:
                     if part == 0:
-                        # ``orig`` kept up to date even for one sample in all (a batch
-                        # bigger than n): the hidden deltas above read it
+                        # ``orig`` kept up to date where later batches read it: a
+                        # batch of one sample's hidden deltas read ``work``
                         _step_sample(work, orig, layout, last, a, d, at, rate, opt, decay,
-                                     vel, P, train_bias, True, divisor)
+                                     vel, P, train_bias, batch_size > 1, divisor)
                     _barrier(parts)
                     first += rows
                     continue

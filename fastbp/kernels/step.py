@@ -375,6 +375,16 @@ def update_row(w: Writer) -> None:
         update(w, Ix("row") + j, expr("(0.0 + ", w.delta(None, j), " * ", var("ai"), ")"), True)
 
 
+def update_rows(w: Writer) -> None:
+    """:func:`update_row` for the ``n_in`` rows ``first + i n`` of a layer at once, the
+    inputs ``a[inp + i]``: one sample's weights, with the rule tested once a layer."""
+    for i in w.range(0, Ix("n_in"), "i"):
+        ai = w.temp("ai", w.input(i))
+        for j in w.range(0, Ix("n"), "j"):
+            update(w, Ix("first") + i * Ix("n") + j,
+                   expr("(0.0 + ", w.delta(None, j), " * ", ai, ")"), True)
+
+
 RUN_TIME_RULE = {"momentum": "momentum != 0.0", "nesterov": "nesterov != 0.0",
                  "adam": "adam != 0.0", "decay": "decay != 0.0", "weighted": "weighted",
                  "report": "report"}
@@ -391,13 +401,13 @@ def unpack_opt(lang: str) -> list[str]:
 
 def stage(lang: str, part: Callable[[Writer], None]
           ) -> tuple[list[str], list[str], list[str]]:
-    """The lines of ``part`` (:func:`update_range`, :func:`update_row`), the loop indices
-    and the real scalars they declare; over parameters ``work`` (``P`` of them), the state
-    ``vel`` (slot 1 from ``P``), summed gradients ``grad`` and one sample's deltas ``d``
-    from ``outs``; the
-    step's rate ``lr`` (Adam's bias-corrected rate: the caller's :func:`adam_rate`), one
-    sample's weight ``sw`` (:func:`update_row`; 1.0 unweighted). Cython tests the
-    rule's flags once, outside the loop; numba tests Adam (and its decay), Nesterov and the
+    """The lines of ``part`` (:func:`update_range`, :func:`update_row`,
+    :func:`update_rows`), the loop indices and the real scalars they declare; over
+    parameters ``work`` (``P`` of them), the state ``vel`` (slot 1 from ``P``), summed
+    gradients ``grad``, one sample's deltas ``d`` from ``outs`` and its inputs ``a`` from
+    ``inp``; the step's rate ``lr`` (Adam's bias-corrected rate: the caller's
+    :func:`adam_rate`), one sample's weight ``sw`` (1.0 unweighted). Cython tests the
+    rule's flags once, outside the loops; numba tests Adam (and its decay), Nesterov and the
     weight outside and momentum and decay inside, where LLVM moves them out itself (every test
     inside, the loop no longer vectorised: 64-100-10's online SGD took 4.5x as long; every
     test outside, ``batched.run`` compiled for twice as long)."""
@@ -413,10 +423,11 @@ def stage(lang: str, part: Callable[[Writer], None]
     w.rule["weighted"] = "sw != 1.0"  # x / 1 is x: one weight of 1 needs no division
     w.grad = lambda q: lit(f"grad[{index(q)}]")
     w.delta = lambda layer, j: lit(f"d[{index(Ix('outs') + j)}]")
+    w.input = lambda i: lit(f"a[{index(Ix('inp') + i)}]")
     lines = unpack_opt(lang)
 
     def body() -> None:
-        if part is update_row:  # a weight to divide by (update_range's size has it)
+        if part is not update_range:  # a weight to divide by (update_range's size has it)
             w.fix("weighted", lambda: part(w))
         else:
             part(w)
