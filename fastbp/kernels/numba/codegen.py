@@ -485,21 +485,21 @@ def lanes_module(exp_build: str, variant: tuple[bool, bool, bool]) -> Module:
 
 
 _STAGE_FRAME = '''\
-@jit
+@jit(counted=False)
 def update_range(work, grad, vel, lo, hi, size, lr, opt, decay):
     """The update stage of the batched kernels over parameters lo..hi (twin: Cython's
     ``_update_range``)."""
 {range}
 
 
-@jit
+@jit(counted=False)
 def update_row(work, vel, d, outs, row, n, ai, lr, opt, decay, sw):
     """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
     ai`` of parameters row..row+n (twin: Cython's ``_update_row``)."""
 {row}
 
 
-@jit
+@jit(counted=False)
 def update_rows(work, vel, d, outs, first, n_in, n, a, inp, lr, opt, decay, sw):
     """``update_row`` for the ``n_in`` rows ``first + i n`` of a layer, the inputs
     ``a[inp + i]``, in one call: a call a row cost a small layer's online step more than
@@ -507,7 +507,7 @@ def update_rows(work, vel, d, outs, first, n_in, n, a, inp, lr, opt, decay, sw):
 {rows}
 
 
-@jit
+@jit(counted=False)
 def adam_step(vel, at, lr, opt):
     """Adam's scalars ``vel[at..at+2]`` advanced a step; the step's rate (twin: Cython's
     ``_adam_step``)."""
@@ -520,9 +520,8 @@ def stage_module() -> Module:
     def body(lines: list[str]) -> str:
         return "\n".join(_indent(["P = work.shape[0]", *lines], 1))
 
-    row = step.stage("numba", step.update_row)[0]
-    lines = {"range": body(step.stage("numba", step.update_range)[0]), "row": body(row),
-             "rows": body(["for i in range(n_in):", "    row = first + i * n",
-                           "    ai = a[U(inp + i)]", *_indent(row, 1)])}
+    lines = {"range": body(step.stage("numba", step.update_range)[0]),
+             "row": body(step.stage("numba", step.update_row)[0]),
+             "rows": body(step.stage("numba", step.update_rows)[0])}
     text = _STAGE_FRAME.format(**lines, rate="\n".join(_indent(step.rate_function("numba"), 1)))
     return Module(text, {"U": np.uint64})

@@ -62,7 +62,7 @@ def yield_core(typingctx):
     return types.void(), codegen
 
 
-@jit
+@jit(counted=False)
 def barrier(sync, parts):
     """Wait until all ``parts`` threads have arrived (``sync``: three int64, zero at first),
     or the run is abandoned."""
@@ -80,13 +80,13 @@ def barrier(sync, parts):
             yield_core()
 
 
-@jit
+@jit(counted=False)
 def abandoned(sync):
     """Has the caller given the run up?"""
     return atomic_load(sync, 2) != 0
 
 
-@jit
+@jit(counted=False)
 def share(total, part, parts, unit):
     """``part``'s range ``[lo, hi)`` of ``0..total``, cut in whole ``unit``s, as even as
     can be: the same cut for the same arguments, whatever thread asks."""
