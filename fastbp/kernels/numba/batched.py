@@ -381,44 +381,13 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     parameters, or NaN, without measuring, where a parameter is not finite. LOSS returns
     its loss; the others 0.
     """
-    params, velocity, given = orig, vel, grad
-    if perm.shape[0] > 0:
-        work, grad, a, d, pack, vel, orig, out = _own_buffers(
-            task, params, velocity, perm, layout, at, X.shape[0], vel, orig, out)
-    tail = np.zeros(3)
-    total, count, finite, ended = _batches(task, work, orig, layout, acts, loss, X, Y,
-                                           epochs, order, lr, batch_size, opt, decay, vel,
-                                           train_bias, at, a, d, grad, out, pack, exp_build,
-                                           part, parts, sync, SW, R, tail)
-    if not ended:
-        return 0.0
-    result = 0.0
-    if task in (LOSS, GRADIENTS) and part == 0:
-        result = total / count
-        if out.shape[0] > 0:
-            out[0, 0] = result
-    if task == GRADIENTS and perm.shape[0] > 0:
-        _finish_gradient(given, grad, params, perm, layout, decay, count)
-    if task == TRAIN_LOSS:
-        for q in range(work.shape[0]):  # back to the caller's layout
-            params[perm[q]] = work[q]
-        state_from_work(vel, velocity, perm)
-        return total / count if finite else np.nan
-    return result
-
-
-@jit(counted=False)
-def _batches(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_size,
-             opt, decay, vel, train_bias, at, a, d, grad, out, pack, exp_build, part, parts,
-             sync, SW, R, tail):
-    """:func:`run`'s loop over epochs and batches, on the working copies, compiled without
-    reference counts (each inlined helper counted its arrays up and down, two atomic
-    operations each, 8% of online training's time); Adam's scalars in ``tail``. Returns
-    the summed loss, the samples' weight, whether every parameter stayed finite (the
-    last pass of TRAIN_LOSS) and whether the run went to its end (False: abandoned)."""
     n, last = X.shape[0], layout.shape[0]
     weighted = SW.shape[0] > 0
     report = task == TRAIN and R.shape[0] > 0 and part == 0
+    params, velocity, given = orig, vel, grad
+    if perm.shape[0] > 0:
+        work, grad, a, d, pack, vel, orig, out = _own_buffers(task, params, velocity, perm,
+                                                              layout, at, n, vel, orig, out)
     training = task in (TRAIN, TRAIN_LOSS)
     shuffled = training and order.shape[0] == epochs
     # Literal integers as arguments would compile one more ``product`` (or ``share``)
@@ -429,6 +398,7 @@ def _batches(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batc
     count = 0.0  # the samples' weight (their number unweighted)
     n_params = work.shape[0]
     adam = training and opt[2] != 0.0
+    tail = np.zeros(3)
     if adam:
         for i in range(3):
             tail[i] = vel[2 * n_params + i]
@@ -448,7 +418,7 @@ def _batches(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batc
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
             if parts > 1 and abandoned(sync):
-                return total, count, finite, False
+                return 0.0
             if adam and learning:
                 rate = adam_step(tail, 0, lr, opt)
             divisor = float(size)  # the batch's weight: its samples' weights in order
@@ -531,7 +501,19 @@ def _batches(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batc
     if adam and part == 0:
         for i in range(3):
             vel[2 * n_params + i] = tail[i]
-    return total, count, finite, True
+    result = 0.0
+    if task in (LOSS, GRADIENTS) and part == 0:
+        result = total / count
+        if out.shape[0] > 0:
+            out[0, 0] = result
+    if task == GRADIENTS and perm.shape[0] > 0:
+        _finish_gradient(given, grad, params, perm, layout, decay, count)
+    if task == TRAIN_LOSS:
+        for q in range(work.shape[0]):  # back to the caller's layout
+            params[perm[q]] = work[q]
+        state_from_work(vel, velocity, perm)
+        return total / count if finite else np.nan
+    return result
 
 
 @jit(inline="always")
