@@ -73,6 +73,25 @@ cdef extern from *:
         FASTBP_AT(out + 3 * orow) = c3; FASTBP_AT(out + 4 * orow) = c4;
         FASTBP_AT(out + 5 * orow) = c5;
     }
+    /* One row by six vectors of columns (24 doubles, 48 floats): a batch of one sample's
+       sums, six in flight (one vector's wait for each add). Twin: _row24 in
+       numba.batched.py. */
+    static inline void fastbp_row24(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth) {
+        const Py_ssize_t v = FASTBP_LANES;
+        fastbp_v4 c0 = FASTBP_AT(out), c1 = FASTBP_AT(out + v), c2 = FASTBP_AT(out + 2 * v),
+                  c3 = FASTBP_AT(out + 3 * v), c4 = FASTBP_AT(out + 4 * v),
+                  c5 = FASTBP_AT(out + 5 * v);
+        for (Py_ssize_t k = 0; k < depth; k++) {
+            const double* r = R + k * rk;
+            double x = l[k * lk];
+            c0 = c0 + FASTBP_AT(r) * x; c1 = c1 + FASTBP_AT(r + v) * x;
+            c2 = c2 + FASTBP_AT(r + 2 * v) * x; c3 = c3 + FASTBP_AT(r + 3 * v) * x;
+            c4 = c4 + FASTBP_AT(r + 4 * v) * x; c5 = c5 + FASTBP_AT(r + 5 * v) * x;
+        }
+        FASTBP_AT(out) = c0; FASTBP_AT(out + v) = c1; FASTBP_AT(out + 2 * v) = c2;
+        FASTBP_AT(out + 3 * v) = c3; FASTBP_AT(out + 4 * v) = c4; FASTBP_AT(out + 5 * v) = c5;
+    }
     #else
     static inline void fastbp_tile(const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                    const double* R, Py_ssize_t rk, double* out,
@@ -96,6 +115,15 @@ cdef extern from *:
                 out[i * orow + j] = s;
             }
     }
+    static inline void fastbp_row24(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth) {
+        for (Py_ssize_t j = 0; j < 6 * FASTBP_LANES; j++) {
+            double s = out[j];
+            for (Py_ssize_t k = 0; k < depth; k++)
+                s = s + R[k * rk + j] * l[k * lk];
+            out[j] = s;
+        }
+    }
     #endif
     """
     void _tile "fastbp_tile" (const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
@@ -104,6 +132,8 @@ cdef extern from *:
     void _strip "fastbp_strip" (const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                 const double* R, Py_ssize_t rk, double* out, Py_ssize_t orow,
                                 Py_ssize_t depth) noexcept nogil
+    void _row24 "fastbp_row24" (const double* l, Py_ssize_t lk, const double* R, Py_ssize_t rk,
+                                double* out, Py_ssize_t depth) noexcept nogil
 
 
 cdef extern from *:
@@ -136,20 +166,27 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
     on copies); its leftover rows a tile wide, one by one, where ``tiles`` or where they
     are fewer than ``PADDED`` (else the caller ran them as a padded tile); then the
     leftover columns."""
-    cdef Py_ssize_t i, j = 0, jj, k
+    cdef Py_ssize_t i, j = 0, jj, k, whole = rows - rows % MR, tiled = cols - cols % NR
     cdef double c[NR]
     cdef double x, s, s0, s1, s2, s3, w
     cdef const double* r
     cdef const double* l
     cdef double* o
-    while j + NR <= cols:
-        i = 0
-        while i + MR <= rows:
-            if tiles:
+    if tiles:
+        while j < tiled:
+            i = 0
+            while i + MR <= rows:
                 _tile(L + i * lr, lr, lk, R + j, rk, out + i * orow + j, orow, depth)
-            i += MR
-        # leftover rows, one at a time, a tile wide (those of a padded tile are done)
-        while i < rows and (tiles or rows - i < PADDED):
+                i += MR
+            j += NR
+    # leftover rows one at a time (those of a padded tile are done), three tiles wide, then
+    # one: a tile wide, a row's two vectors of sums wait for each add (a batch of one)
+    for i in range(whole if tiles or rows - whole < PADDED else rows, rows):
+        j = 0
+        while j + 3 * NR <= tiled:
+            _row24(L + i * lr, lk, R + j, rk, out + i * orow + j, depth)
+            j += 3 * NR
+        while j < tiled:
             for jj in range(NR):
                 c[jj] = out[i * orow + j + jj]
             for k in range(depth):
@@ -159,8 +196,8 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                     c[jj] = c[jj] + r[jj] * x
             for jj in range(NR):
                 out[i * orow + j + jj] = c[jj]
-            i += 1
-        j += NR
+            j += NR
+    j = tiled
     if cols - j >= NR // 2:  # a vector of leftover columns: six rows at a time, then one
         i = 0
         while i + MR <= rows:

@@ -249,7 +249,7 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
 @jit(inline="always")
 def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
     """One row, six vectors of columns (24 in float64): ``out[o + j] += Σ_k lhs[p + k lk]
-    rhs[r_at + k rk + j]``."""
+    rhs[r_at + k rk + j]`` (twin: ``_row24``, C in _batched.pxi)."""
     c0, c1, c2 = vload(out, o), vload(out, o + W), vload(out, o + 2 * W)
     c3, c4, c5 = vload(out, o + 3 * W), vload(out, o + 4 * W), vload(out, o + 5 * W)
     q = r_at
