@@ -327,7 +327,7 @@ def test_numba_float32_kernels_compute_nothing_in_float64():
     assert _widened(backend._twins()["run"], batched.TRAIN_LOSS, e, P, shape.layout,
                     shape.acts, 0, X, Y, 1, none, zero, 2, opt, zero, V, True, plan.at, e, e,
                     e, np.empty((0, 0), f), e, glibc_exp.variant_code(), 0, 1, backend._ALONE,
-                    plan.to_work, SW, R) == []
+                    plan.to_work, e, SW, R) == []
 
 
 def _single(net):

@@ -136,7 +136,7 @@ def test_a_share_left_alone_returns_when_the_run_is_abandoned():
             np.empty(2 * numba_batched.pack_size(layout)), 0)
     sync = np.zeros(3, dtype=np.int64)
     alone = threading.Thread(target=numba_batched.run,
-                             args=(*args, 1, 2, sync, nb._NO_PERM, nb._NO_SW, nb._NO_R))
+                             args=(*args, 1, 2, sync, nb._NO_PERM, nb._NO_SW, nb._NO_SW, nb._NO_R))
     alone.start()
     time.sleep(0.5)
     assert alone.is_alive()  # waiting for part 0 at the first barrier

@@ -204,15 +204,15 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     count = parts(threads, size, shape.n_params)
     args += (np.empty(count * plan.pack, real), glibc_exp.variant_code())
     if count == 1:
-        run(*args, 0, 1, _ALONE, _NO_PERM, SW, R)
+        run(*args, 0, 1, _ALONE, _NO_PERM, none.grad, SW, R)
     else:
         # Every part must run at once (they wait for each other): one thread each.
         sync = np.zeros(3, dtype=np.int64)
         pool = _helpers(count - 1)
         try:
-            others = [pool.submit(run, *args, k, count, sync, _NO_PERM, SW, R)
+            others = [pool.submit(run, *args, k, count, sync, _NO_PERM, none.grad, SW, R)
                       for k in range(1, count)]
-            run(*args, 0, count, sync, _NO_PERM, SW, R)
+            run(*args, 0, count, sync, _NO_PERM, none.grad, SW, R)
             for other in others:
                 other.result()
         except BaseException:
@@ -254,7 +254,8 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=None, grad=None,
            velocity=None, rule: Rule | None = None, epochs=0, lr=0.0, order=_NO_ORDER,
            decay=0.0, SW=None) -> float:
     """A task of ``run`` in one thread and one call, ``run`` making the working copies
-    and buffers (a short call's way: they cost more than its arithmetic in Python). Every
+    and buffers, in one allocation (a short call's way: they cost more than its
+    arithmetic in Python). Every
     array is of ``params``' dtype (None: an empty one)."""
     plan = _plan(shape.layout, shape.key)
     if not params.flags.writeable and task != batched.TRAIN_LOSS:  # numba types a
@@ -266,11 +267,13 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=None, grad=None,
     batch_size, opt = (min(X.shape[0], rule.batch_size), rule.opt) if rule else \
         (min(X.shape[0], batched.CHUNK), _NO_OPT)
     opt, lr, decay = _settings(params, opt, lr, decay)
+    room = np.empty(batched.room_size(task, shape.layout, plan.at, X.shape[0],
+                                      params.shape[0], velocity.shape[0]), params.dtype)
     return _run(real_name(params))(
         task, none.grad, params, shape.layout, shape.acts, loss, X, Y, epochs, order, lr,
         batch_size, opt, decay, velocity, bool(shape.train_bias), plan.at, none.grad,
         none.grad, grad, out, none.grad, glibc_exp.variant_code(), 0, 1, _ALONE, plan.to_work,
-        SW, none.r)
+        room, SW, none.r)
 
 
 def mean_loss(shape: Shape, loss: int, params, X, Y, threads=None, sample_weight=None):
