@@ -163,9 +163,9 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                         Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
                         Py_ssize_t cols, Py_ssize_t depth, bint tiles) noexcept nogil:
     """One block of ``_product``: its whole tiles where ``tiles`` (else the caller ran them
-    on copies); its leftover rows a tile wide, one by one, where ``tiles`` or where they
-    are fewer than ``PADDED`` (else the caller ran them as a padded tile); then the
-    leftover columns."""
+    on copies); its leftover rows one by one, three tiles wide then one, where ``tiles`` or
+    where they are fewer than ``PADDED`` (else the caller ran them as a padded tile); then
+    the leftover columns."""
     cdef Py_ssize_t i, j = 0, jj, k, whole = rows - rows % MR, tiled = cols - cols % NR
     cdef double c[NR]
     cdef double x, s, s0, s1, s2, s3, w
@@ -333,8 +333,8 @@ cdef void _step_sample(double* work, double* orig, const int64_t* layout, Py_ssi
     """One sample's gradient ``(0 + δ a) / 1`` (``(0 + δ a + decay w) / 1`` for a weight
     where ``decay`` is not 0) applied as it is computed, row by row of each transposed
     ``W`` (``_update_rows``: one call a layer), then the biases (``_update_row``); ``orig``
-    brought up to date where later batches read it (``refresh``). Layer ``l``'s outputs are ``a + at[l]``, its deltas
-    ``d + at[l]`` (twin: ``_step_sample``)."""
+    brought up to date where later batches read it (``refresh``). Layer ``l``'s outputs
+    are ``a + at[l]``, its deltas ``d + at[l]`` (twin: ``_step_sample``)."""
     cdef Py_ssize_t layer, n_in, n_out, w_at, b_at
     for layer in range(last):
         n_in, n_out, w_at, b_at = layout[4 * layer], layout[4 * layer + 1], \

@@ -254,9 +254,8 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=None, grad=None,
            velocity=None, rule: Rule | None = None, epochs=0, lr=0.0, order=_NO_ORDER,
            decay=0.0, SW=None) -> float:
     """A task of ``run`` in one thread and one call, ``run`` making the working copies
-    and buffers, in one allocation (a short call's way: they cost more than its
-    arithmetic in Python). Every
-    array is of ``params``' dtype (None: an empty one)."""
+    and buffers, cut from one allocation (a short call's way: they cost more than its
+    arithmetic in Python). Every array is of ``params``' dtype (None: an empty one)."""
     plan = _plan(shape.layout, shape.key)
     if not params.flags.writeable and task != batched.TRAIN_LOSS:  # numba types a
         # read-only array apart: a copy costs less than another compile

@@ -604,7 +604,8 @@ def _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch, exp_b
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         z = rows * at[layer + 1]
-        for q in range(z + r0 * n_out, z + r1 * n_out):  # a slice would count references
+        # element by element: a slice's assignment took online training up to 13% longer
+        for q in range(z + r0 * n_out, z + r1 * n_out):
             a[U(q)] = 0.0
         if r1 - r0 < PADDED:  # one or two samples (online): no call, no packing
             _few_rows(a, rows * at[layer] + r0 * n_in, n_in, unit, work, w_at, n_out, a,
