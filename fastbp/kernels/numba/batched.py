@@ -537,11 +537,10 @@ def _own_buffers(task, params, velocity, perm, layout, at, n, vel, orig, out, ro
     """A short call's working copies and buffers, cut from ``room`` (:func:`room_size`):
     ``work`` and ``grad`` (zeros), ``a``, ``d`` and ``pack``; for TRAIN_LOSS also ``vel``
     and ``orig``; ``out`` a cell for the loss (else the caller's)."""
-    last, size, cells = layout.shape[0], params.shape[0], min(n, CHUNK) * at[-1]
-    widest = layout[0, 0]
-    for layer in range(last):
-        widest = max(widest, layout[layer, 1])
-    end = 3 * size + 2 * cells + KC * widest + PACK_EXTRA + TAIL
+    size, cells = params.shape[0], min(n, CHUNK) * at[-1]
+    # the scratch ends where the state (TRAIN_LOSS) and the loss's cell begin: room_size
+    # laid them out, pack_size sized the scratch
+    end = room.shape[0] - 1 - (velocity.shape[0] if task == TRAIN_LOSS else 0)
     work, grad = room[:size], room[size:2 * size]
     a, d = room[3 * size:3 * size + cells], room[3 * size + cells:3 * size + 2 * cells]
     pack = room[3 * size + 2 * cells:end]
