@@ -24,6 +24,21 @@ def _require(name):
     return name
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _kept_threads_apart(tmp_path_factory):
+    """Thread counts measured in the tests are kept in a file of their own, not the user's
+    (``threads=None`` reads them; every count gives the same bits, but a test's path should
+    not depend on what this machine measured before)."""
+    from fastbp.kernels import threads
+
+    path = tmp_path_factory.mktemp("kept") / "threads.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threads, "store_path", lambda: path)
+        threads.forget_kept()
+        yield
+    threads.forget_kept()
+
+
 @pytest.fixture(params=list(MODULES))
 def backend(request):
     """Every registered backend's name, in turn."""

@@ -21,7 +21,7 @@ def test_the_protocol_names_the_compiling_abilities():
 
 def test_every_backend_has_every_member_with_its_parameters(backend):
     _, module = resolve(backend)
-    assert isinstance(module.NAME, str)
+    assert isinstance(module.NAME, str) and isinstance(module.THREADED, bool)
     for name in MEMBERS:
         declared = list(inspect.signature(getattr(Kernels, name)).parameters)[1:]  # self
         found = getattr(module, name, None)

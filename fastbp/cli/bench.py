@@ -31,9 +31,10 @@ import numpy as np
 from ..base.files import atomic_write
 from ..core.data import dataset
 from ..core.network import Network
-from ..core.training import train, train_many
+from ..core.training import measure_threads, train, train_many
 from ..core.warmup import compile_kernels
 from ..kernels import status, threads
+from ..kernels.threads import kept as kept_threads
 from ..learn import tutorial
 
 CONTENDERS = ("c", "torch", "jax", "sklearn")
@@ -112,8 +113,9 @@ class Workload:
 
     def threads(self, name: str) -> int:
         """Threads a runner uses on this machine: fastbp's backends as ``threads=None``
-        picks them (every core for an ensemble; one for one small network online, for
-        a batch under ``limits.THREADS_PAY`` and for L-BFGS), the C loop, the oracle and
+        picks them (every core for an ensemble; one for one small network online and for
+        L-BFGS; for batches, the count measured for the workload on this machine, which
+        the runner measures first where none is kept), the C loop, the oracle and
         PyTorch one (the contenders pin it), JAX and scikit-learn (its BLAS) every core."""
         if name in ("python", "c", "torch"):
             return 1
@@ -121,9 +123,20 @@ class Workload:
             return threads.cores()
         if self.optimizer == "lbfgs":
             return 1
+        kept = None if self.estimator else threads.kept(self.threads_key(name))
+        if kept is not None:
+            return kept
+        return threads.parts(None, self.batch, self.network().kernel_shape.n_params)
+
+    @property
+    def batch(self) -> int:
+        """Samples a batch."""
         n = len(self.arrays[0])
-        batch = n if self.batch_size is None else min(self.batch_size, n)
-        return threads.parts(None, batch, self.network().kernel_shape.n_params)
+        return n if self.batch_size is None else min(self.batch_size, n)
+
+    def threads_key(self, name: str) -> str:
+        """Where the thread count measured for backend ``name`` is kept."""
+        return threads.workload(name, self.dtype, tuple(self.network().sizes), self.batch)
 
     @property
     def unit(self) -> str:
@@ -222,6 +235,10 @@ def _fastbp_runner(backend: str, w: Workload, threads: int | None = None) -> Run
             compile_kernels(net.sizes, activation=list(net.activations), bias=net.bias,
                             batch_size=w.batch_size, many=w.networks > 1, backend=backend,
                             optimizer=w.optimizer, dtype=w.dtype)
+            if (w.networks == 1 and threads is None and w.batch > 1
+                    and kept_threads(w.threads_key(backend)) is None):
+                measure_threads(net, X, Y, lr=w.lr, batch_size=w.batch_size,
+                                optimizer=w.optimizer, backend=backend)
             warm.append(True)
         if w.networks == 1:
             result = train(w.network(), X, Y, epochs=epochs, lr=w.lr, batch_size=w.batch_size,

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..base.signals import forget, raise_dropped, terminate_as_interrupt
 from ..kernels.protocol import Kernels, Rule, Shape, all_finite
+from . import calibrate
 
 #: A chunk aims at this many seconds; the first, on the backend's guess, at a tenth.
 CHUNK_SECONDS = 0.25
@@ -255,6 +256,8 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
         Epochs, shuffling and recording.
     threads : int, optional
         Passed to the kernels: ``train`` (one row) or ``train_many``, and ``mean_loss``.
+        None for one row: the count :func:`fastbp.core.calibrate.threads_for` measured
+        for this workload on this machine, where it did.
     progress : callable, optional
         Called with the number of epochs of each finished chunk and the losses
         recorded after it (None where none was); chunks then end at least every
@@ -293,6 +296,10 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     work that a SIGTERM could save.
     """
     count, n = len(params), len(X)
+    if count == 1:
+        threads = calibrate.threads_for(kernels, shape, rule, params[0], X, Y, float(lrs[0]),
+                                        plan.epochs - (0 if start is None else start.done),
+                                        threads)
     guess = kernels.epoch_seconds(shape, rule, n) * count
     record_every = plan.record_every if evaluate else None
     if (start is None and commit is None and progress is None and not record_every

@@ -16,8 +16,8 @@ from ..base.files import check_output_path
 from ..base.signals import terminate_as_interrupt
 from ..kernels import choose, resolve
 from ..kernels.protocol import Kernels, Rule, Shape, Weighted, check_backend_dtype, sizes_label
+from . import calibrate, engine, optimizers
 from . import checkpoint as checkpoint_file
-from . import engine, optimizers
 from .data import (
     check_choice,
     check_data,
@@ -157,10 +157,15 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     progress : bool, default False
         Show a tqdm progress bar (training then runs in chunks).
     threads : int, optional
-        Threads that share each batch in the compiled backends. By default every
-        core, where a batch is large enough to pay (samples times parameters of
-        100,000 or more), else one; the oracle is serial. The results are the same
-        bits for every count: threads split a batch's outputs, never a sum.
+        Threads that share each batch in the compiled backends; the oracle is serial.
+        By default the count measured for this workload (backend, dtype, layer sizes,
+        samples a batch) on this machine: the first run long enough to pay for it
+        (a few seconds) times a few of its batches on one thread and on every core,
+        and the faster count is kept in ``~/.cache/fastbp/threads.json`` for every
+        later run (:mod:`fastbp.core.calibrate`). Until then, every core where a
+        batch has at least ``limits.THREADS_PAY`` multiply-adds (samples times
+        parameters), else one. The results are the same bits for every count:
+        threads split a batch's outputs, never a sum.
     checkpoint : path, optional
         Write the run's whole state to this file (see :func:`resume`): at most every
         ``checkpoint_every`` seconds, at the end, and when Ctrl-C or SIGTERM stops
@@ -215,6 +220,25 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
     finally:
         net._busy.release()
     return _results(fitted, plan, name, loss)[0]
+
+
+def measure_threads(net: Network, X: object, Y: object, *, lr: float = 0.5,
+                    batch_size: int | None = 1, optimizer: str | SGD | Adam | None = None,
+                    backend: str = "auto") -> int | None:
+    """Measure now the threads that ``train(..., threads=None)`` uses for this workload on
+    this machine, and keep the count (see ``threads`` in :func:`train`), however short
+    the runs to come; None where there is no choice to make (online training, one core,
+    the oracle). ``net`` is not modified."""
+    net = check_network(net)
+    X, Y, rule, _ = _check_options(net, X, Y, 1, batch_size, 0.0, "squared", False, None,
+                                   None, "raise", 0.0, optimizer)
+    _, kernels = choose(backend, net.kernel_shape, rule, 1, len(X), 1)
+    check_backend_dtype(kernels, net.params)
+    key = calibrate.workload(kernels, net.kernel_shape, rule, len(X))
+    if key is None:
+        return None
+    return calibrate.measure(kernels, net.kernel_shape, rule, net.params, X, Y,
+                             check_learning_rate(lr), None, key)
 
 
 def resume(path: str | os.PathLike, X: object, Y: object, *, epochs: int | None = None,

@@ -25,6 +25,7 @@ from .protocol import (
 from .threads import parts
 
 NAME = "cython"
+THREADED = True
 
 # Compiled at install: nothing to announce, load or compile (the Protocol).
 expect, generic_state, compile_for, compiling = (expect_nothing, always_loaded,

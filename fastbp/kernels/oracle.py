@@ -39,6 +39,7 @@ from .protocol import (
 )
 
 NAME = "python"
+THREADED = False  # serial: threads changes nothing
 DTYPES = ("float64", "float32")
 
 # Nothing compiles at run time: nothing to announce, load or compile (the Protocol).

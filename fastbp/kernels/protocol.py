@@ -220,6 +220,9 @@ class Kernels(Protocol):
     NAME: str
     #: The dtypes it computes in (``protocol.DTYPES``' names), bit for bit with the oracle.
     DTYPES: tuple[str, ...]
+    #: Whether threads share a network's batches (``threads`` changes the time): where
+    #: they do, ``threads=None`` is measured per machine (:mod:`fastbp.core.calibrate`).
+    THREADED: bool
 
     # ``threads`` everywhere: how many threads may share the work (None: every core,
     # where the work is large enough to pay). The results never depend on it.
@@ -320,6 +323,11 @@ class Weighted:
 
     def __init__(self, kernels: Kernels, sample_weight: np.ndarray) -> None:
         self._kernels, self._weights = kernels, sample_weight
+
+    @property
+    def unweighted(self) -> Kernels:
+        """The backend module itself (what runs a few samples, whose weights these are not)."""
+        return self._kernels
 
     def __getattr__(self, name: str):
         return getattr(self._kernels, name)

@@ -6,8 +6,14 @@ the count changes the speed only, never a bit (see ``numba.batched.run``).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
 import os
+import platform
+from pathlib import Path
 
+from ..base.files import private_dir, write_text
 from .limits import one_thread
 
 
@@ -25,3 +31,91 @@ def parts(threads: int | None, rows: int, n_params: int) -> int:
     if threads is None:
         threads = 1 if one_thread(None, rows, n_params) else cores()
     return max(1, min(int(threads), rows))
+
+
+# --- threads=None, measured ---------------------------------------------------------------
+#
+# ``limits.THREADS_PAY`` is a first guess, fixed on one VM; whether a second thread pays
+# for one network's batches moves with the machine (the same 784-128-10 batches of 32
+# gained 1.60x on a Zen 3 VM and 0.89-1.26x on a Zen 4 VM one day, 1.59x the next). So a
+# long run measures it (``fastbp.core.engine``: chunks of epochs on one thread and on
+# every core, alternately), and the count that won is kept here, per machine, backend,
+# dtype, layer sizes and samples a batch, for every later run of that workload.
+
+#: A thread count is kept only where it ran at least this much faster than the other.
+GAIN = 1.05
+
+
+@functools.cache
+def machine() -> str:
+    """This machine as the kept counts name it: its CPU (model name, family and model
+    numbers where Linux says them) and the cores this process may run on."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                name, _, value = line.partition(":")
+                if not name.strip():
+                    break  # the first processor's fields end at a blank line
+                fields.setdefault(name.strip(), value.strip())
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    numbers = "/".join(fields[k] for k in ("cpu family", "model") if k in fields)
+    return f"{model}{f' ({numbers})' if numbers else ''} x{cores()}"
+
+
+def workload(backend: str, real: str, sizes: tuple[int, ...], rows: int) -> str:
+    """A kept count's key: the backend, the dtype, the layer sizes and the samples of a
+    batch (on this machine, :func:`machine`)."""
+    return f"{machine()}|{backend}|{real}|{'-'.join(map(str, sizes))}|{rows}"
+
+
+def store_path() -> Path:
+    """The file of kept counts: ``$XDG_CACHE_HOME/fastbp/threads.json``
+    (``~/.cache/fastbp/threads.json``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fastbp" / "threads.json"
+
+
+_kept: dict[str, dict] | None = None
+
+
+def _read() -> dict[str, dict]:
+    try:
+        found = json.loads(store_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def kept(key: str) -> int | None:
+    """The thread count measured for a workload (:func:`workload`), or None where none
+    was."""
+    global _kept
+    if _kept is None:
+        _kept = _read()
+    entry = _kept.get(key)
+    count = entry.get("threads") if isinstance(entry, dict) else None
+    return count if isinstance(count, int) and count >= 1 else None
+
+
+def keep(key: str, count: int, speedup: float) -> None:
+    """Keep ``count`` threads for a workload, measured ``speedup`` times as fast as the
+    other count: in this process, and in :func:`store_path` (written whole, then renamed
+    over the old file; where it cannot be, this process alone keeps it)."""
+    global _kept
+    entry = {"threads": int(count), "speedup": round(float(speedup), 3)}
+    _kept = {**(_kept if _kept is not None else _read()), key: entry}
+    path = store_path()
+    if private_dir(path.parent, "thread counts measured on this machine") is None:
+        return
+    on_disk = {**_read(), key: entry}  # another process may have kept others meanwhile
+    with contextlib.suppress(OSError):
+        write_text(path, json.dumps(on_disk, indent=1, sort_keys=True))
+
+
+def forget_kept() -> None:
+    """Read the kept counts from the file again at the next :func:`kept` (tests)."""
+    global _kept
+    _kept = None

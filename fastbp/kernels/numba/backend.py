@@ -51,6 +51,7 @@ from ..threads import cores, parts
 from . import batched, lanes, online, tiers, unrolled
 
 NAME = "numba"
+THREADED = True
 DTYPES = ("float64", "float32")
 _F32 = np.dtype(np.float32)
 

@@ -1,0 +1,170 @@
+"""``threads=None`` measured: the kept counts, the measuring, and the runs that use them."""
+
+import json
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp.core import calibrate, training
+from fastbp.core.training import measure_threads
+from fastbp.kernels import MODULES, threads
+
+THREADED = [name for name in ("numba", "cython") if name in MODULES]
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty file of kept counts, and two cores whatever this machine has."""
+    path = tmp_path / "cache" / "fastbp" / "threads.json"
+    monkeypatch.setattr(threads, "store_path", lambda: path)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    threads.forget_kept()
+    yield path
+    threads.forget_kept()
+
+
+@pytest.fixture(params=THREADED)
+def threaded(request):
+    if fastbp.backends()[request.param] != "available":
+        pytest.skip(f"backend {request.param!r} {fastbp.backends()[request.param]}")
+    return request.param
+
+
+class Spy:
+    """A backend module whose ``train`` calls are recorded: (samples, threads)."""
+
+    def __init__(self, module):
+        self.module, self.calls = module, []
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+    def train(self, shape, rule, params, velocity, X, Y, epochs, lr, order=None,
+              threads=None, sample_weight=None, report=None):
+        self.calls.append((len(X), threads))
+        self.module.train(shape, rule, params, velocity, X, Y, epochs, lr, order, threads,
+                          sample_weight, report)
+
+    def train_then_loss(self, shape, rule, params, velocity, X, Y, epochs, lr, order=None,
+                        threads=None, sample_weight=None):
+        self.calls.append((len(X), threads))
+        return self.module.train_then_loss(shape, rule, params, velocity, X, Y, epochs, lr,
+                                           order, threads, sample_weight)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """``training.choose`` answering with a Spy of the backend it picked."""
+    spies = []
+    choose = training.choose
+
+    def spying(*args):
+        name, module = choose(*args)
+        spies.append(Spy(module))
+        return name, spies[-1]
+    monkeypatch.setattr(training, "choose", spying)
+    return spies
+
+
+def _data(n=96, sizes=(12, 20, 3)):
+    rng = np.random.default_rng(5)
+    return rng.normal(size=(n, sizes[0])), rng.uniform(size=(n, sizes[-1]))
+
+
+def test_kept_counts_outlive_the_process(store):
+    key = threads.workload("numba", "float32", (784, 128, 10), 32)
+    assert threads.machine() in key and threads.kept(key) is None
+    threads.keep(key, 2, 1.5)
+    threads.keep("another", 1, 1.25)
+    threads.forget_kept()  # as a new process would, from the file
+    assert threads.kept(key) == 2 and threads.kept("another") == 1
+    assert json.loads(store.read_text())[key] == {"threads": 2, "speedup": 1.5}
+    assert [p.name for p in store.parent.iterdir()] == ["threads.json"]  # nothing half-written
+
+
+def test_a_broken_or_unwritable_store_is_no_error(store, tmp_path, monkeypatch):
+    store.parent.mkdir(parents=True)
+    store.write_text("{not json")
+    assert threads.kept("k") is None
+    threads.keep("k", 2, 1.1)
+    assert json.loads(store.read_text()) == {"k": {"threads": 2, "speedup": 1.1}}
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    monkeypatch.setattr(threads, "store_path", lambda: blocked / "fastbp" / "threads.json")
+    threads.forget_kept()
+    threads.keep("k", 1, 1.2)  # not written anywhere, kept by this process
+    assert threads.kept("k") == 1 and blocked.read_text() == ""
+
+
+def test_a_short_run_measures_nothing(store, threaded, spy):
+    X, Y = _data()
+    fastbp.train(fastbp.Network((12, 20, 3), seed=1), X, Y, epochs=3, lr=0.1, batch_size=8,
+                 backend=threaded)
+    assert spy[0].calls == [(96, None)] and not store.exists()
+
+
+def test_a_long_run_measures_keeps_and_uses_the_faster_count(store, threaded, spy,
+                                                              monkeypatch):
+    monkeypatch.setattr(calibrate, "WORK", 0)
+    monkeypatch.setattr(calibrate, "PAYS", 0)
+    monkeypatch.setattr(calibrate, "CALL_SECONDS", 0.0)
+    X, Y = _data()
+    net = fastbp.Network((12, 20, 3), seed=1)
+    before = net.params.copy()
+    alone = net.copy()
+    fastbp.train(alone, X, Y, epochs=3, lr=0.1, batch_size=8, backend=threaded, threads=1)
+    result = fastbp.train(net, X, Y, epochs=3, lr=0.1, batch_size=8, backend=threaded)
+    key = threads.workload(threaded, "float64", (12, 20, 3), 8)
+    count = threads.kept(key)
+    assert count in (1, 2) and json.loads(store.read_text())[key]["threads"] == count
+    # measured on copies of the parameters, a few batches on each count, alternately
+    *measured, run = spy[1].calls
+    assert run == (96, count)
+    assert {n for n, _ in measured} == {16} and len(measured) == 3 + 2 * calibrate.ROUNDS
+    assert [t for _, t in measured][-2 * calibrate.ROUNDS:] == [2, 1] * calibrate.ROUNDS
+    assert np.array_equal(net.params, alone.params) and not np.array_equal(before, net.params)
+    assert np.isfinite(result.final_loss)
+    # the next run, however short, runs the kept count without measuring
+    fastbp.train(net.copy(), X, Y, epochs=1, lr=0.1, batch_size=8, backend=threaded)
+    assert spy[2].calls == [(96, count)]
+    # an explicit count is the caller's
+    fastbp.train(net.copy(), X, Y, epochs=1, lr=0.1, batch_size=8, backend=threaded,
+                 threads=1)
+    assert spy[3].calls == [(96, 1)]
+
+
+def test_a_weighted_run_measures_on_its_samples_unweighted(store, threaded, monkeypatch):
+    monkeypatch.setattr(calibrate, "WORK", 0)
+    monkeypatch.setattr(calibrate, "PAYS", 0)
+    X, Y = _data()
+    weights = np.linspace(0.5, 2.0, len(X))
+    net, alone = fastbp.Network((12, 20, 3), seed=2), fastbp.Network((12, 20, 3), seed=2)
+    fastbp.train(net, X, Y, epochs=2, lr=0.1, batch_size=16, backend=threaded,
+                 sample_weight=weights)
+    fastbp.train(alone, X, Y, epochs=2, lr=0.1, batch_size=16, backend=threaded, threads=1,
+                 sample_weight=weights)
+    assert np.array_equal(net.params, alone.params)
+    assert threads.kept(threads.workload(threaded, "float64", (12, 20, 3), 16)) in (1, 2)
+
+
+def test_measure_threads_measures_now(store, threaded):
+    X, Y = _data(sizes=(12, 20, 3))
+    net = fastbp.Network((12, 20, 3), seed=3, dtype="float32")
+    before = net.params.copy()
+    count = measure_threads(net, X.astype(np.float32), Y, lr=0.1, batch_size=None,
+                            optimizer="adam", backend=threaded)
+    assert count in (1, 2) and np.array_equal(net.params, before)
+    assert threads.kept(threads.workload(threaded, "float32", (12, 20, 3), 96)) == count
+
+
+@pytest.mark.parametrize("case", ["online", "oracle", "one core"])
+def test_no_choice_no_measuring(store, monkeypatch, case):
+    X, Y = _data()
+    net = fastbp.Network((12, 20, 3), seed=4)
+    backend = "python" if case == "oracle" else THREADED[0] if THREADED else "python"
+    if case == "one core":
+        monkeypatch.setattr(threads, "cores", lambda: 1)
+    batch_size = 1 if case == "online" else 8
+    assert measure_threads(net, X, Y, batch_size=batch_size, backend=backend) is None
+    assert not store.exists()
