@@ -2,8 +2,10 @@
 
 A trivial ``nogil`` numba loop run in N Python threads is the machine's own ceiling: what
 N cores give where nothing is shared. Beside it, one network's batches on 1 and 2
-threads and on ``threads=None``, at shapes around ``limits.THREADS_PAY`` (the cost model
-``threads=None`` follows: one thread below it). The summary prints the ratios.
+threads and on ``threads=None``, at shapes around ``limits.THREADS_PAY``. ``threads=None``
+runs the count measured for the workload on this machine (``fastbp.core.calibrate``):
+measured afresh here, in a file of this run's own, before the rounds. The summary prints
+the ratios; ``threads=None`` should never be much below 1 (one thread's time).
 
     pytest benchmarks/test_thread_scaling.py
 """
@@ -16,6 +18,7 @@ import pytest
 
 import fastbp
 from fastbp import available_backends
+from fastbp.core.training import measure_threads
 from fastbp.kernels import limits
 
 SPIN = 20_000_000  # iterations of the trivial loop per thread
@@ -67,13 +70,26 @@ SHAPES = {  # name: (sizes, samples, batch size); samples times parameters aroun
 }
 
 
+@pytest.fixture(scope="module")
+def fresh_counts(tmp_path_factory):
+    """A file of kept thread counts for this run alone: each workload measured afresh."""
+    from fastbp.kernels import threads
+
+    path = tmp_path_factory.mktemp("kept") / "threads.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threads, "store_path", lambda: path)
+        threads.forget_kept()
+        yield
+    threads.forget_kept()
+
+
 @pytest.mark.parametrize("threads", [1, 2, None])
 @pytest.mark.parametrize("backend", [b for b in ("numba", "cython")
                                      if b in available_backends()])
 @pytest.mark.parametrize("shape", list(SHAPES))
-def test_batch_scaling(benchmark, keep, shape, backend, threads):
+def test_batch_scaling(benchmark, keep, fresh_counts, shape, backend, threads):
     """One network's epochs in batches, on 1 and 2 threads and as ``threads=None`` picks
-    (one thread where a batch's multiply-adds are under ``limits.THREADS_PAY``)."""
+    (the count measured here first, as the first long run of the workload would)."""
     sizes, n, batch_size = SHAPES[shape]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, sizes[0]))
@@ -81,6 +97,9 @@ def test_batch_scaling(benchmark, keep, shape, backend, threads):
     net = fastbp.Network(sizes, seed=0)
     options = {"lr": 0.01, "batch_size": batch_size, "backend": backend, "threads": threads}
     fastbp.train(net.copy(), X, Y, epochs=1, **options)
+    measured = None
+    if threads is None:
+        measured = measure_threads(net, X, Y, lr=0.01, batch_size=batch_size, backend=backend)
     times, losses = [], []
 
     def run():
@@ -91,5 +110,6 @@ def test_batch_scaling(benchmark, keep, shape, backend, threads):
     benchmark.pedantic(run, rounds=5, iterations=1)
     keep(shape, f"{backend}-{threads}", min(times))
     benchmark.extra_info.update({"multiply_adds_per_batch": batch_size * net.params.size,
-                                 "threads_pay_from": limits.THREADS_PAY})
+                                 "threads_pay_from": limits.THREADS_PAY,
+                                 "threads_measured": measured})
     assert len(set(losses)) == 1  # every round, the same bits
