@@ -168,3 +168,31 @@ def test_no_choice_no_measuring(store, monkeypatch, case):
     batch_size = 1 if case == "online" else 8
     assert measure_threads(net, X, Y, batch_size=batch_size, backend=backend) is None
     assert not store.exists()
+
+
+def test_a_run_long_beside_the_measuring_measures_again(store, threaded, spy, monkeypatch):
+    X, Y = _data()
+    key = threads.workload(threaded, "float64", (12, 20, 3), 8)
+    net = fastbp.Network((12, 20, 3), seed=6)
+    # kept while a core was busy, say: one thread, and what measuring it cost
+    threads.keep(key, 1, 1.2, sample_seconds=1e-6, measuring_seconds=0.01)
+    short = 0.01 * calibrate.AGAIN / (96 * 1e-6) / 2  # epochs: half what measures again
+    fastbp.train(net.copy(), X, Y, epochs=int(short), lr=0.01, batch_size=8,
+                 backend=threaded)
+    assert set(spy[0].calls) == {(96, 1)}  # in chunks, all on the kept count
+    monkeypatch.setattr(calibrate, "PAYS", 0)
+    fastbp.train(net.copy(), X, Y, epochs=int(4 * short), lr=0.01, batch_size=8,
+                 backend=threaded)
+    found = threads.entry(key)
+    assert found["threads"] in (1, 2) and found["measuring_seconds"] != 0.01
+    assert {n for n, _ in spy[1].calls if n < 96} >= {16}  # measured again (doubling)...
+    assert spy[1].calls[-1] == (96, found["threads"])  # ...and the run's last chunk so
+    assert found["sample_seconds"] > 0
+
+
+def test_a_hand_edited_entry_is_read_safely(store):
+    store.parent.mkdir(parents=True)
+    store.write_text(json.dumps({"a": {"threads": 2, "speedup": "fast"}, "b": {"threads": 0},
+                                 "c": {"threads": True}, "d": [1]}))
+    assert threads.entry("a") == {"threads": 2} and threads.kept("a") == 2
+    assert threads.kept("b") is threads.kept("c") is threads.kept("d") is None

@@ -13,6 +13,7 @@ decides. The count never changes a bit, only the time.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -25,6 +26,10 @@ from ..kernels.protocol import Kernels, Rule, Shape, Weighted
 #: thread, measured, is at least :data:`PAYS` times what measuring costs.
 WORK = 2 * 10**9
 PAYS = 20
+#: A workload measured before is measured again by a run at least this many times as long
+#: as measuring it took (a hundredth of the run at most): a count kept while another
+#: process held a core, or a noisy neighbour the VM's host, does not stay for ever.
+AGAIN = 100
 #: Seconds a measured call should take at least (longer than a timer's noise, a
 #: scheduler's tick), and the calls on each count: the fastest of each is compared.
 CALL_SECONDS, ROUNDS = 0.02, 4
@@ -54,16 +59,22 @@ def threads_for(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
     """The threads a run of ``epochs`` epochs of one network uses: ``threads`` where
     given; else the count kept for its workload, measured now where none is and the run
     pays for it (:data:`WORK`, :data:`PAYS`); else None (``limits.THREADS_PAY``
-    decides). ``params`` is not modified."""
+    decides). A run :data:`AGAIN` times as long as measuring measures again.
+    ``params`` is not modified."""
     if threads is not None:
         return threads
     key = workload(kernels, shape, rule, len(X))
     if key is None:
         return None
-    kept = thread_counts.kept(key)
-    if kept is not None or epochs * len(X) * shape.n_params < WORK:
-        return kept
-    return measure(kernels, shape, rule, params, X, Y, lr, epochs, key)
+    kept = thread_counts.entry(key)
+    if kept is None:
+        if epochs * len(X) * shape.n_params < WORK:
+            return None
+    elif epochs * len(X) * kept.get("sample_seconds", 0.0) < \
+            AGAIN * kept.get("measuring_seconds", math.inf):
+        return kept["threads"]
+    count = measure(kernels, shape, rule, params, X, Y, lr, epochs, key)
+    return kept["threads"] if count is None and kept is not None else count
 
 
 def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
@@ -86,6 +97,7 @@ def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: n
         kernels.train(shape, rule, p, v, X[:n], Y[:n], 1, lr, None, count)
         return time.perf_counter() - began
 
+    began = time.perf_counter()
     seconds(1, n), seconds(every, n)  # compiled or loaded, caches warm
     took = seconds(1, n)
     while took < CALL_SECONDS and n < len(X):
@@ -100,5 +112,6 @@ def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: n
         one.append(seconds(1, n))
     speedup = min(one) / min(many)
     count = every if speedup >= thread_counts.GAIN else 1
-    thread_counts.keep(key, count, speedup if count > 1 else 1 / speedup)
+    thread_counts.keep(key, count, speedup if count > 1 else 1 / speedup, min(one) / n,
+                       time.perf_counter() - began)
     return count

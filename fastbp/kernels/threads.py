@@ -92,25 +92,44 @@ def _read() -> dict[str, dict]:
 def kept(key: str) -> int | None:
     """The thread count measured for a workload (:func:`workload`), or None where none
     was."""
+    found = entry(key)
+    return None if found is None else found["threads"]
+
+
+def entry(key: str) -> dict | None:
+    """What was measured for a workload: ``threads`` (the count kept), ``speedup`` (how
+    many times as fast as the other count), and where known ``sample_seconds`` (one
+    thread's time a sample) and ``measuring_seconds`` (what measuring took); or None."""
     global _kept
     if _kept is None:
         _kept = _read()
-    entry = _kept.get(key)
-    count = entry.get("threads") if isinstance(entry, dict) else None
-    return count if isinstance(count, int) and count >= 1 else None
+    found = _kept.get(key)
+    if not isinstance(found, dict):
+        return None
+    count = found.get("threads")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        return None
+    return {name: value for name, value in found.items()  # a hand-edited file's oddities
+            if name == "threads" or (isinstance(value, (int, float))
+                                     and not isinstance(value, bool))}
 
 
-def keep(key: str, count: int, speedup: float) -> None:
+def keep(key: str, count: int, speedup: float, sample_seconds: float | None = None,
+         measuring_seconds: float | None = None) -> None:
     """Keep ``count`` threads for a workload, measured ``speedup`` times as fast as the
-    other count: in this process, and in :func:`store_path` (written whole, then renamed
-    over the old file; where it cannot be, this process alone keeps it)."""
+    other count (see :func:`entry`): in this process, and in :func:`store_path` (written
+    whole, then renamed over the old file; where it cannot be, this process alone keeps
+    it)."""
     global _kept
-    entry = {"threads": int(count), "speedup": round(float(speedup), 3)}
-    _kept = {**(_kept if _kept is not None else _read()), key: entry}
+    found = {"threads": int(count), "speedup": round(float(speedup), 3)}
+    if sample_seconds is not None and measuring_seconds is not None:
+        found.update(sample_seconds=float(f"{sample_seconds:.4g}"),
+                     measuring_seconds=float(f"{measuring_seconds:.4g}"))
+    _kept = {**(_kept if _kept is not None else _read()), key: found}
     path = store_path()
     if private_dir(path.parent, "thread counts measured on this machine") is None:
         return
-    on_disk = {**_read(), key: entry}  # another process may have kept others meanwhile
+    on_disk = {**_read(), key: found}  # another process may have kept others meanwhile
     with contextlib.suppress(OSError):
         write_text(path, json.dumps(on_disk, indent=1, sort_keys=True))
 
