@@ -30,8 +30,9 @@ PAYS = 20
 #: as measuring it took (a hundredth of the run at most): a count kept while another
 #: process held a core, or a noisy neighbour the VM's host, does not stay for ever.
 AGAIN = 100
-#: Seconds a measured call should take at least (longer than a timer's noise, a
-#: scheduler's tick), and the calls on each count: the fastest of each is compared.
+#: Seconds a measured call should take at least (more samples, then more epochs of them:
+#: longer than a timer's noise, a scheduler's tick, a neighbour's short burst), and the
+#: calls on each count: the fastest of each is compared.
 CALL_SECONDS, ROUNDS = 0.02, 4
 
 
@@ -79,39 +80,44 @@ def threads_for(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
 
 def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
             Y: np.ndarray, lr: float, epochs: int | None, key: str) -> int | None:
-    """Time one epoch of the first samples of ``X`` (whole batches, enough for
-    :data:`CALL_SECONDS`) on one thread and on every core, :data:`ROUNDS` times each,
-    alternately, on copies of ``params``; keep the faster count where it was at least
-    ``threads.GAIN`` times as fast (else one thread) and return it. None, keeping
-    nothing, where the run (``epochs`` of ``X`` on one thread, at the pace measured) is
-    shorter than :data:`PAYS` times the measuring; ``epochs`` None measures anyway."""
+    """Time the first samples of ``X`` (whole batches, up to all of them, then as many
+    epochs of them as :data:`CALL_SECONDS` takes) on one thread and on every core,
+    :data:`ROUNDS` times each, alternately, on copies of ``params``; keep the faster
+    count where it was at least ``threads.GAIN`` times as fast (else one thread) and
+    return it. None, keeping nothing, where the run (``epochs`` of ``X`` on one thread,
+    at the pace measured) is shorter than :data:`PAYS` times the measuring; ``epochs``
+    None measures anyway."""
     every = thread_counts.cores()
     rows = min(len(X), rule.batch_size)
     if isinstance(kernels, Weighted):  # a few samples: not the weights' rows
         kernels = kernels.unweighted
     n = min(len(X), 2 * rows)
 
-    def seconds(count: int, n: int) -> float:
+    def seconds(count: int, n: int, epochs: int = 1) -> float:
         p, v = params.copy(), rule.new_state(shape.n_params, None, params.dtype)
         began = time.perf_counter()
-        kernels.train(shape, rule, p, v, X[:n], Y[:n], 1, lr, None, count)
+        kernels.train(shape, rule, p, v, X[:n], Y[:n], epochs, lr, None, count)
         return time.perf_counter() - began
 
     began = time.perf_counter()
     seconds(1, n), seconds(every, n)  # compiled or loaded, caches warm
-    took = seconds(1, n)
-    while took < CALL_SECONDS and n < len(X):
-        n = min(len(X), n * 2)
-        took = seconds(1, n)
+    took, repeats = seconds(1, n), 1
+    while took < CALL_SECONDS:  # more samples, then more epochs of them
+        if n < len(X):
+            n = min(len(X), n * 2)
+        else:
+            repeats *= 2
+        took = seconds(1, n, repeats)
     cost = 2 * ROUNDS * took
-    if epochs is not None and epochs * len(X) / n * took < PAYS * cost:
+    if epochs is not None and epochs * len(X) / (n * repeats) * took < PAYS * cost:
         return None
     one, many = [took], []
     for _ in range(ROUNDS):
-        many.append(seconds(every, n))
-        one.append(seconds(1, n))
+        many.append(seconds(every, n, repeats))
+        one.append(seconds(1, n, repeats))
     speedup = min(one) / min(many)
     count = every if speedup >= thread_counts.GAIN else 1
-    thread_counts.keep(key, count, speedup if count > 1 else 1 / speedup, min(one) / n,
+    thread_counts.keep(key, count, speedup if count > 1 else 1 / speedup,
+                       min(one) / (n * repeats),
                        time.perf_counter() - began)
     return count
