@@ -196,3 +196,17 @@ def test_a_hand_edited_entry_is_read_safely(store):
                                  "c": {"threads": True}, "d": [1]}))
     assert threads.entry("a") == {"threads": 2} and threads.kept("a") == 2
     assert threads.kept("b") is threads.kept("c") is threads.kept("d") is None
+
+
+def test_ctrl_c_while_measuring_leaves_the_network_as_it_was(store, threaded, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(calibrate, "WORK", 0)
+    monkeypatch.setattr(calibrate, "measure", interrupted)
+    X, Y = _data()
+    net = fastbp.Network((12, 20, 3), seed=7)
+    before = net.params.copy()
+    with pytest.raises(fastbp.TrainingInterrupted) as caught:
+        fastbp.train(net, X, Y, epochs=3, lr=0.1, batch_size=8, backend=threaded)
+    assert caught.value.epochs_done == 0 and np.array_equal(net.params, before)
+    assert not store.exists()

@@ -54,28 +54,22 @@ def workload(kernels: Kernels, shape: Shape, rule: Rule, n: int) -> str | None:
 _keys: dict[tuple, str] = {}  # a short call looks its key up here: building it costs µs
 
 
-def threads_for(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray,
-                X: np.ndarray, Y: np.ndarray, lr: float, epochs: int,
-                threads: int | None) -> int | None:
-    """The threads a run of ``epochs`` epochs of one network uses: ``threads`` where
-    given; else the count kept for its workload, measured now where none is and the run
-    pays for it (:data:`WORK`, :data:`PAYS`); else None (``limits.THREADS_PAY``
-    decides). A run :data:`AGAIN` times as long as measuring measures again.
-    ``params`` is not modified."""
-    if threads is not None:
-        return threads
-    key = workload(kernels, shape, rule, len(X))
+def kept(key: str | None) -> int | None:
+    """The count kept for a workload (None: none kept, or no choice to make)."""
+    return None if key is None else thread_counts.kept(key)
+
+
+def due(key: str | None, shape: Shape, epochs: int, n: int) -> bool:
+    """Does a run of ``epochs`` epochs of ``n`` samples measure its workload now: nothing
+    kept and at least :data:`WORK` multiply-adds, or a count kept and the run, at the
+    pace measured then, :data:`AGAIN` times as long as measuring took?"""
     if key is None:
-        return None
-    kept = thread_counts.entry(key)
-    if kept is None:
-        if epochs * len(X) * shape.n_params < WORK:
-            return None
-    elif epochs * len(X) * kept.get("sample_seconds", 0.0) < \
-            AGAIN * kept.get("measuring_seconds", math.inf):
-        return kept["threads"]
-    count = measure(kernels, shape, rule, params, X, Y, lr, epochs, key)
-    return kept["threads"] if count is None and kept is not None else count
+        return False
+    found = thread_counts.entry(key)
+    if found is None:
+        return epochs * n * shape.n_params >= WORK
+    return epochs * n * found.get("sample_seconds", 0.0) >= \
+        AGAIN * found.get("measuring_seconds", math.inf)
 
 
 def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,

@@ -256,8 +256,8 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
         Epochs, shuffling and recording.
     threads : int, optional
         Passed to the kernels: ``train`` (one row) or ``train_many``, and ``mean_loss``.
-        None for one row: the count :func:`fastbp.core.calibrate.threads_for` measured
-        for this workload on this machine, where it did.
+        None for one row: the count measured for this workload on this machine
+        (:mod:`fastbp.core.calibrate`), measured first where it is due.
     progress : callable, optional
         Called with the number of epochs of each finished chunk and the losses
         recorded after it (None where none was); chunks then end at least every
@@ -296,13 +296,16 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     work that a SIGTERM could save.
     """
     count, n = len(params), len(X)
-    if count == 1:
-        threads = calibrate.threads_for(kernels, shape, rule, params[0], X, Y, float(lrs[0]),
-                                        plan.epochs - (0 if start is None else start.done),
-                                        threads)
+    key = calibrate.workload(kernels, shape, rule, n) if count == 1 and threads is None \
+        else None
+    if key is not None:  # threads=None: the count measured for the workload, if any
+        threads = calibrate.kept(key)
+    measuring = calibrate.due(key, shape, plan.epochs - (0 if start is None else start.done),
+                              n)
     guess = kernels.epoch_seconds(shape, rule, n) * count
     record_every = plan.record_every if evaluate else None
     if (start is None and commit is None and progress is None and not record_every
+            and not measuring
             and (plan.epochs == 1 or plan.epochs <= _first_chunk(guess, plan, n))):
         fitted = _fit_at_once(kernels, shape, rule, params, X, Y, lrs, plan, threads, evaluate)
         if fitted is not None:
@@ -318,6 +321,11 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
         try:
             if progress is not None:  # before the first chunk: a bar may load kernels
                 progress(0, None)
+            if measuring:  # on copies: interrupted, the run is where it started
+                run.threads = calibrate.measure(kernels, shape, rule, params[0], X, Y,
+                                                float(lrs[0]), plan.epochs - run.done,
+                                                key) or run.threads
+            if progress is not None or measuring:  # neither counts in the run's seconds
                 run.began = time.perf_counter()
             while committed.done < plan.epochs:
                 raise_dropped()
