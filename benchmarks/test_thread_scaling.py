@@ -75,12 +75,8 @@ def fresh_counts(tmp_path_factory):
     """A file of kept thread counts for this run alone: each workload measured afresh."""
     from fastbp.kernels import threads
 
-    path = tmp_path_factory.mktemp("kept") / "threads.json"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(threads, "store_path", lambda: path)
-        threads.forget_kept()
+    with threads.kept_in(tmp_path_factory.mktemp("kept") / "threads.json"):
         yield
-    threads.forget_kept()
 
 
 @pytest.mark.parametrize("threads", [1, 2, None])

@@ -31,12 +31,8 @@ def _kept_threads_apart(tmp_path_factory):
     not depend on what this machine measured before)."""
     from fastbp.kernels import threads
 
-    path = tmp_path_factory.mktemp("kept") / "threads.json"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(threads, "store_path", lambda: path)
-        threads.forget_kept()
+    with threads.kept_in(tmp_path_factory.mktemp("kept") / "threads.json"):
         yield
-    threads.forget_kept()
 
 
 @pytest.fixture(params=list(MODULES))

@@ -133,30 +133,28 @@ def test_chart_panels_spanning_more_than_10x_use_a_log_axis():
     assert narrow.get_yscale() == "linear" and narrow.get_ylim()[0] == 0
 
 
-def test_the_table_says_how_many_threads_each_runner_used(tmp_path, monkeypatch):
+def test_the_table_says_how_many_threads_each_runner_used(tmp_path):
     from fastbp.kernels import limits, threads
 
-    monkeypatch.setattr(threads, "store_path", lambda: tmp_path / "kept" / "threads.json")
-    threads.forget_kept()
     out_json = tmp_path / "rows.json"
-    assert main(["bench", "--quick", "--workloads", "tutorial-10k", "ensemble", "mnist",
-                 "--backends", "python", "numba", "--json", str(out_json)]) == 0
-    used = {(r["workload"], r["backend"]): r["threads"] for r in json.loads(out_json.read_text())
-            if r["status"] == "ok"}
-    assert used[("tutorial-10k", "python")] == used[("tutorial-10k", "numba")] == 1
-    assert used[("ensemble", "numba")] == threads.cores()
-    # one network's batches: the count the bench measured first, as threads=None runs it
-    kept = threads.kept(bench.WORKLOADS["mnist"].threads_key("numba"))
-    if threads.cores() > 1:
-        assert used[("mnist", "numba")] == kept and kept in (1, threads.cores())
-    else:
-        assert used[("mnist", "numba")] == 1 and kept is None
-    # a workload not measured yet: limits.THREADS_PAY decides (32 x 9,610 is under it)
-    minibatch = bench.WORKLOADS["minibatch"]
-    assert limits.THREADS_PAY > 32 * 9_610 and minibatch.threads("numba") == 1
-    threads.keep(minibatch.threads_key("numba"), 2, 1.3)
-    assert minibatch.threads("numba") == 2
-    threads.forget_kept()
+    with threads.kept_in(tmp_path / "kept" / "threads.json"):
+        assert main(["bench", "--quick", "--workloads", "tutorial-10k", "ensemble", "mnist",
+                     "--backends", "python", "numba", "--json", str(out_json)]) == 0
+        used = {(r["workload"], r["backend"]): r["threads"]
+                for r in json.loads(out_json.read_text()) if r["status"] == "ok"}
+        assert used[("tutorial-10k", "python")] == used[("tutorial-10k", "numba")] == 1
+        assert used[("ensemble", "numba")] == threads.cores()
+        # one network's batches: the count the bench measured first, as threads=None runs it
+        kept = threads.kept(bench.WORKLOADS["mnist"].threads_key("numba"))
+        if threads.cores() > 1:
+            assert used[("mnist", "numba")] == kept and kept in (1, threads.cores())
+        else:
+            assert used[("mnist", "numba")] == 1 and kept is None
+        # a workload not measured yet: limits.THREADS_PAY decides (32 x 9,610 is under it)
+        minibatch = bench.WORKLOADS["minibatch"]
+        assert limits.THREADS_PAY > 32 * 9_610 and minibatch.threads("numba") == 1
+        threads.keep(minibatch.threads_key("numba"), 2, 1.3)
+        assert minibatch.threads("numba") == 2
 
 
 def test_contenders_are_skipped_cleanly_when_missing(monkeypatch):

@@ -17,11 +17,9 @@ THREADED = [name for name in ("numba", "cython") if name in MODULES]
 def store(tmp_path, monkeypatch):
     """An empty file of kept counts, and two cores whatever this machine has."""
     path = tmp_path / "cache" / "fastbp" / "threads.json"
-    monkeypatch.setattr(threads, "store_path", lambda: path)
     monkeypatch.setattr(threads, "cores", lambda: 2)
-    threads.forget_kept()
-    yield path
-    threads.forget_kept()
+    with threads.kept_in(path):
+        yield path
 
 
 @pytest.fixture(params=THREADED)
@@ -91,10 +89,9 @@ def test_a_broken_or_unwritable_store_is_no_error(store, tmp_path, monkeypatch):
     assert json.loads(store.read_text()) == {"k": {"threads": 2, "speedup": 1.1}}
     blocked = tmp_path / "a file"
     blocked.write_text("")
-    monkeypatch.setattr(threads, "store_path", lambda: blocked / "fastbp" / "threads.json")
-    threads.forget_kept()
-    threads.keep("k", 1, 1.2)  # not written anywhere, kept by this process
-    assert threads.kept("k") == 1 and blocked.read_text() == ""
+    with threads.kept_in(blocked / "fastbp" / "threads.json"):
+        threads.keep("k", 1, 1.2)  # not written anywhere, kept by this process
+        assert threads.kept("k") == 1 and blocked.read_text() == ""
 
 
 def test_a_short_run_measures_nothing(store, threaded, spy):

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..base.files import private_dir, write_text
@@ -73,9 +74,27 @@ def workload(backend: str, real: str, sizes: tuple[int, ...], rows: int) -> str:
 
 def store_path() -> Path:
     """The file of kept counts: ``$XDG_CACHE_HOME/fastbp/threads.json``
-    (``~/.cache/fastbp/threads.json``)."""
+    (``~/.cache/fastbp/threads.json``), or the one :func:`kept_in` names."""
+    if _elsewhere:
+        return _elsewhere[-1]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "fastbp" / "threads.json"
+
+
+_elsewhere: list[Path] = []
+
+
+@contextlib.contextmanager
+def kept_in(path: str | os.PathLike) -> Iterator[None]:
+    """Keep and read the measured counts in ``path`` while the block runs, not in the
+    user's file (tests, and benchmarks that measure afresh)."""
+    _elsewhere.append(Path(path))
+    forget_kept()
+    try:
+        yield
+    finally:
+        _elsewhere.pop()
+        forget_kept()
 
 
 _kept: dict[str, dict] | None = None
