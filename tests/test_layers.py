@@ -96,8 +96,12 @@ def test_the_parts_point_one_way():
 def test_the_layers_point_one_way():
     edges = graph()
     # The engine and the kernels know nothing of Networks, options or validation (the
-    # engine guards its chunks against SIGTERM with signals, which imports nothing of ours).
-    assert edges["fastbp.core.engine"] == {"fastbp.kernels.protocol", "fastbp.base.signals"}
+    # engine guards its chunks against SIGTERM with signals, which imports nothing of ours,
+    # and asks calibrate for threads=None's count, which knows only the kernels' threads).
+    assert edges["fastbp.core.engine"] == {"fastbp.kernels.protocol", "fastbp.base.signals",
+                                           "fastbp.core.calibrate"}
+    assert edges["fastbp.core.calibrate"] == {"fastbp.kernels.protocol",
+                                              "fastbp.kernels.threads"}
     assert edges["fastbp.kernels.protocol"] == set()
     # tables, file writing and signal handling: no fastbp imports
     assert all(edges[m] == set() for m in edges if m.startswith("fastbp.base."))
