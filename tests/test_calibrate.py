@@ -8,7 +8,7 @@ import pytest
 import fastbp
 from fastbp.core import calibrate, training
 from fastbp.core.training import measure_threads
-from fastbp.kernels import MODULES, threads
+from fastbp.kernels import MODULES, limits, threads
 
 THREADED = [name for name in ("numba", "cython") if name in MODULES]
 
@@ -103,9 +103,9 @@ def test_a_short_run_measures_nothing(store, threaded, spy):
 
 def test_a_long_run_measures_keeps_and_uses_the_faster_count(store, threaded, spy,
                                                               monkeypatch):
-    monkeypatch.setattr(calibrate, "WORK", 0)
-    monkeypatch.setattr(calibrate, "PAYS", 0)
-    monkeypatch.setattr(calibrate, "CALL_SECONDS", 0.0)
+    monkeypatch.setattr(limits, "MEASURE_WORK", 0)
+    monkeypatch.setattr(limits, "MEASURE_PAYS", 0)
+    monkeypatch.setattr(limits, "MEASURE_CALL_SECONDS", 0.0)
     X, Y = _data()
     net = fastbp.Network((12, 20, 3), seed=1)
     before = net.params.copy()
@@ -118,8 +118,8 @@ def test_a_long_run_measures_keeps_and_uses_the_faster_count(store, threaded, sp
     # measured on copies of the parameters, a few batches on each count, alternately
     *measured, run = spy[1].calls
     assert run == (96, count)
-    assert {n for n, _ in measured} == {16} and len(measured) == 3 + 2 * calibrate.ROUNDS
-    assert [t for _, t in measured][-2 * calibrate.ROUNDS:] == [2, 1] * calibrate.ROUNDS
+    assert {n for n, _ in measured} == {16} and len(measured) == 3 + 2 * limits.MEASURE_ROUNDS
+    assert [t for _, t in measured][-2 * limits.MEASURE_ROUNDS:] == [2, 1] * limits.MEASURE_ROUNDS
     assert np.array_equal(net.params, alone.params) and not np.array_equal(before, net.params)
     assert np.isfinite(result.final_loss)
     # the next run, however short, runs the kept count without measuring
@@ -132,8 +132,8 @@ def test_a_long_run_measures_keeps_and_uses_the_faster_count(store, threaded, sp
 
 
 def test_a_weighted_run_measures_on_its_samples_unweighted(store, threaded, monkeypatch):
-    monkeypatch.setattr(calibrate, "WORK", 0)
-    monkeypatch.setattr(calibrate, "PAYS", 0)
+    monkeypatch.setattr(limits, "MEASURE_WORK", 0)
+    monkeypatch.setattr(limits, "MEASURE_PAYS", 0)
     X, Y = _data()
     weights = np.linspace(0.5, 2.0, len(X))
     net, alone = fastbp.Network((12, 20, 3), seed=2), fastbp.Network((12, 20, 3), seed=2)
@@ -173,11 +173,11 @@ def test_a_run_long_beside_the_measuring_measures_again(store, threaded, spy, mo
     net = fastbp.Network((12, 20, 3), seed=6)
     # kept while a core was busy, say: one thread, and what measuring it cost
     threads.keep(key, 1, 1.2, sample_seconds=1e-6, measuring_seconds=0.01)
-    short = 0.01 * calibrate.AGAIN / (96 * 1e-6) / 2  # epochs: half what measures again
+    short = 0.01 * limits.MEASURE_AGAIN / (96 * 1e-6) / 2  # epochs: half what measures again
     fastbp.train(net.copy(), X, Y, epochs=int(short), lr=0.01, batch_size=8,
                  backend=threaded)
     assert set(spy[0].calls) == {(96, 1)}  # in chunks, all on the kept count
-    monkeypatch.setattr(calibrate, "PAYS", 0)
+    monkeypatch.setattr(limits, "MEASURE_PAYS", 0)
     fastbp.train(net.copy(), X, Y, epochs=int(4 * short), lr=0.01, batch_size=8,
                  backend=threaded)
     found = threads.entry(key)
@@ -198,7 +198,7 @@ def test_a_hand_edited_entry_is_read_safely(store):
 def test_ctrl_c_while_measuring_leaves_the_network_as_it_was(store, threaded, monkeypatch):
     def interrupted(*args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(calibrate, "WORK", 0)
+    monkeypatch.setattr(limits, "MEASURE_WORK", 0)
     monkeypatch.setattr(calibrate, "measure", interrupted)
     X, Y = _data()
     net = fastbp.Network((12, 20, 3), seed=7)
@@ -207,3 +207,17 @@ def test_ctrl_c_while_measuring_leaves_the_network_as_it_was(store, threaded, mo
         fastbp.train(net, X, Y, epochs=3, lr=0.1, batch_size=8, backend=threaded)
     assert caught.value.epochs_done == 0 and np.array_equal(net.params, before)
     assert not store.exists()
+
+
+def test_a_kept_count_is_read_only_where_only_this_user_can_write(store, tmp_path):
+    store.parent.mkdir(parents=True)
+    store.write_text(json.dumps({"k": {"threads": 2}, "many": {"threads": 10_000}}))
+    threads.forget_kept()
+    assert threads.kept("k") == 2
+    assert threads.kept("many") is None  # one thread or every core (2 here), nothing else
+    store.parent.chmod(0o777)  # anyone could have planted it
+    threads.forget_kept()
+    try:
+        assert threads.kept("k") is None
+    finally:
+        store.parent.chmod(0o700)

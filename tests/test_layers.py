@@ -97,10 +97,11 @@ def test_the_layers_point_one_way():
     edges = graph()
     # The engine and the kernels know nothing of Networks, options or validation (the
     # engine guards its chunks against SIGTERM with signals, which imports nothing of ours,
-    # and asks calibrate for threads=None's count, which knows only the kernels' threads).
+    # and asks calibrate for threads=None's count, which knows only the kernels' threads and
+    # thresholds).
     assert edges["fastbp.core.engine"] == {"fastbp.kernels.protocol", "fastbp.base.signals",
                                            "fastbp.core.calibrate"}
-    assert edges["fastbp.core.calibrate"] == {"fastbp.kernels.protocol",
+    assert edges["fastbp.core.calibrate"] == {"fastbp.kernels.protocol", "fastbp.kernels.limits",
                                               "fastbp.kernels.threads"}
     assert edges["fastbp.kernels.protocol"] == set()
     # tables, file writing and signal handling: no fastbp imports

@@ -18,22 +18,9 @@ import time
 
 import numpy as np
 
+from ..kernels import limits
 from ..kernels import threads as thread_counts
 from ..kernels.protocol import Kernels, Rule, Shape, Weighted
-
-#: A run is measured where its multiply-adds (epochs times samples times parameters) are
-#: at least this many (about 0.2 s on one thread of the 2-vCPU VMs), and its time on one
-#: thread, measured, is at least :data:`PAYS` times what measuring costs.
-WORK = 2 * 10**9
-PAYS = 20
-#: A workload measured before is measured again by a run at least this many times as long
-#: as measuring it took (a hundredth of the run at most): a count kept while another
-#: process held a core, or a noisy neighbour the VM's host, does not stay for ever.
-AGAIN = 100
-#: Seconds a measured call should take at least (more samples, then more epochs of them:
-#: longer than a timer's noise, a scheduler's tick, a neighbour's short burst), and the
-#: calls on each count: the fastest of each is compared.
-CALL_SECONDS, ROUNDS = 0.02, 4
 
 
 def workload(kernels: Kernels, shape: Shape, rule: Rule, n: int) -> str | None:
@@ -61,26 +48,26 @@ def kept(key: str | None) -> int | None:
 
 def due(key: str | None, shape: Shape, epochs: int, n: int) -> bool:
     """Does a run of ``epochs`` epochs of ``n`` samples measure its workload now: nothing
-    kept and at least :data:`WORK` multiply-adds, or a count kept and the run, at the
-    pace measured then, :data:`AGAIN` times as long as measuring took?"""
+    kept and at least ``limits.MEASURE_WORK`` multiply-adds, or a count kept and the run,
+    at the pace measured then, ``limits.MEASURE_AGAIN`` times as long as measuring took?"""
     if key is None:
         return False
     found = thread_counts.entry(key)
     if found is None:
-        return epochs * n * shape.n_params >= WORK
+        return epochs * n * shape.n_params >= limits.MEASURE_WORK
     return epochs * n * found.get("sample_seconds", 0.0) >= \
-        AGAIN * found.get("measuring_seconds", math.inf)
+        limits.MEASURE_AGAIN * found.get("measuring_seconds", math.inf)
 
 
 def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.ndarray,
             Y: np.ndarray, lr: float, epochs: int | None, key: str) -> int | None:
     """Time the first samples of ``X`` (whole batches, up to all of them, then as many
-    epochs of them as :data:`CALL_SECONDS` takes) on one thread and on every core,
-    :data:`ROUNDS` times each, alternately, on copies of ``params``; keep the faster
-    count where it was at least ``threads.GAIN`` times as fast (else one thread) and
-    return it. None, keeping nothing, where the run (``epochs`` of ``X`` on one thread,
-    at the pace measured) is shorter than :data:`PAYS` times the measuring; ``epochs``
-    None measures anyway."""
+    epochs of them as ``limits.MEASURE_CALL_SECONDS`` takes) on one thread and on every
+    core, ``limits.MEASURE_ROUNDS`` times each, alternately, on copies of ``params``; keep
+    the faster count where it was at least ``limits.THREADS_GAIN`` times as fast (else one
+    thread) and return it. None, keeping nothing, where the run (``epochs`` of ``X`` on
+    one thread, at the pace measured) is shorter than ``limits.MEASURE_PAYS`` times the
+    measuring; ``epochs`` None measures anyway."""
     every = thread_counts.cores()
     rows = min(len(X), rule.batch_size)
     if isinstance(kernels, Weighted):  # a few samples: not the weights' rows
@@ -96,21 +83,21 @@ def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: n
     began = time.perf_counter()
     seconds(1, n), seconds(every, n)  # compiled or loaded, caches warm
     took, repeats = seconds(1, n), 1
-    while took < CALL_SECONDS:  # more samples, then more epochs of them
+    while took < limits.MEASURE_CALL_SECONDS:  # more samples, then more epochs of them
         if n < len(X):
             n = min(len(X), n * 2)
         else:
             repeats *= 2
         took = seconds(1, n, repeats)
-    cost = 2 * ROUNDS * took
-    if epochs is not None and epochs * len(X) / (n * repeats) * took < PAYS * cost:
+    cost = 2 * limits.MEASURE_ROUNDS * took
+    if epochs is not None and epochs * len(X) / (n * repeats) * took < limits.MEASURE_PAYS * cost:
         return None
     one, many = [took], []
-    for _ in range(ROUNDS):
+    for _ in range(limits.MEASURE_ROUNDS):
         many.append(seconds(every, n, repeats))
         one.append(seconds(1, n, repeats))
     speedup = min(one) / min(many)
-    count = every if speedup >= thread_counts.GAIN else 1
+    count = every if speedup >= limits.THREADS_GAIN else 1
     thread_counts.keep(key, count, speedup if count > 1 else 1 / speedup,
                        min(one) / (n * repeats),
                        time.perf_counter() - began)

@@ -24,6 +24,20 @@ from __future__ import annotations
 THREADS_PAY = 1_000_000
 
 
+#: ``threads=None`` measured (:mod:`fastbp.core.calibrate`): a run measures its workload
+#: where it has at least ``MEASURE_WORK`` multiply-adds (about 0.2 s on one thread of the
+#: 2-vCPU VMs) and is, at the one-thread pace measured, at least ``MEASURE_PAYS`` times as
+#: long as measuring; a workload measured before is measured again by a run at least
+#: ``MEASURE_AGAIN`` times as long as measuring it took (a hundredth of the run at most,
+#: so a count kept while another process held a core does not stay for ever). Each
+#: measured call takes at least ``MEASURE_CALL_SECONDS`` (longer than a timer's noise, a
+#: scheduler's tick, a neighbour's short burst), ``MEASURE_ROUNDS`` on each count, the
+#: fastest of each compared; every core is kept only where it was ``THREADS_GAIN`` times
+#: as fast as one thread.
+MEASURE_WORK, MEASURE_PAYS, MEASURE_AGAIN = 2 * 10**9, 20, 100
+MEASURE_CALL_SECONDS, MEASURE_ROUNDS, THREADS_GAIN = 0.02, 4, 1.05
+
+
 def one_thread(threads: int | None, rows: int, n_params: int) -> bool:
     """Does a batch of ``rows`` samples run in one thread: asked for, or (``threads``
     None) too small for threads to pay?"""

@@ -14,7 +14,7 @@ import platform
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..base.files import private_dir, write_text
+from ..base.files import private_dir, untrusted, write_text
 from .limits import one_thread
 
 
@@ -42,10 +42,6 @@ def parts(threads: int | None, rows: int, n_params: int) -> int:
 # long run measures it (``fastbp.core.engine``: chunks of epochs on one thread and on
 # every core, alternately), and the count that won is kept here, per machine, backend,
 # dtype, layer sizes and samples a batch, for every later run of that workload.
-
-#: A thread count is kept only where it ran at least this much faster than the other.
-GAIN = 1.05
-
 
 @functools.cache
 def machine() -> str:
@@ -101,8 +97,13 @@ _kept: dict[str, dict] | None = None
 
 
 def _read() -> dict[str, dict]:
+    """The kept counts in :func:`store_path`: none where its directory is not one only this
+    user can write (``files.untrusted``), or where it is not a JSON object."""
+    path = store_path()
+    if untrusted(path.parent) is not None:
+        return {}
     try:
-        found = json.loads(store_path().read_text(encoding="utf-8"))
+        found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return found if isinstance(found, dict) else {}
@@ -126,8 +127,8 @@ def entry(key: str) -> dict | None:
     if not isinstance(found, dict):
         return None
     count = found.get("threads")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        return None
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= cores():
+        return None  # counts kept are one thread or every core: another is not ours
     return {name: value for name, value in found.items()  # a hand-edited file's oddities
             if name == "threads" or (isinstance(value, (int, float))
                                      and not isinstance(value, bool))}
