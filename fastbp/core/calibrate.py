@@ -41,21 +41,18 @@ def workload(kernels: Kernels, shape: Shape, rule: Rule, n: int) -> str | None:
 _keys: dict[tuple, str] = {}  # a short call looks its key up here: building it costs µs
 
 
-def kept(key: str | None) -> int | None:
-    """The count kept for a workload (None: none kept, or no choice to make)."""
-    return None if key is None else thread_counts.kept(key)
-
-
-def due(key: str | None, shape: Shape, epochs: int, n: int) -> bool:
-    """Does a run of ``epochs`` epochs of ``n`` samples measure its workload now: nothing
-    kept and at least ``limits.MEASURE_WORK`` multiply-adds, or a count kept and the run,
-    at the pace measured then, ``limits.MEASURE_AGAIN`` times as long as measuring took?"""
+def kept(key: str | None, shape: Shape, epochs: int, n: int) -> tuple[int | None, bool]:
+    """For a run of ``epochs`` epochs of ``n`` samples, of the workload ``key``: the count
+    kept for it (None: none kept, or no choice to make), and whether the run measures it
+    now: nothing kept and at least ``limits.MEASURE_WORK`` multiply-adds, or a count kept
+    and the run, at the pace measured then, ``limits.MEASURE_AGAIN`` times as long as
+    measuring took."""
     if key is None:
-        return False
+        return None, False
     found = thread_counts.entry(key)
     if found is None:
-        return epochs * n * shape.n_params >= limits.MEASURE_WORK
-    return epochs * n * found.get("sample_seconds", 0.0) >= \
+        return None, epochs * n * shape.n_params >= limits.MEASURE_WORK
+    return found["threads"], epochs * n * found.get("sample_seconds", 0.0) >= \
         limits.MEASURE_AGAIN * found.get("measuring_seconds", math.inf)
 
 

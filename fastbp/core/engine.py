@@ -296,12 +296,11 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     work that a SIGTERM could save.
     """
     count, n = len(params), len(X)
-    key = calibrate.workload(kernels, shape, rule, n) if count == 1 and threads is None \
-        else None
-    if key is not None:  # threads=None: the count measured for the workload, if any
-        threads = calibrate.kept(key)
-    measuring = calibrate.due(key, shape, plan.epochs - (0 if start is None else start.done),
-                              n)
+    measuring = False
+    if count == 1 and threads is None:  # the count measured for the workload, if any
+        key = calibrate.workload(kernels, shape, rule, n)
+        threads, measuring = calibrate.kept(key, shape, plan.epochs - (
+            0 if start is None else start.done), n)
     guess = kernels.epoch_seconds(shape, rule, n) * count
     record_every = plan.record_every if evaluate else None
     if (start is None and commit is None and progress is None and not record_every

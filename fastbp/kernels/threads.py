@@ -39,8 +39,8 @@ def parts(threads: int | None, rows: int, n_params: int) -> int:
 # ``limits.THREADS_PAY`` is a first guess, fixed on one VM; whether a second thread pays
 # for one network's batches moves with the machine (the same 784-128-10 batches of 32
 # gained 1.60x on a Zen 3 VM and 0.89-1.26x on a Zen 4 VM one day, 1.59x the next). So a
-# long run measures it (``fastbp.core.engine``: chunks of epochs on one thread and on
-# every core, alternately), and the count that won is kept here, per machine, backend,
+# long run measures it (``fastbp.core.calibrate``: a few of its batches on one thread and
+# on every core, alternately), and the count that won is kept here, per machine, backend,
 # dtype, layer sizes and samples a batch, for every later run of that workload.
 
 @functools.cache
@@ -97,8 +97,9 @@ _kept: dict[str, dict] | None = None
 
 
 def _read() -> dict[str, dict]:
-    """The kept counts in :func:`store_path`: none where its directory is not one only this
-    user can write (``files.untrusted``), or where it is not a JSON object."""
+    """The kept counts in :func:`store_path`, each checked (:func:`_checked`): none where
+    its directory is not one only this user can write (``files.untrusted``), or where it
+    is not a JSON object."""
     path = store_path()
     if untrusted(path.parent) is not None:
         return {}
@@ -106,7 +107,23 @@ def _read() -> dict[str, dict]:
         found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return found if isinstance(found, dict) else {}
+    if not isinstance(found, dict):
+        return {}
+    return {key: value for key, value in ((k, _checked(v)) for k, v in found.items())
+            if value is not None}
+
+
+def _checked(found: object) -> dict | None:
+    """An entry as read from the file: its count one thread or every core (another is not
+    ours), and of its other fields the numbers only (a hand-edited file's oddities)."""
+    if not isinstance(found, dict):
+        return None
+    count = found.get("threads")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= cores():
+        return None
+    return {name: value for name, value in found.items()
+            if name == "threads" or (isinstance(value, (int, float))
+                                     and not isinstance(value, bool))}
 
 
 def kept(key: str) -> int | None:
@@ -123,15 +140,7 @@ def entry(key: str) -> dict | None:
     global _kept
     if _kept is None:
         _kept = _read()
-    found = _kept.get(key)
-    if not isinstance(found, dict):
-        return None
-    count = found.get("threads")
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= cores():
-        return None  # counts kept are one thread or every core: another is not ours
-    return {name: value for name, value in found.items()  # a hand-edited file's oddities
-            if name == "threads" or (isinstance(value, (int, float))
-                                     and not isinstance(value, bool))}
+    return _kept.get(key)
 
 
 def keep(key: str, count: int, speedup: float, sample_seconds: float | None = None,
