@@ -26,9 +26,9 @@ from ..kernels.protocol import Kernels, Rule, Shape, Weighted
 def workload(kernels: Kernels, shape: Shape, rule: Rule, n: int) -> str | None:
     """The key of a run's kept count (:func:`fastbp.kernels.threads.workload`), or None
     where ``threads=None`` has no choice to make: a backend without threads, online
-    training, batches of one sample, or one core."""
+    training, batches of one sample. (One core is in the key: nothing is kept for it.)"""
     rows = min(n, rule.batch_size)
-    if rows < 2 or not kernels.THREADED or thread_counts.cores() < 2:
+    if rows < 2 or not kernels.THREADED:
         return None
     memo = (kernels.NAME, shape.key, shape.real, rows)
     key = _keys.get(memo)
@@ -51,7 +51,8 @@ def kept(key: str | None, shape: Shape, epochs: int, n: int) -> tuple[int | None
         return None, False
     found = thread_counts.entry(key)
     if found is None:
-        return None, epochs * n * shape.n_params >= limits.MEASURE_WORK
+        return None, (epochs * n * shape.n_params >= limits.MEASURE_WORK
+                      and thread_counts.cores() > 1)
     return found["threads"], epochs * n * found.get("sample_seconds", 0.0) >= \
         limits.MEASURE_AGAIN * found.get("measuring_seconds", math.inf)
 
@@ -62,10 +63,12 @@ def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: n
     epochs of them as ``limits.MEASURE_CALL_SECONDS`` takes) on one thread and on every
     core, ``limits.MEASURE_ROUNDS`` times each, alternately, on copies of ``params``; keep
     the faster count where it was at least ``limits.THREADS_GAIN`` times as fast (else one
-    thread) and return it. None, keeping nothing, where the run (``epochs`` of ``X`` on
-    one thread, at the pace measured) is shorter than ``limits.MEASURE_PAYS`` times the
-    measuring; ``epochs`` None measures anyway."""
+    thread) and return it. None, keeping nothing, on one core, and where the run
+    (``epochs`` of ``X`` on one thread, at the pace measured) is shorter than
+    ``limits.MEASURE_PAYS`` times the measuring; ``epochs`` None measures anyway."""
     every = thread_counts.cores()
+    if every < 2:
+        return None  # nothing to choose from
     rows = min(len(X), rule.batch_size)
     if isinstance(kernels, Weighted):  # a few samples: not the weights' rows
         kernels = kernels.unweighted
