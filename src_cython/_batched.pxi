@@ -504,7 +504,7 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
     for layer in range(last):
         widest = max(widest, layout[4 * layer + 1])
     # This thread's scratch for packed copies; without it the tiles read in place.
-    cdef double* pack = <double*> malloc((KC * widest + PACK_EXTRA) * sizeof(double))
+    cdef double* pack = _alloc((KC * widest + PACK_EXTRA) * sizeof(double))
     cdef Py_ssize_t P = layout[4 * (last - 1) + 3] + n_top
     cdef bint adam = training and opt[2] != 0.0
     cdef double tail[3]
@@ -660,5 +660,5 @@ cdef double _run_batches(int task, double* work, double* orig, const int64_t* la
             R[2 * epoch], R[2 * epoch + 1] = rep0, rep1
     if adam and part == 0:
         memcpy(vel + 2 * P, tail, 3 * sizeof(double))
-    free(pack)
+    _free(pack)
     return total / count if task == BATCH_LOSS or task == BATCH_GRADIENTS else 0.0

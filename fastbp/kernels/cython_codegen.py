@@ -229,7 +229,7 @@ _LANES_BODY = '''\
     # scalars, lr.
     cdef Py_ssize_t A0 = size + width, D0 = size + width + at[last + 1]
     cdef Py_ssize_t T0 = D0 + at[last + 1], LR = T0 + {temps}
-    cdef double* S = <double*> malloc((LR + 1) * G * sizeof(double))
+    cdef double* S = _alloc((LR + 1) * G * sizeof(double))
     if S == NULL:
         _close(&net)
         return -1
@@ -248,7 +248,7 @@ _LANES_BODY = '''\
             P[lane * stride + q] = S[q * G + lane]
         for q in range(width):
             V[lane * width + q] = S[(size + q) * G + lane]
-    free(S)
+    _free(S)
     _close(&net)
     return 0
 '''

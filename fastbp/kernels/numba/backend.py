@@ -149,15 +149,43 @@ _NONE = {real: _None(*(a.astype(real, copy=False) for a in (_NO_Y, _NO_GRAD, _NO
          for real in DTYPES}
 
 
+def _aligned(values, perm=None):
+    """A copy of ``values`` (taken at ``perm``: ``values.take(perm)``) whose data start on a
+    64-byte cache line, as the Cython kernels' buffers do (``fastbp_alloc``): a 64-byte
+    vector's loads and stores then never straddle two lines. NumPy aligns to 16 bytes,
+    and where a run's buffers fell changed a small network's online pace by up to 20%."""
+    n = values.shape[0] if perm is None else perm.shape[0]
+    return _take(values, perm, _empty(n, values.dtype))
+
+
+def _empty(n: int, dtype):
+    """An uninitialised 1-D array of ``n`` values starting on a 64-byte cache line."""
+    size = np.dtype(dtype).itemsize
+    raw = np.empty(n + 64 // size, dtype)
+    skip = (-raw.ctypes.data % 64) // size
+    return raw[skip:skip + n]
+
+
+def _take(values, perm, out):
+    if perm is None:
+        out[:] = values
+    else:
+        np.take(values, perm, out=out)
+    return out
+
+
 def _state_to_work(state, plan: _Plan, back: bool = False):
     """The optimizer's state in the working layout (or ``back`` from it): each slot
     permuted as the parameters are, Adam's scalars as they are (twin: ``state_to_work``
     in batched.py, for the calls that make their own copies)."""
     perm, size = (plan.from_work if back else plan.to_work), plan.to_work.shape[0]
     if state.shape[0] == size:
-        return state.take(perm)
-    return np.concatenate([state[:size].take(perm), state[size:2 * size].take(perm),
-                           state[2 * size:]])
+        return _aligned(state, perm)
+    out = _empty(state.shape[0], state.dtype)
+    _take(state[:size], perm, out[:size])
+    _take(state[size:2 * size], perm, out[size:2 * size])
+    out[2 * size:] = state[2 * size:]
+    return out
 
 
 _pools = threading.local()
@@ -194,16 +222,16 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     size = min(len(X), batch_size)
     rows = min(size, batched.CHUNK)  # the buffers hold a chunk of a batch
     training = task == batched.TRAIN
-    work = params.take(plan.to_work)
+    work = _aligned(params, plan.to_work)
     vel = _state_to_work(velocity, plan) if training else velocity
     # Only training writes ``orig``: evaluation reads the caller's parameters in place
     # (numba types a read-only array apart, and ``run`` writes ``orig``: copy that one).
-    orig = params.copy() if training or not params.flags.writeable else params
+    orig = _aligned(params) if training or not params.flags.writeable else params
     args = (task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, size,
-            opt, decay, vel, bool(train_bias), at, np.empty(rows * at[-1], real),
-            np.empty(rows * at[-1], real), grad, out)
+            opt, decay, vel, bool(train_bias), at, _empty(rows * at[-1], real),
+            _empty(rows * at[-1], real), grad, out)
     count = parts(threads, size, shape.n_params)
-    args += (np.empty(count * plan.pack, real), glibc_exp.variant_code())
+    args += (_empty(count * plan.pack, real), glibc_exp.variant_code())
     if count == 1:
         run(*args, 0, 1, _ALONE, _NO_PERM, none.grad, SW, R)
     else:
@@ -354,7 +382,7 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
         return
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order,
-                                      grad=np.empty(params.shape[0], params.dtype),
+                                      grad=_empty(params.shape[0], params.dtype),
                                       threads=threads, SW=SW, R=R)
 
 
@@ -421,7 +449,7 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
                             decay=rule.weight_decay, SW=SW))
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order,
-                                      grad=np.empty(shape.n_params, params.dtype),
+                                      grad=_empty(shape.n_params, params.dtype),
                                       threads=threads, SW=SW)
     if not all_finite(params):
         return math.nan
