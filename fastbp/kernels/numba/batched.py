@@ -7,7 +7,8 @@ deltas ``D W`` (over the next layer's neurons) and the gradient ``Σ_s δ_s a_s�
 output element of such a product in a register, from its current value, adding
 the terms in that order: a tile of 6 rows by two vectors of columns holds 12 vector
 accumulators (``<4 x double>``, 8 columns; ``<8 x float>``, 16 in float32), and the
-loop over the summation index runs inside the tile. No
+loop over the summation index runs inside the tile; where the CPU has 512-bit vectors,
+two tiles run at once (:func:`_tile2`: 12 rows by one vector). No
 sum is split, so every element has the oracle's bits however the tiles fall.
 
 Twin: ``src_cython/_batched.pxi``, function by function.
