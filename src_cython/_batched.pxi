@@ -36,6 +36,29 @@ cdef extern from *:
     #define FASTBP_STORE(c, p) (*(fastbp_v4*) (p) = c##0, \
                                 *(fastbp_v4*) ((p) + FASTBP_LANES) = c##1)
     #define FASTBP_MULADD(c, x) (c##0 = c##0 + w0 * (x), c##1 = c##1 + w1 * (x))
+    #if defined(__AVX512F__)
+    /* With 512-bit vectors the same tile is 6 rows by one 64-byte vector: six
+       accumulators, half the instructions (on Zen 4, 52-54 GFLOP/s in a C bench where
+       two 32-byte vectors a row gave 38-52). */
+    typedef double fastbp_v8 __attribute__((vector_size(64), aligned(sizeof(double))));
+    #define FASTBP_AT8(p) (*(fastbp_v8*) (p))
+    static inline void fastbp_tile(const double* L, Py_ssize_t lr, Py_ssize_t lk,
+                                   const double* R, Py_ssize_t rk, double* out,
+                                   Py_ssize_t orow, Py_ssize_t depth) {
+        fastbp_v8 c0 = FASTBP_AT8(out), c1 = FASTBP_AT8(out + orow),
+                  c2 = FASTBP_AT8(out + 2 * orow), c3 = FASTBP_AT8(out + 3 * orow),
+                  c4 = FASTBP_AT8(out + 4 * orow), c5 = FASTBP_AT8(out + 5 * orow);
+        for (Py_ssize_t k = 0; k < depth; k++) {
+            const double* l = L + k * lk;
+            fastbp_v8 w = *(const fastbp_v8*) (R + k * rk);
+            c0 = c0 + w * l[0]; c1 = c1 + w * l[lr]; c2 = c2 + w * l[2 * lr];
+            c3 = c3 + w * l[3 * lr]; c4 = c4 + w * l[4 * lr]; c5 = c5 + w * l[5 * lr];
+        }
+        FASTBP_AT8(out) = c0; FASTBP_AT8(out + orow) = c1; FASTBP_AT8(out + 2 * orow) = c2;
+        FASTBP_AT8(out + 3 * orow) = c3; FASTBP_AT8(out + 4 * orow) = c4;
+        FASTBP_AT8(out + 5 * orow) = c5;
+    }
+    #else
     static inline void fastbp_tile(const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                    const double* R, Py_ssize_t rk, double* out,
                                    Py_ssize_t orow, Py_ssize_t depth) {
@@ -54,6 +77,7 @@ cdef extern from *:
         FASTBP_STORE(c3, out + 3 * orow); FASTBP_STORE(c4, out + 4 * orow);
         FASTBP_STORE(c5, out + 5 * orow);
     }
+    #endif
     /* Two tiles at once where the CPU has 512-bit vectors (AVX-512): 12 rows by one
        64-byte vector of columns, rows 0-5 read from L and 6-11 from L2 (two tiles'
        rows, wherever they lie), twelve accumulators. The same sums in the same order as
@@ -63,8 +87,6 @@ cdef extern from *:
        numba.batched.py. */
     #if defined(__GNUC__) && defined(__AVX512F__)
     #define FASTBP_WIDE 1
-    typedef double fastbp_v8 __attribute__((vector_size(64), aligned(sizeof(double))));
-    #define FASTBP_AT8(p) (*(fastbp_v8*) (p))
     static inline void fastbp_tile2(const double* L, const double* L2, Py_ssize_t lr,
                                     Py_ssize_t lk, const double* R, Py_ssize_t rk,
                                     double* out, Py_ssize_t orow, Py_ssize_t depth) {
