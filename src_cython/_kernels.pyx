@@ -48,6 +48,9 @@ cdef extern from *:
        fell; aligned, 760 (Zen 4). */
     #include <stdlib.h>
     #include <string.h>
+    #if defined(_MSC_VER)
+    #include <malloc.h>
+    #endif
     static inline double* fastbp_alloc(size_t bytes) {
         void* p = NULL;
         if (bytes == 0) bytes = 1;
