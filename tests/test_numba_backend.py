@@ -143,3 +143,21 @@ def test_a_share_left_alone_returns_when_the_run_is_abandoned():
     sync[2] = 1
     alone.join(timeout=60)
     assert not alone.is_alive()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_working_copies_start_on_a_cache_line(dtype):
+    # The batched kernels' buffers (working copies, activations, deltas, packed blocks)
+    # start on a 64-byte line, as the Cython kernels' fastbp_alloc gives them.
+    from fastbp.kernels.numba import backend
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=37).astype(dtype)
+    perm = rng.permutation(37)
+    for n in (1, 7, 37, 1000):
+        assert backend._empty(n, dtype).ctypes.data % 64 == 0
+        assert backend._empty(n, dtype).shape == (n,)
+    for copy, want in ((backend._aligned(values, perm), values.take(perm)),
+                       (backend._aligned(values), values)):
+        assert copy.ctypes.data % 64 == 0 and copy.dtype == dtype
+        assert np.array_equal(copy, want) and not np.shares_memory(copy, values)
