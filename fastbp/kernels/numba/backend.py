@@ -167,6 +167,7 @@ def _empty(n: int, dtype):
 
 
 def _take(values, perm, out):
+    """``values.take(perm)`` (``perm`` None: ``values``) written into ``out``."""
     if perm is None:
         out[:] = values
     else:
