@@ -77,26 +77,40 @@ def _splat(builder, vector: VectorType, value):
                                               [0] * vector.width))
 
 
-@intrinsic
-def vload(typingctx, array, index):
-    """``array[index:index + width]`` of a contiguous 1-D float array (unchecked)."""
-    vector = VECTORS[array.dtype]
+def _typed_load(vectors: dict, name: str):
+    """The typing of a vector load from a float array, called ``name``: codegen loads one
+    vector of ``vectors[array.dtype]`` at ``index`` (unchecked)."""
+    def typer(typingctx, array, index):
+        vector = vectors[array.dtype]
 
-    def codegen(context, builder, sig, args):
-        return builder.load(_address(context, builder, sig.args[0], *args, vector),
-                            align=array.dtype.bitwidth // 8)
-    return vector(array, index), codegen
+        def codegen(context, builder, sig, args):
+            return builder.load(_address(context, builder, sig.args[0], *args, vector),
+                                align=array.dtype.bitwidth // 8)
+        return vector(array, index), codegen
+    typer.__name__ = typer.__qualname__ = name
+    return typer
 
 
-@intrinsic
-def wload(typingctx, array, index):
-    """:func:`vload` of a 512-bit vector: twice the lanes."""
-    vector = WIDE_VECTORS[array.dtype]
+def _typed_broadcast(vectors: dict, name: str):
+    """The typing of a broadcast called ``name``: ``width`` copies of ``array[index]`` in
+    one vector of ``vectors[array.dtype]`` (unchecked)."""
+    def typer(typingctx, array, index):
+        vector = vectors[array.dtype]
 
-    def codegen(context, builder, sig, args):
-        return builder.load(_address(context, builder, sig.args[0], *args, vector),
-                            align=array.dtype.bitwidth // 8)
-    return vector(array, index), codegen
+        def codegen(context, builder, sig, args):
+            data = context.make_array(sig.args[0])(context, builder, args[0]).data
+            value = builder.load(builder.gep(data, [args[1]]),
+                                 align=array.dtype.bitwidth // 8)
+            return _splat(builder, vector, value)
+        return vector(array, index), codegen
+    typer.__name__ = typer.__qualname__ = name
+    return typer
+
+
+#: ``array[index:index + width]`` of a contiguous 1-D float array (unchecked).
+vload = intrinsic(_typed_load(VECTORS, "vload"))
+#: :func:`vload` of a 512-bit vector: twice the lanes.
+wload = intrinsic(_typed_load(WIDE_VECTORS, "wload"))
 
 
 @intrinsic
@@ -118,28 +132,10 @@ def load(typingctx, array, index):
     return array.dtype(array, index), codegen
 
 
-@intrinsic
-def vbroadcast(typingctx, array, index):
-    """``width`` copies of ``array[index]`` (a float array; unchecked, like ``vload``)."""
-    vector = VECTORS[array.dtype]
-
-    def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        value = builder.load(builder.gep(data, [args[1]]), align=array.dtype.bitwidth // 8)
-        return _splat(builder, vector, value)
-    return vector(array, index), codegen
-
-
-@intrinsic
-def wbroadcast(typingctx, array, index):
-    """:func:`vbroadcast` to a 512-bit vector."""
-    vector = WIDE_VECTORS[array.dtype]
-
-    def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        value = builder.load(builder.gep(data, [args[1]]), align=array.dtype.bitwidth // 8)
-        return _splat(builder, vector, value)
-    return vector(array, index), codegen
+#: ``width`` copies of ``array[index]`` (a float array; unchecked, like ``vload``).
+vbroadcast = intrinsic(_typed_broadcast(VECTORS, "vbroadcast"))
+#: :func:`vbroadcast` to a 512-bit vector.
+wbroadcast = intrinsic(_typed_broadcast(WIDE_VECTORS, "wbroadcast"))
 
 
 @intrinsic
