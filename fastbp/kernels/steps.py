@@ -91,7 +91,7 @@ def _numba(kind: str) -> Runner:
             for k in range(len(params)):
                 params[k], velocity[k] = backend._batched(
                     batched.TRAIN, shape, rule, params[k], velocity[k], X, Y, epochs,
-                    float(lrs[k]), order, grad=np.empty(shape.n_params), threads=1, SW=SW)
+                    float(lrs[k]), order, threads=1, SW=SW)
             return True
         if not online_rule:
             return False

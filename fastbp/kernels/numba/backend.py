@@ -149,42 +149,35 @@ _NONE = {real: _None(*(a.astype(real, copy=False) for a in (_NO_Y, _NO_GRAD, _NO
          for real in DTYPES}
 
 
-def _aligned(values, perm=None):
-    """A copy of ``values`` (taken at ``perm``: ``values.take(perm)``) whose data start on a
-    64-byte cache line, as the Cython kernels' buffers do (``fastbp_alloc``): a 64-byte
-    vector's loads and stores then never straddle two lines. NumPy aligns to 16 bytes,
-    and where a run's buffers fell changed a small network's online pace by up to 20%."""
-    n = values.shape[0] if perm is None else perm.shape[0]
-    return _take(values, perm, _empty(n, values.dtype))
+def _buffers(dtype, *sizes: int) -> list[np.ndarray]:
+    """Uninitialised 1-D arrays of ``sizes`` values, each starting on a 64-byte cache line,
+    as the Cython kernels' buffers do (``fastbp_alloc``): a 64-byte vector's loads and
+    stores then never straddle two lines (NumPy aligns to 16 bytes, and where a run's
+    buffers fell changed a small network's online pace by up to 20%). They are cut from
+    one allocation: reading an array's address costs a microsecond, which a short call
+    would pay for every buffer."""
+    per = 64 // np.dtype(dtype).itemsize  # values a line
+    spans = [-(-n // per) * per for n in sizes]
+    raw = np.empty(sum(spans) + per, dtype)
+    at = (-raw.ctypes.data % 64) // np.dtype(dtype).itemsize
+    views = []
+    for n, span in zip(sizes, spans):
+        views.append(raw[at:at + n])
+        at += span
+    return views
 
 
-def _empty(n: int, dtype):
-    """An uninitialised 1-D array of ``n`` values starting on a 64-byte cache line."""
-    size = np.dtype(dtype).itemsize
-    raw = np.empty(n + 64 // size, dtype)
-    skip = (-raw.ctypes.data % 64) // size
-    return raw[skip:skip + n]
-
-
-def _take(values, perm, out):
-    """``values.take(perm)`` (``perm`` None: ``values``) written into ``out``."""
-    if perm is None:
-        out[:] = values
-    else:
-        np.take(values, perm, out=out)
-    return out
-
-
-def _state_to_work(state, plan: _Plan, back: bool = False):
-    """The optimizer's state in the working layout (or ``back`` from it): each slot
-    permuted as the parameters are, Adam's scalars as they are (twin: ``state_to_work``
-    in batched.py, for the calls that make their own copies)."""
+def _state_to_work(state, plan: _Plan, back: bool = False, out=None):
+    """The optimizer's state in the working layout (or ``back`` from it), into ``out``
+    (None: a new array): each slot permuted as the parameters are, Adam's scalars as they
+    are (twin: ``state_to_work`` in batched.py, for the calls that make their own
+    copies)."""
     perm, size = (plan.from_work if back else plan.to_work), plan.to_work.shape[0]
+    out = np.empty_like(state) if out is None else out
     if state.shape[0] == size:
-        return _aligned(state, perm)
-    out = _empty(state.shape[0], state.dtype)
-    _take(state[:size], perm, out[:size])
-    _take(state[size:2 * size], perm, out[size:2 * size])
+        return np.take(state, perm, out=out)
+    np.take(state[:size], perm, out=out[:size])
+    np.take(state[size:2 * size], perm, out=out[size:2 * size])
     out[2 * size:] = state[2 * size:]
     return out
 
@@ -210,10 +203,13 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
              order=_NO_ORDER, grad=None, out=None, threads=None, SW=None, R=None):
     """Run a task of :func:`batched.run` on working copies of ``params`` (and
     ``velocity``) with ``parts`` threads; return them, back in the network's layout,
-    after TRAIN. Every array is of ``params``' dtype (None: an empty one)."""
+    after TRAIN. Every array is of ``params``' dtype (None: an empty one; TRAIN's ``grad``,
+    a scratch, is cut beside the working copies)."""
     layout, acts, train_bias = shape.layout, shape.acts, shape.train_bias
     none, real = _NONE[real_name(params)], params.dtype
-    grad, out = none.grad if grad is None else grad, none.y if out is None else out
+    training = task == batched.TRAIN
+    grad = none.grad if grad is None and not training else grad  # TRAIN's is cut below
+    out = none.y if out is None else out
     SW, R = none.sw if SW is None else SW, none.r if R is None else R
     opt, lr, decay = _settings(params, rule.opt, lr, rule.weight_decay)
     loss, batch_size = rule.loss, rule.batch_size
@@ -222,17 +218,24 @@ def _batched(task, shape: Shape, rule: Rule, params, velocity, X, Y, epochs=0, l
     at = plan.at
     size = min(len(X), batch_size)
     rows = min(size, batched.CHUNK)  # the buffers hold a chunk of a batch
-    training = task == batched.TRAIN
-    work = _aligned(params, plan.to_work)
-    vel = _state_to_work(velocity, plan) if training else velocity
+    count = parts(threads, size, shape.n_params)
     # Only training writes ``orig``: evaluation reads the caller's parameters in place
     # (numba types a read-only array apart, and ``run`` writes ``orig``: copy that one).
-    orig = _aligned(params) if training or not params.flags.writeable else params
+    copy_orig = training or not params.flags.writeable
+    n, cells = params.shape[0], rows * at[-1]
+    work, orig, vel, own_grad, a, d, pack = _buffers(
+        real, n, n if copy_orig else 0, velocity.shape[0] if training else 0,
+        n if training and grad is None else 0, cells, cells, count * plan.pack)
+    np.take(params, plan.to_work, out=work)
+    if copy_orig:
+        orig[:] = params
+    else:
+        orig = params
+    vel = _state_to_work(velocity, plan, out=vel) if training else velocity
+    grad = own_grad if training and grad is None else grad
     args = (task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, size,
-            opt, decay, vel, bool(train_bias), at, _empty(rows * at[-1], real),
-            _empty(rows * at[-1], real), grad, out)
-    count = parts(threads, size, shape.n_params)
-    args += (_empty(count * plan.pack, real), glibc_exp.variant_code())
+            opt, decay, vel, bool(train_bias), at, a, d, grad, out, pack,
+            glibc_exp.variant_code())
     if count == 1:
         run(*args, 0, 1, _ALONE, _NO_PERM, none.grad, SW, R)
     else:
@@ -383,7 +386,6 @@ def train(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr, order=No
         return
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order,
-                                      grad=_empty(params.shape[0], params.dtype),
                                       threads=threads, SW=SW, R=R)
 
 
@@ -450,7 +452,6 @@ def train_then_loss(shape: Shape, rule: Rule, params, velocity, X, Y, epochs, lr
                             decay=rule.weight_decay, SW=SW))
     params[:], velocity[:] = _batched(batched.TRAIN, shape, rule, params, velocity, X,
                                       Y, epochs, lr, order,
-                                      grad=_empty(shape.n_params, params.dtype),
                                       threads=threads, SW=SW)
     if not all_finite(params):
         return math.nan
@@ -705,7 +706,7 @@ def compile_for(shape: Shape, rule: Rule, many: bool = False,
     _batched(batched.LOSS, shape, _EVALUATE_LOSS[rule.loss], params, _NONE[real].grad, X, Y,
              out=np.empty((1, 1), real), threads=1)
     _batched(batched.TRAIN, shape, rule, params, velocity, X, Y, 0, 0.5, _NO_ORDER,
-             grad=np.empty(shape.n_params, real), threads=1)
+             threads=1)
     if _unrolled(rule, shape):
         online.kernels(real)["train_then_loss"](params, velocity, shape.layout, shape.acts,
                                                 rule.loss, X, Y, 0, _NO_ORDER, lr, opt, decay,

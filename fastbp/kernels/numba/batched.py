@@ -219,15 +219,15 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
                         _tile2(pack, lp + i * kd, lp + (i + MR) * kd, 1, MR, pack,
                                p_at + j * kd, NR, out, o, orow, kd)
                     elif lr == 1:
-                        _tile_here(pack, lp + i * kd, 1, MR, pack, p_at + j * kd, NR, out, o,
-                              orow, kd)
+                        _tile_here(pack, lp + i * kd, 1, MR, pack, p_at + j * kd, NR, out,
+                                   o, orow, kd)
                     elif pair:
                         p = l_at + (i0 + i) * lr + k0 * lk
                         _tile2(lhs, p, p + MR * lr, lr, lk, pack, p_at + j * kd, NR, out, o,
                                orow, kd)
                     else:
                         _tile_here(lhs, l_at + (i0 + i) * lr + k0 * lk, lr, lk, pack,
-                              p_at + j * kd, NR, out, o, orow, kd)
+                                   p_at + j * kd, NR, out, o, orow, kd)
                 i += 2 * MR if pair else MR
             if md - whole >= PADDED and tiled > 0:
                 lq = lp + MC * KC  # the leftover rows' block, padded: pack[lq + k MR + ii]
@@ -246,7 +246,8 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
                     if rows >= MR:
                         _tile_here(pack, lq, 1, MR, pack, p_at + j * kd, NR, pack, oq, NR, kd)
                     else:
-                        _tile_here(pack, lq, 1, MR, rhs, r_at + k0 * rk + j, rk, pack, oq, NR, kd)
+                        _tile_here(pack, lq, 1, MR, rhs, r_at + k0 * rk + j, rk, pack, oq, NR,
+                                   kd)
                     for ii in range(md - whole):
                         for jj in range(NR):
                             out[U(o + ii * orow + jj)] = pack[U(oq + ii * NR + jj)]
