@@ -10,7 +10,7 @@ cdef enum:
     NR = 64 // sizeof(double)
     KC = 256  # a cache block: terms of each sum by rows
     MC = 48
-    PACK_EXTRA = (MC + MR) * KC + MR * NR  # a block of L and leftover rows' copies
+    PACK_EXTRA = (MC + MR + NR) * KC + MR * NR  # padded columns, a block of L, leftover rows
     PADDED = 3  # limits.PADDED_ROWS: leftover rows run as a tile padded with zeros
     CHUNK = 256  # samples per pass of forward, mean_loss and gradients
 
@@ -308,6 +308,43 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
             i += 1
 
 
+cdef inline bint _pads(Py_ssize_t left) noexcept nogil:
+    """Do a product's ``left`` columns short of a tile run as a tile padded with zero
+    columns? Where a vector and single columns would take longer (twin: ``_pads``)."""
+    return left >= 2 and left != NR // 2
+
+
+cdef void _padded_columns(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* panel,
+                          double* out, Py_ssize_t orow, Py_ssize_t rows, Py_ssize_t left,
+                          Py_ssize_t depth, const double* lp, double* lq) noexcept nogil:
+    """One block's ``left`` columns short of a tile, every row of it, as tiles padded with
+    zero columns, from ``R``'s columns packed in ``panel``; sums copied to ``lq + MR KC``
+    and back, a last tile's rows read from ``lq``, padded with zero rows (twin:
+    ``_padded_columns``)."""
+    cdef double* oq = lq + MR * KC
+    cdef Py_ssize_t i, ii, jj, k, n, whole = rows - rows % MR
+    i = 0
+    while i < rows:
+        n = MR if rows - i > MR else rows - i
+        if n < MR:
+            for k in range(depth):
+                for ii in range(MR):
+                    lq[k * MR + ii] = L[(i + ii) * lr + k * lk] if ii < n else 0.0
+        for ii in range(MR):
+            for jj in range(NR):
+                oq[ii * NR + jj] = out[(i + ii) * orow + jj] if ii < n and jj < left else 0.0
+        if i >= whole:
+            _tile(lq, 1, MR, panel, NR, oq, NR, depth)
+        elif lr == 1:
+            _tile(lp + i * depth, 1, MR, panel, NR, oq, NR, depth)
+        else:
+            _tile(L + i * lr, lr, lk, panel, NR, oq, NR, depth)
+        for ii in range(n):
+            for jj in range(left):
+                out[(i + ii) * orow + jj] = oq[ii * NR + jj]
+        i += MR
+
+
 cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* R,
                    Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
                    Py_ssize_t cols, Py_ssize_t depth, double* pack) noexcept nogil:
@@ -318,12 +355,14 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
     ``L`` in place, except where its rows are adjacent (``lr`` 1: a gradient's
     activations), whose block is packed tile by tile. A block's last rows short of a tile,
     ``PADDED`` or more, run as one on copies padded with rows of zeros (whose sums are
-    dropped); fewer go one by one (a batch of one sample: online training). With
+    dropped); fewer go one by one (a batch of one sample: online training). The columns
+    short of a tile run as one more panel padded with zero columns where ``_pads`` says
+    so (``_padded_columns``), the rest in ``_block``. With
     ``pack`` NULL the tiles read everything in place, and leftover rows go one by one."""
     cdef Py_ssize_t k0, i0, kd, md, i, j, k, whole, ii, jj
     cdef Py_ssize_t tiled = cols - cols % NR
-    cdef bint pair
-    cdef double* lp = pack + KC * tiled if pack != NULL else NULL
+    cdef bint pair, padded = pack != NULL and rows >= MR and _pads(cols - tiled)
+    cdef double* lp = pack + KC * (tiled + NR) if pack != NULL else NULL
     cdef double* lq = lp + MC * KC if pack != NULL else NULL  # leftover rows: lq[k MR + ii]
     cdef double* oq = lq + MR * KC if pack != NULL else NULL  # their sums: oq[ii NR + jj]
     k0 = 0
@@ -335,6 +374,11 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
                 for k in range(kd):
                     memcpy(pack + j * kd + k * NR, R + (k0 + k) * rk + j, NR * sizeof(double))
                 j += NR
+        if padded:  # and the columns short of a tile, padded with zeros, as one more
+            for k in range(kd):
+                for jj in range(NR):
+                    pack[tiled * kd + k * NR + jj] = R[(k0 + k) * rk + tiled + jj] \
+                        if tiled + jj < cols else 0.0
         i0 = 0
         while i0 < rows:
             md = MC if rows - i0 > MC else rows - i0
@@ -386,8 +430,11 @@ cdef void _product(const double* L, Py_ssize_t lr, Py_ssize_t lk, const double* 
                             for jj in range(NR):
                                 out[(i0 + whole + ii) * orow + j + jj] = oq[ii * NR + jj]
                         j += NR
+            if padded:
+                _padded_columns(L + i0 * lr + k0 * lk, lr, lk, pack + tiled * kd,
+                                out + i0 * orow + tiled, orow, md, cols - tiled, kd, lp, lq)
             _block(L + i0 * lr + k0 * lk, lr, lk, R + k0 * rk, rk, out + i0 * orow, orow, md,
-                   cols, kd, pack == NULL)
+                   tiled if padded else cols, kd, pack == NULL)
             i0 += MC
         k0 += KC
 

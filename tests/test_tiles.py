@@ -51,6 +51,20 @@ def test_pairs_of_tiles(compiled_backend, batch_size):
                               options)
 
 
+@pytest.mark.parametrize("left", range(1, 2 * TILE_COLS))
+def test_columns_short_of_a_tile(compiled_backend, left):
+    # Every count of columns short of a tile (8 in float64, 16 in float32): from two, but
+    # for half a tile, they run as a tile padded with zero columns, in whole tiles of rows
+    # and in the last rows of a block (17 samples: two tiles and 5 rows; 9 inputs).
+    for dtype in ("float64", "float32"):
+        net, X, Y, options = _case(left, [9, 2 * TILE_COLS + left, left + 1], None,
+                                   2 * TILE_ROWS + 5, momentum=0.5)
+        net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
+                             weights=net.weights, biases=net.biases)
+        assert_same_as_oracle(compiled_backend, net, X.astype(dtype), Y.astype(dtype),
+                              options)
+
+
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_depths(compiled_backend, depth):
     sizes = [11, 17, 9, 8, 3][:depth + 1]
