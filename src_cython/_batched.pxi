@@ -12,7 +12,7 @@ cdef enum:
     MC = 48
     PACK_EXTRA = (MC + MR + NR) * KC + MR * NR  # padded columns, a block of L, leftover rows
     PADDED = 3  # limits.PADDED_ROWS: leftover rows run as a tile padded with zeros
-    CHUNK = 256  # samples per pass of forward, mean_loss and gradients
+    CHUNK = 240  # samples per pass of forward, mean_loss and gradients
 
 cdef enum:
     BATCH_FORWARD = 0

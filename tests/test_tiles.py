@@ -13,6 +13,7 @@ from test_backends_agree import assert_same_as_oracle
 
 import fastbp
 from fastbp.kernels import resolve
+from fastbp.kernels.limits import CHUNK
 
 TILE_ROWS, TILE_COLS, BLOCK_ROWS, BLOCK_TERMS = 6, 8, 48, 256
 
@@ -91,7 +92,7 @@ def test_softmax_batches(compiled_backend, loss):
 
 @pytest.mark.parametrize("threads", [None, 2, 3])
 def test_evaluation_longer_than_a_chunk(compiled_backend, threads):
-    # forward, mean_loss and gradients go 256 samples at a time; each thread takes its
+    # forward, mean_loss and gradients go CHUNK samples at a time; each thread takes its
     # samples of a chunk, and the losses are summed in order once every thread has its.
     rng = np.random.default_rng(5)
     net = fastbp.Network([13, 10, 2], seed=5)
@@ -110,7 +111,7 @@ def test_evaluation_longer_than_a_chunk(compiled_backend, threads):
 
 @pytest.mark.parametrize("threads", [2, 3])
 def test_a_short_last_chunk_waits_for_the_others(compiled_backend, threads):
-    # The last chunk of 456 samples (200) lays its layers out anew in the scratch, over
+    # The last chunk of 456 samples (216) lays its layers out anew in the scratch, over
     # rows another thread may still be reading in the chunk before: repeated, a missing
     # wait shows.
     rng = np.random.default_rng(12)
@@ -168,10 +169,10 @@ def test_bad_threads(threads):
             call()
 
 
-@pytest.mark.parametrize("batch_size", [257, None])
+@pytest.mark.parametrize("batch_size", [CHUNK + 1, None])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_batches_longer_than_a_chunk(compiled_backend, batch_size, threads):
-    # A batch goes 256 samples at a time; its gradient sums continue across the chunks.
+    # A batch goes CHUNK samples at a time; its gradient sums continue across the chunks.
     rng = np.random.default_rng(9)
     net = fastbp.Network([13, 10, 2], ["tanh", "logistic"], seed=9)
     X, Y = random_data(rng, net, 600)
