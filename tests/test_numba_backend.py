@@ -161,3 +161,13 @@ def test_working_copies_start_on_a_cache_line(dtype):
     for i, v in enumerate(views):
         v[:] = i
     assert all((v == i).all() for i, v in enumerate(views))  # no view wrote over another
+
+
+@pytest.mark.parametrize("sizes", [(3, 5, 2), (784, 128, 10), (13, 10, 9, 2)])
+def test_every_threads_scratch_starts_on_a_cache_line(sizes):
+    # ``pack`` is one aligned buffer cut into a share per thread: each share is whole
+    # 64-byte lines (of either dtype), so the second thread's packed panels are aligned too.
+    from fastbp.kernels.numba import backend
+
+    layout = fastbp.Network(list(sizes)).kernel_shape.layout
+    assert backend._plan(layout).pack % 16 == 0  # values of a share, whole 64-byte lines

@@ -479,8 +479,11 @@ TAIL = 3  # Adam's scalars, at the end of each thread's share of ``pack``
 
 
 def pack_size(layout) -> int:
-    """Scratch of one thread: its products' packed copies, then its Adam's scalars."""
-    return KC * int(max(layout[0, 0], layout[:, 1].max())) + PACK_EXTRA + TAIL
+    """Scratch of one thread: its products' packed copies, then its Adam's scalars, in
+    whole 128-byte spans, so that every thread's share starts on a cache line as the
+    first's does (the caller aligns ``pack``): a share 3 values off put every 64-byte load
+    of its packed panels across two lines."""
+    return -(-(KC * int(max(layout[0, 0], layout[:, 1].max())) + PACK_EXTRA + TAIL) // 16) * 16
 
 
 def room_size(task: int, layout, at, n: int, n_params: int, n_state: int) -> int:
