@@ -28,7 +28,7 @@ from ..limits import TILE_ROWS as MR  # a register tile: rows by two vectors of 
 from .element import U, _activate, _derivative, _sample_loss
 from .jit import jit
 from .libm_exp import exp_fma, exp_fma_unchecked, exp_plain, exp_plain_unchecked, special
-from .simd import WIDE, load, vbroadcast, vload, vmuladd, vstore, wbroadcast, width, wload
+from .simd import WIDE, hload, load, vbroadcast, vload, vmuladd, vstore, wbroadcast, width, wload
 from .sync import abandoned, barrier, share
 from .unrolled import stage_kernels
 
@@ -37,6 +37,7 @@ from .unrolled import stage_kernels
 #: C library's functions their float32 twins, the vectors 8 floats wide.
 F = np.float64
 W = width(F)  # lanes of a vector
+H = W // 2  # lanes of a half vector (hload)
 NR = 2 * W  # columns of a register tile: two vectors
 
 # The update stage, generated from the description of the step (fastbp.kernels.step)
@@ -216,7 +217,10 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
                 for i in range(0, whole, MR):
                     for k in range(kd):
                         src, dst = l_at + i0 + i + (k0 + k) * lk, lp + i * kd + k * MR
-                        for ii in range(MR):
+                        # half vectors, then single values (a copy as Cython's memcpy)
+                        for ii in range(0, MR - MR % H, H):
+                            vstore(pack, dst + ii, hload(lhs, src + ii))
+                        for ii in range(MR - MR % H, MR):
                             pack[U(dst + ii)] = load(lhs, src + ii)
             i = 0
             while i < whole:  # a row of tiles at a time: its rows of L stay in cache

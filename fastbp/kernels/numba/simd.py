@@ -50,6 +50,7 @@ class VectorType(types.Type):
 
 VECTORS = {types.float64: VectorType(types.float64), types.float32: VectorType(types.float32)}
 WIDE_VECTORS = {dtype: VectorType(dtype, 2 * BYTES) for dtype in VECTORS}
+HALF_VECTORS = {dtype: VectorType(dtype, BYTES // 2) for dtype in VECTORS}
 
 
 @register_model(VectorType)
@@ -111,6 +112,8 @@ def _typed_broadcast(vectors: dict, name: str):
 vload = intrinsic(_typed_load(VECTORS, "vload"))
 #: :func:`vload` of a 512-bit vector: twice the lanes.
 wload = intrinsic(_typed_load(WIDE_VECTORS, "wload"))
+#: :func:`vload` of a 128-bit vector: half the lanes (a copy of a few values at once).
+hload = intrinsic(_typed_load(HALF_VECTORS, "hload"))
 
 
 @intrinsic
