@@ -168,6 +168,8 @@ def test_no_choice_no_measuring(store, monkeypatch, case):
 
 
 def test_a_run_long_beside_the_measuring_measures_again(store, threaded, spy, monkeypatch):
+    # (the guard of a busy core would try another count on a noisy machine: not here)
+    monkeypatch.setattr(calibrate, "guard", lambda *args: None)
     X, Y = _data()
     key = threads.workload(threaded, "float64", (12, 20, 3), 8)
     net = fastbp.Network((12, 20, 3), seed=6)
@@ -221,3 +223,36 @@ def test_a_kept_count_is_read_only_where_only_this_user_can_write(store, tmp_pat
         assert threads.kept("k") is None
     finally:
         store.parent.chmod(0o700)
+
+
+def test_the_guard_tries_one_thread_where_a_kept_count_got_slow(monkeypatch):
+    monkeypatch.setattr(limits, "GUARD_RETRY", 3)
+    guard = calibrate.Guard(2, calm=1.0)  # one thread took 1 s an epoch when measured
+    assert guard.next(5.0) == 2  # the first chunk is not judged
+    assert guard.next(0.6) == 2  # faster than one thread was: as kept
+    assert guard.next(1.5) == 1  # slower: the next chunk tries one thread
+    assert guard.next(1.0) == 1  # faster than the two threads' last chunk: kept
+    assert [guard.next(1.0) for _ in range(3)] == [1, 1, 2]  # then two threads, again
+    assert guard.next(0.5) == 2  # faster than one thread's last: back to the kept count
+    assert guard.next(1.2) == 1  # slow again: a trial...
+    assert guard.next(1.4) == 2  # ...slower than two threads were: back to them
+    assert calibrate.guard(None, 2, 96) is None
+
+
+def test_a_long_run_on_a_busy_core_goes_on_with_the_faster_count(store, threaded, spy,
+                                                                  monkeypatch):
+    from fastbp.core import engine
+
+    X, Y = _data()
+    key = threads.workload(threaded, "float64", (12, 20, 3), 8)
+    # two threads kept, and one thread's pace then so fast that every chunk looks slow
+    threads.keep(key, 2, 1.5, sample_seconds=1e-15, measuring_seconds=10.0)
+    monkeypatch.setattr(engine, "CHUNK_SECONDS", 1e-4)  # many chunks
+    net = fastbp.Network((12, 20, 3), seed=2)
+    alone = net.copy()
+    fastbp.train(net, X, Y, epochs=40, lr=0.05, batch_size=8, backend=threaded)
+    counts = [t for n, t in spy[0].calls]
+    assert counts[:2] == [2, 2] and 1 in counts  # after the first chunk, a trial
+    assert set(counts) == {1, 2}
+    fastbp.train(alone, X, Y, epochs=40, lr=0.05, batch_size=8, backend=threaded, threads=1)
+    assert np.array_equal(net.params, alone.params)  # a count changes no bit

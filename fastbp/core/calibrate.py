@@ -102,3 +102,49 @@ def measure(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: n
                        min(one) / (n * repeats),
                        time.perf_counter() - began)
     return count
+
+
+class Guard:
+    """``threads=None``'s watch over a long run on a kept count of several threads.
+
+    The count was right when it was measured, but another process may have taken a core
+    since: batches of 32 of 64-128-10 ran on two threads at 0.63x one thread's pace
+    while a busy loop held the second core of a 2-vCPU VM. After each chunk of epochs
+    (:data:`fastbp.core.engine.CHUNK_SECONDS`) the run tells :meth:`next` the chunk's
+    seconds an epoch; where a chunk on several threads was slower than one thread was
+    when measured, the next runs on one thread, and the run goes on with whichever was
+    faster, trying the other count again every ``limits.GUARD_RETRY`` chunks. The first
+    chunk is not judged (a first call's one-time costs fall in it). A count never
+    changes a bit, only the time.
+    """
+
+    def __init__(self, threads: int, calm: float) -> None:
+        self.many, self.calm = threads, calm  # calm: seconds an epoch took on one thread
+        self.now, self.trying, self.seen, self.since = threads, False, 0, 0
+        self.pace: dict[int, float] = {}
+
+    def next(self, pace: float) -> int:
+        """The count for the next chunk, the last one on :attr:`now` threads having taken
+        ``pace`` seconds an epoch."""
+        self.pace[self.now] = pace
+        self.seen += 1
+        self.since += 1
+        other = 1 if self.now == self.many else self.many
+        slow = self.now == self.many and pace > self.calm  # slower than one calm thread
+        due = self.now == 1 and self.since >= limits.GUARD_RETRY
+        if self.trying:  # a trial: keep the faster of the two last chunks
+            self.now = min((self.now, other), key=lambda count: self.pace[count])
+            self.trying, self.since = False, 0
+        elif self.seen > 1 and (slow or due):
+            self.now, self.trying = other, True
+        return self.now
+
+
+def guard(key: str | None, threads: int | None, n: int) -> Guard | None:
+    """A :class:`Guard` for a run of ``n`` samples an epoch on ``threads`` threads, the
+    count kept (or just measured) for workload ``key``; None where there is nothing to
+    guard: one thread, or no one-thread pace known."""
+    found = None if key is None else thread_counts.entry(key)
+    if threads is None or threads < 2 or not found or not found.get("sample_seconds"):
+        return None
+    return Guard(threads, found["sample_seconds"] * n)

@@ -296,8 +296,8 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     work that a SIGTERM could save.
     """
     count, n = len(params), len(X)
-    measuring = False
-    if count == 1 and threads is None:  # the count measured for the workload, if any
+    measuring, key, chosen = False, None, count == 1 and threads is None
+    if chosen:  # the count measured for the workload, if any
         key = calibrate.workload(kernels, shape, rule, n)
         threads, measuring = calibrate.kept(key, shape, plan.epochs - (
             0 if start is None else start.done), n)
@@ -326,12 +326,15 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
                                                 key) or run.threads
             if progress is not None or measuring:  # neither counts in the run's seconds
                 run.began = time.perf_counter()
+            guard = calibrate.guard(key, run.threads, n) if chosen else None
             while committed.done < plan.epochs:
                 raise_dropped()
                 done = committed.done
                 committed, measured = run.chunk(committed)
                 if measured is _ALL_STOPPED:
                     break
+                if guard is not None:  # another process may have taken a core since
+                    run.threads = guard.next(run.chunks.cost)
                 if progress is not None:
                     progress(committed.done - done, measured)
                 if commit is not None:

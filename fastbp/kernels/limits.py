@@ -36,6 +36,10 @@ THREADS_PAY = 1_000_000
 #: as fast as one thread.
 MEASURE_WORK, MEASURE_PAYS, MEASURE_AGAIN = 2 * 10**9, 20, 100
 MEASURE_CALL_SECONDS, MEASURE_ROUNDS, THREADS_GAIN = 0.02, 4, 1.05
+#: A long run on a kept count of several threads, gone over to one thread because another
+#: process took a core (:class:`fastbp.core.calibrate.Guard`), tries its kept count again
+#: after this many chunks (about 4 s).
+GUARD_RETRY = 16
 
 
 def one_thread(threads: int | None, rows: int, n_params: int) -> bool:
