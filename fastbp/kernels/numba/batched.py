@@ -190,8 +190,8 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
     tile. A block's last rows short of a tile, ``PADDED`` or more, run as one on copies
     padded with rows of zeros (whose sums are dropped); fewer go one by one. The columns
     short of a tile run as one more panel padded with zero columns where that is faster
-    (:func:`_pads`, :func:`_padded_columns`: a 10-output layer's in float32, 4% of 784-128-10's
-    time). A copy changes no bit.
+    (:func:`_pads`, :func:`_padded_columns`: a layer of 10 outputs in float32, which a
+    vector and two lone columns took twice as long). A copy changes no bit.
     """
     tiled = cols - cols % NR
     padded = rows >= MR and _pads(cols - tiled)
