@@ -1,23 +1,31 @@
 """``threads=None`` measured: the kept counts, the measuring, and the runs that use them."""
 
+import hashlib
 import json
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
 import fastbp
+from fastbp.base.functions import SQUARED
 from fastbp.core import calibrate, training
 from fastbp.core.training import measure_threads
 from fastbp.kernels import MODULES, limits, threads
+from fastbp.kernels.protocol import Rule
 
 THREADED = [name for name in ("numba", "cython") if name in MODULES]
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    """An empty file of kept counts, and two cores whatever this machine has."""
+    """An empty file of kept counts, and two cores whatever this machine has, both free."""
     path = tmp_path / "cache" / "fastbp" / "threads.json"
     monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads, "others_running", lambda: 0)
     with threads.kept_in(path):
         yield path
 
@@ -256,3 +264,73 @@ def test_a_long_run_on_a_busy_core_goes_on_with_the_faster_count(store, threaded
     assert set(counts) == {1, 2}
     fastbp.train(alone, X, Y, epochs=40, lr=0.05, batch_size=8, backend=threaded, threads=1)
     assert np.array_equal(net.params, alone.params)  # a count changes no bit
+
+
+def test_a_run_begun_while_another_process_holds_a_core_begins_on_one_thread(
+        store, threaded, spy, monkeypatch):
+    X, Y = _data()
+    threads.keep(threads.workload(threaded, "float64", (12, 20, 3), 8), 2, 1.5,
+                 sample_seconds=1e-6, measuring_seconds=10.0)
+    net = fastbp.Network((12, 20, 3), seed=2)
+    alone = net.copy()
+    fastbp.train(net, X, Y, epochs=2, lr=0.05, batch_size=8, backend=threaded)
+    assert [t for n, t in spy[-1].calls] == [2]  # both cores free: the kept count
+    monkeypatch.setattr(threads, "others_running", lambda: 1)
+    fastbp.train(net, X, Y, epochs=2, lr=0.05, batch_size=8, backend=threaded)
+    assert [t for n, t in spy[-1].calls] == [1]
+    fastbp.train(alone, X, Y, epochs=4, lr=0.05, batch_size=8, backend=threaded, threads=1)
+    assert np.array_equal(net.params, alone.params)  # a count changes no bit
+
+
+def test_a_run_begun_on_one_thread_tries_the_kept_count_at_once(monkeypatch):
+    monkeypatch.setattr(limits, "GUARD_RETRY", 3)
+    guard = calibrate.Guard(2, calm=1.0, now=1)
+    assert guard.next(1.0) == 1  # the first chunk is not judged
+    assert guard.next(1.0) == 2  # then a trial of the kept count...
+    assert guard.next(0.6) == 2  # ...faster: kept
+    guard = calibrate.Guard(2, calm=1.0, now=1)
+    assert [guard.next(1.0), guard.next(1.0), guard.next(1.3)] == [1, 2, 1]  # slower
+
+
+def test_a_free_count_never_exceeds_the_kept_one(monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 4)
+    monkeypatch.setattr(threads, "others_running", lambda: 1)
+    shape = fastbp.Network((12, 20, 3)).kernel_shape
+    rule = Rule(SQUARED, 8)
+    assert calibrate.free("key", 2, shape, rule, 96) == 2  # three cores left
+    assert calibrate.free("key", 4, shape, rule, 96) == 3
+    assert calibrate.free("key", None, shape, rule, 96) is None  # one thread's work anyway
+    assert calibrate.free(None, 4, shape, rule, 96) == 4  # no choice made
+
+
+def _others(snapshots=40):
+    seen = []
+    for _ in range(snapshots):
+        seen.append(threads.others_running())
+        time.sleep(0.002)
+    return seen
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/loadavg is Linux's")
+def test_another_process_on_a_core_is_seen_and_this_ones_threads_are_not():
+    stop = threading.Event()
+    block = bytes(1 << 20)
+
+    def hashing():  # hashlib lets the GIL go: this thread is runnable all along
+        while not stop.is_set():
+            hashlib.sha256(block).digest()
+    worker = threading.Thread(target=hashing)
+    worker.start()
+    try:
+        assert min(_others()) == 0  # this process's own runnable threads are not counted
+    finally:
+        stop.set()
+        worker.join()
+    busy = subprocess.Popen([sys.executable, "-c", "print(flush=True)\nwhile True: pass"],
+                            stdout=subprocess.PIPE)
+    try:
+        busy.stdout.readline()
+        assert max(_others()) >= 1
+    finally:
+        busy.kill()
+        busy.wait()

@@ -118,9 +118,11 @@ class Guard:
     changes a bit, only the time.
     """
 
-    def __init__(self, threads: int, calm: float) -> None:
+    def __init__(self, threads: int, calm: float, now: int | None = None) -> None:
         self.many, self.calm = threads, calm  # calm: seconds an epoch took on one thread
-        self.now, self.trying, self.seen, self.since = threads, False, 0, 0
+        self.now, self.trying, self.seen, self.since = now or threads, False, 0, 0
+        if self.now != self.many:  # begun on one thread (see ``free``): try many soon
+            self.since = limits.GUARD_RETRY
         self.pace: dict[int, float] = {}
 
     def next(self, pace: float) -> int:
@@ -140,11 +142,30 @@ class Guard:
         return self.now
 
 
-def guard(key: str | None, threads: int | None, n: int) -> Guard | None:
+def guard(key: str | None, threads: int | None, n: int, now: int | None = None
+          ) -> Guard | None:
     """A :class:`Guard` for a run of ``n`` samples an epoch on ``threads`` threads, the
-    count kept (or just measured) for workload ``key``; None where there is nothing to
-    guard: one thread, or no one-thread pace known."""
+    count kept (or just measured) for workload ``key``, begun on ``now`` threads (None:
+    ``threads``; one where :func:`free` found the cores taken); None where there is
+    nothing to guard: one thread, or no one-thread pace known."""
     found = None if key is None else thread_counts.entry(key)
     if threads is None or threads < 2 or not found or not found.get("sample_seconds"):
         return None
-    return Guard(threads, found["sample_seconds"] * n)
+    return Guard(threads, found["sample_seconds"] * n, now)
+
+
+def free(key: str | None, threads: int | None, shape: Shape, rule: Rule, n: int
+         ) -> int | None:
+    """The count a ``threads=None`` run of workload ``key`` begins on: ``threads`` (the
+    count kept, or None: ``limits.THREADS_PAY``'s guess), but no more than the cores
+    that other processes leave free now (at least one). A count measured while a core was
+    free costs time while another process holds it (batches of 32 of 784-128-10 on two
+    threads ran at 0.74x one thread's pace while a busy loop held the second vCPU), and
+    a short run ends before :class:`Guard` judges a chunk. A count never changes a bit."""
+    if key is None:
+        return threads
+    count = thread_counts.parts(threads, min(n, rule.batch_size), shape.n_params)
+    if count < 2:
+        return threads
+    left = thread_counts.cores() - thread_counts.others_running()
+    return threads if left >= count else max(1, left)

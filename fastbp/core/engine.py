@@ -297,10 +297,12 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
     """
     count, n = len(params), len(X)
     measuring, key, chosen = False, None, count == 1 and threads is None
+    kept = threads
     if chosen:  # the count measured for the workload, if any
         key = calibrate.workload(kernels, shape, rule, n)
-        threads, measuring = calibrate.kept(key, shape, plan.epochs - (
+        kept, measuring = calibrate.kept(key, shape, plan.epochs - (
             0 if start is None else start.done), n)
+        threads = calibrate.free(key, kept, shape, rule, n)  # another process's cores
     guess = kernels.epoch_seconds(shape, rule, n) * count
     record_every = plan.record_every if evaluate else None
     if (start is None and commit is None and progress is None and not record_every
@@ -326,7 +328,8 @@ def fit(kernels: Kernels, shape: Shape, rule: Rule, params: np.ndarray, X: np.nd
                                                 key) or run.threads
             if progress is not None or measuring:  # neither counts in the run's seconds
                 run.began = time.perf_counter()
-            guard = calibrate.guard(key, run.threads, n) if chosen else None
+            guard = calibrate.guard(key, run.threads if measuring else kept, n,
+                                    run.threads) if chosen else None
             while committed.done < plan.epochs:
                 raise_dropped()
                 done = committed.done

@@ -26,6 +26,37 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def others_running() -> int:
+    """Threads of other processes that are running or waiting for a core right now (0
+    where the system does not say: not Linux). Linux counts every runnable thread in
+    ``/proc/loadavg``; this process's own (the caller, and a pool's workers still spinning
+    after a call) are not another process's and are left out. A snapshot: a process that
+    keeps a core busy is in every one, a short one in few."""
+    try:
+        fd = os.open("/proc/loadavg", os.O_RDONLY)
+        try:
+            running = int(os.read(fd, 128).split()[3].split(b"/")[0])
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        return 0
+    if running <= 1:  # the caller
+        return 0
+    own = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", "rb") as stat:
+                fields = stat.read()
+        except OSError:  # ended meanwhile
+            continue
+        own += fields[fields.rindex(b")") + 2:][:1] == b"R"
+    return max(0, running - max(own, 1))
+
+
 def parts(threads: int | None, rows: int, n_params: int) -> int:
     """Threads for batches of ``rows`` samples: ``threads`` (None: every core, where the
     batch is large enough to pay), never more than a batch has samples."""
