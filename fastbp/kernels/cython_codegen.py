@@ -278,14 +278,14 @@ cdef inline void _update_row(double* work, double* vel, double* vel2, const doub
                              double lr, const double* opt, double decay,
                              double sw) noexcept nogil:
     """The update stage of the batched kernels for one sample's gradients ``0 + d[outs + j]
-    ai`` of parameters row..row+n (twin: numba's ``update_row``)."""''',
+    ai`` of parameters row..row+n (twin: numba's ``_update_row``)."""''',
     "rows": '''\
 cdef inline void _update_rows(double* work, double* vel, double* vel2, const double* d,
                               Py_ssize_t outs, Py_ssize_t first, Py_ssize_t n_in,
                               Py_ssize_t n, const double* a, Py_ssize_t inp, double lr,
                               const double* opt, double decay, double sw) noexcept nogil:
     """``_update_row`` for the ``n_in`` rows ``first + i n`` of a layer, the inputs
-    ``a[inp + i]``, the rule tested once for them all (twin: numba's ``update_rows``)."""''',
+    ``a[inp + i]``, the rule tested once for them all (twin: numba's ``_update_rows``)."""''',
     "rate": '''\
 cdef inline double _adam_step(double* vel, Py_ssize_t at, double lr,
                               const double* opt) noexcept nogil:

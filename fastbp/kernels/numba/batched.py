@@ -41,7 +41,7 @@ H = W // 2  # lanes of a half vector (hload)
 NR = 2 * W  # columns of a register tile: two vectors
 
 # The update stage, generated from the description of the step (fastbp.kernels.step)
-update_range, update_row, update_rows, adam_step = stage_kernels(F.__name__)
+update_range, update_sample, adam_step = stage_kernels(F.__name__)
 
 
 @jit(inline="always")
@@ -878,16 +878,12 @@ def _step(work, orig, layout, grad, size, lr, opt, decay, vel, train_bias, part,
 def _step_sample(work, orig, layout, a, d, at, lr, opt, decay, vel, train_bias, refresh, sw):
     """``_step`` for a batch of one sample, whose summed gradient ``0 + δ a`` (plus
     ``decay * w`` for a weight) divided by 1 is applied as it is computed, row by row of
-    each transposed ``W`` (:func:`update_rows`: one call a layer), then the biases
-    (:func:`update_row`). ``orig`` is brought up to date where later batches read it
-    (``refresh``)."""
-    for layer in range(layout.shape[0]):
-        n_in, n_out, w_at, b_at = layout[layer]
-        inp, outs = at[layer], at[layer + 1]  # the stage takes signed indices
-        update_rows(work, vel, d, outs, w_at, n_in, n_out, a, inp, lr, opt, decay, sw)
-        if train_bias:
-            update_row(work, vel, d, outs, b_at, n_out, 1.0, lr, opt, 0.0, sw)
-        if refresh and layer > 0:
+    each transposed ``W``, then the biases (:func:`update_sample`: one call a sample).
+    ``orig`` is brought up to date where later batches read it (``refresh``)."""
+    update_sample(work, vel, d, a, layout, at, lr, opt, decay, sw, train_bias)
+    if refresh:
+        for layer in range(1, layout.shape[0]):
+            n_in, n_out, w_at = layout[layer, 0], layout[layer, 1], layout[layer, 2]
             _refresh(orig, work, w_at, n_in, n_out, 0, n_in)
 
 

@@ -65,11 +65,11 @@ def _in(real: str, module: codegen.Module) -> codegen.Module:
     return module if real == "float64" else codegen.single(module)
 
 
-def stage_kernels(real: str = "float64") -> tuple[object, object, object, object]:
-    """``update_range``, ``update_row``, ``update_rows`` and ``adam_step``, the batched
-    kernels' update stage (:func:`codegen.stage_module`), computing in ``real``."""
+def stage_kernels(real: str = "float64") -> tuple[object, object, object]:
+    """``update_range``, ``update_sample`` and ``adam_step``, the batched kernels' update
+    stage (:func:`codegen.stage_module`), computing in ``real``."""
     found = _load(_in(real, codegen.stage_module()))
-    return found["update_range"], found["update_row"], found["update_rows"], found["adam_step"]
+    return found["update_range"], found["update_sample"], found["adam_step"]
 
 
 _RELATIVE = re.compile(r"^from (\.+)([\w.]*) import", re.MULTILINE)
