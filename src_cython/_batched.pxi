@@ -159,6 +159,43 @@ cdef extern from *:
         FASTBP_AT(out) = c0; FASTBP_AT(out + v) = c1; FASTBP_AT(out + 2 * v) = c2;
         FASTBP_AT(out + 3 * v) = c3; FASTBP_AT(out + 4 * v) = c4; FASTBP_AT(out + 5 * v) = c5;
     }
+    /* One row by eight vectors of columns (32 doubles, 64 floats), eight sums in flight.
+       Twin: _row32 in numba.batched.py. */
+    static inline void fastbp_row32(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth) {
+        const Py_ssize_t v = FASTBP_LANES;
+        fastbp_v4 c0 = FASTBP_AT(out), c1 = FASTBP_AT(out + v), c2 = FASTBP_AT(out + 2 * v),
+                  c3 = FASTBP_AT(out + 3 * v), c4 = FASTBP_AT(out + 4 * v),
+                  c5 = FASTBP_AT(out + 5 * v), c6 = FASTBP_AT(out + 6 * v),
+                  c7 = FASTBP_AT(out + 7 * v);
+        for (Py_ssize_t k = 0; k < depth; k++) {
+            const double* r = R + k * rk;
+            double x = l[k * lk];
+            c0 = c0 + FASTBP_AT(r) * x; c1 = c1 + FASTBP_AT(r + v) * x;
+            c2 = c2 + FASTBP_AT(r + 2 * v) * x; c3 = c3 + FASTBP_AT(r + 3 * v) * x;
+            c4 = c4 + FASTBP_AT(r + 4 * v) * x; c5 = c5 + FASTBP_AT(r + 5 * v) * x;
+            c6 = c6 + FASTBP_AT(r + 6 * v) * x; c7 = c7 + FASTBP_AT(r + 7 * v) * x;
+        }
+        FASTBP_AT(out) = c0; FASTBP_AT(out + v) = c1; FASTBP_AT(out + 2 * v) = c2;
+        FASTBP_AT(out + 3 * v) = c3; FASTBP_AT(out + 4 * v) = c4; FASTBP_AT(out + 5 * v) = c5;
+        FASTBP_AT(out + 6 * v) = c6; FASTBP_AT(out + 7 * v) = c7;
+    }
+    /* One row by four vectors of columns (16 doubles, 32 floats). Twin: _row16 in
+       numba.batched.py. */
+    static inline void fastbp_row16(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth) {
+        const Py_ssize_t v = FASTBP_LANES;
+        fastbp_v4 c0 = FASTBP_AT(out), c1 = FASTBP_AT(out + v), c2 = FASTBP_AT(out + 2 * v),
+                  c3 = FASTBP_AT(out + 3 * v);
+        for (Py_ssize_t k = 0; k < depth; k++) {
+            const double* r = R + k * rk;
+            double x = l[k * lk];
+            c0 = c0 + FASTBP_AT(r) * x; c1 = c1 + FASTBP_AT(r + v) * x;
+            c2 = c2 + FASTBP_AT(r + 2 * v) * x; c3 = c3 + FASTBP_AT(r + 3 * v) * x;
+        }
+        FASTBP_AT(out) = c0; FASTBP_AT(out + v) = c1; FASTBP_AT(out + 2 * v) = c2;
+        FASTBP_AT(out + 3 * v) = c3;
+    }
     #else
     static inline void fastbp_tile(const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                    const double* R, Py_ssize_t rk, double* out,
@@ -182,14 +219,27 @@ cdef extern from *:
                 out[i * orow + j] = s;
             }
     }
-    static inline void fastbp_row24(const double* l, Py_ssize_t lk, const double* R,
-                                    Py_ssize_t rk, double* out, Py_ssize_t depth) {
-        for (Py_ssize_t j = 0; j < 6 * FASTBP_LANES; j++) {
+    static inline void fastbp_row_n(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth,
+                                    Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) {
             double s = out[j];
             for (Py_ssize_t k = 0; k < depth; k++)
                 s = s + R[k * rk + j] * l[k * lk];
             out[j] = s;
         }
+    }
+    static inline void fastbp_row24(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth) {
+        fastbp_row_n(l, lk, R, rk, out, depth, 6 * FASTBP_LANES);
+    }
+    static inline void fastbp_row32(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth) {
+        fastbp_row_n(l, lk, R, rk, out, depth, 8 * FASTBP_LANES);
+    }
+    static inline void fastbp_row16(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth) {
+        fastbp_row_n(l, lk, R, rk, out, depth, 4 * FASTBP_LANES);
     }
     #endif
     """
@@ -204,6 +254,10 @@ cdef extern from *:
                                 const double* R, Py_ssize_t rk, double* out, Py_ssize_t orow,
                                 Py_ssize_t depth) noexcept nogil
     void _row24 "fastbp_row24" (const double* l, Py_ssize_t lk, const double* R, Py_ssize_t rk,
+                                double* out, Py_ssize_t depth) noexcept nogil
+    void _row32 "fastbp_row32" (const double* l, Py_ssize_t lk, const double* R, Py_ssize_t rk,
+                                double* out, Py_ssize_t depth) noexcept nogil
+    void _row16 "fastbp_row16" (const double* l, Py_ssize_t lk, const double* R, Py_ssize_t rk,
                                 double* out, Py_ssize_t depth) noexcept nogil
 
 
@@ -234,9 +288,9 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                         Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
                         Py_ssize_t cols, Py_ssize_t depth, bint tiles) noexcept nogil:
     """One block of ``_product``: its whole tiles where ``tiles`` (else the caller ran them
-    on copies); its leftover rows one by one, three tiles wide then one, where ``tiles`` or
-    where they are fewer than ``PADDED`` (else the caller ran them as a padded tile); then
-    the leftover columns."""
+    on copies); its leftover rows one by one, four tiles wide then what is left, where
+    ``tiles`` or where they are fewer than ``PADDED`` (else the caller ran them as a padded
+    tile); then the leftover columns."""
     cdef Py_ssize_t i, j = 0, jj, k, whole = rows - rows % MR, tiled = cols - cols % NR
     cdef double c[NR]
     cdef double x, s, s0, s1, s2, s3, w
@@ -250,13 +304,20 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                 _tile(L + i * lr, lr, lk, R + j, rk, out + i * orow + j, orow, depth)
                 i += MR
             j += NR
-    # leftover rows one at a time (those of a padded tile are done), three tiles wide, then
-    # one: a tile wide, a row's two vectors of sums wait for each add (a batch of one)
+    # leftover rows one at a time (those of a padded tile are done), four tiles wide, then
+    # the 3, 2 or 1 left in one pass: a tile wide, a row's two vectors of sums wait for
+    # each add (a batch of one)
     for i in range(whole if tiles or rows - whole < PADDED else rows, rows):
         j = 0
-        while j + 3 * NR <= tiled:
+        while j + 4 * NR <= tiled:
+            _row32(L + i * lr, lk, R + j, rk, out + i * orow + j, depth)
+            j += 4 * NR
+        if tiled - j == 3 * NR:
             _row24(L + i * lr, lk, R + j, rk, out + i * orow + j, depth)
             j += 3 * NR
+        elif tiled - j == 2 * NR:
+            _row16(L + i * lr, lk, R + j, rk, out + i * orow + j, depth)
+            j += 2 * NR
         while j < tiled:
             for jj in range(NR):
                 c[jj] = out[i * orow + j + jj]
@@ -286,7 +347,7 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                 out[i * orow + j + jj] = c[jj]
             i += 1
         j += NR // 2
-    for jj in range(j, cols):  # leftover columns: four rows at a time, then one
+    for jj in range(j, cols):  # leftover columns: four rows at a time
         i = 0
         while i + 4 <= rows:
             o = out + i * orow + jj
@@ -300,12 +361,22 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                 s3 = s3 + w * l[3 * lr + k * lk]
             o[0], o[orow], o[2 * orow], o[3 * orow] = s0, s1, s2, s3
             i += 4
-        while i < rows:
+    for i in range(rows - rows % 4, rows):  # the rows left, two columns at a time
+        jj = j
+        while jj + 2 <= cols:
+            o = out + i * orow + jj
+            s0, s1 = o[0], o[1]
+            for k in range(depth):
+                x = L[i * lr + k * lk]
+                s0 = s0 + R[k * rk + jj] * x
+                s1 = s1 + R[k * rk + jj + 1] * x
+            o[0], o[1] = s0, s1
+            jj += 2
+        if jj < cols:
             s = out[i * orow + jj]
             for k in range(depth):
                 s = s + R[k * rk + jj] * L[i * lr + k * lk]
             out[i * orow + jj] = s
-            i += 1
 
 
 cdef inline bint _pads(Py_ssize_t left) noexcept nogil:

@@ -66,6 +66,22 @@ def test_columns_short_of_a_tile(compiled_backend, left):
                               options)
 
 
+@pytest.mark.parametrize("batch_size", [1, 2])
+@pytest.mark.parametrize("tiles", [2, 3, 4, 5, 7, 8])
+def test_rows_of_a_few_samples(compiled_backend, batch_size, tiles):
+    # A sample's row of sums, a few at once: four tiles wide, then the 3, 2 or 1 left in
+    # one pass (a tile is 8 columns in float64, 16 in float32), then 0-3 columns short of
+    # a tile, two at a time (the last layer's 1-3 outputs).
+    for dtype, cols in (("float64", TILE_COLS), ("float32", 2 * TILE_COLS)):
+        width = tiles * cols + tiles % 4
+        net, X, Y, options = _case(tiles, [13, width, tiles % 3 + 1], batch_size, 7,
+                                   momentum=0.5)
+        net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
+                             weights=net.weights, biases=net.biases)
+        assert_same_as_oracle(compiled_backend, net, X.astype(dtype), Y.astype(dtype),
+                              options)
+
+
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_depths(compiled_backend, depth):
     sizes = [11, 17, 9, 8, 3][:depth + 1]

@@ -328,18 +328,25 @@ def _few_rows(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, dep
 @jit(inline="always")
 def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
     """What the tiles of one block of :func:`product` leave: fewer than ``PADDED`` rows
-    short of a tile, one at a time (3 tiles wide, then 1: a batch of one sample, online
-    training); the columns short of a tile that :func:`_pads` leaves, a vector of them
-    six rows at a time (:func:`_strip`), then one at a time four rows at a time (four sums
-    in flight: one sum waits for its last add)."""
+    short of a tile, one at a time (4 tiles wide, then the 3, 2 or 1 left in one pass: a
+    batch of one sample, online training, whose row's sums wait for each add); the columns
+    short of a tile that :func:`_pads` leaves, a vector of them six rows at a time
+    (:func:`_strip`), then one at a time four rows at a time (four sums in flight: one sum
+    waits for its last add), the rows left two columns at a time."""
     tiled = cols - cols % NR
     whole = rows - rows % MR
     for i in range(whole if rows - whole < PADDED else rows, rows):
         p, o = l_at + i * lr, o_at + i * orow
         j = 0
-        while j + 3 * NR <= tiled:
+        while j + 4 * NR <= tiled:
+            _row32(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
+            j += 4 * NR
+        if tiled - j == 3 * NR:
             _row24(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
             j += 3 * NR
+        elif tiled - j == 2 * NR:
+            _row16(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
+            j += 2 * NR
         while j < tiled:
             c0 = vload(out, o + j)
             c1 = vload(out, o + j + W)
@@ -370,6 +377,7 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
                 q += rk
             vstore(out, o, c)
         j += W
+    four = rows - rows % 4
     for jj in range(j, cols):
         q = r_at + jj
         i = 0
@@ -388,11 +396,76 @@ def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, de
                 qk += rk
             out[o], out[o + orow], out[o + 2 * orow], out[o + 3 * orow] = s0, s1, s2, s3
             i += 4
-        for r in range(i, rows):
+    for r in range(four, rows):  # the rows left, two columns at a time: two sums in flight
+        jj = j
+        while jj + 2 <= cols:
+            o, q, p = o_at + r * orow + jj, r_at + jj, l_at + r * lr
+            s0, s1 = out[o], out[o + 1]
+            for _ in range(depth):
+                v = load(lhs, p)
+                s0 += load(rhs, q) * v
+                s1 += load(rhs, q + 1) * v
+                p += lk
+                q += rk
+            out[o], out[o + 1] = s0, s1
+            jj += 2
+        if jj < cols:
             s = out[o_at + r * orow + jj]
             for k in range(depth):
-                s += load(rhs, q + k * rk) * load(lhs, l_at + r * lr + k * lk)
+                s += load(rhs, r_at + jj + k * rk) * load(lhs, l_at + r * lr + k * lk)
             out[o_at + r * orow + jj] = s
+
+
+@jit(inline="always")
+def _row32(lhs, p, lk, rhs, r_at, rk, out, o, depth):
+    """One row, eight vectors of columns (32 in float64): ``out[o + j] += Σ_k lhs[p + k lk]
+    rhs[r_at + k rk + j]``, eight sums in flight (twin: ``_row32``, C in _batched.pxi)."""
+    c0, c1, c2, c3 = vload(out, o), vload(out, o + W), vload(out, o + 2 * W), \
+        vload(out, o + 3 * W)
+    c4, c5, c6, c7 = vload(out, o + 4 * W), vload(out, o + 5 * W), vload(out, o + 6 * W), \
+        vload(out, o + 7 * W)
+    q = r_at
+    for _ in range(depth):
+        x = vbroadcast(lhs, p)
+        c0 = vmuladd(c0, vload(rhs, q), x)
+        c1 = vmuladd(c1, vload(rhs, q + W), x)
+        c2 = vmuladd(c2, vload(rhs, q + 2 * W), x)
+        c3 = vmuladd(c3, vload(rhs, q + 3 * W), x)
+        c4 = vmuladd(c4, vload(rhs, q + 4 * W), x)
+        c5 = vmuladd(c5, vload(rhs, q + 5 * W), x)
+        c6 = vmuladd(c6, vload(rhs, q + 6 * W), x)
+        c7 = vmuladd(c7, vload(rhs, q + 7 * W), x)
+        p += lk
+        q += rk
+    vstore(out, o, c0)
+    vstore(out, o + W, c1)
+    vstore(out, o + 2 * W, c2)
+    vstore(out, o + 3 * W, c3)
+    vstore(out, o + 4 * W, c4)
+    vstore(out, o + 5 * W, c5)
+    vstore(out, o + 6 * W, c6)
+    vstore(out, o + 7 * W, c7)
+
+
+@jit(inline="always")
+def _row16(lhs, p, lk, rhs, r_at, rk, out, o, depth):
+    """One row, four vectors of columns (16 in float64), four sums in flight (twin:
+    ``_row16``, C in _batched.pxi)."""
+    c0, c1, c2, c3 = vload(out, o), vload(out, o + W), vload(out, o + 2 * W), \
+        vload(out, o + 3 * W)
+    q = r_at
+    for _ in range(depth):
+        x = vbroadcast(lhs, p)
+        c0 = vmuladd(c0, vload(rhs, q), x)
+        c1 = vmuladd(c1, vload(rhs, q + W), x)
+        c2 = vmuladd(c2, vload(rhs, q + 2 * W), x)
+        c3 = vmuladd(c3, vload(rhs, q + 3 * W), x)
+        p += lk
+        q += rk
+    vstore(out, o, c0)
+    vstore(out, o + W, c1)
+    vstore(out, o + 2 * W, c2)
+    vstore(out, o + 3 * W, c3)
 
 
 @jit(inline="always")
