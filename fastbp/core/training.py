@@ -164,8 +164,10 @@ def train(net: Network, X: object, Y: object, *, epochs: int = 1, lr: float = 0.
         and the faster count is kept in ``~/.cache/fastbp/threads.json`` for every
         later run (:mod:`fastbp.core.calibrate`). Until then, every core where a
         batch has at least ``limits.THREADS_PAY`` multiply-adds (samples times
-        parameters), else one. The results are the same bits for every count:
-        threads split a batch's outputs, never a sum.
+        parameters), else one. Either way, no more than the cores other processes
+        leave free when the run begins (on Linux), and a long run tries one thread
+        where its count became slower. The results are the same bits for every
+        count: threads split a batch's outputs, never a sum.
     checkpoint : path, optional
         Write the run's whole state to this file (see :func:`resume`): at most every
         ``checkpoint_every`` seconds, at the end, and when Ctrl-C or SIGTERM stops
