@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+from alternating import interleaved
 
 import fastbp
 from fastbp import available_backends
@@ -79,33 +80,40 @@ def fresh_counts(tmp_path_factory):
         yield
 
 
-@pytest.mark.parametrize("threads", [1, 2, None])
+COUNTS = (1, 2, None)
+
+
 @pytest.mark.parametrize("backend", [b for b in ("numba", "cython")
                                      if b in available_backends()])
 @pytest.mark.parametrize("shape", list(SHAPES))
-def test_batch_scaling(benchmark, keep, fresh_counts, shape, backend, threads):
+def test_batch_scaling(benchmark, keep, fresh_counts, shape, backend):
     """One network's epochs in batches, on 1 and 2 threads and as ``threads=None`` picks
-    (the count measured here first, as the first long run of the workload would)."""
+    (the count measured here first, as the first long run of the workload would), the
+    three counts alternating round by round."""
     sizes, n, batch_size = SHAPES[shape]
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, sizes[0]))
     Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
     net = fastbp.Network(sizes, seed=0)
-    options = {"lr": 0.01, "batch_size": batch_size, "backend": backend, "threads": threads}
-    fastbp.train(net.copy(), X, Y, epochs=1, **options)
-    measured = None
-    if threads is None:
-        measured = measure_threads(net, X, Y, lr=0.01, batch_size=batch_size, backend=backend)
-    times, losses = [], []
+    options = {"lr": 0.01, "batch_size": batch_size, "backend": backend}
+    for threads in COUNTS:
+        fastbp.train(net.copy(), X, Y, epochs=1, threads=threads, **options)
+    measured = measure_threads(net, X, Y, lr=0.01, batch_size=batch_size, backend=backend)
+    losses = set()
 
-    def run():
-        result = fastbp.train(net.copy(), X, Y, epochs=3, **options)
-        times.append(result.seconds / 3)
-        losses.append(result.final_loss)
+    def runner(threads):
+        def run():
+            result = fastbp.train(net.copy(), X, Y, epochs=3, threads=threads, **options)
+            losses.add(result.final_loss)
+            return result.seconds / 3
+        return run
 
-    benchmark.pedantic(run, rounds=5, iterations=1)
-    keep(shape, f"{backend}-{threads}", min(times))
+    benchmark.group = "threads 1, 2 and None, alternating"
+    times = interleaved(benchmark, {t: runner(t) for t in COUNTS}, rounds=9)
+    for threads in COUNTS:
+        keep(shape, f"{backend}-{threads}", min(times[threads]))
+        benchmark.extra_info[f"threads_{threads}_seconds"] = min(times[threads])
     benchmark.extra_info.update({"multiply_adds_per_batch": batch_size * net.params.size,
                                  "threads_pay_from": limits.THREADS_PAY,
                                  "threads_measured": measured})
-    assert len(set(losses)) == 1  # every round, the same bits
+    assert len(losses) == 1  # every count and round, the same bits

@@ -8,6 +8,7 @@ import functools
 
 import numpy as np
 import pytest
+from alternating import interleaved
 
 from fastbp.cli import bench
 from fastbp.kernels import status
@@ -129,24 +130,25 @@ def test_float32_workload(benchmark, keep, workload, name):
         assert losses[-1] == pytest.approx(expected, rel=1e-3)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", [n for n in RUNNERS if n in ("numba", "cython")])
 @pytest.mark.parametrize("workload", ["ensemble", "mnist"])
-def test_thread_scaling(benchmark, keep, workload, name, threads):
+def test_thread_scaling(benchmark, keep, workload, name):
     """The ensemble (networks shared among threads) and mnist's full batch (one batch's
-    outputs shared among threads; the same bits, tests/test_tiles.py) on 1 and 2 threads:
-    the scaling tables of the README."""
+    outputs shared among threads; the same bits, tests/test_tiles.py) on 1 and 2 threads,
+    alternating round by round (:func:`alternating.interleaved`): the scaling tables of
+    the README."""
     w = bench.WORKLOADS[workload]
     try:
         bench.runner(name, w)
     except RuntimeError as exc:
         pytest.skip(str(exc))
-    run = bench._fastbp_runner(name, w, threads=threads)
-    benchmark.group = f"{workload}: 1 vs 2 threads"
-    run(1, w.networks)
-    times = []
-    benchmark.pedantic(lambda: times.append(run(w.epochs, w.networks)[0]), rounds=3,
-                       iterations=1)
-    figure = w.figure(min(times), w.epochs, w.networks)
-    keep(workload, f"{name}-{threads}", figure)
-    benchmark.extra_info[w.unit.replace("/", "_per_")] = figure
+    runs = {threads: bench._fastbp_runner(name, w, threads=threads) for threads in (1, 2)}
+    benchmark.group = f"{workload}: 1 and 2 threads, alternating"
+    for run in runs.values():
+        run(1, w.networks)
+    times = interleaved(benchmark, {t: lambda run=run: run(w.epochs, w.networks)[0]
+                                    for t, run in runs.items()}, rounds=4)
+    for threads, seconds in times.items():
+        figure = w.figure(min(seconds), w.epochs, w.networks)
+        keep(workload, f"{name}-{threads}", figure)
+        benchmark.extra_info[f"threads_{threads}_" + w.unit.replace("/", "_per_")] = figure
