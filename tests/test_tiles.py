@@ -217,3 +217,34 @@ def test_rare_exp_inputs_in_a_batch(compiled_backend, scale, batch_size):
     assert np.array_equal(ours.params, reference.params, equal_nan=True)
     assert np.array_equal(net.forward(X * 1000.0, backend=compiled_backend),
                           net.forward(X * 1000.0, backend="python"), equal_nan=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_inputs_read_in_place_or_copied(compiled_backend, dtype, threads):
+    # An unshuffled batch reads its samples where they lie in X; samples visited in a
+    # given order (here the same order) are copied first, and so, in numba, are rows
+    # that do not lie one after the other (every other row of a larger array; Cython
+    # refuses those). Each way gives the same bits, and X is left as it was.
+    from fastbp.kernels.protocol import Rule
+
+    _, kernels = resolve(compiled_backend)
+    net = fastbp.Network([29, 2 * TILE_COLS + 1, 7], seed=3, dtype=np.dtype(dtype).name)
+    rng = np.random.default_rng(3)
+    n, epochs = CHUNK + 2 * TILE_ROWS + 5, 2  # two chunks, the second of tiles and rows
+    both = rng.normal(size=(2 * n, 29)).astype(dtype)
+    strided, Y = both[::2], np.eye(7, dtype=dtype)[rng.integers(0, 7, n)]
+    X, kept = np.ascontiguousarray(strided), both.copy()
+    ways = [(X, None), (X, np.tile(np.arange(n), (epochs, 1)))]
+    if compiled_backend.startswith("numba"):
+        ways.append((strided, None))
+    trained = []
+    for inputs, order in ways:
+        params = net.params.copy()
+        kernels.train(net.kernel_shape, Rule(0, n, 0.5), params, np.zeros_like(params),
+                      inputs, Y, epochs, 0.1, order=order, threads=threads)
+        trained.append(params)
+    assert not strided.flags.c_contiguous
+    assert all(np.array_equal(trained[0], other) for other in trained[1:])
+    assert not np.array_equal(trained[0], net.params)
+    assert np.array_equal(both, kept)

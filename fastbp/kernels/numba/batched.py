@@ -28,7 +28,19 @@ from ..limits import TILE_ROWS as MR  # a register tile: rows by two vectors of 
 from .element import U, _activate, _derivative, _sample_loss
 from .jit import jit
 from .libm_exp import exp_fma, exp_fma_unchecked, exp_plain, exp_plain_unchecked, special
-from .simd import WIDE, hload, load, vbroadcast, vload, vmuladd, vstore, wbroadcast, width, wload
+from .simd import (
+    WIDE,
+    flat,
+    hload,
+    load,
+    vbroadcast,
+    vload,
+    vmuladd,
+    vstore,
+    wbroadcast,
+    width,
+    wload,
+)
 from .sync import abandoned, barrier, share
 from .unrolled import stage_kernels
 
@@ -622,6 +634,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
     each, 8% of 64-32-10's online step).
     """
     n, last = X.shape[0], layout.shape[0]
+    inputs = flat(X)  # X's rows, read in place where a chunk's samples lie in order
+    rows_in_order = X.strides[1] == X.itemsize and X.strides[0] == X.shape[1] * X.itemsize
     weighted = SW.shape[0] > 0
     report = task == TRAIN and R.shape[0] > 0 and part == 0
     params, velocity, given = orig, vel, grad
@@ -678,13 +692,17 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 # This thread's samples, whole tiles of them: every phase up to the
                 # gradient reads and writes only its own rows, without waiting.
                 r0, r1 = share(rows, part, parts, unit * MR)
-                n0 = layout[0, 0]
-                for r in range(r0, r1):
-                    s = order[epoch, first + r] if shuffled else first + r
-                    for i in range(n0):
-                        a[U(r * n0 + i)] = X[s, i]
-                _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch,
-                               exp_build, unit)
+                # The chunk's samples lie in order in X: read them there (but for one
+                # sample, whose update reads its inputs from a); else copy them to a.
+                n0, src, s_at = layout[0, 0], inputs, first * layout[0, 0]
+                if shuffled or rows == 1 or not rows_in_order:
+                    src, s_at = a, 0
+                    for r in range(r0, r1):
+                        s = order[epoch, first + r] if shuffled else first + r
+                        for i in range(n0):
+                            a[U(r * n0 + i)] = X[s, i]
+                _forward_chunk(a, src, s_at, work, layout, acts, at, rows, r0, r1, pack,
+                               scratch, exp_build, unit)
                 top, n_top = rows * at[last], layout[last - 1, 1]
                 if mode == FORWARD:
                     for r in range(r0, r1):
@@ -726,7 +744,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                                      train_bias, batch_size > 1, divisor)
                     barrier(sync, parts)
                     continue
-                _gradient_chunk(grad, a, d, layout, at, rows, learning and first == start,
+                _gradient_chunk(grad, a, src, s_at, d, layout, at, rows,
+                                learning and first == start,
                                 pack, scratch, part, parts, unit)
                 barrier(sync, parts)
             if learning and size > 1:
@@ -822,20 +841,23 @@ def state_from_work(vel, state, perm):
 
 
 @jit(inline="always")
-def _forward_chunk(a, work, layout, acts, at, rows, r0, r1, pack, scratch, exp_build, unit):
+def _forward_chunk(a, src, s_at, work, layout, acts, at, rows, r0, r1, pack, scratch,
+                   exp_build, unit):
     """Every layer's net inputs and outputs for this thread's samples ``r0..r1`` of a
-    chunk of ``rows``."""
+    chunk of ``rows``, the first layer's inputs read from ``src`` (``a`` or ``X``) at
+    ``s_at``."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
         z = rows * at[layer + 1]
+        lhs, l_at = (src, s_at) if layer == 0 else (a, rows * at[layer])
         # element by element: a slice's assignment took online training up to 13% longer
         for q in range(z + r0 * n_out, z + r1 * n_out):
             a[U(q)] = 0.0
         if r1 - r0 < PADDED:  # one or two samples (online): no call, no packing
-            _few_rows(a, rows * at[layer] + r0 * n_in, n_in, unit, work, w_at, n_out, a,
+            _few_rows(lhs, l_at + r0 * n_in, n_in, unit, work, w_at, n_out, a,
                       z + r0 * n_out, n_out, r1 - r0, n_out, n_in)
         else:
-            product(a, rows * at[layer] + r0 * n_in, n_in, unit, work, w_at, n_out, a,
+            product(lhs, l_at + r0 * n_in, n_in, unit, work, w_at, n_out, a,
                     z + r0 * n_out, n_out, r1 - r0, n_out, n_in, pack, scratch)
         for r in range(r0, r1):
             o = U(z + r * n_out)
@@ -868,18 +890,20 @@ def _hidden_deltas(d, a, work, orig, layout, acts, at, rows, r0, r1, batch_size,
 
 
 @jit(inline="always")
-def _gradient_chunk(grad, a, d, layout, at, rows, first_chunk, pack, scratch, part, parts,
-                    unit):
+def _gradient_chunk(grad, a, src, s_at, d, layout, at, rows, first_chunk, pack, scratch,
+                    part, parts, unit):
     """Add a chunk's samples to the gradient sums (from zero at a batch's first chunk):
-    this thread's rows of each weight gradient, its columns of the bias sums."""
+    this thread's rows of each weight gradient, its columns of the bias sums (the first
+    layer's inputs read from ``src`` at ``s_at``, as :func:`_forward_chunk` does)."""
     for layer in range(layout.shape[0]):
         n_in, n_out, w_at, b_at = layout[layer]
+        lhs, l_at = (src, s_at) if layer == 0 else (a, rows * at[layer])
         i0, i1 = share(n_in, part, parts, unit * MR)
         if first_chunk:
             for q in range(w_at + i0 * n_out, w_at + i1 * n_out):
                 grad[U(q)] = 0.0
         # grad[i, j] += Σ over the batch's samples s in order of a_s[i] δ_s[j]
-        product(a, rows * at[layer] + i0, unit, n_in, d, rows * at[layer + 1],
+        product(lhs, l_at + i0, unit, n_in, d, rows * at[layer + 1],
                 n_out, grad, w_at + i0 * n_out, n_out, i1 - i0, n_out, rows, pack,
                 scratch)
         j0, j1 = share(n_out, part, parts, unit)

@@ -147,3 +147,22 @@ def vmuladd(typingctx, acc, a, b):
     def codegen(context, builder, sig, args):
         return builder.fadd(args[0], builder.fmul(args[1], args[2]))
     return acc(acc, a, b), codegen
+
+
+@intrinsic
+def flat(typingctx, array):
+    """The values of a C-contiguous array as a 1-D one, of the type of every other
+    flat array a kernel reads (writable, whatever ``array`` is; unchecked): the inputs of
+    a chunk read where they lie, by the same compiled product as the kernel's own
+    buffers. No kernel writes through it."""
+    result = types.Array(array.dtype, 1, "C")
+
+    def codegen(context, builder, sig, args):
+        source = context.make_array(sig.args[0])(context, builder, args[0])
+        view = context.make_array(result)(context, builder)
+        size = context.get_constant(types.intp, context.get_abi_sizeof(
+            context.get_data_type(array.dtype)))
+        context.populate_array(view, data=source.data, shape=[source.nitems],
+                               strides=[size], itemsize=source.itemsize, meminfo=None)
+        return view._getvalue()
+    return result(array), codegen
