@@ -4,8 +4,10 @@ A trivial ``nogil`` numba loop run in N Python threads is the machine's own ceil
 N cores give where nothing is shared. Beside it, one network's batches on 1 and 2
 threads and on ``threads=None``, at shapes around ``limits.THREADS_PAY``. ``threads=None``
 runs the count measured for the workload on this machine (``fastbp.core.calibrate``):
-measured afresh here, in a file of this run's own, before the rounds. The summary prints
-the ratios; ``threads=None`` should never be much below 1 (one thread's time).
+measured afresh here, in a file of this run's own, before the rounds. The three counts
+alternate round by round (:func:`alternating.interleaved`), so that a ratio compares them
+at the same moments of a shared machine. The summary prints the ratios; ``threads=None``
+should never be much below 1 (one thread's time).
 
     pytest benchmarks/test_thread_scaling.py
 """
