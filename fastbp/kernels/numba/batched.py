@@ -913,7 +913,7 @@ def _gradient_chunk(grad, a, src, s_at, d, layout, at, rows, first_chunk, pack, 
         for r in range(rows):  # each sum in sample order, the columns side by side
             q = rows * at[layer + 1] + r * n_out
             for j in range(j0, j1):
-                grad[b_at + j] += load(d, q + j)
+                grad[U(b_at + j)] += load(d, q + j)
 
 
 @jit(inline="always")
