@@ -694,7 +694,8 @@ def run(task, work, orig, layout, acts, loss, X, Y, epochs, order, lr, batch_siz
                 r0, r1 = share(rows, part, parts, unit * MR)
                 # The chunk's samples lie in order in X: read them there (but for one
                 # sample, whose update reads its inputs from a); else copy them to a.
-                n0, src, s_at = layout[0, 0], inputs, first * layout[0, 0]
+                n0 = layout[0, 0]
+                src, s_at = inputs, first * n0
                 if shuffled or rows == 1 or not rows_in_order:
                     src, s_at = a, 0
                     for r in range(r0, r1):

@@ -151,18 +151,17 @@ def vmuladd(typingctx, acc, a, b):
 
 @intrinsic
 def flat(typingctx, array):
-    """The values of a C-contiguous array as a 1-D one, of the type of every other
-    flat array a kernel reads (writable, whatever ``array`` is; unchecked): the inputs of
-    a chunk read where they lie, by the same compiled product as the kernel's own
-    buffers. No kernel writes through it."""
+    """The values of an array whose rows lie one after the other (C-contiguous;
+    unchecked) as a 1-D array of the type of every other flat array a kernel reads
+    (writable, whatever ``array`` is): a chunk's inputs read where they lie, by the same
+    compiled product as the kernel's own buffers. No kernel writes through it."""
     result = types.Array(array.dtype, 1, "C")
 
     def codegen(context, builder, sig, args):
         source = context.make_array(sig.args[0])(context, builder, args[0])
         view = context.make_array(result)(context, builder)
-        size = context.get_constant(types.intp, context.get_abi_sizeof(
-            context.get_data_type(array.dtype)))
         context.populate_array(view, data=source.data, shape=[source.nitems],
-                               strides=[size], itemsize=source.itemsize, meminfo=None)
+                               strides=[source.itemsize], itemsize=source.itemsize,
+                               meminfo=None)
         return view._getvalue()
     return result(array), codegen
