@@ -196,6 +196,61 @@ cdef extern from *:
         FASTBP_AT(out) = c0; FASTBP_AT(out + v) = c1; FASTBP_AT(out + 2 * v) = c2;
         FASTBP_AT(out + 3 * v) = c3;
     }
+    /* One row's last n columns, fewer than four vectors of them, in one pass: four
+       vectors, the lanes past n masked off (not read, not stored): one pass takes the
+       time of one vector's, where a vector and two lone columns had taken two. AVX's
+       masked moves (by lane width: one text for double and float); without AVX, a
+       column at a time. Twin: _row_rest in numba.batched.py. */
+    #if defined(__AVX__)
+    #include <immintrin.h>
+    static inline fastbp_v4 fastbp_lane_index(void) {
+        fastbp_v4 at;
+        for (int i = 0; i < FASTBP_LANES; i++) at[i] = i;
+        return at;
+    }
+    #define FASTBP_MASK(n) (fastbp_lane_index() < (double) (n))
+    typedef __typeof__(FASTBP_MASK(0)) fastbp_mask;
+    static inline fastbp_v4 fastbp_mload(const double* p, fastbp_mask m) {
+        return sizeof(double) == 8
+            ? (fastbp_v4) _mm256_maskload_pd((const void*) p, (__m256i) m)
+            : (fastbp_v4) _mm256_maskload_ps((const void*) p, (__m256i) m);
+    }
+    static inline void fastbp_mstore(double* p, fastbp_mask m, fastbp_v4 c) {
+        if (sizeof(double) == 8)
+            _mm256_maskstore_pd((void*) p, (__m256i) m, (__m256d) c);
+        else
+            _mm256_maskstore_ps((void*) p, (__m256i) m, (__m256) c);
+    }
+    static inline void fastbp_row_rest(const double* l, Py_ssize_t lk, const double* R,
+                                       Py_ssize_t rk, double* out, Py_ssize_t depth,
+                                       Py_ssize_t n) {
+        const Py_ssize_t v = FASTBP_LANES;
+        fastbp_mask m0 = FASTBP_MASK(n), m1 = FASTBP_MASK(n - v),
+                    m2 = FASTBP_MASK(n - 2 * v), m3 = FASTBP_MASK(n - 3 * v);
+        fastbp_v4 c0 = fastbp_mload(out, m0), c1 = fastbp_mload(out + v, m1),
+                  c2 = fastbp_mload(out + 2 * v, m2), c3 = fastbp_mload(out + 3 * v, m3);
+        for (Py_ssize_t k = 0; k < depth; k++) {
+            const double* r = R + k * rk;
+            double x = l[k * lk];
+            c0 = c0 + fastbp_mload(r, m0) * x; c1 = c1 + fastbp_mload(r + v, m1) * x;
+            c2 = c2 + fastbp_mload(r + 2 * v, m2) * x;
+            c3 = c3 + fastbp_mload(r + 3 * v, m3) * x;
+        }
+        fastbp_mstore(out, m0, c0); fastbp_mstore(out + v, m1, c1);
+        fastbp_mstore(out + 2 * v, m2, c2); fastbp_mstore(out + 3 * v, m3, c3);
+    }
+    #else
+    static inline void fastbp_row_rest(const double* l, Py_ssize_t lk, const double* R,
+                                       Py_ssize_t rk, double* out, Py_ssize_t depth,
+                                       Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double s = out[j];
+            for (Py_ssize_t k = 0; k < depth; k++)
+                s = s + R[k * rk + j] * l[k * lk];
+            out[j] = s;
+        }
+    }
+    #endif
     #else
     static inline void fastbp_tile(const double* L, Py_ssize_t lr, Py_ssize_t lk,
                                    const double* R, Py_ssize_t rk, double* out,
@@ -229,6 +284,11 @@ cdef extern from *:
             out[j] = s;
         }
     }
+    static inline void fastbp_row_rest(const double* l, Py_ssize_t lk, const double* R,
+                                       Py_ssize_t rk, double* out, Py_ssize_t depth,
+                                       Py_ssize_t n) {
+        fastbp_row_n(l, lk, R, rk, out, depth, n);
+    }
     static inline void fastbp_row24(const double* l, Py_ssize_t lk, const double* R,
                                     Py_ssize_t rk, double* out, Py_ssize_t depth) {
         fastbp_row_n(l, lk, R, rk, out, depth, 6 * FASTBP_LANES);
@@ -259,6 +319,9 @@ cdef extern from *:
                                 double* out, Py_ssize_t depth) noexcept nogil
     void _row16 "fastbp_row16" (const double* l, Py_ssize_t lk, const double* R, Py_ssize_t rk,
                                 double* out, Py_ssize_t depth) noexcept nogil
+    void _row_rest "fastbp_row_rest" (const double* l, Py_ssize_t lk, const double* R,
+                                      Py_ssize_t rk, double* out, Py_ssize_t depth,
+                                      Py_ssize_t n) noexcept nogil
 
 
 cdef extern from *:
@@ -288,10 +351,12 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                         Py_ssize_t rk, double* out, Py_ssize_t orow, Py_ssize_t rows,
                         Py_ssize_t cols, Py_ssize_t depth, bint tiles) noexcept nogil:
     """One block of ``_product``: its whole tiles where ``tiles`` (else the caller ran them
-    on copies); its leftover rows one by one, four tiles wide then what is left, where
+    on copies); its leftover rows one by one, every column (four tiles wide, then what is
+    left: 3 or 2 tiles, then fewer than four vectors in one pass, ``_row_rest``), where
     ``tiles`` or where they are fewer than ``PADDED`` (else the caller ran them as a padded
-    tile); then the leftover columns."""
+    tile); then the leftover columns of the other rows."""
     cdef Py_ssize_t i, j = 0, jj, k, whole = rows - rows % MR, tiled = cols - cols % NR
+    cdef Py_ssize_t alone
     cdef double c[NR]
     cdef double x, s, s0, s1, s2, s3, w
     cdef const double* r
@@ -304,31 +369,24 @@ cdef inline void _block(const double* L, Py_ssize_t lr, Py_ssize_t lk, const dou
                 _tile(L + i * lr, lr, lk, R + j, rk, out + i * orow + j, orow, depth)
                 i += MR
             j += NR
-    # leftover rows one at a time (those of a padded tile are done), four tiles wide, then
-    # the 3, 2 or 1 left in one pass: a tile wide, a row's two vectors of sums wait for
-    # each add (a batch of one)
-    for i in range(whole if tiles or rows - whole < PADDED else rows, rows):
+    # leftover rows one at a time (those of a padded tile are done), every column: a
+    # row's sums each wait for their last add (a batch of one), so the columns after its
+    # 8, 6 or 4 vectors go in one pass of four vectors, masked
+    alone = whole if tiles or rows - whole < PADDED else rows
+    for i in range(alone, rows):
         j = 0
-        while j + 4 * NR <= tiled:
+        while j + 4 * NR <= cols:
             _row32(L + i * lr, lk, R + j, rk, out + i * orow + j, depth)
             j += 4 * NR
-        if tiled - j == 3 * NR:
+        if cols - j >= 3 * NR:
             _row24(L + i * lr, lk, R + j, rk, out + i * orow + j, depth)
             j += 3 * NR
-        elif tiled - j == 2 * NR:
+        elif cols - j >= 2 * NR:
             _row16(L + i * lr, lk, R + j, rk, out + i * orow + j, depth)
             j += 2 * NR
-        while j < tiled:
-            for jj in range(NR):
-                c[jj] = out[i * orow + j + jj]
-            for k in range(depth):
-                x = L[i * lr + k * lk]
-                r = R + k * rk + j
-                for jj in range(NR):
-                    c[jj] = c[jj] + r[jj] * x
-            for jj in range(NR):
-                out[i * orow + j + jj] = c[jj]
-            j += NR
+        if j < cols:
+            _row_rest(L + i * lr, lk, R + j, rk, out + i * orow + j, depth, cols - j)
+    rows = alone  # the columns short of a tile of the rows whose tiles ran elsewhere
     j = tiled
     if cols - j >= NR // 2:  # a vector of leftover columns: six rows at a time, then one
         i = 0

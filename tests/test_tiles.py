@@ -82,6 +82,25 @@ def test_rows_of_a_few_samples(compiled_backend, batch_size, tiles):
                               options)
 
 
+@pytest.mark.parametrize("rest", range(1, 4 * TILE_COLS))
+def test_a_rows_last_columns_in_one_pass(compiled_backend, rest):
+    # A sample's row of sums: the columns after its 8, 6 or 4 vectors at once (or all of
+    # them), fewer than four vectors (16 in float64, 32 in float32), in one pass of four
+    # vectors, the lanes past the row masked off. Every count of them, after each of
+    # those, in batches of one and two samples.
+    for dtype, tile in (("float64", TILE_COLS), ("float32", 2 * TILE_COLS)):
+        if rest >= 2 * tile:
+            continue
+        width = rest + [0, 2, 3, 4][rest % 4] * tile
+        for batch_size in (1, 2):
+            net, X, Y, options = _case(rest, [7, width, rest % 5 + 1], batch_size, 5,
+                                       momentum=0.5)
+            net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
+                                 weights=net.weights, biases=net.biases)
+            assert_same_as_oracle(compiled_backend, net, X.astype(dtype), Y.astype(dtype),
+                                  options)
+
+
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_depths(compiled_backend, depth):
     sizes = [11, 17, 9, 8, 3][:depth + 1]

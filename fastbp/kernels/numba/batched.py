@@ -33,6 +33,8 @@ from .simd import (
     flat,
     hload,
     load,
+    mload,
+    mstore,
     vbroadcast,
     vload,
     vmuladd,
@@ -340,38 +342,30 @@ def _few_rows(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, dep
 @jit(inline="always")
 def _leftovers(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth):
     """What the tiles of one block of :func:`product` leave: fewer than ``PADDED`` rows
-    short of a tile, one at a time (4 tiles wide, then the 3, 2 or 1 left in one pass: a
-    batch of one sample, online training, whose row's sums wait for each add); the columns
-    short of a tile that :func:`_pads` leaves, a vector of them six rows at a time
+    short of a tile, one at a time, every column (8, 6 or 4 vectors at once, then the
+    fewer than four left in one pass, :func:`_row_rest`: a batch of one sample, online
+    training, whose row's sums wait for each add); then, of the rows whose tiles ran, the
+    columns short of a tile that :func:`_pads` leaves, a vector of them six rows at a time
     (:func:`_strip`), then one at a time four rows at a time (four sums in flight: one sum
     waits for its last add), the rows left two columns at a time."""
     tiled = cols - cols % NR
     whole = rows - rows % MR
-    for i in range(whole if rows - whole < PADDED else rows, rows):
+    alone = whole if rows - whole < PADDED else rows  # the rows done here, one at a time
+    for i in range(alone, rows):
         p, o = l_at + i * lr, o_at + i * orow
         j = 0
-        while j + 4 * NR <= tiled:
+        while j + 4 * NR <= cols:
             _row32(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
             j += 4 * NR
-        if tiled - j == 3 * NR:
+        if cols - j >= 3 * NR:
             _row24(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
             j += 3 * NR
-        elif tiled - j == 2 * NR:
+        elif cols - j >= 2 * NR:
             _row16(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth)
             j += 2 * NR
-        while j < tiled:
-            c0 = vload(out, o + j)
-            c1 = vload(out, o + j + W)
-            pk, q = p, r_at + j
-            for _ in range(depth):
-                x = vbroadcast(lhs, pk)
-                c0 = vmuladd(c0, vload(rhs, q), x)
-                c1 = vmuladd(c1, vload(rhs, q + W), x)
-                pk += lk
-                q += rk
-            vstore(out, o + j, c0)
-            vstore(out, o + j + W, c1)
-            j += NR
+        if j < cols:
+            _row_rest(lhs, p, lk, rhs, r_at + j, rk, out, o + j, depth, cols - j)
+    rows = alone  # the columns short of a tile of the rows whose tiles ran elsewhere
     j = tiled
     if cols - j >= W:
         i = 0
@@ -503,6 +497,31 @@ def _row24(lhs, p, lk, rhs, r_at, rk, out, o, depth):
     vstore(out, o + 3 * W, c3)
     vstore(out, o + 4 * W, c4)
     vstore(out, o + 5 * W, c5)
+
+
+@jit(inline="always")
+def _row_rest(lhs, p, lk, rhs, r_at, rk, out, o, depth, n):
+    """One row's last ``n`` columns, fewer than four vectors of them, in one pass: four
+    vectors, the lanes past ``n`` masked off (not read, not stored). A row's sums each
+    wait for their last add: one pass of four vectors takes the time of one of a vector,
+    where a vector and two lone columns had taken two (twin: ``_row_rest``, C in
+    _batched.pxi)."""
+    n1, n2, n3 = n - W, n - 2 * W, n - 3 * W
+    c0, c1 = mload(out, o, n), mload(out, o + W, n1)
+    c2, c3 = mload(out, o + 2 * W, n2), mload(out, o + 3 * W, n3)
+    q = r_at
+    for _ in range(depth):
+        x = vbroadcast(lhs, p)
+        c0 = vmuladd(c0, mload(rhs, q, n), x)
+        c1 = vmuladd(c1, mload(rhs, q + W, n1), x)
+        c2 = vmuladd(c2, mload(rhs, q + 2 * W, n2), x)
+        c3 = vmuladd(c3, mload(rhs, q + 3 * W, n3), x)
+        p += lk
+        q += rk
+    mstore(out, o, c0, n)
+    mstore(out, o + W, c1, n1)
+    mstore(out, o + 2 * W, c2, n2)
+    mstore(out, o + 3 * W, c3, n3)
 
 
 @jit(inline="always")

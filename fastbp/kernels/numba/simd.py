@@ -6,7 +6,8 @@ Numba enables no SLP vectoriser, so a register tile written as scalars stays sca
 These intrinsics let a kernel hold vector accumulators in registers. Every operation is
 IEEE per lane, multiply and add each rounded (no FMA, no reassociation), so a lane
 computes exactly what the scalar code would. A float64 array gives 4 lanes, a float32
-array 8 (:func:`width`): the same register, twice the values.
+array 8 (:func:`width`): the same register, twice the values. ``mload`` and ``mstore``
+move only a vector's first lanes: a row's last columns, fewer than a vector.
 """
 
 from __future__ import annotations
@@ -165,3 +166,58 @@ def flat(typingctx, array):
                                meminfo=None)
         return view._getvalue()
     return result(array), codegen
+
+
+
+def _lanes_below(builder, width: int, count):
+    """The ``<width x i1>`` mask of the lanes ``i < count`` (an int64; none where it is 0
+    or less, all from ``width``)."""
+    kind = ir.VectorType(ir.IntType(64), width)
+    one = builder.insert_element(ir.Constant(kind, ir.Undefined), count,
+                                 ir.Constant(ir.IntType(32), 0))
+    every = builder.shuffle_vector(one, ir.Constant(kind, ir.Undefined),
+                                   ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
+    return builder.icmp_signed("<", ir.Constant(kind, list(range(width))), every)
+
+
+def _masked_move(builder, move: str, vector: VectorType, signature: ir.FunctionType):
+    """LLVM's ``llvm.masked.load`` or ``.store`` (``move``) of ``vector``: the lanes a mask
+    leaves off are not read, or not written (AVX's masked moves, AVX-512's masks)."""
+    lane = "f64" if vector.dtype == types.float64 else "f32"
+    name = f"llvm.masked.{move}.v{vector.width}{lane}.p0"
+    try:
+        return builder.module.get_global(name)
+    except KeyError:
+        return ir.Function(builder.module, signature, name=name)
+
+
+@intrinsic
+def mload(typingctx, array, index, count):
+    """:func:`vload` of the lanes ``i < count`` only (an int64): the others are 0 and
+    not read, so a row's last columns are loaded without reading past it (unchecked)."""
+    vector = VECTORS[array.dtype]
+
+    def codegen(context, builder, sig, args):
+        kind = _ir(vector)
+        mask = _lanes_below(builder, vector.width, args[2])
+        at = _address(context, builder, sig.args[0], args[0], args[1], vector)
+        move = _masked_move(builder, "load", vector, ir.FunctionType(
+            kind, [at.type, ir.IntType(32), mask.type, kind]))
+        align = ir.Constant(ir.IntType(32), array.dtype.bitwidth // 8)
+        return builder.call(move, [at, align, mask, ir.Constant(kind, None)])
+    return vector(array, index, count), codegen
+
+
+@intrinsic
+def mstore(typingctx, array, index, value, count):
+    """:func:`vstore` of the lanes ``i < count`` only (an int64): nothing past them is
+    written (unchecked)."""
+    def codegen(context, builder, sig, args):
+        vector = sig.args[2]
+        mask = _lanes_below(builder, vector.width, args[3])
+        at = _address(context, builder, sig.args[0], args[0], args[1], vector)
+        move = _masked_move(builder, "store", vector, ir.FunctionType(
+            ir.VoidType(), [_ir(vector), at.type, ir.IntType(32), mask.type]))
+        align = ir.Constant(ir.IntType(32), array.dtype.bitwidth // 8)
+        builder.call(move, [args[2], at, align, mask])
+    return types.void(array, index, value, count), codegen
