@@ -231,11 +231,13 @@ def product(lhs, l_at, lr, lk, rhs, r_at, rk, out, o_at, orow, rows, cols, depth
                 for i in range(0, whole, MR):
                     for k in range(kd):
                         src, dst = l_at + i0 + i + (k0 + k) * lk, lp + i * kd + k * MR
-                        # half vectors, then single values (a copy as Cython's memcpy)
-                        for ii in range(0, MR - MR % H, H):
-                            vstore(pack, dst + ii, hload(lhs, src + ii))
-                        for ii in range(MR - MR % H, MR):
-                            pack[U(dst + ii)] = load(lhs, src + ii)
+                        if MR <= W:  # one vector, its lanes past MR masked off
+                            mstore(pack, dst, mload(lhs, src, MR), MR)
+                        else:  # half vectors, then single values (as Cython's memcpy)
+                            for ii in range(0, MR - MR % H, H):
+                                vstore(pack, dst + ii, hload(lhs, src + ii))
+                            for ii in range(MR - MR % H, MR):
+                                pack[U(dst + ii)] = load(lhs, src + ii)
             i = 0
             while i < whole:  # a row of tiles at a time: its rows of L stay in cache
                 pair = WIDE and i + 2 * MR <= whole  # two at once: _tile2
