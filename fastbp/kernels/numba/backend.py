@@ -299,8 +299,8 @@ def _short(task, shape: Shape, loss: int, params, X, Y, out=None, grad=None,
     batch_size, opt = (min(X.shape[0], rule.batch_size), rule.opt) if rule else \
         (min(X.shape[0], batched.CHUNK), _NO_OPT)
     opt, lr, decay = _settings(params, opt, lr, decay)
-    room = np.empty(batched.room_size(task, shape.layout, plan.at, X.shape[0],
-                                      params.shape[0], velocity.shape[0]), params.dtype)
+    room, = _buffers(params.dtype, batched.room_size(task, shape.layout, plan.at, X.shape[0],
+                                                     params.shape[0], velocity.shape[0]))
     return _run(real_name(params))(
         task, none.grad, params, shape.layout, shape.acts, loss, X, Y, epochs, order, lr,
         batch_size, opt, decay, velocity, bool(shape.train_bias), plan.at, none.grad,

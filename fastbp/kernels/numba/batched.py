@@ -596,13 +596,31 @@ def pack_size(layout) -> int:
     return -(-(KC * int(max(layout[0, 0], layout[:, 1].max())) + PACK_EXTRA + TAIL) // 16) * 16
 
 
+#: Values of a short call's ``room`` kept for each of its buffers are a multiple of this:
+#: each then starts on a 64-byte cache line where ``room`` does (128 bytes of float64,
+#: 64 of float32).
+SPAN = 16
+
+
+@jit(inline="always")
+def _span(n):
+    """``n`` values rounded up to a multiple of :data:`SPAN` (twin: ``span`` in
+    :func:`room_size`)."""
+    return -(-n // SPAN) * SPAN
+
+
 def room_size(task: int, layout, at, n: int, n_params: int, n_state: int) -> int:
     """Values a short call's ``room`` holds (:func:`run`): three copies of the
     parameters, the activations and deltas of a chunk of ``n`` samples, one thread's
-    scratch, for TRAIN_LOSS the state (``n_state`` values), and a cell for the loss."""
+    scratch, for TRAIN_LOSS the state (``n_state`` values), and a cell for the loss, each
+    from a multiple of :data:`SPAN` values (``room`` starts on a cache line:
+    ``backend._buffers``)."""
     cells = min(n, CHUNK) * int(at[-1])
     state = n_state if task == TRAIN_LOSS else 0
-    return 3 * n_params + 2 * cells + pack_size(layout) + state + 1
+    def span(values: int) -> int:
+        return -(-values // SPAN) * SPAN
+
+    return 3 * span(n_params) + 2 * span(cells) + pack_size(layout) + span(state) + 1
 
 
 @jit(internal=False, counted=False)
@@ -804,17 +822,18 @@ def _own_buffers(task, params, velocity, perm, layout, at, n, vel, orig, out, ro
     ``work`` and ``grad`` (zeros), ``a``, ``d`` and ``pack``; for TRAIN_LOSS also ``vel``
     and ``orig``; ``out`` a cell for the loss (else the caller's)."""
     size, cells = params.shape[0], min(n, CHUNK) * at[-1]
+    s, c = _span(size), _span(cells)  # each buffer from a cache line (room_size)
     # the scratch ends where the state (TRAIN_LOSS) and the loss's cell begin: room_size
     # laid them out, pack_size sized the scratch
-    end = room.shape[0] - 1 - (velocity.shape[0] if task == TRAIN_LOSS else 0)
-    work, grad = room[:size], room[size:2 * size]
-    a, d = room[3 * size:3 * size + cells], room[3 * size + cells:3 * size + 2 * cells]
-    pack = room[3 * size + 2 * cells:end]
+    end = room.shape[0] - 1 - (_span(velocity.shape[0]) if task == TRAIN_LOSS else 0)
+    work, grad = room[:size], room[s:s + size]
+    a, d = room[3 * s:3 * s + cells], room[3 * s + c:3 * s + c + cells]
+    pack = room[3 * s + 2 * c:end]
     for q in range(size):
         work[q] = params[perm[q]]
         grad[q] = 0.0
     if task == TRAIN_LOSS:
-        orig = room[2 * size:3 * size]
+        orig = room[2 * s:2 * s + size]
         for q in range(size):
             orig[q] = params[q]
         vel = room[end:end + velocity.shape[0]]
