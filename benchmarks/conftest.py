@@ -30,6 +30,8 @@ RATIOS = [
     ("ensemble: numba 1 thread / 2 threads", ("ensemble", "numba-1"), ("ensemble", "numba-2")),
     ("ensemble: cython 1 thread / 2 threads", ("ensemble", "cython-1"),
      ("ensemble", "cython-2")),
+    *[(f"ensemble-8000: {b} 1 thread / 2 threads", ("ensemble-8000", f"{b}-1"),
+       ("ensemble-8000", f"{b}-2")) for b in ("numba", "cython")],
     ("ensemble: jax vmap / numba", ("ensemble", "jax"), ("ensemble", "numba")),
     # Batches and wide layers, Cython at par.
     *[(f"{w}: {a} / {b}", (w, a), (w, b))

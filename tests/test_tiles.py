@@ -13,7 +13,7 @@ from test_backends_agree import assert_same_as_oracle
 
 import fastbp
 from fastbp.kernels import resolve
-from fastbp.kernels.limits import CHUNK
+from fastbp.kernels.limits import CHUNK, UNROLL_PARAMS
 
 TILE_ROWS, TILE_COLS, BLOCK_ROWS, BLOCK_TERMS = 6, 8, 48, 256
 
@@ -27,6 +27,13 @@ def _case(seed, sizes, batch_size, n, **options):
     defaults = {"epochs": 2, "lr": 0.05, "batch_size": batch_size, "momentum": 0.0,
                 "shuffle": bool(seed % 3), "seed": seed, "loss": "squared"}
     return net, X, Y, {**defaults, **options}
+
+
+def _same_as_oracle_in(dtype, backend, net, X, Y, options):
+    """``assert_same_as_oracle`` with the network and the data in ``dtype``."""
+    net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
+                         weights=net.weights, biases=net.biases)
+    assert_same_as_oracle(backend, net, X.astype(dtype), Y.astype(dtype), options)
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, TILE_ROWS - 1, TILE_ROWS, TILE_ROWS + 1, None])
@@ -46,10 +53,7 @@ def test_pairs_of_tiles(compiled_backend, batch_size):
     # then a tile and 5 rows) on each side of two tiles at once, in float64 and float32.
     for dtype in ("float64", "float32"):
         net, X, Y, options = _case(batch_size, [29, 2 * TILE_COLS + 1, 7], batch_size, 61)
-        net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
-                             weights=net.weights, biases=net.biases)
-        assert_same_as_oracle(compiled_backend, net, X.astype(dtype), Y.astype(dtype),
-                              options)
+        _same_as_oracle_in(dtype, compiled_backend, net, X, Y, options)
 
 
 @pytest.mark.parametrize("left", range(1, 2 * TILE_COLS))
@@ -60,26 +64,20 @@ def test_columns_short_of_a_tile(compiled_backend, left):
     for dtype in ("float64", "float32"):
         net, X, Y, options = _case(left, [9, 2 * TILE_COLS + left, left + 1], None,
                                    2 * TILE_ROWS + 5, momentum=0.5)
-        net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
-                             weights=net.weights, biases=net.biases)
-        assert_same_as_oracle(compiled_backend, net, X.astype(dtype), Y.astype(dtype),
-                              options)
+        _same_as_oracle_in(dtype, compiled_backend, net, X, Y, options)
 
 
 @pytest.mark.parametrize("batch_size", [1, 2])
 @pytest.mark.parametrize("tiles", [2, 3, 4, 5, 7, 8])
 def test_rows_of_a_few_samples(compiled_backend, batch_size, tiles):
-    # A sample's row of sums, a few at once: four tiles wide, then the 3, 2 or 1 left in
-    # one pass (a tile is 8 columns in float64, 16 in float32), then 0-3 columns short of
-    # a tile, two at a time (the last layer's 1-3 outputs).
+    # A sample's row of sums, a few at once: four tiles wide, then the 3 or 2 left in one
+    # pass (a tile is 8 columns in float64, 16 in float32), then what is left, a tile and
+    # 0-3 columns short of one (the last layer's 1-3 outputs: a row's last pass).
     for dtype, cols in (("float64", TILE_COLS), ("float32", 2 * TILE_COLS)):
         width = tiles * cols + tiles % 4
         net, X, Y, options = _case(tiles, [13, width, tiles % 3 + 1], batch_size, 7,
                                    momentum=0.5)
-        net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
-                             weights=net.weights, biases=net.biases)
-        assert_same_as_oracle(compiled_backend, net, X.astype(dtype), Y.astype(dtype),
-                              options)
+        _same_as_oracle_in(dtype, compiled_backend, net, X, Y, options)
 
 
 @pytest.mark.parametrize("rest", range(1, 4 * TILE_COLS))
@@ -87,18 +85,16 @@ def test_a_rows_last_columns_in_one_pass(compiled_backend, rest):
     # A sample's row of sums: the columns after its 8, 6 or 4 vectors at once (or all of
     # them), fewer than four vectors (16 in float64, 32 in float32), in one pass of four
     # vectors, the lanes past the row masked off. Every count of them, after each of
-    # those, in batches of one and two samples.
+    # those, in batches of one and two samples. Inputs enough for more parameters than
+    # the small networks' kernels take: online training then runs the batched kernel.
     for dtype, tile in (("float64", TILE_COLS), ("float32", 2 * TILE_COLS)):
         if rest >= 2 * tile:
             continue
         width = rest + [0, 2, 3, 4][rest % 4] * tile
+        sizes = [max(7, UNROLL_PARAMS // width + 1), width, rest % 5 + 1]
         for batch_size in (1, 2):
-            net, X, Y, options = _case(rest, [7, width, rest % 5 + 1], batch_size, 5,
-                                       momentum=0.5)
-            net = fastbp.Network(net.sizes, net.activations, bias=net.bias, dtype=dtype,
-                                 weights=net.weights, biases=net.biases)
-            assert_same_as_oracle(compiled_backend, net, X.astype(dtype), Y.astype(dtype),
-                                  options)
+            net, X, Y, options = _case(rest, sizes, batch_size, 5, momentum=0.5)
+            _same_as_oracle_in(dtype, compiled_backend, net, X, Y, options)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
