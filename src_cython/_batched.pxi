@@ -23,6 +23,17 @@ cdef enum:
 
 cdef extern from *:
     """
+    /* n columns of one row, a column at a time: the portable row kernels. */
+    static inline void fastbp_row_n(const double* l, Py_ssize_t lk, const double* R,
+                                    Py_ssize_t rk, double* out, Py_ssize_t depth,
+                                    Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) {
+            double s = out[j];
+            for (Py_ssize_t k = 0; k < depth; k++)
+                s = s + R[k * rk + j] * l[k * lk];
+            out[j] = s;
+        }
+    }
     /* The register tile of _batched.pxi, 6 rows by two vectors of columns (8 doubles, 16
        floats): out[i, j] += sum over k of L[i, k] R[k, j], each sum in a vector lane of
        its own, its terms in k order. Written with GCC's vector extension: twelve 32-byte
@@ -243,12 +254,7 @@ cdef extern from *:
     static inline void fastbp_row_rest(const double* l, Py_ssize_t lk, const double* R,
                                        Py_ssize_t rk, double* out, Py_ssize_t depth,
                                        Py_ssize_t n) {
-        for (Py_ssize_t j = 0; j < n; j++) {
-            double s = out[j];
-            for (Py_ssize_t k = 0; k < depth; k++)
-                s = s + R[k * rk + j] * l[k * lk];
-            out[j] = s;
-        }
+        fastbp_row_n(l, lk, R, rk, out, depth, n);
     }
     #endif
     #else
@@ -273,16 +279,6 @@ cdef extern from *:
                     s = s + R[k * rk + j] * L[i * lr + k * lk];
                 out[i * orow + j] = s;
             }
-    }
-    static inline void fastbp_row_n(const double* l, Py_ssize_t lk, const double* R,
-                                    Py_ssize_t rk, double* out, Py_ssize_t depth,
-                                    Py_ssize_t n) {
-        for (Py_ssize_t j = 0; j < n; j++) {
-            double s = out[j];
-            for (Py_ssize_t k = 0; k < depth; k++)
-                s = s + R[k * rk + j] * l[k * lk];
-            out[j] = s;
-        }
     }
     static inline void fastbp_row_rest(const double* l, Py_ssize_t lk, const double* R,
                                        Py_ssize_t rk, double* out, Py_ssize_t depth,

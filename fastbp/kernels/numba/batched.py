@@ -604,8 +604,8 @@ SPAN = 16
 
 @jit(inline="always")
 def _span(n):
-    """``n`` values rounded up to a multiple of :data:`SPAN` (twin: ``span`` in
-    :func:`room_size`)."""
+    """``n`` values rounded up to a multiple of :data:`SPAN` (:func:`room_size` calls it
+    in Python)."""
     return -(-n // SPAN) * SPAN
 
 
@@ -617,9 +617,7 @@ def room_size(task: int, layout, at, n: int, n_params: int, n_state: int) -> int
     ``backend._buffers``)."""
     cells = min(n, CHUNK) * int(at[-1])
     state = n_state if task == TRAIN_LOSS else 0
-    def span(values: int) -> int:
-        return -(-values // SPAN) * SPAN
-
+    span = _span.py_func
     return 3 * span(n_params) + 2 * span(cells) + pack_size(layout) + span(state) + 1
 
 

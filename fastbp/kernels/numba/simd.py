@@ -70,13 +70,13 @@ def _address(context, builder, array_type, array, index, vector):
     return builder.bitcast(builder.gep(data, [index]), _ir(vector).as_pointer())
 
 
-def _splat(builder, vector: VectorType, value):
-    kind = _ir(vector)
+def _splat(builder, kind: ir.VectorType, value):
+    """``value`` in every lane of a vector of LLVM type ``kind``."""
     one = builder.insert_element(ir.Constant(kind, ir.Undefined), value,
                                  ir.Constant(ir.IntType(32), 0))
     return builder.shuffle_vector(one, ir.Constant(kind, ir.Undefined),
-                                  ir.Constant(ir.VectorType(ir.IntType(32), vector.width),
-                                              [0] * vector.width))
+                                  ir.Constant(ir.VectorType(ir.IntType(32), kind.count),
+                                              [0] * kind.count))
 
 
 def _typed_load(vectors: dict, name: str):
@@ -103,7 +103,7 @@ def _typed_broadcast(vectors: dict, name: str):
             data = context.make_array(sig.args[0])(context, builder, args[0]).data
             value = builder.load(builder.gep(data, [args[1]]),
                                  align=array.dtype.bitwidth // 8)
-            return _splat(builder, vector, value)
+            return _splat(builder, _ir(vector), value)
         return vector(array, index), codegen
     typer.__name__ = typer.__qualname__ = name
     return typer
@@ -168,16 +168,12 @@ def flat(typingctx, array):
     return result(array), codegen
 
 
-
 def _lanes_below(builder, width: int, count):
     """The ``<width x i1>`` mask of the lanes ``i < count`` (an int64; none where it is 0
     or less, all from ``width``)."""
     kind = ir.VectorType(ir.IntType(64), width)
-    one = builder.insert_element(ir.Constant(kind, ir.Undefined), count,
-                                 ir.Constant(ir.IntType(32), 0))
-    every = builder.shuffle_vector(one, ir.Constant(kind, ir.Undefined),
-                                   ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
-    return builder.icmp_signed("<", ir.Constant(kind, list(range(width))), every)
+    return builder.icmp_signed("<", ir.Constant(kind, list(range(width))),
+                               _splat(builder, kind, count))
 
 
 def _masked_move(builder, move: str, vector: VectorType, signature: ir.FunctionType):
