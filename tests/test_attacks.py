@@ -418,11 +418,14 @@ def test_a_damaged_generic_kernel_cache_recovers(tmp_path):
     try:
         for path in damaged:
             path.write_bytes(b"\x80\x04")
+        # the child reads the cache this process damaged: where the caller moved it too
+        where = {k: os.environ[k] for k in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")
+                 if k in os.environ}
         run = run_python("""
             import fastbp
             from fastbp.learn import tutorial
             print(tutorial.network().forward(tutorial.INPUTS, backend="numba").tolist())
-        """)
+        """, env=where)
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == str(net.forward(tutorial.INPUTS, "python").tolist())
         assert "was damaged" in run.stderr
